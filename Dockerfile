@@ -1,0 +1,43 @@
+# One image for every qc process; docker-compose.yml picks the process with
+# `command` (gunicorn for a web service, `python -m services.<name>.worker`
+# for its Kafka worker, `qc …` for operator jobs).
+#
+# 3.11 because the pinned secantusdb wheel is cp311 (the embedded dev stack
+# is a hard dependency of the package even though compose does not use it).
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+WORKDIR /app
+
+# Only what the package needs: copying the whole context would also bake in
+# .venv (host-built), var/ (demo data and credentials) and .git.
+COPY pyproject.toml ./
+COPY qc ./qc
+COPY services ./services
+COPY schemas ./schemas
+COPY deploy ./deploy
+
+RUN pip install --no-cache-dir . \
+    && rm -rf build ./*.egg-info
+
+# settings.py finds data files relative to the installed package, which is
+# site-packages after a non-editable install; point it back at /app.
+ENV QC_SCHEMAS_DIR=/app/schemas \
+    QC_ALERT_RULES_PATH=/app/deploy/alert-rules.yaml \
+    QC_VAR_DIR=/app/var \
+    QC_BIND_HOST=0.0.0.0 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
+
+# Non-root. The metrics and var dirs exist in the image, owned by qc, so a
+# fresh named volume mounted there inherits a writable owner.
+RUN groupadd --system --gid 10001 qc \
+    && useradd --system --uid 10001 --gid qc --home-dir /app --no-create-home qc \
+    && mkdir -p /app/var /tmp/metrics \
+    && chown qc:qc /app/var /tmp/metrics
+USER qc
+
+CMD ["qc", "--help"]

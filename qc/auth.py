@@ -1,0 +1,98 @@
+"""Who is asking: checker tokens, manager passwords and signed manager tokens.
+
+Checker tokens are long random secrets; only their SHA-256 is stored (a
+slow hash adds nothing to 256 bits of randomness). Manager passwords use
+argon2id. A manager's bearer token is signed with the shared QC_SECRET_KEY so
+every service can check it without a call to checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+ROLES = ("site_manager", "regional_manager", "org_admin", "safeguarding_lead")
+_TOKEN_SALT = "qc.manager-token.v1"
+
+
+class AuthError(Exception):
+    """Missing, malformed, expired or wrong credentials."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """A signed-in manager and the part of the organisation they may see."""
+
+    username: str
+    role: str
+    region_id: str | None = None
+    site_id: str | None = None
+
+    def can_see_region(self, region_id: str | None) -> bool:
+        """Organisation-wide roles see every region; others only their own."""
+        if self.role in ("org_admin", "safeguarding_lead"):
+            return True
+        return region_id is not None and region_id == self.region_id
+
+    def can_see_site(self, site_id: str, region_id: str | None) -> bool:
+        """Site managers see their site; regional managers the sites of their region."""
+        if self.role == "site_manager":
+            return site_id == self.site_id
+        return self.can_see_region(region_id)
+
+
+def new_checker_token() -> str:
+    """A fresh secret for a checker's personal sign-in link."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_checker_token(token: str) -> str:
+    """What we store in place of a checker token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def password_hasher() -> PasswordHasher:
+    """argon2id with the library's (RFC 9106 low-memory) defaults."""
+    return PasswordHasher()
+
+
+def verify_password(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:
+    """True when ``password`` matches; never raises on a bad password."""
+    try:
+        return hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def issue_manager_token(secret_key: str, principal: Principal) -> str:
+    """A signed, timestamped bearer token describing ``principal``."""
+    return URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT).dumps(dataclasses.asdict(principal))
+
+
+def read_manager_token(secret_key: str, token: str, max_age: int) -> Principal:
+    """The principal in a token, or AuthError saying why it is not accepted."""
+    serializer = URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT)
+    try:
+        claims = serializer.loads(token, max_age=max_age)
+    except SignatureExpired as e:
+        raise AuthError("token has expired; sign in again") from e
+    except BadSignature as e:
+        raise AuthError("token is not valid") from e
+    if not isinstance(claims, dict) or claims.get("role") not in ROLES:
+        raise AuthError("token is not valid")
+    return Principal(**{f.name: claims.get(f.name) for f in dataclasses.fields(Principal)})
+
+
+def bearer_token(authorization_header: str | None) -> str:
+    """The token from ``Authorization: Bearer …``, or AuthError."""
+    if not authorization_header:
+        raise AuthError("missing Authorization header; send 'Authorization: Bearer <token>'")
+    scheme, _, token = authorization_header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Authorization header must be 'Bearer <token>'")
+    return token.strip()

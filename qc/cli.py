@@ -1,0 +1,116 @@
+"""The operator CLI: ``qc topics create | demo-seed | directory import | checker-link``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from qc import auth, mongo
+from qc.kafka import Publisher, create_topics, make_producer
+from qc.settings import Settings
+from services.checks.directory import Directory, publish_all
+from services.checks.seed import demo_directory
+
+
+def _publisher(settings: Settings) -> Publisher:
+    return Publisher(make_producer(settings, "qc-cli"), source="qc/cli", timeout=settings.kafka_ack_timeout_seconds)
+
+
+def cmd_topics_create(settings: Settings, args) -> int:
+    """Create every topic (idempotent)."""
+    made = create_topics(settings)
+    print(f"topics created: {', '.join(made) if made else 'none (all exist)'}")
+    return 0
+
+
+def _load(settings: Settings, entities: dict) -> int:
+    directory = Directory(mongo.connect(settings, "qc-cli"))
+    directory.ensure_indexes()
+    for entity in ("region", "site", "person"):
+        for doc in entities.get(entity, []):
+            directory.upsert(entity, doc)
+    publisher = _publisher(settings)
+    try:
+        return publish_all(directory, publisher)
+    finally:
+        publisher.close()
+
+
+def cmd_demo_seed(settings: Settings, args) -> int:
+    """Load demo regions, sites and people and write their credentials."""
+    directory = Directory(mongo.connect(settings, "qc-cli"))
+    if args.if_empty and not directory.is_empty():
+        print("directory already has sites; demo data not loaded")
+        return 0
+    entities, credentials = demo_directory(args.sites)
+    published = _load(settings, entities)
+    for checker in credentials["checkers"]:
+        directory.add_checker_token(
+            checker["checker_id"], checker["site_id"], auth.hash_checker_token(checker["token"])
+        )
+    path = args.credentials or settings.var_dir / "demo-credentials.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(credentials, indent=1))
+    path.chmod(0o600)
+    print(
+        f"demo data: {len(entities['site'])} sites, {len(entities['person'])} people; "
+        f"{published} directory events; credentials in {path}"
+    )
+    return 0
+
+
+def cmd_directory_import(settings: Settings, args) -> int:
+    """Load regions, sites and people from a JSON file ({"regions": [], "sites": [], "people": []})."""
+    raw = json.loads(Path(args.file).read_text())
+    entities = {"region": raw.get("regions", []), "site": raw.get("sites", []), "person": raw.get("people", [])}
+    for docs in entities.values():
+        for doc in docs:
+            if "id" in doc:
+                doc["_id"] = doc.pop("id")
+            doc.setdefault("active", True)
+            if "password" in doc:
+                doc["password_hash"] = auth.password_hasher().hash(doc.pop("password"))
+    published = _load(settings, entities)
+    print(f"imported; {published} directory events published")
+    return 0
+
+
+def cmd_checker_link(settings: Settings, args) -> int:
+    """Make a new personal sign-in link for a checker and print it."""
+    directory = Directory(mongo.connect(settings, "qc-cli"))
+    person = directory.person(args.checker_id)
+    if person is None or person.get("role") != "checker" or not person.get("active", True):
+        print(f"no active checker {args.checker_id}", file=sys.stderr)
+        return 1
+    token = auth.new_checker_token()
+    directory.add_checker_token(person["_id"], person["site_id"], auth.hash_checker_token(token))
+    print(f"{settings.checks_public_url.rstrip('/')}/s/{token}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``qc``."""
+    parser = argparse.ArgumentParser(prog="qc", description="Quality checks operator commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+    topics = sub.add_parser("topics", help="manage Kafka topics").add_subparsers(dest="action", required=True)
+    topics.add_parser("create", help="create every topic").set_defaults(func=cmd_topics_create)
+    seed = sub.add_parser("demo-seed", help="load demo data")
+    seed.add_argument("--sites", type=int, default=1500)
+    seed.add_argument("--if-empty", action="store_true", help="only when no site exists yet")
+    seed.add_argument("--credentials", type=Path, help="where to write credentials")
+    seed.set_defaults(func=cmd_demo_seed)
+    directory = sub.add_parser("directory", help="the directory").add_subparsers(dest="action", required=True)
+    imp = directory.add_parser("import", help="import regions, sites and people from JSON")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_directory_import)
+    link = sub.add_parser("checker-link", help="make a checker's sign-in link")
+    link.add_argument("checker_id")
+    link.set_defaults(func=cmd_checker_link)
+    args = parser.parse_args(argv)
+    return args.func(Settings.from_env(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

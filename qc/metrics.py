@@ -1,0 +1,67 @@
+"""Prometheus metrics shared by every service, and the /metrics exposition.
+
+Web workers (gunicorn) and the Kafka worker of a service write to one
+``PROMETHEUS_MULTIPROC_DIR``, so one scrape of a service's ``/metrics`` shows
+both. Labels are low-cardinality: never free text or personal data.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+
+HTTP_REQUESTS = Counter("qc_http_requests_total", "HTTP requests served", ["service", "route", "method", "status"])
+HTTP_DURATION = Histogram(
+    "qc_http_request_duration_seconds",
+    "Time to serve an HTTP request",
+    ["service", "route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_PRODUCED = Counter("qc_events_produced_total", "Events acknowledged by the broker", ["topic"])
+EVENTS_CONSUMED = Counter(
+    "qc_events_consumed_total",
+    "Events consumed, by outcome (processed, deadlettered)",
+    ["group", "topic", "outcome"],
+)
+DEADLETTERED = Counter("qc_deadletter_events_total", "Events sent to the dead-letter topic", ["group", "topic"])
+PROCESSING_ERRORS = Counter(
+    "qc_processing_errors_total",
+    "Errors while processing events, by kind (transient: retried; poison: dead-lettered)",
+    ["group", "kind"],
+)
+CONSUMER_LAG = Gauge(
+    "qc_consumer_lag",
+    "Messages between a group's position and the partition's high watermark",
+    ["group", "topic", "partition"],
+    multiprocess_mode="livemax",
+)
+PIPELINE_LATENCY = Histogram(
+    "qc_pipeline_latency_seconds",
+    "Time from a submission's 202 to a stage (validated, rollup_updated, alert_raised)",
+    ["stage"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+
+
+def exposition(multiproc_dir: str | None) -> tuple[bytes, str]:
+    """The text to serve at /metrics, merged across processes when multiprocess."""
+    if multiproc_dir:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
+    else:
+        registry = DEFAULT_REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int, multiproc_dir: str | None) -> None:
+    """Drop a dead process's live gauges (gunicorn child_exit, worker exit)."""
+    if multiproc_dir:
+        multiprocess.mark_process_dead(pid, multiproc_dir)

@@ -1,0 +1,128 @@
+"""What every Flask service shares: problem documents, ops routes, request metrics, manager auth."""
+
+from __future__ import annotations
+
+import functools
+import socket
+import time
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from qc import auth, metrics, mongo
+from qc.settings import Settings
+
+
+def problem(status: int, title: str, detail: str, *, headers=None, **extra) -> Response:
+    """An RFC 9457 problem document."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.content_type = "application/problem+json"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def install(app: Flask, service: str, settings: Settings, readiness: dict[str, Callable]) -> None:
+    """Add /healthz, /readyz, /metrics, request metrics and problem-document errors."""
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["qc.settings"] = settings
+    app.register_blueprint(_ops_blueprint(service, settings, readiness))
+
+    @app.before_request
+    def _start_timer():
+        g.qc_started = time.perf_counter()
+
+    @app.after_request
+    def _record(response: Response):
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        if route != "/metrics":
+            elapsed = time.perf_counter() - g.get("qc_started", time.perf_counter())
+            metrics.HTTP_REQUESTS.labels(service, route, request.method, str(response.status_code)).inc()
+            metrics.HTTP_DURATION.labels(service, route, request.method).observe(elapsed)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        detail = error.description or error.name
+        if error.code == 413:
+            detail = f"The request body is larger than {settings.max_body_bytes} bytes."
+        return problem(error.code or 500, error.name, detail)
+
+
+def _ops_blueprint(service: str, settings: Settings, readiness: dict[str, Callable]) -> Blueprint:
+    ops = Blueprint("ops", __name__)
+
+    @ops.get("/healthz")
+    def healthz():
+        """Alive: the process answers."""
+        return {"status": "ok", "service": service}
+
+    @ops.get("/readyz")
+    def readyz():
+        """Ready: every dependency answers; 503 naming those that do not."""
+        down = {}
+        for name, check in readiness.items():
+            try:
+                check()
+            except Exception as e:  # any failure means "not ready"
+                down[name] = f"{type(e).__name__}: {e}"[:200]
+        if current_app.extensions.get("qc.draining"):
+            down["self"] = "shutting down"
+        if down:
+            return problem(503, "Not ready", "Some dependencies are unavailable.", down=down)
+        return {"status": "ready", "service": service, "checked": sorted(readiness)}
+
+    @ops.get("/metrics")
+    def metrics_route():
+        """Prometheus text exposition."""
+        body, content_type = metrics.exposition(settings.multiproc_dir)
+        return Response(body, content_type=content_type)
+
+    return ops
+
+
+def mongo_ready(db) -> Callable:
+    """Readiness check for the database."""
+    return lambda: mongo.ping(db)
+
+
+def kafka_ready(bootstrap: str) -> Callable:
+    """Readiness check for the broker: its listener accepts a connection."""
+
+    def check():
+        errors = []
+        for address in bootstrap.split(","):
+            host, _, port = address.strip().rpartition(":")
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+                return
+            except OSError as e:
+                errors.append(f"{address}: {e}")
+        raise ConnectionError("; ".join(errors))
+
+    return check
+
+
+def require_manager(view):
+    """Let a view run only for a signed-in manager; the principal is in ``g.principal``."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        settings: Settings = current_app.extensions["qc.settings"]
+        try:
+            token = auth.bearer_token(request.headers.get("Authorization"))
+            g.principal = auth.read_manager_token(settings.secret_key, token, settings.token_ttl_seconds)
+        except auth.AuthError as e:
+            return problem(401, "Not signed in", str(e), headers={"WWW-Authenticate": 'Bearer realm="qc"'})
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def forbidden(what: str) -> Response:
+    """403 for a manager asking outside their part of the organisation."""
+    return problem(403, "Not allowed", f"You do not have access to {what}.")

@@ -1,0 +1,27 @@
+"""aggregate: roll-ups per site, region and period for managers."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from qc import logs, mongo, web
+from qc.settings import Settings
+from services.aggregate import api
+from services.aggregate.store import RollupStore
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The aggregate web app; ``config`` overrides settings (tests)."""
+    settings = Settings.from_env().replace(**(config or {}))
+    logs.setup("aggregate", settings.log_level)
+    db = mongo.connect(settings, "qc-aggregate-web")
+    app = Flask(__name__)
+    app.extensions["qc.aggregate"] = RollupStore(db)
+    web.install(
+        app,
+        "aggregate",
+        settings,
+        {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
+    )
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,89 @@
+"""The aggregation worker: validated submissions in, roll-ups and ``rollup.updated`` out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from qc import events, metrics, runner
+from qc.consumer import Delivery, Handler
+from qc.settings import TOPICS, Settings
+from services.aggregate import handlers
+from services.aggregate.store import RollupStore
+
+log = logging.getLogger(__name__)
+GROUP = "qc-aggregate"
+
+
+class AggregateHandler(Handler):
+    """Stores facts once, recomputes the roll-ups they touch, announces them."""
+
+    topics = [TOPICS["validated"], TOPICS["directory"]]
+
+    def __init__(self, store: RollupStore, publisher):
+        self.store = store
+        self.publisher = publisher
+
+    def handle(self, batch: list[Delivery]) -> None:
+        """One write per collection per batch (the database is the bottleneck)."""
+        facts = []
+        for delivery in batch:
+            event = delivery.event
+            if event["type"] == "org.qc.submission.validated":
+                facts.append(handlers.fact_from_validated(event["data"]))
+            elif event["type"] == "org.qc.directory.changed" and event["data"]["entity"] == "site":
+                self.store.save_site(event["data"])
+        new_ids = self.store.save_facts(facts)
+        rollups = self.store.recompute(handlers.affected_keys(facts))
+        for rollup in rollups:
+            self.publisher.send(TOPICS["rollups"], rollup["site_id"] or rollup["region_id"], rollup_event(rollup))
+        now = events.now()
+        for fact in facts:
+            if fact["_id"] in new_ids:  # replays would distort the latency figures
+                received = dt.datetime.fromisoformat(fact["received_at"])
+                metrics.PIPELINE_LATENCY.labels("rollup_updated").observe(max((now - received).total_seconds(), 0))
+        if facts:
+            log.info("roll-ups updated", extra={"facts": len(facts), "new": len(new_ids), "rollups": len(rollups)})
+
+
+def rollup_event(rollup: dict) -> dict:
+    """The public ``org.qc.rollup.updated`` event for one roll-up."""
+    data = {
+        k: rollup[k]
+        for k in (
+            "scope",
+            "site_id",
+            "region_id",
+            "period",
+            "period_kind",
+            "checks",
+            "score",
+            "share_good",
+            "questions",
+            "latest_received_at",
+        )
+    }
+    data["updated_at"] = events.isoformat(rollup["updated_at"])
+    return events.make_event(
+        "org.qc.rollup.updated",
+        source="qc/aggregate",
+        subject=rollup["_id"],
+        data=data,
+        # Same figures, same id: consumers can drop repeats.
+        event_id=f"{rollup['_id']}@{rollup['checks']}",
+    )
+
+
+def main() -> None:
+    """Run the aggregation worker until SIGTERM."""
+
+    def build(settings: Settings, db, publisher):
+        store = RollupStore(db)
+        store.ensure_indexes()
+        return AggregateHandler(store, publisher)
+
+    runner.run_worker("aggregate", GROUP, build)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""checks: the checker's form, the intake API and the directory's owner."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import Flask
+from kafka import KafkaProducer
+from pymongo.database import Database
+
+from qc import logs, mongo, web
+from qc.auth import password_hasher
+from qc.kafka import Publisher, make_producer
+from qc.settings import Settings
+from services.checks.directory import Directory
+from services.checks.question_sets import QuestionSets
+from services.checks.store import Submissions
+
+
+@dataclasses.dataclass
+class Context:
+    """What the routes need, built once per worker process."""
+
+    settings: Settings
+    db: Database
+    publisher: Publisher
+    directory: Directory
+    submissions: Submissions
+    question_sets: QuestionSets
+    hasher: object
+
+
+def create_app(config: dict | None = None, *, producer: KafkaProducer | None = None) -> Flask:
+    """The checks web app; ``config`` overrides settings (tests)."""
+    settings = Settings.from_env().replace(**(config or {}))
+    logs.setup("checks", settings.log_level)
+    db = mongo.connect(settings, "qc-checks-web")
+    publisher = Publisher(
+        producer or make_producer(settings, "qc-checks-web"),
+        source="qc/checks/intake",
+        timeout=settings.kafka_ack_timeout_seconds,
+    )
+    app = Flask(__name__)
+    app.extensions["qc.checks"] = Context(
+        settings=settings,
+        db=db,
+        publisher=publisher,
+        directory=Directory(db),
+        submissions=Submissions(db),
+        question_sets=QuestionSets.load(settings.schemas_dir),
+        hasher=password_hasher(),
+    )
+    app.extensions["qc.close"] = publisher.close
+    web.install(
+        app,
+        "checks",
+        settings,
+        {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
+    )
+    from services.checks import api, pages
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    return app

@@ -1,0 +1,238 @@
+"""The intake API: submissions in, their status out; manager sign-in."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from flask import Blueprint, current_app, request
+from marshmallow import ValidationError
+
+from qc import auth, events, logs, web
+from qc.kafka import PublishError
+from qc.settings import TOPICS
+from services.checks import metrics as checks_metrics
+from services.checks.handlers import content_hash
+from services.checks.schemas import SubmissionSchema, TokenRequestSchema, flatten_errors
+
+bp = Blueprint("checks_api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
+_submission_schema = SubmissionSchema()
+_token_schema = TokenRequestSchema()
+
+
+def _ctx():
+    return current_app.extensions["qc.checks"]
+
+
+def _json_body():
+    """The request's JSON object, or a problem document saying what is wrong with it."""
+    if not request.is_json:
+        return None, web.problem(415, "Send JSON", "Set 'Content-Type: application/json' and send a JSON object.")
+    try:
+        body = json.loads(request.get_data(), object_pairs_hook=_no_duplicate_keys)
+    except (ValueError, RecursionError) as e:
+        return None, web.problem(400, "Not valid JSON", f"The body could not be read as JSON: {e}")
+    if not isinstance(body, dict):
+        return None, web.problem(400, "Not a JSON object", "The body must be a JSON object.")
+    return body, None
+
+
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate keys {duplicates}")
+    return dict(pairs)
+
+
+def _checker():
+    """The checker behind the bearer token, or a 401 problem."""
+    try:
+        token = auth.bearer_token(request.headers.get("Authorization"))
+    except auth.AuthError as e:
+        return None, _unauthorised(str(e))
+    record = _ctx().directory.checker_for_token(auth.hash_checker_token(token))
+    if record is None:
+        return None, _unauthorised("This sign-in link is not valid any more. Ask your supporter for a new one.")
+    return record, None
+
+
+def _unauthorised(detail: str):
+    return web.problem(401, "Not signed in", detail, headers={"WWW-Authenticate": 'Bearer realm="qc"'})
+
+
+@bp.post("/submissions")
+def post_submission():
+    """Accept a check: 202 only once the broker has it (acks=all)."""
+    token_record, error = _checker()
+    if error:
+        checks_metrics.SUBMISSIONS.labels("unauthorised").inc()
+        return error
+    body, error = _json_body()
+    if error:
+        checks_metrics.SUBMISSIONS.labels("invalid").inc()
+        return error
+    try:
+        data = _submission_schema.load(body)
+    except ValidationError as e:
+        checks_metrics.SUBMISSIONS.labels("invalid").inc()
+        return web.problem(
+            422,
+            "Some answers need fixing",
+            "The submission was not accepted. Each entry in 'errors' names a field and what is wrong with it.",
+            errors=flatten_errors(e.messages),
+        )
+    if data["site_id"] != token_record["site_id"]:
+        checks_metrics.SUBMISSIONS.labels("forbidden").inc()
+        return web.problem(
+            403, "Not your service", "Your sign-in link is for a different service from the one in 'site_id'."
+        )
+
+    received = _received(data, token_record["checker_id"])
+    ctx = _ctx()
+    existing = ctx.submissions.get(received["submission_id"])
+    if existing is not None:
+        return _repeat(existing, received)
+
+    correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+    event = events.make_event(
+        "org.qc.submission.received",
+        source="qc/checks/intake",
+        subject=received["submission_id"],
+        data=received,
+        correlation_id=correlation_id,
+        event_id=received["submission_id"],
+    )
+    with logs.correlation(correlation_id):
+        try:
+            ctx.publisher.publish_sync(TOPICS["received"], received["site_id"], event)
+        except PublishError:
+            log.exception(
+                "submission not accepted: broker unavailable", extra={"submission_id": received["submission_id"]}
+            )
+            checks_metrics.SUBMISSIONS.labels("unavailable").inc()
+            return web.problem(
+                503,
+                "Please try again soon",
+                "We could not save your check just now. It has not been sent; please try again in a minute.",
+                headers={"Retry-After": "30"},
+            )
+        ctx.submissions.record_accepted(received, correlation_id)
+        log.info(
+            "submission accepted", extra={"submission_id": received["submission_id"], "site_id": received["site_id"]}
+        )
+    checks_metrics.SUBMISSIONS.labels("accepted").inc()
+    return _accepted(received["submission_id"])
+
+
+def _received(data: dict, checker_id: str) -> dict:
+    received = {
+        "submission_id": str(data["submission_id"]),
+        "checker_id": checker_id,
+        "site_id": data["site_id"],
+        "question_set": data["question_set"],
+        "visited_on": data["visited_on"].isoformat(),
+        "answers": data["answers"],
+        "working": data["working"],
+        "not_working": data["not_working"],
+        "urgent_concern": data["urgent_concern"] or None,
+        "received_at": events.isoformat(events.now()),
+    }
+    received["content_hash"] = content_hash(received)
+    return received
+
+
+def _repeat(existing: dict, received: dict):
+    """Same id again: the same answer for the same check, a conflict for a different one."""
+    if existing["content_hash"] != received["content_hash"] or existing["checker_id"] != received["checker_id"]:
+        checks_metrics.SUBMISSIONS.labels("conflict").inc()
+        return web.problem(
+            409,
+            "Submission id already used",
+            "This submission_id belongs to a different submission. Make a new UUID for a new check.",
+        )
+    checks_metrics.SUBMISSIONS.labels("repeat").inc()
+    return _accepted(existing["_id"])
+
+
+def _accepted(submission_id: str):
+    return (
+        {"submission_id": submission_id, "status": "accepted"},
+        202,
+        {"Location": f"/api/v1/submissions/{submission_id}"},
+    )
+
+
+@bp.get("/submissions/<submission_id>")
+def get_submission(submission_id: str):
+    """A submission's status, reasons and managers' responses: for its checker or its managers."""
+    ctx = _ctx()
+    try:
+        token = auth.bearer_token(request.headers.get("Authorization"))
+    except auth.AuthError as e:
+        return _unauthorised(str(e))
+    doc = ctx.submissions.get(submission_id)
+    checker = ctx.directory.checker_for_token(auth.hash_checker_token(token))
+    if checker is not None:
+        if doc is None or doc["checker_id"] != checker["checker_id"]:
+            return web.problem(404, "Not found", "There is no submission with this id for you.")
+        return _status(doc)
+    try:
+        principal = auth.read_manager_token(ctx.settings.secret_key, token, ctx.settings.token_ttl_seconds)
+    except auth.AuthError as e:
+        return _unauthorised(str(e))
+    if doc is None:
+        return web.problem(404, "Not found", f"There is no submission {submission_id}.")
+    site = ctx.directory.site(doc["site_id"]) or {}
+    if not principal.can_see_site(doc["site_id"], site.get("region_id")):
+        return web.forbidden("this submission")
+    return _status(doc)
+
+
+def _status(doc: dict):
+    return {
+        "submission_id": doc["_id"],
+        "status": doc["status"],
+        "reasons": doc.get("reasons", []),
+        "responses": doc.get("responses", []),
+        "site_id": doc["site_id"],
+        "visited_on": doc["visited_on"],
+        "received_at": doc["received_at"],
+    }
+
+
+@bp.get("/question-sets/current")
+def current_question_set():
+    """The form definition the checker answers."""
+    return _ctx().question_sets.current()
+
+
+@bp.post("/auth/token")
+def issue_token():
+    """Exchange a manager's username and password for a signed bearer token."""
+    body, error = _json_body()
+    if error:
+        return error
+    try:
+        creds = _token_schema.load(body)
+    except ValidationError as e:
+        return web.problem(
+            422, "Username and password needed", "Send 'username' and 'password'.", errors=flatten_errors(e.messages)
+        )
+    ctx = _ctx()
+    person = ctx.directory.manager_by_username(creds["username"])
+    if person is None or not auth.verify_password(ctx.hasher, person["password_hash"], creds["password"]):
+        return _unauthorised("The username or password is not right.")
+    principal = auth.Principal(
+        username=person["username"],
+        role=person["role"],
+        region_id=person.get("region_id"),
+        site_id=person.get("site_id"),
+    )
+    return {
+        "access_token": auth.issue_manager_token(ctx.settings.secret_key, principal),
+        "token_type": "Bearer",
+        "expires_in": ctx.settings.token_ttl_seconds,
+    }

@@ -1,0 +1,72 @@
+"""The intake API's request bodies, validated with marshmallow."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+SCORES = (1, 2, 3)  # 1 not good, 2 OK, 3 good; null = skipped
+
+
+class AnswerSchema(Schema):
+    question_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    score = fields.Integer(
+        required=True,
+        allow_none=True,
+        strict=True,
+        validate=validate.OneOf(SCORES, error="Must be 1 (not good), 2 (OK), 3 (good) or null (skipped)."),
+    )
+    comment = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class QuestionSetRefSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+_short_texts = dict(
+    load_default=list,
+    validate=validate.Length(max=20, error="At most 20 items."),
+)
+
+
+class SubmissionSchema(Schema):
+    submission_id = fields.UUID(required=True)
+    site_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    question_set = fields.Nested(QuestionSetRefSchema, required=True)
+    visited_on = fields.Date(required=True)
+    answers = fields.List(
+        fields.Nested(AnswerSchema),
+        required=True,
+        validate=validate.Length(min=1, max=100, error="Give between 1 and 100 answers."),
+    )
+    working = fields.List(fields.String(validate=validate.Length(min=1, max=500)), **_short_texts)
+    not_working = fields.List(fields.String(validate=validate.Length(min=1, max=500)), **_short_texts)
+    urgent_concern = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _one_answer_per_question(self, data, **kwargs):
+        seen = set()
+        for answer in data.get("answers", []):
+            if answer["question_id"] in seen:
+                raise ValidationError(f"Question {answer['question_id']!r} is answered more than once.", "answers")
+            seen.add(answer["question_id"])
+
+
+class TokenRequestSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+def flatten_errors(messages, prefix: str = "") -> list[dict]:
+    """marshmallow's nested error dict as a list of ``{field, message}``."""
+    out = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
+            out.extend(flatten_errors(value, name))
+    elif isinstance(messages, list):
+        for value in messages:
+            out.extend(flatten_errors(value, prefix))
+    else:
+        out.append({"field": prefix or None, "message": str(messages)})
+    return out

@@ -1,0 +1,46 @@
+"""notify: alert rules, alerts, their delivery, and managers' responses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import Flask
+from kafka import KafkaProducer
+
+from qc import logs, mongo, web
+from qc.kafka import Publisher, make_producer
+from qc.settings import Settings
+from services.notify import api
+from services.notify.store import AlertStore
+
+
+@dataclasses.dataclass
+class Context:
+    """What the routes need, built once per worker process."""
+
+    settings: Settings
+    store: AlertStore
+    publisher: Publisher
+
+
+def create_app(config: dict | None = None, *, producer: KafkaProducer | None = None) -> Flask:
+    """The notify web app; ``config`` overrides settings (tests)."""
+    settings = Settings.from_env().replace(**(config or {}))
+    logs.setup("notify", settings.log_level)
+    db = mongo.connect(settings, "qc-notify-web")
+    publisher = Publisher(
+        producer or make_producer(settings, "qc-notify-web"),
+        source="qc/notify",
+        timeout=settings.kafka_ack_timeout_seconds,
+    )
+    app = Flask(__name__)
+    app.extensions["qc.notify"] = Context(settings, AlertStore(db), publisher)
+    app.extensions["qc.close"] = publisher.close
+    web.install(
+        app,
+        "notify",
+        settings,
+        {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
+    )
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,100 @@
+"""Fixtures: a real broker, database and SMTP sink on free ports, once per test session."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+from qc import events
+from qc.devstack import Stack, free_port
+from qc.kafka import create_topics
+from qc.settings import Settings
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.1):
+    """Poll until ``condition()`` returns something truthy; fail the test with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    """Broker, database and SMTP sink, started once for the whole session."""
+    var = tmp_path_factory.mktemp("var")
+    env = {
+        "QC_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+        "QC_MONGO_URI": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        "QC_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "QC_CHECKS_PORT": str(free_port()),
+        "QC_AGGREGATE_PORT": str(free_port()),
+        "QC_NOTIFY_PORT": str(free_port()),
+        "QC_VAR_DIR": str(var),
+        "QC_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        "QC_CONSUMER_POLL_MS": "200",
+        "QC_DELIVERY_RETRY_SECONDS": "1",
+    }
+    env["QC_CHECKS_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_CHECKS_PORT']}"
+    env["QC_NOTIFY_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_NOTIFY_PORT']}"
+    s = Stack(var, env)
+    s.start_infrastructure(":memory:")
+    create_topics(s.settings)
+    yield s
+    s.stop(timeout=10)
+
+
+@pytest.fixture
+def settings(stack) -> Settings:
+    """Settings pointing at the session's stack, with a database of the test's own."""
+    return stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
+
+
+def mail_messages(stack: Stack) -> list:
+    """Every e-mail the SMTP sink has received so far."""
+    import email
+    import email.policy
+
+    maildir = Path(stack.var_dir) / "mail"
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(maildir.glob("*.eml"))
+    ]
+
+
+def read_topic(settings: Settings, topic: str, until, timeout: float = 30.0) -> list[dict]:
+    """Events on ``topic`` (from the start) until ``until(events)`` is true."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=500,
+    )
+    seen: list[dict] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=300).values():
+                for record in batch:
+                    seen.append(json.loads(record.value))
+            if until(seen):
+                return seen
+        pytest.fail(f"timed out reading {topic}: {len(seen)} events seen")
+    finally:
+        consumer.close()
+
+
+def validate_all(raw_events: list[dict], schemas_dir) -> None:
+    """Assert every event matches the envelope and its type's schema."""
+    for event in raw_events:
+        events.validate(event, schemas_dir=schemas_dir)

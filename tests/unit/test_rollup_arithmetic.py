@@ -1,0 +1,82 @@
+"""Roll-up figures checked against an independent recount of generated submissions."""
+
+import datetime as dt
+import random
+import uuid
+from collections import Counter, defaultdict
+
+from services.aggregate import handlers
+
+QUESTIONS = ["listened-to", "feel-safe", "home-clean", "respect"]
+
+
+def _generated(n: int, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        site = f"S{rng.randint(1, 6):04d}"
+        out.append(
+            {
+                "submission_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                "site_id": site,
+                "region_id": "R01" if site <= "S0003" else "R02",
+                "visited_on": (dt.date(2026, 1, 1) + dt.timedelta(days=rng.randint(0, 120))).isoformat(),
+                "answers": [
+                    {"question_id": q, "score": rng.choice([1, 2, 3, None]), "safety": False} for q in QUESTIONS
+                ],
+                "received_at": "2026-06-01T00:00:00.000Z",
+            }
+        )
+    return out
+
+
+def test_site_and_region_rollups_match_an_independent_recount():
+    subs = _generated(400)
+    facts = [handlers.fact_from_validated(s) for s in subs]
+    # Independent recount, straight from the submissions.
+    bands = {1: "not_good", 2: "ok", 3: "good", None: "skipped"}
+    expected_counts = defaultdict(Counter)
+    expected_scores = defaultdict(list)
+    for s in subs:
+        month = s["visited_on"][:7]
+        for a in s["answers"]:
+            for scope in (("site", s["site_id"]), ("region", s["region_id"])):
+                expected_counts[(scope, month, a["question_id"])][bands[a["score"]]] += 1
+                if a["score"] is not None:
+                    expected_scores[(scope, month)].append(a["score"])
+
+    site_rollups = defaultdict(list)
+    for site, region, period in sorted(handlers.affected_keys(facts)):
+        if "-W" in period or "-Q" in period:
+            continue
+        matching = [f for f in facts if f["site_id"] == site and f["periods"]["month"] == period]
+        rollup = handlers.site_rollup(site, region, period, matching)
+        site_rollups[(region, period)].append(rollup)
+        scores = expected_scores[(("site", site), period)]
+        assert rollup["checks"] == sum(1 for s in subs if s["site_id"] == site and s["visited_on"][:7] == period)
+        assert rollup["score"] == round(sum(scores) / len(scores), 3)
+        for q in QUESTIONS:
+            assert rollup["questions"][q] == {
+                b: expected_counts[(("site", site), period, q)][b] for b in ("good", "ok", "not_good", "skipped")
+            }
+    for (region, period), rollups in site_rollups.items():
+        region_rollup = handlers.region_rollup(region, period, rollups)
+        scores = expected_scores[(("region", region), period)]
+        assert region_rollup["score"] == round(sum(scores) / len(scores), 3)
+        good = sum(expected_counts[(("region", region), period, q)]["good"] for q in QUESTIONS)
+        assert region_rollup["share_good"] == round(good / len(scores), 3)
+        assert region_rollup["checks"] == sum(
+            1 for s in subs if s["region_id"] == region and s["visited_on"][:7] == period
+        )
+
+
+def test_an_empty_period_has_no_score_rather_than_zero():
+    rollup = handlers.site_rollup("S0001", "R01", "2026-11", [])
+    assert rollup["checks"] == 0 and rollup["score"] is None and rollup["share_good"] is None
+
+
+def test_late_submission_lands_in_the_period_of_its_visit():
+    fact = handlers.fact_from_validated(
+        {**_generated(1)[0], "visited_on": "2026-03-31", "received_at": "2026-05-02T10:00:00.000Z"}
+    )
+    assert fact["periods"] == {"week": "2026-W14", "month": "2026-03", "quarter": "2026-Q1"}
