@@ -204,14 +204,14 @@ class Stack:
 
     def stop(self, timeout: float = 25) -> None:
         """Stop every process recorded under var/run: services first, the broker last."""
-        stop_pids(self.var_dir, timeout)
+        stop_pids(self.var_dir, timeout, self.procs)
         self.procs.clear()
 
 
 _STOP_ORDER = [f"{s}-{kind}" for kind in ("web", "worker") for s in SERVICES] + ["smtp", "database", "broker"]
 
 
-def stop_pids(var_dir: Path, timeout: float = 25) -> list[str]:
+def stop_pids(var_dir: Path, timeout: float = 25, procs: dict | None = None) -> list[str]:
     """SIGTERM each recorded process (then SIGKILL after ``timeout``); returns names stopped."""
     run_dir = Path(var_dir) / "run"
     files = {p.stem: p for p in run_dir.glob("*.pid")} if run_dir.exists() else {}
@@ -222,13 +222,21 @@ def stop_pids(var_dir: Path, timeout: float = 25) -> list[str]:
     stopped = []
     for name in sorted(files, key=lambda n: _STOP_ORDER.index(n) if n in _STOP_ORDER else -1):
         pid = int(files[name].read_text())
+        proc = (procs or {}).get(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and _alive(pid):
-                time.sleep(0.1)
-            if _alive(pid):
-                os.killpg(pid, signal.SIGKILL)
+            if proc is not None:  # our own child: wait on it so it is reaped
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(pid, signal.SIGKILL)
+                    proc.wait()
+            else:
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline and _alive(pid):
+                    time.sleep(0.1)
+                if _alive(pid):
+                    os.killpg(pid, signal.SIGKILL)
             stopped.append(name)
         files[name].unlink(missing_ok=True)
     marker.unlink(missing_ok=True)

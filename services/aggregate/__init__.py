@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     db = mongo.connect(settings, "qc-aggregate-web")
     app = Flask(__name__)
     app.extensions["qc.aggregate"] = RollupStore(db)
+    app.extensions["qc.close"] = db.client.close
     web.install(
         app,
         "aggregate",

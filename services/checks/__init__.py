@@ -50,7 +50,12 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         question_sets=QuestionSets.load(settings.schemas_dir),
         hasher=password_hasher(),
     )
-    app.extensions["qc.close"] = publisher.close
+
+    def close():
+        publisher.close()
+        db.client.close()
+
+    app.extensions["qc.close"] = close
     web.install(
         app,
         "checks",

@@ -35,7 +35,12 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     )
     app = Flask(__name__)
     app.extensions["qc.notify"] = Context(settings, AlertStore(db), publisher)
-    app.extensions["qc.close"] = publisher.close
+
+    def close():
+        publisher.close()
+        db.client.close()
+
+    app.extensions["qc.close"] = close
     web.install(
         app,
         "notify",

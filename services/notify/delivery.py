@@ -94,7 +94,7 @@ class Deliveries:
                 pass
         if not recipients:
             notify_metrics.NOTIFICATIONS.labels("email", "no_recipient").inc()
-            log.warning("alert has nobody to tell", extra={"alert_id": alert["_id"]})
+            log.warning("alert has nobody to tell yet; will try again", extra={"alert_id": alert["_id"]})
 
     def send_due(self, alerts_by_id, limit: int = 100) -> int:
         """Try every delivery whose time has come; returns how many were sent."""

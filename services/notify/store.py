@@ -24,6 +24,7 @@ class AlertStore:
     def ensure_indexes(self) -> None:
         """Indexes for de-duplication, listing and delivery retries."""
         self.alerts.create_index([("key", ASCENDING), ("status", ASCENDING)])
+        self.alerts.create_index([("routed", ASCENDING)])
         self.alerts.create_index([("region_id", ASCENDING), ("status", ASCENDING), ("raised_at", DESCENDING)])
         self.contacts.create_index([("role", ASCENDING), ("site_id", ASCENDING)])
         self.contacts.create_index([("role", ASCENDING), ("region_id", ASCENDING)])
@@ -60,6 +61,7 @@ class AlertStore:
             "summary": candidate.summary,
             "details": details,
             "history": [{"status": "open", "by": "qc", "at": now}],
+            "routed": False,
         }
         try:
             self.alerts.insert_one(doc)
@@ -104,6 +106,14 @@ class AlertStore:
             },
             upsert=True,
         )
+
+    def unrouted(self, limit: int = 100) -> list[dict]:
+        """Open alerts nobody has been told about yet."""
+        return list(self.alerts.find({"routed": False, "status": {"$in": list(OPEN_STATUSES)}}, limit=limit))
+
+    def mark_routed(self, alert_id: str) -> None:
+        """Deliveries are planned for this alert."""
+        self.alerts.update_one({"_id": alert_id}, {"$set": {"routed": True}})
 
     def save_site(self, data: dict) -> None:
         """Keep a site's name and region from the directory (for e-mails and scoping)."""

@@ -39,8 +39,18 @@ class NotifyHandler(Handler):
         self.deliveries.send_due(self.store.get)
 
     def tick(self) -> None:
-        """Retry deliveries whose back-off has passed."""
+        """Route alerts that had nobody to tell yet; retry deliveries whose back-off has passed."""
+        for alert in self.store.unrouted():
+            self._route(alert)
         self.deliveries.send_due(self.store.get)
+
+    def _route(self, alert: dict) -> None:
+        """Plan deliveries; an alert whose recipients are not known yet (the directory
+        may arrive after the submission) stays unrouted and is tried again on tick."""
+        recipients = self.store.recipients(alert)
+        self.deliveries.plan(alert, recipients)
+        if recipients:
+            self.store.mark_routed(alert["_id"])
 
     def _directory(self, data: dict) -> None:
         if data["entity"] == "person":
@@ -68,7 +78,7 @@ class NotifyHandler(Handler):
                 # The submission that opened the alert: (re)announce and (re)plan,
                 # both idempotent, so a crash between steps is repaired on redelivery.
                 self.publisher.send(TOPICS["alerts"], alert["key"], raised_event(alert, event.get("correlationid")))
-                self.deliveries.plan(alert, self.store.recipients(alert))
+                self._route(alert)
 
 
 def raised_event(alert: dict, correlation_id: str | None) -> dict:

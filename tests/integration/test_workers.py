@@ -1,0 +1,182 @@
+"""Worker logic over the real broker and database: dead letters, redelivery, replay order."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+
+import pytest
+from kafka import KafkaProducer
+
+from qc import events, mongo
+from qc.consumer import ConsumerLoop, Delivery, Handler
+from qc.kafka import Publisher, make_consumer, make_producer
+from qc.settings import TOPICS
+from services.aggregate.store import RollupStore
+from services.aggregate.worker import AggregateHandler
+from services.notify import rules as alert_rules
+from services.notify.delivery import Deliveries, Mailer
+from services.notify.store import AlertStore
+from services.notify.worker import NotifyHandler
+from tests.conftest import mail_messages, read_topic, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def db(settings):
+    database = mongo.connect(settings, "qc-tests")
+    yield database
+    database.client.drop_database(settings.mongo_db)
+    database.client.close()
+
+
+@pytest.fixture
+def publisher(settings):
+    p = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
+    yield p
+    p.close()
+
+
+def _validated(site="S0001", region="R01", visited_on="2026-11-10", scores=(3, 1, None), **changes):
+    questions = ("listened-to", "feel-safe", "home-clean")
+    data = {
+        "submission_id": str(uuid.uuid4()),
+        "checker_id": "C1",
+        "site_id": site,
+        "region_id": region,
+        "question_set": {"id": "everyday-life", "version": 1},
+        "visited_on": visited_on,
+        "answers": [
+            {"question_id": q, "score": s, "comment": "", "safety": q == "feel-safe"}
+            for q, s in zip(questions, scores, strict=True)
+        ],
+        "working": [],
+        "not_working": [],
+        "urgent_concern": None,
+        "received_at": "2026-11-10T10:00:00.000Z",
+        "validated_at": "2026-11-10T10:00:01.000Z",
+        "content_hash": "0" * 64,
+    }
+    data.update(changes)
+    return events.make_event(
+        "org.qc.submission.validated",
+        source="qc/tests",
+        subject=data["submission_id"],
+        data=data,
+        event_id=f"{data['submission_id']}:validated",
+    )
+
+
+def _deliveries(*evs):
+    return [Delivery(record=None, event=e) for e in evs]
+
+
+def test_redelivered_and_reordered_events_count_once(db, publisher):
+    store = RollupStore(db)
+    store.ensure_indexes()
+    handler = AggregateHandler(store, publisher)
+    a, b, c = _validated(), _validated(scores=(2, 2, 2)), _validated(visited_on="2026-10-31", scores=(1, 1, 1))
+    handler.handle(_deliveries(a, b, c))
+    first = {d["_id"]: (d["checks"], d["score"], d["questions"]) for d in store.rollups.find()}
+    handler.handle(_deliveries(c, a))  # redelivery, in another order
+    handler.handle(_deliveries(b))
+    again = {d["_id"]: (d["checks"], d["score"], d["questions"]) for d in store.rollups.find()}
+    assert first == again
+    assert first["site:S0001:2026-11"][0] == 2 and first["site:S0001:2026-10"][0] == 1
+    assert first["region:R01:2026-Q4"][0] == 3
+    # (3 + 1 + 2 + 2 + 2) / 5 answered, the skipped answer left out
+    assert first["site:S0001:2026-11"][1] == 2.0
+    publisher.flush()
+
+
+def test_same_submission_twice_raises_one_alert_and_one_email_each(db, publisher, stack, settings):
+    store = AlertStore(db)
+    store.ensure_indexes()
+    store.save_site({"id": "S0009", "name": "Elm Court", "region_id": "R03", "active": True})
+    for pid, role, extra in (
+        ("SM9", "site_manager", {"site_id": "S0009"}),
+        ("RM3", "regional_manager", {"region_id": "R03"}),
+    ):
+        store.save_contact(
+            {"id": pid, "role": role, "email": f"{pid.lower()}-{settings.mongo_db}@test", "active": True, **extra}
+        )
+    mailer = Mailer(settings.smtp_url, settings.mail_from, 5)
+    rules = alert_rules.load_rules(settings.alert_rules_path)
+    handler = NotifyHandler(rules, store, Deliveries(db, mailer, "http://x"), publisher)
+    event = _validated(site="S0009", region="R03")
+    handler.handle(_deliveries(event))
+    handler.handle(_deliveries(event))
+    later = _validated(site="S0009", region="R03")  # same site and month: joins the alert
+    handler.handle(_deliveries(later))
+    [alert] = list(store.alerts.find())
+    assert alert["rule"] == "safety_not_good" and len(alert["submission_ids"]) == 2
+    assert db["deliveries"].count_documents({"status": "sent"}) == 2
+
+    def mine():
+        return [m for m in mail_messages(stack) if settings.mongo_db in m["To"]]
+
+    assert len(wait_for(mine, 10, "two e-mails")) == 2
+    publisher.flush()
+
+
+def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
+    store = AlertStore(db)
+    store.save_contact({"id": "SM1", "role": "site_manager", "site_id": "S0001", "email": "a@b", "active": True})
+    broken = Mailer("smtp://127.0.0.1:1", settings.mail_from, 1)  # nothing listens on port 1
+    rules = alert_rules.load_rules(settings.alert_rules_path)
+    handler = NotifyHandler(rules, store, Deliveries(db, broken, "http://x"), publisher)
+    handler.handle(_deliveries(_validated()))
+    [delivery] = list(db["deliveries"].find())
+    assert delivery["status"] == "failed" and delivery["attempts"] == 1 and delivery["last_error"]
+    db["deliveries"].update_one({}, {"$set": {"next_attempt_at": delivery["created_at"]}})
+    handler.deliveries.mailer = Mailer(settings.smtp_url, settings.mail_from, 5)
+    handler.tick()
+    assert db["deliveries"].find_one()["status"] == "sent"
+    publisher.flush()
+
+
+class _Recorder(Handler):
+    def __init__(self, topic):
+        self.topics = [topic]
+        self.seen = []
+
+    def handle(self, batch):
+        for d in batch:
+            if d.event["subject"] == "explode":
+                raise ValueError("cannot handle this one")
+            self.seen.append(d.event["id"])
+
+
+def test_poison_events_go_to_the_dead_letter_topic_and_the_loop_goes_on(settings, publisher):
+    topic = f"qc.test.{uuid.uuid4().hex[:8]}"
+    raw = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    good = events.make_event(
+        "org.qc.directory.changed",
+        source="t",
+        subject="ok",
+        data={"entity": "region", "id": "R1", "active": True, "name": "R"},
+    )
+    bad = {**good, "id": "bad-1", "subject": "explode"}
+    for value in (b"not json at all", events.encode(bad), events.encode(good)):
+        raw.send(topic, key=b"k", value=value).get(timeout=10)
+    raw.close()
+    group = f"qc-test-{uuid.uuid4().hex[:6]}"
+    handler = _Recorder(topic)
+    loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        wait_for(lambda: handler.seen == [good["id"]], 30, "the good event to be handled")
+        dead = read_topic(
+            settings, TOPICS["deadletter"], lambda evs: len([e for e in evs if e["data"]["topic"] == topic]) == 2
+        )
+    finally:
+        loop.stop()
+        thread.join(timeout=30)
+    mine = sorted((e for e in dead if e["data"]["topic"] == topic), key=lambda e: e["data"]["offset"])
+    assert "not valid JSON" in mine[0]["data"]["reason"]
+    assert base64.b64decode(mine[0]["data"]["value_base64"]) == b"not json at all"
+    assert "cannot handle this one" in mine[1]["data"]["reason"]
+    assert mine[1]["data"]["group"] == group
