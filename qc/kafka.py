@@ -44,6 +44,7 @@ def make_producer(settings: Settings, client_id: str) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=client_id,
+        api_version=settings.kafka_api_tuple,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -61,6 +62,7 @@ def make_consumer(settings: Settings, group_id: str) -> KafkaConsumer:
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=group_id,
         client_id=group_id,
+        api_version=settings.kafka_api_tuple,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         session_timeout_ms=session_ms,
@@ -80,7 +82,10 @@ class Publisher:
 
     def send(self, topic: str, key: str, event: dict):
         """Queue one event; call ``flush`` before treating it as safe."""
-        future = self.producer.send(topic, key=key.encode(), value=events.encode(event))
+        try:
+            future = self.producer.send(topic, key=key.encode(), value=events.encode(event))
+        except KafkaError as e:  # e.g. no metadata within max_block_ms: broker down
+            raise PublishError(f"broker unavailable: {e}") from e
         self._pending.append((topic, future))
         return future
 
@@ -97,8 +102,8 @@ class Publisher:
 
     def publish_sync(self, topic: str, key: str, event: dict) -> None:
         """Send one event and wait for its acknowledgement (acks=all)."""
-        future = self.producer.send(topic, key=key.encode(), value=events.encode(event))
         try:
+            future = self.producer.send(topic, key=key.encode(), value=events.encode(event))
             future.get(timeout=self.timeout)
         except KafkaError as e:
             raise PublishError(f"broker did not acknowledge: {e}") from e

@@ -50,6 +50,10 @@ class Settings:
     # so a short one makes start-up quick (see shared/DESIGN.md).
     kafka_session_timeout_ms: int = 6000
     kafka_ack_timeout_seconds: float = 10.0
+    # Named rather than probed: probing blocks client construction for 30 s
+    # when the broker is down, and a web worker must start (and report 503
+    # on /readyz) without it. Apache Kafka 3.9 and Tansu 0.6 both speak it.
+    kafka_api_version: str = "3.9"
     consumer_poll_ms: int = 500
     consumer_max_records: int = 500
     visit_window_days: int = 90
@@ -80,6 +84,11 @@ class Settings:
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (tests and create_app overrides)."""
         return dataclasses.replace(self, **changes)
+
+    @property
+    def kafka_api_tuple(self) -> tuple[int, ...]:
+        """``kafka_api_version`` as kafka-python wants it."""
+        return tuple(int(part) for part in self.kafka_api_version.split("."))
 
     @property
     def multiproc_dir(self) -> str | None:

@@ -133,3 +133,35 @@ def test_a_repeat_answers_the_same_without_a_second_event(client, settings):
     events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == body["submission_id"] for e in evs))
     assert sum(1 for e in events if e["id"] == body["submission_id"]) == 1
     assert json.loads(_post(client, {**body, "visited_on": "2026-01-01"}).data)["status"] == 409
+
+
+def test_broker_down_means_503_with_retry_after_and_nothing_recorded(settings):
+    """Never a 202 for something that is then lost."""
+    from qc.devstack import free_port
+
+    app = create_app(
+        {
+            **dataclasses.asdict(settings),
+            "kafka_bootstrap": f"127.0.0.1:{free_port()}",
+            "kafka_ack_timeout_seconds": 1.0,
+        }
+    )
+    directory = Directory(app.extensions["qc.checks"].db)
+    directory.upsert("site", {"_id": "S0001", "name": "Oak House", "region_id": "R01", "active": True})
+    token = auth.new_checker_token()
+    directory.add_checker_token("C1", "S0001", auth.hash_checker_token(token))
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with app.test_client() as c:
+            body = _body()
+            response = c.post("/api/v1/submissions", json=body, headers=headers)
+            assert response.status_code == 503
+            assert response.headers["Retry-After"] == "30"
+            assert c.get(f"/api/v1/submissions/{body['submission_id']}", headers=headers).status_code == 404
+            ready = c.get("/readyz")
+            assert ready.status_code == 503 and "broker" in ready.json["down"]
+    finally:
+        try:
+            app.extensions["qc.close"]()
+        except Exception:  # nothing to flush to a broker that is not there
+            pass
