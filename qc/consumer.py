@@ -15,7 +15,7 @@ import threading
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import IllegalStateError, KafkaError
 from pymongo.errors import ConnectionFailure
 
 from qc import events, logs, metrics
@@ -95,18 +95,30 @@ class ConsumerLoop:
         log.info("consumer started", extra={"group": self.group, "topics": self.handler.topics})
         try:
             while not self._stopping.is_set():
-                polled = self.consumer.poll(
-                    timeout_ms=self.settings.consumer_poll_ms,
-                    max_records=self.settings.consumer_max_records,
-                )
-                records = [r for batch in polled.values() for r in batch]
-                if records and self._process(records):
-                    self.consumer.commit()
-                self._update_lag()
-                self._tick()
+                try:
+                    self._step()
+                except KafkaError as e:
+                    # Broker trouble or a rebalance that took our partitions
+                    # mid-batch: nothing uncommitted is lost, the next owner
+                    # (maybe us) replays it, and handlers are idempotent.
+                    metrics.PROCESSING_ERRORS.labels(self.group, "transient").inc()
+                    log.warning("poll or commit failed; carrying on", extra={"group": self.group, "error": repr(e)})
+                    self._stopping.wait(self._backoff)
+                    self._backoff = min(self._backoff * 2, 10.0)
         finally:
             self.consumer.close(autocommit=False)
             log.info("consumer stopped", extra={"group": self.group})
+
+    def _step(self) -> None:
+        polled = self.consumer.poll(
+            timeout_ms=self.settings.consumer_poll_ms,
+            max_records=self.settings.consumer_max_records,
+        )
+        records = [r for batch in polled.values() for r in batch]
+        if records and self._process(records):
+            self.consumer.commit()
+        self._update_lag()
+        self._tick()
 
     def _process(self, records: list[ConsumerRecord]) -> bool:
         """Handle one polled batch; False when it was rewound for a retry."""
@@ -205,7 +217,10 @@ class ConsumerLoop:
             high = self.consumer.highwater(tp)
             if high is None:
                 continue
-            position = self.consumer.position(tp, timeout_ms=0)
+            try:
+                position = self.consumer.position(tp, timeout_ms=0)
+            except IllegalStateError:  # revoked since assignment() was read
+                continue
             if position is not None:
                 metrics.CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(max(high - position, 0))
 

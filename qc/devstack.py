@@ -221,7 +221,10 @@ def stop_pids(var_dir: Path, timeout: float = 25, procs: dict | None = None) -> 
     marker.touch()
     stopped = []
     for name in sorted(files, key=lambda n: _STOP_ORDER.index(n) if n in _STOP_ORDER else -1):
-        pid = int(files[name].read_text())
+        try:
+            pid = int(files[name].read_text())
+        except (FileNotFoundError, ValueError):
+            continue  # stopped by someone else meanwhile
         proc = (procs or {}).get(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
@@ -292,7 +295,8 @@ Stop with Ctrl-C here or `make stop`.""",
         while not stopping:
             time.sleep(0.5)
             if (settings.var_dir / "run" / STOPPING).exists():
-                break  # `make stop` in another terminal is stopping everything
+                print("`make stop` is stopping the stack.", flush=True)
+                return 0
             dead = [n for n, p in stack.procs.items() if p.poll() is not None]
             if dead:
                 print(f"stopped unexpectedly: {', '.join(dead)}; see {settings.var_dir / 'log'}", file=sys.stderr)

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def make_probe_consumer(settings: Settings) -> KafkaConsumer:
     """A group-less consumer for reading offsets and metadata."""
-    return KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, client_id="qc-probe")
+    return KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, client_id="qc-probe", enable_auto_commit=False)
 
 
 def run_worker(service: str, group: str, build: Callable[..., Handler], settings: Settings | None = None) -> None:

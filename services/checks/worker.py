@@ -8,7 +8,7 @@ import zoneinfo
 
 from kafka import TopicPartition
 
-from qc import events, metrics, runner
+from qc import events, logs, metrics, runner
 from qc.consumer import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.checks import metrics as checks_metrics
@@ -38,10 +38,11 @@ class ChecksHandler(Handler):
         """Route each event by type."""
         for delivery in batch:
             event = delivery.event
-            if event["type"] == "org.qc.submission.received":
-                self._validate(event)
-            elif event["type"] in ("org.qc.alert.acknowledged", "org.qc.alert.resolved"):
-                self._record_response(event)
+            with logs.correlation(event.get("correlationid")):
+                if event["type"] == "org.qc.submission.received":
+                    self._validate(event)
+                elif event["type"] in ("org.qc.alert.acknowledged", "org.qc.alert.resolved"):
+                    self._record_response(event)
 
     def _validate(self, event: dict) -> None:
         received = event["data"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from qc import events, metrics, runner
+from qc import events, logs, metrics, runner
 from qc.consumer import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.notify import metrics as notify_metrics
@@ -35,7 +35,8 @@ class NotifyHandler(Handler):
             if event["type"] == "org.qc.directory.changed":
                 self._directory(event["data"])
             elif event["type"] == "org.qc.submission.validated":
-                self._evaluate(event)
+                with logs.correlation(event.get("correlationid")):
+                    self._evaluate(event)
         self.deliveries.send_due(self.store.get)
 
     def tick(self) -> None:
