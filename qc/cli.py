@@ -1,4 +1,4 @@
-"""The operator CLI: ``qc topics create | demo-seed | directory import | checker-link``."""
+"""The operator CLI: ``qc topics create | demo-seed | demo-checks | directory import | checker-link | replay``."""
 
 from __future__ import annotations
 
@@ -90,6 +90,28 @@ def cmd_checker_link(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_replay(settings: Settings, args) -> int:
+    """Rebuild every roll-up from the validated topic into fresh collections and switch over."""
+    from services.aggregate.replay import replay_from_start
+
+    if not args.from_start:
+        print("only --from-start is supported", file=sys.stderr)
+        return 2
+    figures = replay_from_start(settings, mongo.connect(settings, "qc-cli"))
+    print("replay done: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    return 0
+
+
+def cmd_demo_checks(settings: Settings, args) -> int:
+    """Send generated checks from the demo checkers through the intake API (the real path)."""
+    from qc.demo_checks import send_demo_checks
+
+    path = args.credentials or settings.var_dir / "demo-credentials.json"
+    figures = send_demo_checks(settings.checks_public_url, json.loads(path.read_text()), args.count, args.seed)
+    print("demo checks: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    return 0 if figures["failed"] == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``qc``."""
     parser = argparse.ArgumentParser(prog="qc", description="Quality checks operator commands")
@@ -108,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     link = sub.add_parser("checker-link", help="make a checker's sign-in link")
     link.add_argument("checker_id")
     link.set_defaults(func=cmd_checker_link)
+    replay = sub.add_parser("replay", help="rebuild roll-ups from the validated topic")
+    replay.add_argument("--from-start", action="store_true", required=True)
+    replay.set_defaults(func=cmd_replay)
+    checks = sub.add_parser("demo-checks", help="send generated checks through the intake API")
+    checks.add_argument("--count", type=int, default=3000)
+    checks.add_argument("--seed", type=int, default=1)
+    checks.add_argument("--credentials", type=Path, help="demo credentials file")
+    checks.set_defaults(func=cmd_demo_checks)
     args = parser.parse_args(argv)
     return args.func(Settings.from_env(), args)
 

@@ -48,6 +48,10 @@ class Handler:
     def tick(self) -> None:
         """Periodic work between polls (e.g. retrying deliveries)."""
 
+    def paused(self) -> bool:
+        """True to stop fetching for now (asked between batches, so nothing is half done)."""
+        return False
+
 
 class _Listener(ConsumerRebalanceListener):
     def __init__(self, group: str):
@@ -110,6 +114,11 @@ class ConsumerLoop:
             log.info("consumer stopped", extra={"group": self.group})
 
     def _step(self) -> None:
+        if self.handler.paused():
+            # Still polling keeps us in the group; paused partitions return nothing.
+            self.consumer.pause(*self.consumer.assignment())
+        elif self.consumer.paused():
+            self.consumer.resume(*self.consumer.paused())
         polled = self.consumer.poll(
             timeout_ms=self.settings.consumer_poll_ms,
             max_records=self.settings.consumer_max_records,

@@ -43,3 +43,49 @@ def _check_iso_week(year: int, week: int, period: str) -> None:
         dt.date.fromisocalendar(year, week, 1)
     except ValueError as e:
         raise PeriodError(f"{period!r}: {year} has no ISO week {week}") from e
+
+
+def previous(period: str) -> str:
+    """The period just before ``period``, of the same kind."""
+    return shift(period, -1)
+
+
+def shift(period: str, steps: int) -> str:
+    """The period ``steps`` periods after (negative: before) ``period``."""
+    kind = kind_of(period)
+    year, rest = period.split("-")
+    year = int(year)
+    if kind == "week":
+        monday = dt.date.fromisocalendar(year, int(rest[1:]), 1) + dt.timedelta(weeks=steps)
+        return periods_of(monday)["week"]
+    if kind == "month":
+        index = year * 12 + int(rest) - 1 + steps
+        return f"{index // 12}-{index % 12 + 1:02d}"
+    index = year * 4 + int(rest[1:]) - 1 + steps
+    return f"{index // 4}-Q{index % 4 + 1}"
+
+
+def series(last: str, count: int) -> list[str]:
+    """``count`` consecutive periods ending with ``last``, oldest first."""
+    return [shift(last, -i) for i in range(count - 1, -1, -1)]
+
+
+def current(kind: str, today: dt.date) -> str:
+    """The period of ``kind`` that ``today`` falls in."""
+    return periods_of(today)[kind]
+
+
+def first_day(period: str) -> dt.date:
+    """The first day of a period."""
+    kind = kind_of(period)
+    year, rest = period.split("-")
+    if kind == "week":
+        return dt.date.fromisocalendar(int(year), int(rest[1:]), 1)
+    if kind == "month":
+        return dt.date(int(year), int(rest), 1)
+    return dt.date(int(year), (int(rest[1:]) - 1) * 3 + 1, 1)
+
+
+def last_day(period: str) -> dt.date:
+    """The last day of a period."""
+    return first_day(shift(period, 1)) - dt.timedelta(days=1)

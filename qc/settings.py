@@ -42,6 +42,7 @@ class Settings:
     notify_port: int = 8003
     # Where people reach the services (links in e-mails and sign-in links).
     checks_public_url: str = "http://127.0.0.1:8001"
+    aggregate_public_url: str = "http://127.0.0.1:8002"
     notify_public_url: str = "http://127.0.0.1:8003"
     secret_key: str = DEV_SECRET_KEY
     token_ttl_seconds: int = 8 * 3600
@@ -68,6 +69,7 @@ class Settings:
     var_dir: Path = ROOT / "var"
     schemas_dir: Path = ROOT / "schemas"
     alert_rules_path: Path = ROOT / "deploy" / "alert-rules.yaml"
+    themes_path: Path = ROOT / "deploy" / "themes.yaml"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -6,8 +6,9 @@ import functools
 import socket
 import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from qc import auth, metrics, mongo
@@ -107,17 +108,48 @@ def kafka_ready(bootstrap: str) -> Callable:
     return check
 
 
+MANAGER_COOKIE = "qc_manager"
+
+
+def current_principal(settings: Settings) -> auth.Principal:
+    """The manager behind the bearer token, or (for reading only) the session cookie; AuthError if none."""
+    header = request.headers.get("Authorization")
+    if header:
+        token = auth.bearer_token(header)
+    elif request.method in ("GET", "HEAD") and request.cookies.get(MANAGER_COOKIE):
+        # The cookie only ever authorises reads: a change needs the bearer
+        # token or a page form with its own CSRF protection.
+        token = request.cookies[MANAGER_COOKIE]
+    else:
+        raise auth.AuthError("missing Authorization header; send 'Authorization: Bearer <token>'")
+    return auth.read_manager_token(settings.secret_key, token, settings.token_ttl_seconds)
+
+
 def require_manager(view):
     """Let a view run only for a signed-in manager; the principal is in ``g.principal``."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        settings: Settings = current_app.extensions["qc.settings"]
         try:
-            token = auth.bearer_token(request.headers.get("Authorization"))
-            g.principal = auth.read_manager_token(settings.secret_key, token, settings.token_ttl_seconds)
+            g.principal = current_principal(current_app.extensions["qc.settings"])
         except auth.AuthError as e:
             return problem(401, "Not signed in", str(e), headers={"WWW-Authenticate": 'Bearer realm="qc"'})
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def require_manager_page(view):
+    """Like require_manager, but a person without a session is sent to the sign-in page."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        settings: Settings = current_app.extensions["qc.settings"]
+        try:
+            g.principal = current_principal(settings)
+        except auth.AuthError:
+            target = f"{settings.checks_public_url.rstrip('/')}/manager/sign-in?{urlencode({'next': request.url})}"
+            return redirect(target, code=303)
         return view(*args, **kwargs)
 
     return wrapper

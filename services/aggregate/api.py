@@ -1,93 +1,147 @@
-"""The roll-up API: figures per site and region, and coverage gaps."""
+"""The roll-up API: figures per site, region and organisation; trends, coverage, overview, themes."""
 
 from __future__ import annotations
 
-import datetime as dt
+from flask import Blueprint, g, request
 
-from flask import Blueprint, current_app, g, request
-
-from qc import periods, web
-from services.aggregate import handlers
+from qc import web
+from services.aggregate import export
+from services.aggregate.context import ctx, period_arg, today
 
 bp = Blueprint("aggregate_api", __name__, url_prefix="/api/v1")
-_HIDDEN = ("_id", "score_sum", "answered", "updated_at")
+MAX_TREND = 60
 
 
-def _store():
-    return current_app.extensions["qc.aggregate"]
+def _site_allowed(site_id: str):
+    """The site, or a problem document (unknown site, or not this manager's)."""
+    site = ctx().directory.site(site_id)
+    if site is None:
+        return None, web.problem(404, "Unknown site", f"There is no site {site_id}.")
+    if not g.principal.can_see_site(site_id, site["region_id"]):
+        return None, web.forbidden(f"site {site_id}")
+    return site, None
 
 
-def _period():
-    """The ``period`` query parameter (default: this month), or a problem document."""
-    period = request.args.get("period") or dt.date.today().strftime("%Y-%m")
-    try:
-        periods.kind_of(period)
-    except periods.PeriodError as e:
-        return None, web.problem(400, "Unknown period", str(e), errors=[{"field": "period", "message": str(e)}])
-    return period, None
+def _region_allowed(region_id: str | None):
+    if not region_id:
+        message = "Give 'region_id'."
+        return web.problem(400, "Which region?", message, errors=[{"field": "region_id", "message": message}])
+    if g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):
+        return web.forbidden(f"region {region_id}")
+    return None
 
 
-def _public(rollup: dict) -> dict:
-    out = {k: v for k, v in rollup.items() if k not in _HIDDEN}
-    out["updated_at"] = rollup["updated_at"].isoformat() if rollup.get("updated_at") else None
-    return out
+def _org_allowed():
+    if not g.principal.can_see_region(None):
+        return web.forbidden("the whole organisation")
+    return None
+
+
+def _count():
+    raw = request.args.get("count", "12")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TREND:
+        message = f"'count' must be a whole number from 1 to {MAX_TREND}."
+        return None, web.problem(400, "Wrong count", message, errors=[{"field": "count", "message": message}])
+    return int(raw), None
 
 
 @bp.get("/rollups/sites/<site_id>")
 @web.require_manager
 def site_rollup(site_id: str):
-    """One site's roll-up for a period."""
-    period, error = _period()
-    if error:
-        return error
-    store = _store()
-    site = store.site(site_id)
-    if site is None:
-        return web.problem(404, "Unknown site", f"There is no site {site_id}.")
-    if not g.principal.can_see_site(site_id, site["region_id"]):
-        return web.forbidden(f"site {site_id}")
-    rollup = store.rollup("site", site_id, period) or handlers.site_rollup(site_id, site["region_id"], period, [])
-    return _public(rollup)
+    """One site's roll-up for a period, with change against the previous period."""
+    period, error = period_arg()
+    _site, denied = _site_allowed(site_id)
+    return error or denied or ctx().reports.rollup("site", site_id, period)
 
 
 @bp.get("/rollups/regions/<region_id>")
 @web.require_manager
 def region_rollup(region_id: str):
     """One region's roll-up for a period."""
-    period, error = _period()
-    if error:
-        return error
-    if g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):
-        return web.forbidden(f"region {region_id}")
-    store = _store()
-    rollup = store.rollup("region", region_id, period) or handlers.region_rollup(region_id, period, [])
-    out = _public(rollup)
-    out["sites"] = len(store.sites_in_region(region_id))
+    period, error = period_arg()
+    denied = _region_allowed(region_id)
+    if error or denied:
+        return error or denied
+    out = ctx().reports.rollup("region", region_id, period)
+    out["sites"] = len(ctx().directory.sites_in_region(region_id))
     return out
+
+
+@bp.get("/rollups/org")
+@web.require_manager
+def org_rollup():
+    """The whole organisation's roll-up for a period (organisation-wide roles)."""
+    period, error = period_arg()
+    return error or _org_allowed() or ctx().reports.rollup("org", "all", period)
+
+
+@bp.get("/rollups/<scope>/<entity_id>/trend")
+@bp.get("/rollups/<scope>/trend", defaults={"entity_id": "all"})
+@web.require_manager
+def trend(scope: str, entity_id: str):
+    """The last ``count`` periods (default 12) up to ``period``: checks, score, share of good."""
+    period, error = period_arg()
+    count, count_error = _count()
+    if error or count_error:
+        return error or count_error
+    if scope == "sites":
+        _site, denied = _site_allowed(entity_id)
+    elif scope == "regions":
+        denied = _region_allowed(entity_id)
+    elif scope == "org" and entity_id == "all":
+        denied = _org_allowed()
+    else:
+        return web.problem(404, "Not found", "Trends are for sites, regions or org.")
+    if denied:
+        return denied
+    kind = {"sites": "site", "regions": "region", "org": "org"}[scope]
+    return {"scope": kind, "id": entity_id, "trend": ctx().reports.trend(kind, entity_id, period, count)}
 
 
 @bp.get("/coverage")
 @web.require_manager
 def coverage():
-    """The sites of a region with no check in a period."""
-    period, error = _period()
+    """Sites of a region with no check in a period or no active checker, and days since each site's last check."""
+    period, error = period_arg()
+    region_id = request.args.get("region_id") or g.principal.region_id
+    denied = _region_allowed(region_id)
+    return error or denied or ctx().reports.coverage(region_id, period, today())
+
+
+@bp.get("/regions/<region_id>/overview")
+@web.require_manager
+def overview(region_id: str):
+    """One row per site of a region; ``?format=csv`` for a spreadsheet."""
+    period, error = period_arg()
+    denied = _region_allowed(region_id)
+    if error or denied:
+        return error or denied
+    rows = ctx().reports.overview(region_id, period, today())
+    if request.args.get("format") == "csv":
+        return export.csv_response(rows, f"overview-{region_id}-{period}.csv")
+    return {"region_id": region_id, "period": period, "sites": rows}
+
+
+@bp.get("/themes")
+@web.require_manager
+def themes():
+    """What is working / not working, grouped into themes, for a region (or everyone, or one site)."""
+    period, error = period_arg()
     if error:
         return error
-    region_id = request.args.get("region_id") or g.principal.region_id
-    if not region_id:
-        return web.problem(
-            400, "Which region?", "Give 'region_id'.", errors=[{"field": "region_id", "message": "Required."}]
-        )
-    if g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):
-        return web.forbidden(f"region {region_id}")
-    store = _store()
-    checked = {r["site_id"] for r in store.site_rollups(region_id, period) if r["checks"]}
-    sites = store.sites_in_region(region_id)
-    unchecked = [{"site_id": s["_id"], "name": s["name"]} for s in sites if s["_id"] not in checked]
-    return {
-        "region_id": region_id,
-        "period": period,
-        "sites": len(sites),
-        "sites_checked": len(sites) - len(unchecked),
-        "sites_without_check": unchecked,
-    }
+    region_id, site_id = request.args.get("region_id"), request.args.get("site_id")
+    if site_id:
+        _site, denied = _site_allowed(site_id)
+    elif region_id:
+        denied = _region_allowed(region_id)
+    else:
+        denied = _org_allowed()
+    return denied or ctx().reports.themes_for(period, region_id=region_id, site_id=site_id)
+
+
+@bp.get("/sites/<site_id>/comments")
+@web.require_manager
+def comments(site_id: str):
+    """The newest free-text answers of a site."""
+    _site, denied = _site_allowed(site_id)
+    return denied or {"site_id": site_id, "comments": ctx().reports.latest_comments(site_id)}

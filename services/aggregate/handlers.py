@@ -24,6 +24,11 @@ def fact_from_validated(data: dict) -> dict:
         "visited_on": data["visited_on"],
         "periods": periods.periods_of(visited),
         "scores": {a["question_id"]: a["score"] for a in data["answers"]},
+        # Free text stays inside aggregate's store (themes, latest comments);
+        # it never goes into events, logs or metrics from here.
+        "comments": {a["question_id"]: a["comment"] for a in data["answers"] if a.get("comment")},
+        "working": list(data.get("working", [])),
+        "not_working": list(data.get("not_working", [])),
         "received_at": data["received_at"],
     }
 
@@ -96,6 +101,35 @@ def region_rollup(region_id: str, period: str, site_rollups: list[dict]) -> dict
             "latest_received_at": latest,
         }
     )
+
+
+def org_rollup(period: str, region_rollups: list[dict]) -> dict:
+    """The whole organisation's roll-up for one period: the sum of its regions."""
+    doc = region_rollup("all", period, region_rollups)
+    doc.update(_id=f"org:all:{period}", scope="org", region_id=None)
+    doc["sites_checked"] = sum(r.get("sites_checked", 0) for r in region_rollups)
+    return doc
+
+
+def with_shares(questions: dict) -> dict:
+    """Per question counts plus the share of good among those who answered."""
+    out = {}
+    for question_id, counts in questions.items():
+        answered = counts["good"] + counts["ok"] + counts["not_good"]
+        out[question_id] = {**counts, "share_good": round(counts["good"] / answered, 3) if answered else None}
+    return out
+
+
+def change(current: dict, previous: dict | None) -> dict:
+    """Score and checks against the previous period (None where either has no score)."""
+    previous = previous or {"score": None, "checks": 0, "share_good": None}
+    return {
+        "previous_period_score": previous["score"],
+        "previous_period_checks": previous["checks"],
+        "score_change": round(current["score"] - previous["score"], 3)
+        if current["score"] is not None and previous["score"] is not None
+        else None,
+    }
 
 
 def affected_keys(facts: list[dict]) -> set[tuple[str, str, str]]:

@@ -1,10 +1,10 @@
-"""aggregate's collections: facts (one per validated submission), roll-ups, and the sites it knows."""
+"""aggregate's facts (one per validated submission) and the roll-ups recomputed from them."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from pymongo.database import Database
 
 from qc import events, periods
@@ -18,14 +18,14 @@ class RollupStore:
         # The prefix lets a replay build fresh collections beside the live ones.
         self.facts = db[f"{prefix}facts"]
         self.rollups = db[f"{prefix}rollups"]
-        self.sites = db["agg_sites"]
 
     def ensure_indexes(self) -> None:
         """Indexes for recomputation and the API's look-ups."""
         for kind in periods.KINDS:
             self.facts.create_index([("site_id", ASCENDING), (f"periods.{kind}", ASCENDING)])
+            self.facts.create_index([("region_id", ASCENDING), (f"periods.{kind}", ASCENDING)])
+        self.facts.create_index([("site_id", ASCENDING), ("visited_on", DESCENDING)])
         self.rollups.create_index([("scope", ASCENDING), ("region_id", ASCENDING), ("period", ASCENDING)])
-        self.sites.create_index([("region_id", ASCENDING)])
 
     def save_facts(self, facts: list[dict]) -> set[str]:
         """Insert facts not seen before; return the ids that were new."""
@@ -45,7 +45,8 @@ class RollupStore:
         site_rollups = self._recompute_sites(keys, now)
         region_keys = {(region, period) for _site, region, period in keys}
         region_rollups = self._recompute_regions(region_keys, now)
-        return site_rollups + region_rollups
+        org_rollups = self._recompute_org({period for _region, period in region_keys}, now)
+        return site_rollups + region_rollups + org_rollups
 
     def _recompute_sites(self, keys, now) -> list[dict]:
         by_kind = defaultdict(set)
@@ -84,6 +85,18 @@ class RollupStore:
         self.rollups.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], ordered=False)
         return docs
 
+    def _recompute_org(self, period_set, now) -> list[dict]:
+        grouped = defaultdict(list)
+        for rollup in self.rollups.find({"scope": "region", "period": {"$in": sorted(period_set)}}):
+            grouped[rollup["period"]].append(rollup)
+        docs = []
+        for period in period_set:
+            doc = handlers.org_rollup(period, grouped[period])
+            doc["updated_at"] = now
+            docs.append(doc)
+        self.rollups.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], ordered=False)
+        return docs
+
     def rollup(self, scope: str, entity_id: str, period: str) -> dict | None:
         """One stored roll-up, or None when nothing has been checked."""
         return self.rollups.find_one({"_id": f"{scope}:{entity_id}:{period}"})
@@ -92,18 +105,6 @@ class RollupStore:
         """Every site roll-up of a region in a period."""
         return list(self.rollups.find({"scope": "site", "region_id": region_id, "period": period}))
 
-    def save_site(self, data: dict) -> None:
-        """Keep what the directory says about a site (for coverage and scoping)."""
-        self.sites.replace_one(
-            {"_id": data["id"]},
-            {"_id": data["id"], "region_id": data.get("region_id"), "name": data["name"], "active": data["active"]},
-            upsert=True,
-        )
-
-    def site(self, site_id: str) -> dict | None:
-        """A site as the directory last described it."""
-        return self.sites.find_one({"_id": site_id})
-
-    def sites_in_region(self, region_id: str) -> list[dict]:
-        """Active sites of a region."""
-        return list(self.sites.find({"region_id": region_id, "active": True}, sort=[("_id", ASCENDING)]))
+    def rollups_by_id(self, ids: list[str]) -> dict[str, dict]:
+        """Stored roll-ups among ``ids``, by id."""
+        return {d["_id"]: d for d in self.rollups.find({"_id": {"$in": ids}})}

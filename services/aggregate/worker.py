@@ -9,6 +9,8 @@ from qc import events, metrics, runner
 from qc.consumer import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.aggregate import handlers
+from services.aggregate.control import ReplayControl
+from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 
 log = logging.getLogger(__name__)
@@ -20,9 +22,15 @@ class AggregateHandler(Handler):
 
     topics = [TOPICS["validated"], TOPICS["directory"]]
 
-    def __init__(self, store: RollupStore, publisher):
+    def __init__(self, store: RollupStore, directory: SiteDirectory, publisher, control: ReplayControl | None = None):
         self.store = store
-        self.publisher = publisher
+        self.directory = directory
+        self.publisher = publisher  # None during a replay: rebuilt figures are not news
+        self.control = control
+
+    def paused(self) -> bool:
+        """Paused while ``qc replay`` rebuilds the collections."""
+        return self.control.worker_should_pause() if self.control else False
 
     def handle(self, batch: list[Delivery]) -> None:
         """One write per collection per batch (the database is the bottleneck)."""
@@ -31,12 +39,13 @@ class AggregateHandler(Handler):
             event = delivery.event
             if event["type"] == "org.qc.submission.validated":
                 facts.append(handlers.fact_from_validated(event["data"]))
-            elif event["type"] == "org.qc.directory.changed" and event["data"]["entity"] == "site":
-                self.store.save_site(event["data"])
+            elif event["type"] == "org.qc.directory.changed":
+                self.directory.apply(event["data"])
         new_ids = self.store.save_facts(facts)
         rollups = self.store.recompute(handlers.affected_keys(facts))
-        for rollup in rollups:
-            self.publisher.send(TOPICS["rollups"], rollup["site_id"] or rollup["region_id"], rollup_event(rollup))
+        for rollup in rollups if self.publisher else []:
+            key = rollup["site_id"] or rollup["region_id"] or "org"
+            self.publisher.send(TOPICS["rollups"], key, rollup_event(rollup))
         now = events.now()
         for fact in facts:
             if fact["_id"] in new_ids:  # replays would distort the latency figures
@@ -80,7 +89,9 @@ def main() -> None:
     def build(settings: Settings, db, publisher):
         store = RollupStore(db)
         store.ensure_indexes()
-        return AggregateHandler(store, publisher)
+        directory = SiteDirectory(db)
+        directory.ensure_indexes()
+        return AggregateHandler(store, directory, publisher, ReplayControl(db))
 
     runner.run_worker("aggregate", GROUP, build)
 

@@ -13,6 +13,7 @@ from qc import events, mongo
 from qc.consumer import ConsumerLoop, Delivery, Handler
 from qc.kafka import Publisher, make_consumer, make_producer
 from qc.settings import TOPICS
+from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
 from services.notify import rules as alert_rules
@@ -76,7 +77,7 @@ def _deliveries(*evs):
 def test_redelivered_and_reordered_events_count_once(db, publisher):
     store = RollupStore(db)
     store.ensure_indexes()
-    handler = AggregateHandler(store, publisher)
+    handler = AggregateHandler(store, SiteDirectory(db), publisher)
     a, b, c = _validated(), _validated(scores=(2, 2, 2)), _validated(visited_on="2026-10-31", scores=(1, 1, 1))
     handler.handle(_deliveries(a, b, c))
     first = {d["_id"]: (d["checks"], d["score"], d["questions"]) for d in store.rollups.find()}
@@ -86,6 +87,7 @@ def test_redelivered_and_reordered_events_count_once(db, publisher):
     assert first == again
     assert first["site:S0001:2026-11"][0] == 2 and first["site:S0001:2026-10"][0] == 1
     assert first["region:R01:2026-Q4"][0] == 3
+    assert first["org:all:2026-Q4"][0] == 3
     # (3 + 1 + 2 + 2 + 2) / 5 answered, the skipped answer left out
     assert first["site:S0001:2026-11"][1] == 2.0
     publisher.flush()

@@ -19,3 +19,28 @@ def test_kind_of_names_each_kind(name, kind):
 def test_kind_of_rejects_what_is_not_a_period(name):
     with pytest.raises(periods.PeriodError):
         periods.kind_of(name)
+
+
+@pytest.mark.parametrize(
+    "period,before",
+    [("2026-01", "2025-12"), ("2026-W01", "2025-W52"), ("2027-W01", "2026-W53"), ("2026-Q1", "2025-Q4")],
+)
+def test_previous_period_crosses_year_ends(period, before):
+    assert periods.previous(period) == before
+    assert periods.shift(before, 1) == period
+
+
+def test_series_of_twelve_months_ends_with_the_given_one():
+    assert periods.series("2026-03", 12) == [f"2025-{m:02d}" for m in range(4, 13)] + ["2026-01", "2026-02", "2026-03"]
+
+
+@pytest.mark.parametrize(
+    "period,first,last",
+    [
+        ("2026-02", "2026-02-01", "2026-02-28"),
+        ("2026-W53", "2026-12-28", "2027-01-03"),
+        ("2026-Q4", "2026-10-01", "2026-12-31"),
+    ],
+)
+def test_first_and_last_day(period, first, last):
+    assert (periods.first_day(period).isoformat(), periods.last_day(period).isoformat()) == (first, last)

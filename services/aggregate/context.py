@@ -1,0 +1,43 @@
+"""Request helpers shared by aggregate's API and pages."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import zoneinfo
+
+from flask import current_app, request
+
+from qc import periods, web
+from qc.settings import Settings
+from services.aggregate.directory import SiteDirectory
+from services.aggregate.reports import Reports
+
+
+@dataclasses.dataclass
+class Context:
+    """Built once per worker process by create_app."""
+
+    settings: Settings
+    directory: SiteDirectory
+    reports: Reports
+
+
+def ctx() -> Context:
+    """This app's context."""
+    return current_app.extensions["qc.aggregate"]
+
+
+def today() -> dt.date:
+    """Today in the organisation's time zone."""
+    return dt.datetime.now(zoneinfo.ZoneInfo(ctx().settings.timezone)).date()
+
+
+def period_arg():
+    """The ``period`` query parameter (default: this month), or a problem document."""
+    period = request.args.get("period") or periods.current("month", today())
+    try:
+        periods.kind_of(period)
+    except periods.PeriodError as e:
+        return None, web.problem(400, "Unknown period", str(e), errors=[{"field": "period", "message": str(e)}])
+    return period, None

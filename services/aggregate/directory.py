@@ -1,0 +1,50 @@
+"""What aggregate knows of the directory: sites (for coverage and scoping) and active checkers."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+
+class SiteDirectory:
+    """``agg_sites`` and ``agg_checkers``, filled from ``qc.directory`` events."""
+
+    def __init__(self, db: Database):
+        self.sites = db["agg_sites"]
+        self.checkers = db["agg_checkers"]
+
+    def ensure_indexes(self) -> None:
+        """Look-ups by region and by site."""
+        self.sites.create_index([("region_id", ASCENDING)])
+        self.checkers.create_index([("site_id", ASCENDING), ("active", ASCENDING)])
+
+    def apply(self, data: dict) -> None:
+        """Record one ``directory.changed`` event (sites and checkers; others are not ours)."""
+        if data["entity"] == "site":
+            self.sites.replace_one(
+                {"_id": data["id"]},
+                {"_id": data["id"], "region_id": data.get("region_id"), "name": data["name"], "active": data["active"]},
+                upsert=True,
+            )
+        elif data["entity"] == "person" and data.get("role") == "checker":
+            self.checkers.replace_one(
+                {"_id": data["id"]},
+                {"_id": data["id"], "site_id": data.get("site_id"), "active": data["active"]},
+                upsert=True,
+            )
+
+    def site(self, site_id: str) -> dict | None:
+        """A site as the directory last described it."""
+        return self.sites.find_one({"_id": site_id})
+
+    def sites_in_region(self, region_id: str) -> list[dict]:
+        """Active sites of a region, by id."""
+        return list(self.sites.find({"region_id": region_id, "active": True}, sort=[("_id", ASCENDING)]))
+
+    def regions(self) -> list[str]:
+        """Every region with an active site."""
+        return sorted(r for r in self.sites.distinct("region_id", {"active": True}) if r)
+
+    def sites_with_active_checker(self, site_ids: list[str]) -> set[str]:
+        """Those of ``site_ids`` that have at least one active checker."""
+        return set(self.checkers.distinct("site_id", {"site_id": {"$in": site_ids}, "active": True}))

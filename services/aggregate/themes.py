@@ -1,0 +1,99 @@
+"""Free-text answers grouped into themes by normalised keywords: simple and explainable."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import yaml
+
+OTHER = "other"
+OTHER_LABEL = "Something else"
+# Simple endings a keyword may take: "meal" matches "meals", "shout" matches
+# "shouted" and "shouting", "activit" matches "activity" and "activities",
+# but "tea" does not match "teacher".
+_ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "y", "ies", "ly", "r", "ty")
+
+
+class ThemesError(ValueError):
+    """The themes file is wrong; the message says where."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Theme:
+    id: str
+    label: str
+    keywords: tuple[str, ...]
+
+
+def load_themes(path: Path) -> list[Theme]:
+    """Read and check deploy/themes.yaml."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ThemesError(f"{path}: cannot read themes: {e}") from e
+    if not isinstance(doc, dict) or doc.get("version") != 1 or not isinstance(doc.get("themes"), list):
+        raise ThemesError(f"{path}: expected 'version: 1' and a list under 'themes'")
+    themes, seen = [], set()
+    for i, raw in enumerate(doc["themes"]):
+        theme_id = raw.get("id") if isinstance(raw, dict) else None
+        if not theme_id or theme_id in seen or theme_id == OTHER:
+            raise ThemesError(f"{path}: themes[{i}]: 'id' must be unique and not '{OTHER}'")
+        keywords = raw.get("keywords")
+        if (
+            not raw.get("label")
+            or not isinstance(keywords, list)
+            or not all(isinstance(k, str) and k for k in keywords)
+        ):
+            raise ThemesError(f"{path}: themes[{i}] ({theme_id}): needs a 'label' and a list of 'keywords'")
+        seen.add(theme_id)
+        themes.append(Theme(theme_id, raw["label"], tuple(normalise(k) for k in keywords)))
+    return themes
+
+
+def normalise(text: str) -> str:
+    """Lower case, letters and digits only, single spaces."""
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+def _matches(keyword: str, words: list[str], text: str) -> bool:
+    if " " in keyword:
+        return f" {keyword} " in f" {text} "
+    return any(w.startswith(keyword) and w[len(keyword) :] in _ENDINGS for w in words)
+
+
+def classify(text: str, themes: list[Theme]) -> list[str]:
+    """The ids of every theme a text belongs to, or ``[OTHER]``."""
+    clean = normalise(text)
+    words = clean.split()
+    found = [t.id for t in themes if any(_matches(k, words, clean) for k in t.keywords)]
+    return found or [OTHER]
+
+
+def group(facts: list[dict], themes: list[Theme]) -> dict[str, list[dict]]:
+    """For "working" and "not_working": each theme's count and the submissions behind it, biggest first."""
+    labels = {t.id: t.label for t in themes} | {OTHER: OTHER_LABEL}
+    out = {}
+    for kind in ("working", "not_working"):
+        buckets: dict[str, set[str]] = {}
+        mentions: dict[str, int] = {}
+        for fact in facts:
+            for text in fact.get(kind, []):
+                for theme_id in classify(text, themes):
+                    buckets.setdefault(theme_id, set()).add(fact["_id"])
+                    mentions[theme_id] = mentions.get(theme_id, 0) + 1
+        out[kind] = sorted(
+            (
+                {
+                    "theme": tid,
+                    "label": labels[tid],
+                    "mentions": mentions[tid],
+                    "submissions": len(ids),
+                    "submission_ids": sorted(ids),
+                }
+                for tid, ids in buckets.items()
+            ),
+            key=lambda t: (-t["mentions"], t["label"]),
+        )
+    return out

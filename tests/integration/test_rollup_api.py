@@ -1,0 +1,156 @@
+"""aggregate's API and pages over the real database: figures, trends, coverage, themes, scoping, CSV."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import uuid
+
+import pytest
+
+from qc import auth, events, mongo
+from qc.kafka import Publisher, make_producer
+from services.aggregate import create_app
+from services.aggregate.directory import SiteDirectory
+from services.aggregate.store import RollupStore
+from services.aggregate.worker import AggregateHandler
+from tests.integration.test_workers import _deliveries
+
+pytestmark = pytest.mark.integration
+
+
+def _event(site, region, visited_on, scores, working=(), not_working=()):
+    data = {
+        "submission_id": str(uuid.uuid4()),
+        "site_id": site,
+        "region_id": region,
+        "visited_on": visited_on,
+        "answers": [
+            {"question_id": q, "score": s, "comment": "c" if s == 1 else "", "safety": False}
+            for q, s in zip(("listened-to", "respect"), scores, strict=True)
+        ],
+        "working": list(working),
+        "not_working": list(not_working),
+        "received_at": "2026-11-10T10:00:00.000Z",
+    }
+    return events.make_event("org.qc.submission.validated", source="t", subject="s", data=data)
+
+
+@pytest.fixture
+def app(settings):
+    application = create_app(dataclasses.asdict(settings))
+    db = mongo.connect(settings, "qc-tests")
+    directory = SiteDirectory(db)
+    for i, region in ((1, "R01"), (2, "R01"), (3, "R01"), (4, "R02")):
+        directory.apply({"entity": "site", "id": f"S{i}", "name": f"Site {i}", "region_id": region, "active": True})
+    directory.apply({"entity": "person", "id": "C1", "role": "checker", "site_id": "S1", "active": True})
+    directory.apply({"entity": "person", "id": "C2", "role": "checker", "site_id": "S2", "active": False})
+    store = RollupStore(db)
+    store.ensure_indexes()
+    publisher = Publisher(make_producer(settings, "t"), source="t", timeout=10)
+    handler = AggregateHandler(store, directory, publisher)
+    handler.handle(
+        _deliveries(
+            _event("S1", "R01", "2026-10-05", (1, 1)),
+            _event("S1", "R01", "2026-11-03", (3, 3), working=["Lovely food"], not_working=["The heating is broken"]),
+            _event("S2", "R01", "2026-11-04", (2, None), working=["nice meals", "a trip to the seaside"]),
+            _event("S4", "R02", "2026-11-05", (1, 2)),
+        )
+    )
+    publisher.close()
+    yield application
+    application.extensions["qc.close"]()
+    db.client.drop_database(settings.mongo_db)
+    db.client.close()
+
+
+def _headers(settings, **principal):
+    token = auth.issue_manager_token(settings.secret_key, auth.Principal(**principal))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_site_rollup_has_shares_and_change_against_last_month(app, settings):
+    rm = _headers(settings, username="rm", role="regional_manager", region_id="R01")
+    body = app.test_client().get("/api/v1/rollups/sites/S1?period=2026-11", headers=rm).json
+    assert (body["checks"], body["score"], body["previous_period_score"], body["score_change"]) == (1, 3.0, 1.0, 2.0)
+    assert body["questions"]["respect"] == {"good": 1, "ok": 0, "not_good": 0, "skipped": 0, "share_good": 1.0}
+
+
+def test_org_rollup_is_for_organisation_wide_roles_only(app, settings):
+    client = app.test_client()
+    admin = _headers(settings, username="a", role="org_admin")
+    assert client.get("/api/v1/rollups/org?period=2026-11", headers=admin).json["checks"] == 3
+    rm = _headers(settings, username="rm", role="regional_manager", region_id="R01")
+    assert client.get("/api/v1/rollups/org?period=2026-11", headers=rm).status_code == 403
+
+
+def test_trend_of_twelve_months_with_gaps(app, settings):
+    rm = _headers(settings, username="rm", role="regional_manager", region_id="R01")
+    body = app.test_client().get("/api/v1/rollups/regions/R01/trend?period=2026-11", headers=rm).json
+    assert [p["period"] for p in body["trend"]][-2:] == ["2026-10", "2026-11"] and len(body["trend"]) == 12
+    assert [p["checks"] for p in body["trend"]][-3:] == [0, 1, 2]
+    assert body["trend"][0]["score"] is None
+
+
+def test_coverage_names_unchecked_sites_and_sites_without_checker(app, settings):
+    rm = _headers(settings, username="rm", role="regional_manager", region_id="R01")
+    body = app.test_client().get("/api/v1/coverage?region_id=R01&period=2026-11", headers=rm).json
+    assert [s["site_id"] for s in body["sites_without_check"]] == ["S3"]
+    assert [s["site_id"] for s in body["sites_without_active_checker"]] == ["S2", "S3"]
+    assert body["days_since_last_check"]["S3"] is None and body["days_since_last_check"]["S1"] >= 0
+
+
+def test_themes_group_the_free_text(app, settings):
+    rm = _headers(settings, username="rm", role="regional_manager", region_id="R01")
+    body = app.test_client().get("/api/v1/themes?region_id=R01&period=2026-11", headers=rm).json
+    food = next(t for t in body["working"] if t["theme"] == "food")
+    assert (food["mentions"], food["submissions"]) == (2, 2)
+    assert [t["theme"] for t in body["not_working"]] == ["home"]
+
+
+def test_overview_csv_is_a_spreadsheet_of_the_region(app, settings):
+    rm = _headers(settings, username="rm", role="regional_manager", region_id="R01")
+    response = app.test_client().get("/api/v1/regions/R01/overview?period=2026-11&format=csv", headers=rm)
+    assert response.content_type.startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["site_id"] for r in rows] == ["S1", "S2", "S3"] and rows[0]["score"] == "3.0"
+
+
+@pytest.mark.parametrize(
+    "principal,url,status",
+    [
+        ({"role": "regional_manager", "region_id": "R01"}, "/api/v1/rollups/sites/S4", 403),
+        ({"role": "regional_manager", "region_id": "R01"}, "/api/v1/coverage?region_id=R02", 403),
+        ({"role": "regional_manager", "region_id": "R01"}, "/api/v1/themes", 403),
+        ({"role": "site_manager", "region_id": "R01", "site_id": "S1"}, "/api/v1/rollups/sites/S2", 403),
+        ({"role": "site_manager", "region_id": "R01", "site_id": "S1"}, "/api/v1/rollups/regions/R01", 403),
+        ({"role": "site_manager", "region_id": "R01", "site_id": "S1"}, "/api/v1/rollups/sites/S1", 200),
+        ({"role": "site_manager", "region_id": "R01", "site_id": "S1"}, "/api/v1/sites/S1/comments", 200),
+        ({"role": "org_admin"}, "/api/v1/rollups/regions/R02/trend", 200),
+        ({"role": "regional_manager", "region_id": "R01"}, "/api/v1/rollups/sites/S9", 404),
+        ({"role": "regional_manager", "region_id": "R01"}, "/api/v1/rollups/sites/S1?period=2026-13", 400),
+        ({"role": "regional_manager", "region_id": "R01"}, "/api/v1/rollups/regions/R01/trend?count=0", 400),
+    ],
+)
+def test_access_is_scoped_by_role_and_region(app, settings, principal, url, status):
+    headers = _headers(settings, username="x", **principal)
+    assert app.test_client().get(url, headers=headers).status_code == status
+
+
+def test_pages_need_a_session_and_show_the_sortable_region(app, settings):
+    client = app.test_client()
+    response = client.get("/manager/regions/R01?period=2026-11")
+    assert response.status_code == 303 and "/manager/sign-in?next=" in response.headers["Location"]
+    token = auth.issue_manager_token(settings.secret_key, auth.Principal("rm", "regional_manager", region_id="R01"))
+    client.set_cookie("qc_manager", token)
+    page = client.get("/manager/regions/R01?period=2026-11&sort=score&dir=desc").get_data(as_text=True)
+    assert page.index('data-site="S1"') < page.index('data-site="S2"') < page.index('data-site="S3"')
+    assert "Food and meals" in page and 'aria-sort="descending"' in page
+    by_days = client.get("/manager/regions/R01?period=2026-11&sort=days&dir=desc").get_data(as_text=True)
+    assert by_days.index('data-site="S3"') < by_days.index('data-site="S1"')  # never checked comes first
+    assert client.get("/manager/regions/R02").status_code == 403
+    assert client.get("/manager").headers["Location"].endswith("/manager/regions/R01")
+    assert "The heating is broken" in client.get("/manager/sites/S1?period=2026-11").get_data(as_text=True)
+    # The cookie only ever authorises reads.
+    assert client.post("/api/v1/rollups/sites/S1").status_code in (401, 405)
