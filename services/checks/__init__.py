@@ -62,8 +62,9 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         settings,
         {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
     )
-    from services.checks import api, pages
+    from services.checks import api, manager_auth, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(manager_auth.bp)
     return app

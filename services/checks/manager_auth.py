@@ -1,0 +1,99 @@
+"""Managers sign in here (checks owns their passwords); the session cookie works on every service.
+
+The cookie holds the same signed token as the API's bearer token. Browsers
+send cookies by host, not port, so one sign-in covers aggregate and notify
+too (and, in production, one proxy serves them all).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlparse
+
+from flask import Blueprint, current_app, redirect, render_template, request
+
+from qc import auth
+from qc.web import MANAGER_COOKIE
+
+bp = Blueprint("manager_auth", __name__, url_prefix="/manager")
+CSRF_COOKIE = "qc_signin_csrf"
+
+
+def _ctx():
+    return current_app.extensions["qc.checks"]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only our own services may be the next page (no open redirect)."""
+    settings = _ctx().settings
+    home = f"{settings.aggregate_public_url.rstrip('/')}/manager"
+    if not target:
+        return home
+    ours = {
+        urlparse(u).netloc
+        for u in (settings.checks_public_url, settings.aggregate_public_url, settings.notify_public_url)
+    }
+    parsed = urlparse(target)
+    if parsed.scheme in ("http", "https") and parsed.netloc in ours:
+        return target
+    return home
+
+
+def _form(status: int = 200, error: str | None = None, username: str = ""):
+    token = secrets.token_urlsafe(24)
+    response = current_app.make_response(
+        (
+            render_template(
+                "manager_sign_in.html", csrf=token, error=error, username=username, next=request.values.get("next", "")
+            ),
+            status,
+        )
+    )
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure, path="/manager")
+    return response
+
+
+@bp.get("/sign-in")
+def sign_in_form():
+    """The managers' sign-in page."""
+    return _form()
+
+
+@bp.post("/sign-in")
+def sign_in():
+    """Check the password; on success set the session cookie and go on."""
+    sent, expected = request.form.get("csrf_token", ""), request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        return _form(400, "Your session timed out. Please sign in again.")
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    ctx = _ctx()
+    person = ctx.directory.manager_by_username(username) if username else None
+    if person is None or not auth.verify_password(ctx.hasher, person["password_hash"], password):
+        return _form(401, "The username or password is not right.", username)
+    principal = auth.Principal(
+        username=person["username"],
+        role=person["role"],
+        region_id=person.get("region_id"),
+        site_id=person.get("site_id"),
+    )
+    response = redirect(_safe_next(request.form.get("next")), code=303)
+    response.set_cookie(
+        MANAGER_COOKIE,
+        auth.issue_manager_token(ctx.settings.secret_key, principal),
+        max_age=ctx.settings.token_ttl_seconds,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure,
+    )
+    response.delete_cookie(CSRF_COOKIE, path="/manager")
+    return response
+
+
+@bp.get("/sign-out")
+def sign_out():
+    """End the manager's session on this browser."""
+    response = redirect("/manager/sign-in", code=303)
+    response.delete_cookie(MANAGER_COOKIE)
+    return response
