@@ -63,6 +63,12 @@ class Settings:
     mail_from: str = "Quality Checks <alerts@qc.localhost>"
     smtp_timeout_seconds: float = 10.0
     delivery_retry_seconds: float = 30.0
+    # notify's schedule: escalations, digests and silence reminders are
+    # looked at every scheduler_interval_seconds; overdue sites less often.
+    scheduler_interval_seconds: float = 30.0
+    overdue_check_seconds: float = 3600.0
+    digest_hour: int = 8
+    silence_reminder_hours: int = 24
     log_level: str = "INFO"
     web_workers: int = 2
     web_threads: int = 4
@@ -70,6 +76,9 @@ class Settings:
     schemas_dir: Path = ROOT / "schemas"
     alert_rules_path: Path = ROOT / "deploy" / "alert-rules.yaml"
     themes_path: Path = ROOT / "deploy" / "themes.yaml"
+    webhooks_path: Path = ROOT / "deploy" / "webhooks.yaml"
+    # "hook-id=secret,other=secret"; secrets never live in files in the repo.
+    webhook_secrets: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +100,12 @@ class Settings:
     def kafka_api_tuple(self) -> tuple[int, ...]:
         """``kafka_api_version`` as kafka-python wants it."""
         return tuple(int(part) for part in self.kafka_api_version.split("."))
+
+    @property
+    def webhook_secret_map(self) -> dict[str, str]:
+        """``webhook_secrets`` as {hook id: secret}."""
+        pairs = (item.split("=", 1) for item in self.webhook_secrets.split(",") if "=" in item)
+        return {k.strip(): v.strip() for k, v in pairs}
 
     @property
     def multiproc_dir(self) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import socket
 import time
 from collections.abc import Callable
@@ -134,6 +135,31 @@ def require_manager(view):
             g.principal = current_principal(current_app.extensions["qc.settings"])
         except auth.AuthError as e:
             return problem(401, "Not signed in", str(e), headers={"WWW-Authenticate": 'Bearer realm="qc"'})
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def manager_csrf_token(settings: Settings, session_token: str) -> str:
+    """The CSRF token for a manager's page forms: bound to their session, so it cannot be guessed."""
+    return hmac.new(settings.secret_key.encode(), f"qc.manager-csrf.v1:{session_token}".encode(), "sha256").hexdigest()
+
+
+def require_manager_form(view):
+    """A page form POST: the session cookie plus a matching ``csrf_token`` field; else back to sign-in or 400."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        settings: Settings = current_app.extensions["qc.settings"]
+        session = request.cookies.get(MANAGER_COOKIE, "")
+        try:
+            g.principal = auth.read_manager_token(settings.secret_key, session, settings.token_ttl_seconds)
+        except auth.AuthError:
+            target = f"{settings.checks_public_url.rstrip('/')}/manager/sign-in"
+            return redirect(target, code=303)
+        sent = request.form.get("csrf_token", "")
+        if not hmac.compare_digest(sent, manager_csrf_token(settings, session)):
+            return problem(400, "Please try again", "The form had expired. Go back, reload the page and try again.")
         return view(*args, **kwargs)
 
     return wrapper

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from flask import Flask
 from kafka import KafkaProducer
 
 from qc import logs, mongo, web
 from qc.kafka import Publisher, make_producer
 from qc.settings import Settings
-from services.notify import api
+from services.notify import api, pages
+from services.notify.context import Context
+from services.notify.silences import Silences
 from services.notify.store import AlertStore
-
-
-@dataclasses.dataclass
-class Context:
-    """What the routes need, built once per worker process."""
-
-    settings: Settings
-    store: AlertStore
-    publisher: Publisher
 
 
 def create_app(config: dict | None = None, *, producer: KafkaProducer | None = None) -> Flask:
@@ -34,7 +25,9 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         timeout=settings.kafka_ack_timeout_seconds,
     )
     app = Flask(__name__)
-    app.extensions["qc.notify"] = Context(settings, AlertStore(db), publisher)
+    app.extensions["qc.notify"] = Context(
+        settings, AlertStore(db), Silences(db), db["deliveries"], db["notify_sites"], publisher
+    )
 
     def close():
         publisher.close()
@@ -48,4 +41,5 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
     )
     app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
     return app

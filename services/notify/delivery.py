@@ -2,7 +2,9 @@
 
 A delivery is a document before it is an e-mail, so a failure (SMTP down)
 leaves a visible ``failed`` record that the worker retries with back-off;
-nothing is dropped.
+nothing is dropped. Critical and high alerts go at once; warnings and
+information wait for each person's daily digest; silenced ones are kept
+with status ``silenced`` (never a safeguarding alert).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+from collections import defaultdict
 from email.message import EmailMessage
 from urllib.parse import urlparse
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from qc import events
@@ -22,6 +26,7 @@ from services.notify import metrics as notify_metrics
 log = logging.getLogger(__name__)
 _templates = Environment(loader=PackageLoader("services.notify", "templates"), autoescape=select_autoescape(["html"]))
 MAX_BACKOFF_SECONDS = 3600
+LABELS = {"critical": "Urgent", "high": "Important", "warning": "Please look", "info": "For information"}
 
 
 class Mailer:
@@ -47,18 +52,12 @@ class Mailer:
             smtp.send_message(message)
 
 
-def render_alert_email(alert: dict, site_name: str | None, link: str) -> tuple[str, str, str]:
-    """(subject, text, html) in plain words; no free text from the checker leaves the system."""
-    label = {"critical": "Urgent", "high": "Important", "warning": "Please look", "info": "For information"}[
-        alert["severity"]
-    ]
-    place = site_name or alert["site_id"]
-    subject = f"[{label}] {alert['summary']} ({place})"
-    context = {"alert": alert, "label": label, "place": place, "link": link}
+def render(template: str, subject: str, **context) -> tuple[str, str, str]:
+    """(subject, text, html) from a pair of templates; plain words, no free text from checkers."""
     return (
         subject,
-        _templates.get_template("alert_email.txt").render(context),
-        _templates.get_template("alert_email.html").render(context),
+        _templates.get_template(f"{template}.txt").render(context),
+        _templates.get_template(f"{template}.html").render(context),
     )
 
 
@@ -71,76 +70,137 @@ class Deliveries:
         self.mailer = mailer
         self.public_url = public_url.rstrip("/")
 
-    def plan(self, alert: dict, recipients: list[dict]) -> None:
-        """Record one pending e-mail per recipient (once, even on redelivery)."""
+    def ensure_indexes(self) -> None:
+        """Due deliveries, digests, and an alert's delivery log."""
+        self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        self.collection.create_index([("alert_id", ASCENDING)])
+
+    def plan(self, alert: dict, recipients: list[dict], purpose: str = "alert", silenced: bool = False) -> int:
+        """Record one e-mail per recipient (once, even on redelivery); returns how many were new."""
         now = events.now()
+        if silenced and not alert.get("safeguarding"):
+            status = "silenced"
+        else:
+            status = "pending" if alert.get("immediate", True) or purpose == "escalation" else "digest"
+        made = 0
         for person in recipients:
             try:
                 self.collection.insert_one(
                     {
-                        "_id": f"{alert['_id']}:email:{person['_id']}",
+                        "_id": f"{alert['_id']}:{purpose}:email:{person['_id']}",
                         "alert_id": alert["_id"],
+                        "purpose": purpose,
                         "channel": "email",
                         "person_id": person["_id"],
                         "address": person["email"],
-                        "status": "pending",
+                        "status": status,
                         "attempts": 0,
                         "created_at": now,
                         "next_attempt_at": now,
                         "last_error": None,
                     }
                 )
+                made += 1
             except DuplicateKeyError:
                 pass
         if not recipients:
             notify_metrics.NOTIFICATIONS.labels("email", "no_recipient").inc()
             log.warning("alert has nobody to tell yet; will try again", extra={"alert_id": alert["_id"]})
+        elif status == "silenced":
+            notify_metrics.NOTIFICATIONS.labels("email", "silenced").inc()
+        return made
+
+    def for_alert(self, alert_id: str) -> list[dict]:
+        """The delivery log of one alert."""
+        return list(self.collection.find({"alert_id": alert_id}, sort=[("created_at", ASCENDING)]))
 
     def send_due(self, alerts_by_id, limit: int = 100) -> int:
-        """Try every delivery whose time has come; returns how many were sent."""
+        """Try every immediate delivery whose time has come; returns how many were sent."""
         now = events.now()
         sent = 0
         due = self.collection.find(
-            {"status": {"$in": ["pending", "failed"]}, "next_attempt_at": {"$lte": now}}, limit=limit
+            {"channel": "email", "status": {"$in": ["pending", "failed"]}, "next_attempt_at": {"$lte": now}},
+            limit=limit,
         )
         for delivery in due:
             alert = alerts_by_id(delivery["alert_id"])
             if alert is None:
                 continue
             site = self.sites.find_one({"_id": alert["site_id"]}) or {}
-            subject, text, html = render_alert_email(
-                alert, site.get("name"), f"{self.public_url}/api/v1/alerts/{alert['_id']}"
+            place = site.get("name") or alert["site_id"]
+            label = "Not acknowledged yet" if delivery.get("purpose") == "escalation" else LABELS[alert["severity"]]
+            subject = f"[{label}] {alert['summary']} ({place})"
+            message = render(
+                "alert_email",
+                subject,
+                alert=alert,
+                label=label,
+                place=place,
+                escalation=delivery.get("purpose") == "escalation",
+                link=self.link(alert["_id"]),
             )
-            try:
-                self.mailer.send(delivery["address"], subject, text, html)
-            except (smtplib.SMTPException, OSError) as e:
+            sent += self._attempt([delivery], message, now)
+        return sent
+
+    def send_digests(self, alerts_by_id) -> tuple[int, int]:
+        """One e-mail per person listing every alert waiting for their digest; returns (sent, failed)."""
+        now = events.now()
+        waiting = defaultdict(list)
+        for delivery in self.collection.find(
+            {"channel": "email", "status": "digest", "next_attempt_at": {"$lte": now}}
+        ):
+            waiting[delivery["address"]].append(delivery)
+        sent = failed = 0
+        for deliveries in waiting.values():
+            items = []
+            for delivery in deliveries:
+                alert = alerts_by_id(delivery["alert_id"])
+                if alert is not None:
+                    site = self.sites.find_one({"_id": alert["site_id"]}) or {}
+                    items.append(
+                        {
+                            "alert": alert,
+                            "place": site.get("name") or alert["site_id"],
+                            "label": LABELS[alert["severity"]],
+                            "link": self.link(alert["_id"]),
+                        }
+                    )
+            subject = f"Your daily quality checks summary: {len(items)} thing(s) to look at"
+            ok = self._attempt(deliveries, render("digest_email", subject, items=items), now, channel="digest")
+            sent, failed = sent + ok, failed + (1 - ok)
+        return sent, failed
+
+    def _attempt(self, deliveries: list[dict], message: tuple[str, str, str], now, channel: str = "email") -> int:
+        subject, text, html = message
+        try:
+            self.mailer.send(deliveries[0]["address"], subject, text, html)
+        except (smtplib.SMTPException, OSError) as e:
+            for delivery in deliveries:
                 attempts = delivery["attempts"] + 1
                 backoff = min(2**attempts * 5, MAX_BACKOFF_SECONDS)
+                status = "digest" if delivery["status"] == "digest" else "failed"
                 self.collection.update_one(
                     {"_id": delivery["_id"]},
                     {
                         "$set": {
-                            "status": "failed",
+                            "status": status,
                             "attempts": attempts,
                             "last_error": f"{type(e).__name__}: {e}"[:300],
                             "next_attempt_at": now + dt.timedelta(seconds=backoff),
                         }
                     },
                 )
-                notify_metrics.NOTIFICATIONS.labels("email", "failed").inc()
-                log.warning("e-mail not delivered; will retry", extra={"alert_id": alert["_id"], "attempts": attempts})
-                continue
-            self.collection.update_one(
-                {"_id": delivery["_id"]},
-                {
-                    "$set": {
-                        "status": "sent",
-                        "attempts": delivery["attempts"] + 1,
-                        "sent_at": events.now(),
-                        "last_error": None,
-                    }
-                },
-            )
-            notify_metrics.NOTIFICATIONS.labels("email", "sent").inc()
-            sent += 1
-        return sent
+            notify_metrics.NOTIFICATIONS.labels(channel, "failed").inc()
+            log.warning("e-mail not delivered; will retry", extra={"deliveries": len(deliveries)})
+            return 0
+        ids = [d["_id"] for d in deliveries]
+        self.collection.update_many(
+            {"_id": {"$in": ids}},
+            {"$set": {"status": "sent", "sent_at": events.now(), "last_error": None}, "$inc": {"attempts": 1}},
+        )
+        notify_metrics.NOTIFICATIONS.labels(channel, "sent").inc()
+        return 1
+
+    def link(self, alert_id: str) -> str:
+        """Where the alert is read and answered."""
+        return f"{self.public_url}/manager/alerts/{alert_id}"

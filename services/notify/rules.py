@@ -12,8 +12,18 @@ import yaml
 from qc import periods
 
 SEVERITIES = ("critical", "high", "warning", "info")
+IMMEDIATE = ("critical", "high")  # sent at once; the others go into the daily digest
 RECIPIENT_ROLES = ("site_manager", "regional_manager", "safeguarding_lead")
-KINDS = ("urgent_concern", "safety_not_good")
+# kind -> (what it reads, {param: type}); every param is required.
+KINDS = {
+    "urgent_concern": ("validated", {}),
+    "safety_not_good": ("validated", {}),
+    "low_score": ("rollup", {"below": float, "min_checks": int, "period_kind": str}),
+    "score_drop": ("rollup", {"drop": float, "min_checks": int, "period_kind": str}),
+    "repeated_rejections": ("rejected", {"count": int, "days": int}),
+    "overdue": ("schedule", {"days": int}),
+}
+_FIELDS = {"id", "kind", "severity", "notify", "description", "params", "escalate_after_minutes", "escalate_to"}
 _ALERT_NS = uuid.UUID("6f1c1d2e-6a0b-4b7e-9a57-0c6a1e1f0a11")
 
 
@@ -28,11 +38,28 @@ class Rule:
     severity: str
     notify: tuple[str, ...]
     description: str = ""
+    params: tuple[tuple[str, object], ...] = ()
+    escalate_after_minutes: int | None = None
+    escalate_to: tuple[str, ...] = ()
+
+    def param(self, name: str):
+        """One of the rule's parameters."""
+        return dict(self.params)[name]
+
+    @property
+    def safeguarding(self) -> bool:
+        """Safeguarding alerts are never grouped, delayed, silenced or inhibited."""
+        return self.kind == "urgent_concern"
+
+    @property
+    def immediate(self) -> bool:
+        """Sent at once rather than in the daily digest."""
+        return self.safeguarding or self.severity in IMMEDIATE
 
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
-    """An alert a submission calls for; the store decides whether it is new."""
+    """An alert an event calls for; the store decides whether it is new."""
 
     rule: Rule
     key: str
@@ -40,9 +67,10 @@ class Candidate:
     site_id: str
     region_id: str
     period: str
-    submission_id: str
+    submission_id: str | None
     question_ids: tuple[str, ...]
     summary: str
+    checker_id: str | None = None
 
 
 def load_rules(path: Path) -> list[Rule]:
@@ -55,32 +83,73 @@ def load_rules(path: Path) -> list[Rule]:
         raise RulesError(f"{path}: expected 'version: 1' and a list under 'rules'")
     rules, seen = [], set()
     for i, raw in enumerate(doc["rules"]):
-        where = f"{path}: rules[{i}]"
-        if not isinstance(raw, dict):
-            raise RulesError(f"{where}: must be a mapping")
-        unknown = set(raw) - {"id", "kind", "severity", "notify", "description"}
-        if unknown:
-            raise RulesError(f"{where}: unknown field(s) {sorted(unknown)}")
-        rule_id = raw.get("id")
-        if not isinstance(rule_id, str) or not rule_id or rule_id in seen:
-            raise RulesError(f"{where}: 'id' must be a unique, non-empty name")
-        seen.add(rule_id)
-        if raw.get("kind") not in KINDS:
-            raise RulesError(f"{where} ({rule_id}): 'kind' must be one of {list(KINDS)}")
-        if raw.get("severity") not in SEVERITIES:
-            raise RulesError(f"{where} ({rule_id}): 'severity' must be one of {list(SEVERITIES)}")
-        notify = raw.get("notify")
-        if not isinstance(notify, list) or not notify or any(r not in RECIPIENT_ROLES for r in notify):
-            raise RulesError(f"{where} ({rule_id}): 'notify' must list some of {list(RECIPIENT_ROLES)}")
-        rules.append(Rule(rule_id, raw["kind"], raw["severity"], tuple(notify), raw.get("description", "")))
+        rule = _rule(f"{path}: rules[{i}]", raw, seen)
+        seen.add(rule.id)
+        rules.append(rule)
     return rules
+
+
+def _rule(where: str, raw, seen: set) -> Rule:
+    if not isinstance(raw, dict):
+        raise RulesError(f"{where}: must be a mapping")
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        raise RulesError(f"{where}: unknown field(s) {sorted(unknown)}")
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not rule_id or rule_id in seen:
+        raise RulesError(f"{where}: 'id' must be a unique, non-empty name")
+    where = f"{where} ({rule_id})"
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise RulesError(f"{where}: 'kind' must be one of {list(KINDS)}")
+    if raw.get("severity") not in SEVERITIES:
+        raise RulesError(f"{where}: 'severity' must be one of {list(SEVERITIES)}")
+    if kind == "urgent_concern" and raw["severity"] != "critical":
+        raise RulesError(f"{where}: an urgent concern is a safeguarding matter; its severity must be 'critical'")
+    notify, escalate_to = raw.get("notify"), raw.get("escalate_to", [])
+    for name, roles, required in (("notify", notify, True), ("escalate_to", escalate_to, False)):
+        if not isinstance(roles, list) or (required and not roles) or any(r not in RECIPIENT_ROLES for r in roles):
+            raise RulesError(f"{where}: '{name}' must list some of {list(RECIPIENT_ROLES)}")
+    escalate_after = raw.get("escalate_after_minutes")
+    if escalate_after is not None and (not isinstance(escalate_after, int) or escalate_after < 1 or not escalate_to):
+        raise RulesError(f"{where}: 'escalate_after_minutes' must be a whole number of minutes, with 'escalate_to'")
+    return Rule(
+        rule_id,
+        kind,
+        raw["severity"],
+        tuple(notify),
+        raw.get("description", ""),
+        _params(where, kind, raw.get("params") or {}),
+        escalate_after,
+        tuple(escalate_to),
+    )
+
+
+def _params(where: str, kind: str, given: dict) -> tuple:
+    wanted = KINDS[kind][1]
+    if not isinstance(given, dict) or set(given) != set(wanted):
+        raise RulesError(f"{where}: 'params' must be exactly {sorted(wanted) or 'empty'}")
+    out = []
+    for name, kind_type in wanted.items():
+        value = given[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind_type is float else kind_type):
+            raise RulesError(f"{where}: params.{name} must be a {kind_type.__name__}")
+        if name == "period_kind" and value not in periods.KINDS:
+            raise RulesError(f"{where}: params.period_kind must be one of {list(periods.KINDS)}")
+        out.append((name, value))
+    return tuple(out)
+
+
+def rules_for(rules: list[Rule], source: str) -> list[Rule]:
+    """The rules that read one kind of input (validated, rollup, rejected, schedule)."""
+    return [r for r in rules if KINDS[r.kind][0] == source]
 
 
 def evaluate(rules: list[Rule], validated: dict) -> list[Candidate]:
     """The alerts one validated submission calls for."""
     month = periods.periods_of(dt.date.fromisoformat(validated["visited_on"]))["month"]
     out = []
-    for rule in rules:
+    for rule in rules_for(rules, "validated"):
         if rule.kind == "urgent_concern" and (validated.get("urgent_concern") or "").strip():
             # Never grouped: every concern is its own alert.
             key = f"{rule.id}:{validated['site_id']}:{validated['submission_id']}"
@@ -94,12 +163,82 @@ def evaluate(rules: list[Rule], validated: dict) -> list[Candidate]:
     return out
 
 
+def evaluate_rollup(rules: list[Rule], rollup: dict, previous_score: float | None) -> list[Candidate]:
+    """Alerts a site's roll-up calls for: a low score, or a drop against the previous period."""
+    if rollup["scope"] != "site" or rollup["score"] is None:
+        return []
+    out = []
+    for rule in rules_for(rules, "rollup"):
+        if rollup["period_kind"] != rule.param("period_kind") or rollup["checks"] < rule.param("min_checks"):
+            continue
+        key = f"{rule.id}:{rollup['site_id']}:{rollup['period']}"
+        if rule.kind == "low_score" and rollup["score"] < rule.param("below"):
+            summary = f"The score for {rollup['period']} is {rollup['score']:.2f}, below {rule.param('below')}."
+        elif (
+            rule.kind == "score_drop"
+            and previous_score is not None
+            and previous_score - rollup["score"] >= rule.param("drop")
+        ):
+            summary = f"The score fell from {previous_score:.2f} to {rollup['score']:.2f} in {rollup['period']}."
+        else:
+            continue
+        out.append(
+            Candidate(rule, key, _id(key), rollup["site_id"], rollup["region_id"], rollup["period"], None, (), summary)
+        )
+    return out
+
+
+def evaluate_rejections(rules: list[Rule], rejected: dict, count_in_window) -> list[Candidate]:
+    """An alert when a checker's submissions keep being rejected, so someone helps them.
+
+    ``count_in_window(days)`` says how many of this checker's submissions were rejected in the last ``days``.
+    """
+    out = []
+    month = rejected["rejected_at"][:7]
+    for rule in rules_for(rules, "rejected"):
+        if rejected.get("region_id") is None or count_in_window(rule.param("days")) < rule.param("count"):
+            continue
+        key = f"{rule.id}:{rejected['site_id']}:{rejected['checker_id']}:{month}"
+        summary = f"A quality checker's checks were turned back {rule.param('count')} or more times; please help them."
+        out.append(
+            Candidate(
+                rule,
+                key,
+                _id(key),
+                rejected["site_id"],
+                rejected["region_id"],
+                month,
+                rejected["submission_id"],
+                (),
+                summary,
+                checker_id=rejected["checker_id"],
+            )
+        )
+    return out
+
+
+def evaluate_overdue(rule: Rule, site: dict, since: dt.date, today: dt.date) -> Candidate | None:
+    """An alert when a site has had no check for the rule's number of days since ``since``."""
+    waited = (today - since).days
+    if waited < rule.param("days"):
+        return None
+    key = f"{rule.id}:{site['_id']}:{since.isoformat()}"
+    summary = f"No quality check for {waited} days."
+    return Candidate(
+        rule, key, _id(key), site["_id"], site["region_id"], periods.current("month", today), None, (), summary
+    )
+
+
+def _id(key: str, discriminator: str = "") -> str:
+    return str(uuid.uuid5(_ALERT_NS, f"{key}|{discriminator}"))
+
+
 def _candidate(rule, key, validated, period, question_ids, summary) -> Candidate:
     return Candidate(
         rule=rule,
         key=key,
         # Deterministic: a replayed submission maps to the same alert id.
-        alert_id=str(uuid.uuid5(_ALERT_NS, f"{key}|{validated['submission_id']}")),
+        alert_id=_id(key, validated["submission_id"]),
         site_id=validated["site_id"],
         region_id=validated["region_id"],
         period=period,

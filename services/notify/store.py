@@ -1,6 +1,8 @@
-"""notify's collections: alerts, contacts (from the directory) and deliveries."""
+"""notify's alerts: raised once per key, then acknowledged, escalated and resolved."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
@@ -12,51 +14,58 @@ from services.notify.rules import Candidate
 OPEN_STATUSES = ("open", "acknowledged")
 
 
+def _escalate_at(now, minutes: int | None):
+    return now + dt.timedelta(minutes=minutes) if minutes else None
+
+
 class AlertStore:
     """Alerts deduplicated by key: one open alert per key collects every occurrence."""
 
     def __init__(self, db: Database):
         self.alerts = db["alerts"]
-        self.contacts = db["contacts"]
-        self.deliveries = db["deliveries"]
-        self.sites = db["notify_sites"]
 
     def ensure_indexes(self) -> None:
         """Indexes for de-duplication, listing and delivery retries."""
         self.alerts.create_index([("key", ASCENDING), ("status", ASCENDING)])
         self.alerts.create_index([("routed", ASCENDING)])
         self.alerts.create_index([("region_id", ASCENDING), ("status", ASCENDING), ("raised_at", DESCENDING)])
-        self.contacts.create_index([("role", ASCENDING), ("site_id", ASCENDING)])
-        self.contacts.create_index([("role", ASCENDING), ("region_id", ASCENDING)])
-        self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        self.alerts.create_index([("status", ASCENDING), ("escalate_at", ASCENDING)])
 
     def raise_or_join(self, candidate: Candidate, details: dict) -> tuple[dict, bool]:
         """(alert, is_new): join the open alert with this key, or open a new one."""
+        joining = {"question_ids": {"$each": list(candidate.question_ids)}}
+        if candidate.submission_id:
+            joining["submission_ids"] = candidate.submission_id
         joined = self.alerts.find_one_and_update(
             {"key": candidate.key, "status": {"$in": list(OPEN_STATUSES)}},
-            {
-                "$addToSet": {
-                    "submission_ids": candidate.submission_id,
-                    "question_ids": {"$each": list(candidate.question_ids)},
-                }
-            },
+            {"$addToSet": joining},
             return_document=ReturnDocument.AFTER,
         )
         if joined is not None:
             return joined, False
         now = events.now()
+        rule = candidate.rule
         doc = {
             "_id": candidate.alert_id,
             "key": candidate.key,
             "rule": candidate.rule.id,
             "severity": candidate.rule.severity,
-            "notify": list(candidate.rule.notify),
+            "notify": list(rule.notify),
+            # How to deliver, fixed when raised so a later rules change cannot
+            # silently drop an alert that is already open.
+            "immediate": rule.immediate,
+            "safeguarding": rule.safeguarding,
+            "escalate_to": list(rule.escalate_to),
+            "escalate_at": now + dt.timedelta(minutes=rule.escalate_after_minutes)
+            if rule.escalate_after_minutes
+            else None,
+            "checker_id": candidate.checker_id,
             "site_id": candidate.site_id,
             "region_id": candidate.region_id,
             "period": candidate.period,
             "status": "open",
             "raised_at": now,
-            "submission_ids": [candidate.submission_id],
+            "submission_ids": [candidate.submission_id] if candidate.submission_id else [],
             "question_ids": list(candidate.question_ids),
             "summary": candidate.summary,
             "details": details,
@@ -92,21 +101,6 @@ class AlertStore:
             return_document=ReturnDocument.AFTER,
         )
 
-    def save_contact(self, data: dict) -> None:
-        """Keep a person's role and e-mail address from the directory."""
-        self.contacts.replace_one(
-            {"_id": data["id"]},
-            {
-                "_id": data["id"],
-                "role": data.get("role"),
-                "site_id": data.get("site_id"),
-                "region_id": data.get("region_id"),
-                "email": data.get("email"),
-                "active": data["active"],
-            },
-            upsert=True,
-        )
-
     def unrouted(self, limit: int = 100) -> list[dict]:
         """Open alerts nobody has been told about yet."""
         return list(self.alerts.find({"routed": False, "status": {"$in": list(OPEN_STATUSES)}}, limit=limit))
@@ -115,25 +109,17 @@ class AlertStore:
         """Deliveries are planned for this alert."""
         self.alerts.update_one({"_id": alert_id}, {"$set": {"routed": True}})
 
-    def save_site(self, data: dict) -> None:
-        """Keep a site's name and region from the directory (for e-mails and scoping)."""
-        self.sites.replace_one(
-            {"_id": data["id"]},
-            {"_id": data["id"], "name": data["name"], "region_id": data.get("region_id"), "active": data["active"]},
-            upsert=True,
-        )
+    def due_for_escalation(self, now) -> list[dict]:
+        """Open (not acknowledged) alerts whose time to be acknowledged has passed."""
+        return list(self.alerts.find({"status": "open", "escalate_at": {"$ne": None, "$lte": now}}))
 
-    def recipients(self, alert: dict) -> list[dict]:
-        """Active people with an e-mail address whom this alert's rule says to tell."""
-        wanted = []
-        if "site_manager" in alert["notify"]:
-            wanted.append({"role": "site_manager", "site_id": alert["site_id"]})
-        if "regional_manager" in alert["notify"]:
-            wanted.append({"role": "regional_manager", "region_id": alert["region_id"]})
-        if "safeguarding_lead" in alert["notify"]:
-            wanted.append({"role": "safeguarding_lead"})
-        if not wanted:
-            return []
-        return list(
-            self.contacts.find({"$or": wanted, "active": True, "email": {"$ne": None}}, sort=[("_id", ASCENDING)])
+    def mark_escalated(self, alert_id: str, now) -> bool:
+        """Record the escalation once; False if another worker did it first."""
+        result = self.alerts.update_one(
+            {"_id": alert_id, "escalate_at": {"$ne": None}},
+            {
+                "$set": {"escalate_at": None, "escalated_at": now},
+                "$push": {"history": {"status": "escalated", "by": "qc", "at": now}},
+            },
         )
+        return result.modified_count == 1

@@ -1,4 +1,4 @@
-"""The notification worker: applies alert rules, raises alerts, sends and retries e-mail."""
+"""The notification worker: applies alert rules, raises alerts, routes and delivers them."""
 
 from __future__ import annotations
 
@@ -11,93 +11,132 @@ from qc.settings import TOPICS, Settings
 from services.notify import metrics as notify_metrics
 from services.notify import rules as alert_rules
 from services.notify.delivery import Deliveries, Mailer
+from services.notify.knowledge import Knowledge
+from services.notify.schedule import Scheduler
+from services.notify.silences import Silences
 from services.notify.store import AlertStore
+from services.notify.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 GROUP = "qc-notify"
 
 
 class NotifyHandler(Handler):
-    """Validated submissions become alerts; the directory tells us whom to tell."""
+    """Events become alerts; the directory tells us whom to tell; the schedule does the rest."""
 
-    topics = [TOPICS["validated"], TOPICS["directory"]]
+    topics = [TOPICS["validated"], TOPICS["rejected"], TOPICS["rollups"], TOPICS["directory"]]
 
-    def __init__(self, rules, store: AlertStore, deliveries: Deliveries, publisher):
+    def __init__(
+        self,
+        rules,
+        store: AlertStore,
+        knowledge: Knowledge,
+        deliveries: Deliveries,
+        silences: Silences,
+        publisher,
+        webhooks: Webhooks | None = None,
+        scheduler: Scheduler | None = None,
+    ):
         self.rules = rules
         self.store = store
+        self.knowledge = knowledge
         self.deliveries = deliveries
+        self.silences = silences
         self.publisher = publisher
+        self.webhooks = webhooks
+        self.scheduler = scheduler
 
     def handle(self, batch: list[Delivery]) -> None:
-        """Raise or join alerts; plan an e-mail per recipient for each new one."""
+        """Apply each event, then send what is due at once."""
         for delivery in batch:
             event = delivery.event
-            if event["type"] == "org.qc.directory.changed":
-                self._directory(event["data"])
-            elif event["type"] == "org.qc.submission.validated":
-                with logs.correlation(event.get("correlationid")):
-                    self._evaluate(event)
-        self.deliveries.send_due(self.store.get)
+            kind = event["type"]
+            with logs.correlation(event.get("correlationid")):
+                if kind == "org.qc.directory.changed":
+                    self.knowledge.apply_directory(event["data"])
+                elif kind == "org.qc.submission.validated":
+                    self._validated(event)
+                elif kind == "org.qc.rollup.updated":
+                    self._rollup(event)
+                elif kind == "org.qc.submission.rejected":
+                    self._rejected(event)
+        self._send()
 
     def tick(self) -> None:
-        """Route alerts that had nobody to tell yet; retry deliveries whose back-off has passed."""
+        """Route what had nobody to tell, run the schedule, send what is due."""
         for alert in self.store.unrouted():
-            self._route(alert)
-        self.deliveries.send_due(self.store.get)
+            self.announce_and_route(alert, None)
+        if self.scheduler:
+            self.scheduler.run(self)
+        self._send()
 
-    def _route(self, alert: dict) -> None:
-        """Plan deliveries; an alert whose recipients are not known yet (the directory
-        may arrive after the submission) stays unrouted and is tried again on tick."""
-        recipients = self.store.recipients(alert)
-        self.deliveries.plan(alert, recipients)
+    def _send(self) -> None:
+        self.deliveries.send_due(self.store.get)
+        if self.webhooks:
+            self.webhooks.send_due(self.store.get)
+
+    def _validated(self, event: dict) -> None:
+        validated = event["data"]
+        self.knowledge.note_visit(validated["site_id"], validated["visited_on"])
+        for candidate in alert_rules.evaluate(self.rules, validated):
+            details = {"urgent_concern": validated.get("urgent_concern")} if candidate.rule.safeguarding else {}
+            self.raise_alert(candidate, details, event.get("correlationid"), validated["received_at"])
+
+    def _rollup(self, event: dict) -> None:
+        rollup = event["data"]
+        if rollup["scope"] != "site":
+            return
+        previous = self.knowledge.note_score(rollup)
+        for candidate in alert_rules.evaluate_rollup(self.rules, rollup, previous):
+            self.raise_alert(
+                candidate, {"score": rollup["score"], "previous_score": previous}, event.get("correlationid")
+            )
+
+    def _rejected(self, event: dict) -> None:
+        rejected = event["data"]
+        self.knowledge.note_rejection(rejected)
+        now = events.now()
+
+        def count(days: int) -> int:
+            return self.knowledge.rejections_since(rejected["checker_id"], days, now)
+
+        for candidate in alert_rules.evaluate_rejections(self.rules, rejected, count):
+            self.raise_alert(candidate, {}, event.get("correlationid"))
+
+    def raise_alert(self, candidate, details: dict, correlation_id: str | None, received_at: str | None = None):
+        """Open or join the alert for a candidate; announce and route a new one."""
+        alert, is_new = self.store.raise_or_join(candidate, details)
+        if is_new:
+            notify_metrics.ALERTS_RAISED.labels(alert["rule"], alert["severity"]).inc()
+            if received_at:
+                waited = (events.now() - dt.datetime.fromisoformat(received_at)).total_seconds()
+                metrics.PIPELINE_LATENCY.labels("alert_raised").observe(max(waited, 0))
+            log.info(
+                "alert raised", extra={"alert_id": alert["_id"], "rule": alert["rule"], "site_id": alert["site_id"]}
+            )
+        opener = candidate.submission_id and alert["submission_ids"][:1] == [candidate.submission_id]
+        if is_new or opener:
+            # Both steps are idempotent, so a crash between them is repaired
+            # on redelivery (the opener) or by the unrouted sweep on tick.
+            self.announce_and_route(alert, correlation_id)
+        return alert
+
+    def announce_and_route(self, alert: dict, correlation_id: str | None) -> None:
+        """Publish ``alert.raised`` and plan its deliveries (held back if silenced)."""
+        self.publisher.send(TOPICS["alerts"], alert["key"], raised_event(alert, correlation_id))
+        silence = self.silences.silencing(alert, events.now())
+        recipients = self.knowledge.people(alert["notify"], alert)
+        self.deliveries.plan(alert, recipients, silenced=silence is not None)
+        if self.webhooks:
+            self.webhooks.plan(alert, silenced=silence is not None)
         if recipients:
             self.store.mark_routed(alert["_id"])
-
-    def _directory(self, data: dict) -> None:
-        if data["entity"] == "person":
-            self.store.save_contact(data)
-        elif data["entity"] == "site":
-            self.store.save_site(data)
-
-    def _evaluate(self, event: dict) -> None:
-        validated = event["data"]
-        for candidate in alert_rules.evaluate(self.rules, validated):
-            details = (
-                {"urgent_concern": validated.get("urgent_concern")} if candidate.rule.kind == "urgent_concern" else {}
-            )
-            alert, is_new = self.store.raise_or_join(candidate, details)
-            if is_new:
-                notify_metrics.ALERTS_RAISED.labels(alert["rule"], alert["severity"]).inc()
-                received = dt.datetime.fromisoformat(validated["received_at"])
-                metrics.PIPELINE_LATENCY.labels("alert_raised").observe(
-                    max((events.now() - received).total_seconds(), 0)
-                )
-                log.info(
-                    "alert raised", extra={"alert_id": alert["_id"], "rule": alert["rule"], "site_id": alert["site_id"]}
-                )
-            if alert["submission_ids"][0] == candidate.submission_id:
-                # The submission that opened the alert: (re)announce and (re)plan,
-                # both idempotent, so a crash between steps is repaired on redelivery.
-                self.publisher.send(TOPICS["alerts"], alert["key"], raised_event(alert, event.get("correlationid")))
-                self._route(alert)
 
 
 def raised_event(alert: dict, correlation_id: str | None) -> dict:
     """The public ``org.qc.alert.raised`` event."""
-    data = {
-        k: alert[k]
-        for k in (
-            "key",
-            "rule",
-            "severity",
-            "site_id",
-            "region_id",
-            "period",
-            "submission_ids",
-            "question_ids",
-            "summary",
-        )
-    }
+    fields = ("key", "rule", "severity", "site_id", "region_id", "period", "submission_ids", "question_ids", "summary")
+    data = {k: alert[k] for k in fields}
     data.update(alert_id=alert["_id"], status="open", raised_at=events.isoformat(alert["raised_at"]))
     return events.make_event(
         "org.qc.alert.raised",
@@ -109,17 +148,23 @@ def raised_event(alert: dict, correlation_id: str | None) -> dict:
     )
 
 
+def build_handler(settings: Settings, db, publisher) -> NotifyHandler:
+    """Everything the worker needs; stops at once if the rules file is wrong."""
+    rules = alert_rules.load_rules(settings.alert_rules_path)
+    store, knowledge, silences = AlertStore(db), Knowledge(db), Silences(db)
+    mailer = Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds)
+    deliveries = Deliveries(db, mailer, settings.notify_public_url)
+    webhooks = Webhooks.load(db, settings)
+    for part in (store, knowledge, silences, deliveries, webhooks):
+        part.ensure_indexes()
+    return NotifyHandler(
+        rules, store, knowledge, deliveries, silences, publisher, webhooks, Scheduler(settings, rules, db, mailer)
+    )
+
+
 def main() -> None:
-    """Run the notification worker until SIGTERM; stops at once if the rules file is wrong."""
-
-    def build(settings: Settings, db, publisher):
-        rules = alert_rules.load_rules(settings.alert_rules_path)
-        store = AlertStore(db)
-        store.ensure_indexes()
-        mailer = Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds)
-        return NotifyHandler(rules, store, Deliveries(db, mailer, settings.notify_public_url), publisher)
-
-    runner.run_worker("notify", GROUP, build)
+    """Run the notification worker until SIGTERM."""
+    runner.run_worker("notify", GROUP, build_handler)
 
 
 if __name__ == "__main__":

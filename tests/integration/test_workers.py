@@ -16,11 +16,7 @@ from qc.settings import TOPICS
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
-from services.notify import rules as alert_rules
-from services.notify.delivery import Deliveries, Mailer
-from services.notify.store import AlertStore
-from services.notify.worker import NotifyHandler
-from tests.conftest import mail_messages, read_topic, wait_for
+from tests.conftest import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -90,52 +86,6 @@ def test_redelivered_and_reordered_events_count_once(db, publisher):
     assert first["org:all:2026-Q4"][0] == 3
     # (3 + 1 + 2 + 2 + 2) / 5 answered, the skipped answer left out
     assert first["site:S0001:2026-11"][1] == 2.0
-    publisher.flush()
-
-
-def test_same_submission_twice_raises_one_alert_and_one_email_each(db, publisher, stack, settings):
-    store = AlertStore(db)
-    store.ensure_indexes()
-    store.save_site({"id": "S0009", "name": "Elm Court", "region_id": "R03", "active": True})
-    for pid, role, extra in (
-        ("SM9", "site_manager", {"site_id": "S0009"}),
-        ("RM3", "regional_manager", {"region_id": "R03"}),
-    ):
-        store.save_contact(
-            {"id": pid, "role": role, "email": f"{pid.lower()}-{settings.mongo_db}@test", "active": True, **extra}
-        )
-    mailer = Mailer(settings.smtp_url, settings.mail_from, 5)
-    rules = alert_rules.load_rules(settings.alert_rules_path)
-    handler = NotifyHandler(rules, store, Deliveries(db, mailer, "http://x"), publisher)
-    event = _validated(site="S0009", region="R03")
-    handler.handle(_deliveries(event))
-    handler.handle(_deliveries(event))
-    later = _validated(site="S0009", region="R03")  # same site and month: joins the alert
-    handler.handle(_deliveries(later))
-    [alert] = list(store.alerts.find())
-    assert alert["rule"] == "safety_not_good" and len(alert["submission_ids"]) == 2
-    assert db["deliveries"].count_documents({"status": "sent"}) == 2
-
-    def mine():
-        return [m for m in mail_messages(stack) if settings.mongo_db in m["To"]]
-
-    assert len(wait_for(mine, 10, "two e-mails")) == 2
-    publisher.flush()
-
-
-def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
-    store = AlertStore(db)
-    store.save_contact({"id": "SM1", "role": "site_manager", "site_id": "S0001", "email": "a@b", "active": True})
-    broken = Mailer("smtp://127.0.0.1:1", settings.mail_from, 1)  # nothing listens on port 1
-    rules = alert_rules.load_rules(settings.alert_rules_path)
-    handler = NotifyHandler(rules, store, Deliveries(db, broken, "http://x"), publisher)
-    handler.handle(_deliveries(_validated()))
-    [delivery] = list(db["deliveries"].find())
-    assert delivery["status"] == "failed" and delivery["attempts"] == 1 and delivery["last_error"]
-    db["deliveries"].update_one({}, {"$set": {"next_attempt_at": delivery["created_at"]}})
-    handler.deliveries.mailer = Mailer(settings.smtp_url, settings.mail_from, 5)
-    handler.tick()
-    assert db["deliveries"].find_one()["status"] == "sent"
     publisher.flush()
 
 

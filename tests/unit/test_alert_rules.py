@@ -23,7 +23,7 @@ def _validated(**changes):
 
 def test_the_shipped_rules_file_loads():
     loaded = rules.load_rules(ROOT / "deploy" / "alert-rules.yaml")
-    assert {r.kind for r in loaded} == {"urgent_concern", "safety_not_good"}
+    assert {r.kind for r in loaded} == set(rules.KINDS)
     assert next(r for r in loaded if r.kind == "urgent_concern").severity == "critical"
 
 
@@ -54,17 +54,32 @@ def test_alert_id_is_stable_for_the_same_submission():
         ("version: 2\nrules: []", "version: 1"),
         ("version: 1\nrules:\n - {id: a, kind: nope, severity: high, notify: [site_manager]}", "'kind'"),
         ("version: 1\nrules:\n - {id: a, kind: urgent_concern, severity: loud, notify: [site_manager]}", "'severity'"),
-        ("version: 1\nrules:\n - {id: a, kind: urgent_concern, severity: high, notify: [cat]}", "'notify'"),
+        ("version: 1\nrules:\n - {id: a, kind: safety_not_good, severity: high, notify: [cat]}", "'notify'"),
         (
-            "version: 1\nrules:\n - {id: a, kind: urgent_concern, severity: high, notify: [site_manager], x: 1}",
+            "version: 1\nrules:\n - {id: a, kind: safety_not_good, severity: high, notify: [site_manager], x: 1}",
             "unknown",
         ),
         (
-            "version: 1\nrules:\n - {id: a, kind: urgent_concern, severity: high, notify: [site_manager]}\n"
-            " - {id: a, kind: urgent_concern, severity: high, notify: [site_manager]}",
+            "version: 1\nrules:\n - {id: a, kind: safety_not_good, severity: high, notify: [site_manager]}\n"
+            " - {id: a, kind: safety_not_good, severity: high, notify: [site_manager]}",
             "unique",
         ),
         ("version: 1\nrules: [", "cannot read"),
+        (
+            "version: 1\nrules:\n - {id: a, kind: urgent_concern, severity: high, notify: [site_manager]}",
+            "safeguarding",
+        ),
+        ("version: 1\nrules:\n - {id: a, kind: low_score, severity: warning, notify: [site_manager]}", "params"),
+        (
+            "version: 1\nrules:\n - {id: a, kind: low_score, severity: warning, notify: [site_manager],"
+            " params: {below: x, min_checks: 1, period_kind: month}}",
+            "params.below",
+        ),
+        (
+            "version: 1\nrules:\n - {id: a, kind: overdue, severity: warning, notify: [site_manager],"
+            " params: {days: 3}, escalate_after_minutes: 5}",
+            "escalate_to",
+        ),
     ],
 )
 def test_a_wrong_rules_file_is_refused_with_a_clear_message(tmp_path, text, message):
@@ -72,3 +87,65 @@ def test_a_wrong_rules_file_is_refused_with_a_clear_message(tmp_path, text, mess
     path.write_text(text)
     with pytest.raises(rules.RulesError, match=message):
         rules.load_rules(path)
+
+
+SHIPPED = rules.load_rules(ROOT / "deploy" / "alert-rules.yaml")
+
+
+def _rollup(**changes):
+    data = {
+        "scope": "site",
+        "site_id": "S1",
+        "region_id": "R01",
+        "period": "2026-11",
+        "period_kind": "month",
+        "checks": 3,
+        "score": 1.5,
+    }
+    data.update(changes)
+    return data
+
+
+def test_low_score_needs_enough_checks_and_the_rules_period_kind():
+    assert [c.rule.kind for c in rules.evaluate_rollup(SHIPPED, _rollup(), None)] == ["low_score"]
+    assert rules.evaluate_rollup(SHIPPED, _rollup(checks=1), None) == []
+    assert rules.evaluate_rollup(SHIPPED, _rollup(period="2026-W47", period_kind="week"), None) == []
+    assert rules.evaluate_rollup(SHIPPED, _rollup(scope="region", site_id=None), None) == []
+    assert rules.evaluate_rollup(SHIPPED, _rollup(score=None), None) == []
+
+
+def test_score_drop_compares_with_the_previous_period():
+    [drop] = rules.evaluate_rollup(SHIPPED, _rollup(score=2.2), previous_score=2.8)
+    assert drop.rule.kind == "score_drop" and drop.key == "score_drop:S1:2026-11"
+    assert "2.80 to 2.20" in drop.summary
+    assert rules.evaluate_rollup(SHIPPED, _rollup(score=2.5), previous_score=2.8) == []
+
+
+def test_repeated_rejections_alert_once_the_count_is_reached():
+    rejected = {
+        "submission_id": "x",
+        "checker_id": "C1",
+        "site_id": "S1",
+        "region_id": "R01",
+        "rejected_at": "2026-11-25T10:00:00Z",
+    }
+    assert rules.evaluate_rejections(SHIPPED, rejected, lambda days: 2) == []
+    [c] = rules.evaluate_rejections(SHIPPED, rejected, lambda days: 3)
+    assert c.checker_id == "C1" and c.key == "repeated_rejections:S1:C1:2026-11"
+
+
+def test_overdue_counts_days_since_the_last_check():
+    import datetime as dt
+
+    [rule] = rules.rules_for(SHIPPED, "schedule")
+    site = {"_id": "S1", "region_id": "R01"}
+    today = dt.date(2026, 11, 25)
+    assert rules.evaluate_overdue(rule, site, today - dt.timedelta(days=44), today) is None
+    candidate = rules.evaluate_overdue(rule, site, today - dt.timedelta(days=45), today)
+    assert candidate.summary == "No quality check for 45 days."
+
+
+def test_safeguarding_is_always_immediate_and_warnings_wait_for_the_digest():
+    kinds = {r.kind: r for r in SHIPPED}
+    assert kinds["urgent_concern"].safeguarding and kinds["urgent_concern"].immediate
+    assert kinds["safety_not_good"].immediate and not kinds["low_score"].immediate

@@ -1,0 +1,59 @@
+"""What notify's routes share: the per-process context and who may see which alert."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import current_app, g
+
+from qc import events
+from qc.kafka import Publisher
+from qc.settings import Settings
+from services.notify.silences import Silences
+from services.notify.store import AlertStore
+
+
+@dataclasses.dataclass
+class Context:
+    """Built once per worker process by create_app."""
+
+    settings: Settings
+    store: AlertStore
+    silences: Silences
+    deliveries: object  # the deliveries collection (read-only here: the log)
+    sites: object  # notify_sites, for names
+    publisher: Publisher
+
+
+def ctx() -> Context:
+    """This app's context."""
+    return current_app.extensions["qc.notify"]
+
+
+def scope_query() -> dict:
+    """The alerts the signed-in manager may see."""
+    principal = g.principal
+    if principal.role == "site_manager":
+        return {"site_id": principal.site_id}
+    if principal.role == "regional_manager":
+        return {"region_id": principal.region_id}
+    return {}
+
+
+def visible(alert_id: str) -> dict | None:
+    """The alert if it exists and the manager may see it, else None (no hint which)."""
+    alert = ctx().store.get(alert_id)
+    if alert is None or any(alert.get(k) != v for k, v in scope_query().items()):
+        return None
+    return alert
+
+
+def public(alert: dict) -> dict:
+    """An alert as the API shows it."""
+    out = {k: v for k, v in alert.items() if k not in ("_id", "notify", "escalate_at")}
+    out["id"] = alert["_id"]
+    for key in ("raised_at", "acknowledged_at", "resolved_at", "escalated_at"):
+        if alert.get(key):
+            out[key] = events.isoformat(alert[key])
+    out["history"] = [{**h, "at": events.isoformat(h["at"])} for h in alert.get("history", [])]
+    return out

@@ -1,0 +1,111 @@
+"""What notify learns from events to apply its rules: contacts, sites, last visits, scores, rejections."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+from qc import events, periods
+
+
+class Knowledge:
+    """``contacts``, ``notify_sites``, ``notify_scores`` and ``notify_rejections``."""
+
+    def __init__(self, db: Database):
+        self.contacts = db["contacts"]
+        self.sites = db["notify_sites"]
+        self.scores = db["notify_scores"]
+        self.rejections = db["notify_rejections"]
+
+    def ensure_indexes(self) -> None:
+        """Look-ups for routing and the rules."""
+        self.contacts.create_index([("role", ASCENDING), ("site_id", ASCENDING)])
+        self.contacts.create_index([("role", ASCENDING), ("region_id", ASCENDING)])
+        self.contacts.create_index([("username", ASCENDING)])
+        self.rejections.create_index([("checker_id", ASCENDING), ("rejected_at", ASCENDING)])
+
+    def apply_directory(self, data: dict) -> None:
+        """A ``directory.changed`` event: keep people's roles and addresses, and sites."""
+        if data["entity"] == "person":
+            self.contacts.replace_one(
+                {"_id": data["id"]},
+                {
+                    "_id": data["id"],
+                    "role": data.get("role"),
+                    "site_id": data.get("site_id"),
+                    "region_id": data.get("region_id"),
+                    "email": data.get("email"),
+                    "username": data.get("username"),
+                    "active": data["active"],
+                },
+                upsert=True,
+            )
+        elif data["entity"] == "site":
+            self.sites.update_one(
+                {"_id": data["id"]},
+                {
+                    "$set": {"name": data["name"], "region_id": data.get("region_id"), "active": data["active"]},
+                    # The overdue rule counts from here for a site never checked.
+                    "$setOnInsert": {"first_seen_on": events.now().date().isoformat()},
+                },
+                upsert=True,
+            )
+
+    def note_visit(self, site_id: str, visited_on: str) -> None:
+        """Remember the latest visit date of a site (order of arrival does not matter)."""
+        self.sites.update_one({"_id": site_id}, {"$max": {"last_visited_on": visited_on}}, upsert=True)
+
+    def site(self, site_id: str) -> dict | None:
+        """What notify knows of a site."""
+        return self.sites.find_one({"_id": site_id})
+
+    def active_sites(self):
+        """Every active site with a region."""
+        return self.sites.find({"active": True, "region_id": {"$ne": None}})
+
+    def note_score(self, rollup: dict) -> float | None:
+        """Keep a site roll-up's score; return the previous period's score, if known."""
+        self.scores.replace_one(
+            {"_id": f"{rollup['site_id']}:{rollup['period']}"},
+            {"_id": f"{rollup['site_id']}:{rollup['period']}", "score": rollup["score"], "checks": rollup["checks"]},
+            upsert=True,
+        )
+        previous = self.scores.find_one({"_id": f"{rollup['site_id']}:{periods.previous(rollup['period'])}"})
+        return previous["score"] if previous else None
+
+    def note_rejection(self, rejected: dict) -> None:
+        """Keep one rejected submission (once, even if redelivered)."""
+        self.rejections.replace_one(
+            {"_id": rejected["submission_id"]},
+            {
+                "_id": rejected["submission_id"],
+                "checker_id": rejected["checker_id"],
+                "rejected_at": dt.datetime.fromisoformat(rejected["rejected_at"]),
+            },
+            upsert=True,
+        )
+
+    def rejections_since(self, checker_id: str, days: int, now: dt.datetime) -> int:
+        """How many of a checker's submissions were rejected in the last ``days``."""
+        since = now - dt.timedelta(days=days)
+        return self.rejections.count_documents({"checker_id": checker_id, "rejected_at": {"$gte": since}})
+
+    def people(self, roles: list[str], alert: dict) -> list[dict]:
+        """Active people with an e-mail address, in these roles, for this alert's site and region."""
+        wanted = []
+        if "site_manager" in roles:
+            wanted.append({"role": "site_manager", "site_id": alert["site_id"]})
+        if "regional_manager" in roles:
+            wanted.append({"role": "regional_manager", "region_id": alert["region_id"]})
+        if "safeguarding_lead" in roles:
+            wanted.append({"role": "safeguarding_lead"})
+        if not wanted:
+            return []
+        query = {"$or": wanted, "active": True, "email": {"$ne": None}}
+        return list(self.contacts.find(query, sort=[("_id", ASCENDING)]))
+
+    def person_by_username(self, username: str) -> dict | None:
+        """A manager's contact record by their sign-in name."""
+        return self.contacts.find_one({"username": username, "active": True})

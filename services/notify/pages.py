@@ -1,0 +1,74 @@
+"""The managers' in-app inbox: alerts to act on, each with its story and delivery log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, redirect, render_template, request
+
+from qc import web
+from services.notify import lifecycle
+from services.notify.context import ctx, scope_query, visible
+from services.notify.rules import SEVERITIES
+
+bp = Blueprint("notify_pages", __name__, url_prefix="/manager/alerts")
+_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def _csrf() -> str:
+    return web.manager_csrf_token(current_app.extensions["qc.settings"], request.cookies.get(web.MANAGER_COOKIE, ""))
+
+
+def _names(site_ids) -> dict[str, str]:
+    return {s["_id"]: s.get("name", s["_id"]) for s in ctx().sites.find({"_id": {"$in": list(site_ids)}})}
+
+
+@bp.get("")
+@web.require_manager_page
+def inbox():
+    """Open and acknowledged alerts first, most serious first; resolved ones on request."""
+    status = request.args.get("status", "open")
+    query = scope_query()
+    query["status"] = {"$in": ["open", "acknowledged"]} if status == "open" else status
+    alerts = sorted(
+        ctx().store.list(query, limit=300), key=lambda a: (_ORDER[a["severity"]], -a["raised_at"].timestamp())
+    )
+    return render_template(
+        "inbox.html",
+        alerts=alerts,
+        status=status,
+        names=_names({a["site_id"] for a in alerts}),
+        aggregate_url=ctx().settings.aggregate_public_url.rstrip("/"),
+    )
+
+
+@bp.get("/<alert_id>")
+@web.require_manager_page
+def alert_page(alert_id: str):
+    """One alert: what happened, what the checker said, who was told, and the forms to act."""
+    alert = visible(alert_id)
+    if alert is None:
+        return render_template("alert_missing.html"), 404
+    deliveries = list(ctx().deliveries.find({"alert_id": alert_id}, sort=[("created_at", 1)]))
+    return render_template(
+        "alert.html",
+        alert=alert,
+        deliveries=deliveries,
+        csrf=_csrf(),
+        site_name=_names([alert["site_id"]]).get(alert["site_id"], alert["site_id"]),
+        error=request.args.get("error"),
+    )
+
+
+@bp.post("/<alert_id>/<action>")
+@web.require_manager_form
+def act(alert_id: str, action: str):
+    """Acknowledge or resolve from the page."""
+    alert = visible(alert_id)
+    if alert is None or action not in ("acknowledge", "resolve"):
+        return render_template("alert_missing.html"), 404
+    try:
+        extra = {"response": lifecycle.check_response(request.form.get("response"))} if action == "resolve" else {}
+        status = "resolved" if action == "resolve" else "acknowledged"
+        lifecycle.change(ctx(), alert, status, g.principal.username, extra)
+    except lifecycle.LifecycleError as e:
+        return redirect(f"/manager/alerts/{alert_id}?error={e.status}", code=303)
+    return redirect(f"/manager/alerts/{alert_id}", code=303)

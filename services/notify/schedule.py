@@ -1,0 +1,99 @@
+"""notify's timed work: escalations, overdue sites, the daily digest, silence reminders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import zoneinfo
+
+from qc import events
+from qc.settings import Settings
+from services.notify import rules as alert_rules
+from services.notify.delivery import render
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Runs each job when its time has come; called from the worker's tick."""
+
+    def __init__(self, settings: Settings, rules, db, mailer):
+        self.settings = settings
+        self.overdue_rules = alert_rules.rules_for(rules, "schedule")
+        self.state = db["notify_state"]
+        self.mailer = mailer
+        self.tz = zoneinfo.ZoneInfo(settings.timezone)
+        self._last_run = self._last_overdue = -float("inf")
+
+    def run(self, handler) -> None:
+        """Do whatever is due."""
+        clock = time.monotonic()
+        if clock - self._last_run >= self.settings.scheduler_interval_seconds:
+            self._last_run = clock
+            self.escalate(handler)
+            self.digest(handler)
+            self.remind_silences(handler)
+        if self.overdue_rules and clock - self._last_overdue >= self.settings.overdue_check_seconds:
+            self._last_overdue = clock
+            self.overdue(handler)
+
+    def escalate(self, handler) -> int:
+        """Tell more people about critical and high alerts nobody has acknowledged in time."""
+        now = events.now()
+        done = 0
+        for alert in handler.store.due_for_escalation(now):
+            if not handler.store.mark_escalated(alert["_id"], now):
+                continue
+            people = handler.knowledge.people(alert["escalate_to"], alert)
+            silenced = handler.silences.silencing(alert, now) is not None
+            handler.deliveries.plan(alert, people, purpose="escalation", silenced=silenced)
+            log.warning("alert escalated", extra={"alert_id": alert["_id"], "people": len(people)})
+            done += 1
+        return done
+
+    def digest(self, handler, force: bool = False) -> int:
+        """Once a day from ``digest_hour``: each person's waiting warnings in one e-mail."""
+        local = dt.datetime.now(self.tz)
+        today = local.date().isoformat()
+        state = self.state.find_one({"_id": "digest"}) or {}
+        if not force and (local.hour < self.settings.digest_hour or state.get("last_date") == today):
+            return 0
+        sent, failed = handler.deliveries.send_digests(handler.store.get)
+        if not failed:  # on a failure, try again at the next run today
+            self.state.replace_one({"_id": "digest"}, {"_id": "digest", "last_date": today}, upsert=True)
+        return sent
+
+    def overdue(self, handler) -> int:
+        """Raise an alert for every site with no check for the rule's number of days."""
+        today = dt.datetime.now(self.tz).date()
+        raised = 0
+        for rule in self.overdue_rules:
+            for site in handler.knowledge.active_sites():
+                since = max(filter(None, (site.get("last_visited_on"), site.get("first_seen_on"))), default=None)
+                if since is None:
+                    continue
+                candidate = alert_rules.evaluate_overdue(rule, site, dt.date.fromisoformat(since), today)
+                if candidate:
+                    handler.raise_alert(candidate, {"since": since}, None)
+                    raised += 1
+        return raised
+
+    def remind_silences(self, handler) -> int:
+        """E-mail each silence's owner a day (by default) before it ends."""
+        now = events.now()
+        reminded = 0
+        before = dt.timedelta(hours=self.settings.silence_reminder_hours)
+        for silence in handler.silences.needing_reminder(now, before):
+            person = handler.knowledge.person_by_username(silence["owner"])
+            if person and person.get("email"):
+                subject = "A silence you set on quality check alerts ends soon"
+                message = render("silence_reminder", subject, silence=silence)
+                try:
+                    self.mailer.send(person["email"], *message)
+                except OSError:  # smtplib errors are OSErrors too; try again next run
+                    log.warning("silence reminder not sent; will retry", extra={"silence_id": silence["_id"]})
+                    continue
+            handler.silences.mark_reminded(silence["_id"])
+            reminded += 1
+        return reminded

@@ -1,0 +1,76 @@
+"""notify's API and inbox pages over the real broker and database: silences, delivery log, forms with CSRF."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+import pytest
+
+from qc import auth, events, web
+from services.notify import create_app
+from tests.integration.test_notify import _handler, db, publisher  # noqa: F401 (fixtures)
+from tests.integration.test_workers import _deliveries, _validated
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def app(settings, db, publisher):  # noqa: F811
+    handler = _handler(db, settings, publisher)
+    handler.handle(_deliveries(_validated()))
+    application = create_app(dataclasses.asdict(settings))
+    yield application
+    application.extensions["qc.close"]()
+
+
+def _token(settings, **principal):
+    return auth.issue_manager_token(settings.secret_key, auth.Principal(**principal))
+
+
+def test_a_regional_manager_can_only_silence_their_own_region(app, settings):
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {_token(settings, username='rm1', role='regional_manager', region_id='R01')}"}
+    ends = events.isoformat(events.now() + dt.timedelta(days=2))
+    made = client.post(
+        "/api/v1/silences",
+        headers=headers,
+        json={"matchers": {"region_id": "R09", "rule": "low_score"}, "ends_at": ends, "reason": "works"},
+    )
+    assert made.status_code == 201 and made.json["matchers"] == {"region_id": "R01", "rule": "low_score"}
+    no_reason = client.post(
+        "/api/v1/silences", headers=headers, json={"matchers": {"rule": "low_score"}, "ends_at": ends, "reason": " "}
+    )
+    assert no_reason.status_code == 422 and "reason" in no_reason.json["detail"]
+    assert [s["id"] for s in client.get("/api/v1/silences", headers=headers).json["silences"]] == [made.json["id"]]
+    assert client.delete(f"/api/v1/silences/{made.json['id']}", headers=headers).json["ended_by"] == "rm1"
+
+
+def test_delivery_log_and_scoping(app, settings):
+    client = app.test_client()
+    rm = {"Authorization": f"Bearer {_token(settings, username='rm1', role='regional_manager', region_id='R01')}"}
+    other = {"Authorization": f"Bearer {_token(settings, username='rm2', role='regional_manager', region_id='R02')}"}
+    [alert] = client.get("/api/v1/alerts", headers=rm).json["alerts"]
+    log = client.get(f"/api/v1/alerts/{alert['id']}/deliveries", headers=rm).json["deliveries"]
+    assert {(d["to"], d["status"]) for d in log} == {("SM1", "sent"), ("RM1", "sent")}
+    assert client.get(f"/api/v1/alerts/{alert['id']}/deliveries", headers=other).status_code == 404
+    assert client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=other).status_code == 404
+
+
+def test_inbox_page_acknowledge_and_resolve_with_csrf(app, settings):
+    client = app.test_client()
+    session = _token(settings, username="sm1", role="site_manager", region_id="R01", site_id="S0001")
+    assert client.get("/manager/alerts").status_code == 303  # no session: to sign-in
+    client.set_cookie(web.MANAGER_COOKIE, session)
+    inbox = client.get("/manager/alerts").get_data(as_text=True)
+    alert_id = re.search(r'data-alert="([^"]+)"', inbox).group(1)
+    page = client.get(f"/manager/alerts/{alert_id}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post(f"/manager/alerts/{alert_id}/acknowledge", data={"csrf_token": "forged"}).status_code == 400
+    assert client.post(f"/manager/alerts/{alert_id}/acknowledge", data={"csrf_token": csrf}).status_code == 303
+    empty = client.post(f"/manager/alerts/{alert_id}/resolve", data={"csrf_token": csrf, "response": ""})
+    assert empty.headers["Location"].endswith("?error=422")
+    client.post(f"/manager/alerts/{alert_id}/resolve", data={"csrf_token": csrf, "response": "We fixed the lock."})
+    done = client.get(f"/manager/alerts/{alert_id}").get_data(as_text=True)
+    assert "We fixed the lock." in done and "resolved by sm1" in done

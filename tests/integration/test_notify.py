@@ -1,0 +1,245 @@
+"""notify's worker logic over the real database, SMTP sink and HTTP: alerts, routing, digest, silences, webhooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+import uuid
+
+import pytest
+
+from qc import events, mongo
+from qc.kafka import Publisher, make_producer
+from services.notify import rules as alert_rules
+from services.notify.delivery import Deliveries, Mailer
+from services.notify.knowledge import Knowledge
+from services.notify.schedule import Scheduler
+from services.notify.silences import Silences
+from services.notify.store import AlertStore
+from services.notify.webhooks import Hook, Webhooks, sign
+from services.notify.worker import NotifyHandler
+from tests.conftest import mail_messages, wait_for
+from tests.integration.test_workers import _deliveries, _validated
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def db(settings):
+    database = mongo.connect(settings, "qc-tests")
+    yield database
+    database.client.drop_database(settings.mongo_db)
+    database.client.close()
+
+
+@pytest.fixture
+def publisher(settings):
+    p = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
+    yield p
+    p.flush()
+    p.close()
+
+
+def _handler(db, settings, publisher, smtp_url=None, hooks=(), with_scheduler=False):
+    tag = settings.mongo_db
+    knowledge = Knowledge(db)
+    knowledge.ensure_indexes()
+    knowledge.apply_directory(
+        {"entity": "site", "id": "S0001", "name": "Elm Court", "region_id": "R01", "active": True}
+    )
+    people = (
+        ("SM1", "site_manager", {"site_id": "S0001", "region_id": "R01"}),
+        ("RM1", "regional_manager", {"region_id": "R01"}),
+        ("SG1", "safeguarding_lead", {}),
+    )
+    for pid, role, extra in people:
+        knowledge.apply_directory(
+            {
+                "entity": "person",
+                "id": pid,
+                "name": pid,
+                "role": role,
+                "active": True,
+                "email": f"{pid.lower()}-{tag}@test",
+                "username": pid.lower(),
+                **extra,
+            }
+        )
+    rules = alert_rules.load_rules(settings.alert_rules_path)
+    mailer = Mailer(smtp_url or settings.smtp_url, settings.mail_from, 5)
+    deliveries = Deliveries(db, mailer, "http://notify")
+    deliveries.ensure_indexes()
+    store = AlertStore(db)
+    store.ensure_indexes()
+    scheduler = Scheduler(settings, rules, db, mailer) if with_scheduler else None
+    return NotifyHandler(
+        rules,
+        store,
+        knowledge,
+        deliveries,
+        Silences(db),
+        publisher,
+        Webhooks(db, list(hooks)) if hooks else None,
+        scheduler,
+    )
+
+
+def _mine(stack, settings):
+    return [m for m in mail_messages(stack) if settings.mongo_db in m["To"]]
+
+
+def test_same_submission_twice_raises_one_alert_and_one_email_each(db, publisher, stack, settings):
+    handler = _handler(db, settings, publisher)
+    event = _validated()
+    handler.handle(_deliveries(event))
+    handler.handle(_deliveries(event))
+    handler.handle(_deliveries(_validated()))  # same site and month: joins the alert
+    [alert] = list(handler.store.alerts.find())
+    assert alert["rule"] == "safety_not_good" and len(alert["submission_ids"]) == 2
+    assert db["deliveries"].count_documents({"status": "sent"}) == 2  # site and regional manager
+    assert len(wait_for(lambda: len(_mine(stack, settings)) == 2 and _mine(stack, settings), 10, "two e-mails")) == 2
+
+
+def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
+    handler = _handler(db, settings, publisher, smtp_url="smtp://127.0.0.1:1")  # nothing listens on port 1
+    handler.handle(_deliveries(_validated()))
+    failed = list(db["deliveries"].find())
+    assert {d["status"] for d in failed} == {"failed"} and all(d["attempts"] == 1 and d["last_error"] for d in failed)
+    db["deliveries"].update_many({}, {"$set": {"next_attempt_at": failed[0]["created_at"]}})
+    handler.deliveries.mailer = Mailer(settings.smtp_url, settings.mail_from, 5)
+    handler.tick()
+    assert {d["status"] for d in db["deliveries"].find()} == {"sent"}
+
+
+def test_an_unacknowledged_high_alert_is_escalated_once(db, publisher, stack, settings):
+    handler = _handler(db, settings, publisher, with_scheduler=True)
+    handler.handle(_deliveries(_validated()))
+    [alert] = list(handler.store.alerts.find())
+    assert handler.scheduler.escalate(handler) == 0  # not yet due
+    db["alerts"].update_one({"_id": alert["_id"]}, {"$set": {"escalate_at": events.now() - dt.timedelta(minutes=1)}})
+    assert handler.scheduler.escalate(handler) == 1
+    assert handler.scheduler.escalate(handler) == 0
+    handler.tick()
+    escalations = list(db["deliveries"].find({"purpose": "escalation"}))
+    assert [d["person_id"] for d in escalations] == ["RM1"] and escalations[0]["status"] == "sent"
+    subjects = wait_for(
+        lambda: [m["Subject"] for m in _mine(stack, settings) if "Not acknowledged" in m["Subject"]],
+        10,
+        "the escalation e-mail",
+    )
+    assert len(subjects) == 1
+
+
+def test_low_score_waits_for_the_daily_digest(db, publisher, stack, settings):
+    handler = _handler(db, settings, publisher, with_scheduler=True)
+    rollup = {
+        "scope": "site",
+        "site_id": "S0001",
+        "region_id": "R01",
+        "period": "2026-11",
+        "period_kind": "month",
+        "checks": 3,
+        "score": 1.4,
+        "share_good": 0.1,
+        "questions": {},
+        "updated_at": "2026-11-25T10:00:00Z",
+        "latest_received_at": None,
+    }
+    handler.handle(_deliveries(events.make_event("org.qc.rollup.updated", source="t", subject="r", data=rollup)))
+    [alert] = list(handler.store.alerts.find())
+    assert alert["rule"] == "low_score" and not alert["immediate"]
+    assert {d["status"] for d in db["deliveries"].find()} == {"digest"}
+    assert handler.scheduler.digest(handler, force=True) == 2  # one e-mail each for SM1 and RM1
+    assert {d["status"] for d in db["deliveries"].find()} == {"sent"}
+    digests = wait_for(lambda: [m for m in _mine(stack, settings) if "daily" in m["Subject"]], 10, "digests")
+    assert "score for 2026-11 is 1.40" in digests[0].get_body(("plain",)).get_content()
+
+
+def test_a_silence_holds_back_e_mail_but_never_an_urgent_concern(db, publisher, settings):
+    handler = _handler(db, settings, publisher)
+    now = events.now()
+    handler.silences.create("rm1", {"site_id": "S0001"}, now + dt.timedelta(days=1), "Building works", now)
+    handler.handle(_deliveries(_validated(urgent_concern="I am scared at night")))
+    statuses = {
+        a["rule"]: {d["status"] for d in db["deliveries"].find({"alert_id": a["_id"]})}
+        for a in handler.store.alerts.find()
+    }
+    assert statuses == {"safety_not_good": {"silenced"}, "urgent_concern": {"sent"}}
+    with pytest.raises(ValueError, match="never be silenced"):
+        handler.silences.create("rm1", {"rule": "urgent_concern"}, now + dt.timedelta(days=1), "x", now)
+
+
+def test_silence_owner_is_reminded_before_it_ends(db, publisher, stack, settings):
+    handler = _handler(db, settings, publisher, with_scheduler=True)
+    now = events.now()
+    handler.silences.create("rm1", {"site_id": "S0001"}, now + dt.timedelta(hours=2), "Building works", now)
+    assert handler.scheduler.remind_silences(handler) == 1
+    assert handler.scheduler.remind_silences(handler) == 0
+    wait_for(lambda: [m for m in _mine(stack, settings) if "ends soon" in m["Subject"]], 10, "the reminder")
+
+
+def test_repeated_rejections_ask_someone_to_help_the_checker(db, publisher, settings):
+    handler = _handler(db, settings, publisher)
+    for _ in range(3):
+        data = {
+            "submission_id": str(uuid.uuid4()),
+            "checker_id": "C1",
+            "site_id": "S0001",
+            "region_id": "R01",
+            "received_at": "2026-11-25T10:00:00.000Z",
+            "rejected_at": events.isoformat(events.now()),
+            "reasons": [{"code": "visit_in_future", "field": "visited_on", "message": "x"}],
+        }
+        handler.handle(_deliveries(events.make_event("org.qc.submission.rejected", source="t", subject="s", data=data)))
+    [alert] = list(handler.store.alerts.find())
+    assert alert["rule"] == "repeated_rejections" and alert["checker_id"] == "C1"
+
+
+def test_overdue_sites_are_found_on_schedule(db, publisher, settings):
+    handler = _handler(db, settings, publisher, with_scheduler=True)
+    long_ago = (dt.date.today() - dt.timedelta(days=60)).isoformat()
+    db["notify_sites"].update_one({"_id": "S0001"}, {"$set": {"first_seen_on": long_ago}})
+    assert handler.scheduler.overdue(handler) == 1
+    handler.scheduler.overdue(handler)
+    [alert] = list(handler.store.alerts.find())
+    assert alert["rule"] == "overdue" and alert["summary"] == "No quality check for 60 days."
+    handler.handle(_deliveries(_validated(visited_on=dt.date.today().isoformat(), scores=(3, 3, 3))))
+    assert handler.scheduler.overdue(handler) == 0  # checked today
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    calls: list = []
+    fail_first = True
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).calls.append((dict(self.headers), body))
+        status = 500 if type(self).fail_first and len(type(self).calls) == 1 else 204
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhooks_are_signed_and_retried_until_delivered(db, publisher, settings):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        hook = Hook("case-system", f"http://127.0.0.1:{server.server_port}/hook", "s3cret", ("high", "critical"), ())
+        handler = _handler(db, settings, publisher, hooks=[hook])
+        handler.handle(_deliveries(_validated()))
+        [delivery] = list(db["deliveries"].find({"channel": "webhook"}))
+        assert delivery["status"] == "failed" and delivery["last_error"] == "HTTP 500"
+        db["deliveries"].update_one({"_id": delivery["_id"]}, {"$set": {"next_attempt_at": delivery["created_at"]}})
+        handler.tick()
+        assert db["deliveries"].find_one({"_id": delivery["_id"]})["status"] == "sent"
+        headers, body = _Receiver.calls[-1]
+        assert headers["X-QC-Signature"] == sign("s3cret", headers["X-QC-Timestamp"], body)
+        assert json.loads(body)["type"] == "org.qc.alert.raised"
+    finally:
+        server.shutdown()
+        server.server_close()
