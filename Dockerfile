@@ -14,7 +14,8 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /app
 
 # Only what the package needs: copying the whole context would also bake in
-# .venv (host-built), var/ (demo data and credentials) and .git.
+# .venv (host-built), var/ (demo data and credentials) and .git, which
+# .dockerignore also keeps out of the build context.
 COPY pyproject.toml ./
 COPY qc ./qc
 COPY services ./services
@@ -25,9 +26,13 @@ RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info
 
 # settings.py finds data files relative to the installed package, which is
-# site-packages after a non-editable install; point it back at /app.
+# site-packages after a non-editable install; point it back at /app. Every
+# path setting whose default is in the source tree needs a line here
+# (tests/unit/test_deploy.py checks it).
 ENV QC_SCHEMAS_DIR=/app/schemas \
     QC_ALERT_RULES_PATH=/app/deploy/alert-rules.yaml \
+    QC_THEMES_PATH=/app/deploy/themes.yaml \
+    QC_WEBHOOKS_PATH=/app/deploy/webhooks.yaml \
     QC_VAR_DIR=/app/var \
     QC_BIND_HOST=0.0.0.0 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/metrics

@@ -1,0 +1,357 @@
+"""The deploy files (compose, Dockerfile, Prometheus, Grafana, nginx) agree with the code.
+
+Docker cannot run here, so this checks what can be checked without it. Each
+check returns its problems; each has a test on the real files and one on a
+small bad input, to show that it can fail.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import shutil
+import subprocess
+import tomllib
+
+import pytest
+import yaml
+
+from qc.settings import ROOT, Settings
+from tests.unit.deploy_checks import compose as stack
+from tests.unit.deploy_checks import promql, wiring
+
+DEPLOY = ROOT / "deploy"
+RULES = DEPLOY / "prometheus-rules.yaml"
+CASES = ROOT / "tests" / "unit" / "prometheus_rules_cases.yaml"
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None,
+    reason="promtool not on PATH (Debian package prometheus); the rules are still checked against the code",
+)
+
+
+def load_yaml(path):
+    """A YAML file, parsed safely."""
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    """docker-compose.yml (anchors and merge keys resolved by PyYAML)."""
+    return load_yaml(ROOT / "docker-compose.yml")
+
+
+@pytest.fixture(scope="module")
+def prom() -> dict:
+    """deploy/prometheus.yml."""
+    return load_yaml(DEPLOY / "prometheus.yml")
+
+
+@pytest.fixture(scope="module")
+def routes() -> dict[str, list[str]]:
+    """Each service's URL rules."""
+    return wiring.blueprint_routes()
+
+
+@pytest.fixture(scope="module")
+def known(prom, routes) -> promql.Known:
+    """The metrics, label values and scrape jobs that expressions may use."""
+    literals = promql.code_literals() | {rule for rules in routes.values() for rule in rules}
+    return promql.Known(promql.code_series(), literals, frozenset(job["job_name"] for job in prom["scrape_configs"]))
+
+
+def promtool(*args) -> subprocess.CompletedProcess:
+    """Run promtool; its output is in the result for assertion messages."""
+    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=60)
+
+
+# --- metrics and PromQL -----------------------------------------------------
+
+
+def test_the_code_defines_the_metrics_ops_rely_on():
+    series = promql.code_series()
+    assert {
+        "up",
+        "qc_http_requests_total",
+        "qc_http_request_duration_seconds_bucket",
+        "qc_consumer_lag",
+        "qc_pipeline_latency_seconds_bucket",
+        "qc_deadletter_events_total",
+        "qc_notifications_total",
+        "qc_submissions_total",
+    } <= set(series)
+    assert "qc_http_requests" not in series  # a counter's series carries _total
+    assert {"stage", "le", "job"} <= series["qc_pipeline_latency_seconds_bucket"]
+
+
+def test_promql_lexer_separates_metrics_from_functions_labels_and_literals():
+    query = promql.parse_promql(
+        'histogram_quantile(0.99, sum by (job, le) (rate(a_bucket{stage="x}y", job=~"p|q"}[10m] offset 1h30m)))'
+        " > 1e3 and on (job) up == bool 1 unless ignoring(z) group_left(w) b:c"
+    )
+    assert query.metrics == {"a_bucket", "up", "b:c"}
+    assert query.matchers == [("a_bucket", "stage", "=", "x}y"), ("a_bucket", "job", "=~", "p|q")]
+    assert query.grouping == {"job", "le", "z", "w"}
+
+
+def test_expression_check_names_each_mistake(known):
+    problems = promql.expr_problems(
+        'sum by (servce) (rate(qc_http_requests_totl[5m])) + qc_consumer_lag{grup="x"}'
+        ' + qc_notifications_total{outcome="sended", job="nope"}',
+        known,
+    )
+    assert problems == [
+        "metric 'qc_http_requests_totl' is not defined in the code",
+        "label 'grup' is not on qc_consumer_lag",
+        "outcome='sended': the code never uses that value",
+        "job 'nope' is not a scrape job in prometheus.yml",
+        "grouping label 'servce' is on none of the metrics",
+    ]
+
+
+# --- Prometheus rules -------------------------------------------------------
+
+
+def test_prometheus_rules_are_complete_and_use_only_what_the_code_defines(known):
+    assert promql.rules_problems(load_yaml(RULES), known) == []
+
+
+def test_rules_check_rejects_a_rule_without_severity_for_or_runbook(known):
+    bad = {
+        "groups": [
+            {"name": "g", "rules": [{"alert": "A", "expr": "qc_nope_total > 0", "annotations": {"summary": "s"}}]}
+        ]
+    }
+    assert promql.rules_problems(bad, known) == [
+        "g/A: 'for' must be a duration, got None",
+        "g/A: labels.severity must be critical, warning or info",
+        "g/A: annotation 'description' missing",
+        "g/A: annotation 'runbook' missing",
+        "g/A: metric 'qc_nope_total' is not defined in the code",
+    ]
+    assert promql.rules_problems({}, known) == ["group None needs a name and rules"]
+
+
+def test_every_alert_has_a_promtool_case_where_it_fires():
+    alerts = {r["alert"] for g in load_yaml(RULES)["groups"] for r in g["rules"]}
+    fired = {
+        t["alertname"] for case in load_yaml(CASES)["tests"] for t in case["alert_rule_test"] if t.get("exp_alerts")
+    }
+    assert alerts - fired == set()
+
+
+@needs_promtool
+def test_promtool_accepts_the_rules(tmp_path):
+    result = promtool("check", "rules", str(RULES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("groups: [{name: g, rules: [{alert: A, expr: 'rate(up[5m]'}]}]\n")
+    assert promtool("check", "rules", str(bad)).returncode != 0
+
+
+@needs_promtool
+def test_alerts_fire_on_the_cases_and_only_on_them(tmp_path):
+    # promtool compares annotations word for word; the cases test when alerts
+    # fire, `check rules` has already parsed the annotation templates.
+    rules = load_yaml(RULES)
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations")
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    cases = {**load_yaml(CASES), "rule_files": ["rules.yaml"]}
+    (tmp_path / "cases.yaml").write_text(yaml.safe_dump(cases))
+    result = promtool("test", "rules", str(tmp_path / "cases.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # The same cases against a rule that never fires must fail.
+    rules["groups"][0]["rules"][0]["expr"] = "vector(1) == 2"
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    assert promtool("test", "rules", str(tmp_path / "cases.yaml")).returncode != 0
+
+
+# --- Prometheus config ------------------------------------------------------
+
+
+def test_prometheus_finds_its_rules_and_scrapes_every_web_service(prom, compose):
+    assert wiring.prometheus_problems(prom, compose, ROOT, DEPLOY / "prometheus.yml") == []
+
+
+def test_prometheus_check_catches_a_wrong_rules_path_and_target(prom, compose):
+    bad = copy.deepcopy(prom)
+    bad["rule_files"] = ["/etc/prometheus/rules.yaml"]
+    bad["scrape_configs"][0]["static_configs"][0]["targets"] = ["checks-web:9999"]
+    assert wiring.prometheus_problems(bad, compose, ROOT, DEPLOY / "prometheus.yml") == [
+        "rule file /etc/prometheus/rules.yaml is not a file through the prometheus mounts",
+        "job checks: checks-web:9999 is not a compose service on a port it serves",
+    ]
+
+
+@needs_promtool
+def test_promtool_accepts_the_config_with_the_compose_mounts(prom, compose, tmp_path):
+    config = copy.deepcopy(prom)
+    service = compose["services"]["prometheus"]
+    config["rule_files"] = [str(stack.host_path(service, path, ROOT)) for path in prom["rule_files"]]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    result = promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- docker-compose ---------------------------------------------------------
+
+
+def test_compose_dependencies_healthchecks_restarts_and_volumes(compose):
+    assert stack.compose_problems(compose, ROOT) == []
+
+
+def test_compose_check_catches_broken_wiring(compose):
+    bad = copy.deepcopy(compose)
+    del bad["services"]["mongo"]["healthcheck"]
+    bad["services"]["checks-web"]["depends_on"]["cache"] = {"condition": "service_started"}
+    bad["services"]["topics"]["restart"] = "always"
+    bad["services"]["mailpit"].pop("restart")
+    bad["services"]["notify-worker"]["volumes"] = ["checks-metrics:/tmp/metrics"]
+    bad["services"]["proxy"]["volumes"] = ["./deploy/nginx.cnf:/etc/nginx/nginx.conf:ro"]
+    problems = stack.compose_problems(bad, ROOT)
+    for expected in (
+        "topics is a one-shot job but restart: always would rerun it forever",
+        "checks-web depends on cache, which is not a service",
+        "checks-web waits for mongo to be healthy, but mongo has no healthcheck",
+        "mongo has no healthcheck",
+        "notify-worker writes metrics to checks-metrics, but notify-web serves notify-metrics",
+        "mailpit runs for good but has restart: None",
+        "proxy mounts ./deploy/nginx.cnf, which does not exist",
+    ):
+        assert expected in problems
+
+
+def test_compose_commands_run_real_code(compose, routes):
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert stack.command_problems(compose, scripts) == []
+    assert stack.coverage_problems(compose, sorted(routes)) == []
+
+    bad = copy.deepcopy(compose)
+    bad["services"]["checks-web"]["command"][-1] = "services.chekcs:create_app()"
+    bad["services"]["notify-worker"]["command"] = ["python", "-m", "services.notify.wroker"]
+    bad["services"]["topics"]["command"] = ["qc", "topic", "create"]
+    assert stack.command_problems(bad, scripts) == [
+        "topics: `qc topic create` is not a qc command",
+        "checks-web: services.chekcs:create_app() is not a services.<name>:create_app() that exists",
+        "notify-worker: no module services.notify.wroker",
+    ]
+    del bad["services"]["notify-worker"]
+    assert stack.coverage_problems(bad, ["checks", "aggregate", "notify"]) == [
+        "services/checks has no web container",
+        "services/notify has a worker but no notify-worker container",
+    ]
+
+
+def test_compose_environment_names_are_settings(compose):
+    assert stack.env_problems(compose, DEFAULTS) == []
+    bad = {"services": {"w": {"build": ".", "environment": ["QC_KAFKA_BOOTSTRAPS=kafka:9092"]}}}
+    problems = stack.env_problems(bad, DEFAULTS)
+    assert problems[0] == "w: QC_KAFKA_BOOTSTRAPS is not a setting"
+    assert "w: QC_CHECKS_PUBLIC_URL is not set, so links would point at 127.0.0.1" in problems
+
+
+def test_web_ports_match_the_settings_defaults(compose):
+    assert {service: port for service, port in stack.web_ports(compose).values()} == {
+        "checks": DEFAULTS["checks_port"],
+        "aggregate": DEFAULTS["aggregate_port"],
+        "notify": DEFAULTS["notify_port"],
+    }
+    assert stack.port_problems(compose, DEFAULTS) == []
+    bad = copy.deepcopy(compose)
+    bad["services"]["notify-web"]["command"][4] = "0.0.0.0:8004"
+    assert stack.port_problems(bad, DEFAULTS) == [
+        "notify-web binds port 8004, but QC_NOTIFY_PORT defaults to 8003",
+        "notify-web: its healthcheck does not ask port 8004",
+    ]
+
+
+# --- nginx ------------------------------------------------------------------
+
+
+def test_nginx_sends_every_route_to_the_service_that_serves_it(compose, routes):
+    conf = (DEPLOY / "nginx.conf").read_text()
+    assert wiring.nginx_problems(conf, compose, routes, DEFAULTS["max_body_bytes"]) == []
+
+
+def test_nginx_check_catches_a_misrouted_path_and_a_wrong_upstream(compose):
+    conf = """
+        client_max_body_size 1m;
+        set $checks http://checks-web:8001;
+        set $notify http://notify-web:8001;
+        location = /x { return 200 '{"a": "}"}'; }
+        location ~ ^/api/v1/alerts { proxy_pass $notify; }
+        location / { proxy_pass $checks; }
+    """
+    routes = {"checks": ["/", "/x"], "aggregate": ["/api/v1/rollups/sites/<site_id>"]}
+    assert wiring.nginx_problems(conf, compose, routes, 65536) == [
+        "location ^/api/v1/alerts: http://notify-web:8001 is not a compose service on a port it serves",
+        "/x is served by checks-web but nginx sends it to None",
+        "/api/v1/rollups/sites/x1 is served by aggregate-web but nginx sends it to checks-web",
+        "client_max_body_size is 1048576 bytes, the services allow 65536",
+    ]
+
+
+# --- Grafana ----------------------------------------------------------------
+
+
+def test_grafana_provisioning_is_mounted_and_resolves(compose):
+    assert wiring.grafana_problems(compose, ROOT) == []
+    bad = copy.deepcopy(compose)
+    bad["services"]["grafana"]["volumes"] = [
+        v.replace("/dashboards:", "/boards:") for v in bad["services"]["grafana"]["volumes"]
+    ]
+    assert wiring.grafana_problems(bad, ROOT) == [
+        "dashboard provider qc: '/etc/grafana/dashboards' holds no dashboards in the container"
+    ]
+
+
+def test_dashboards_query_only_what_the_code_defines(known):
+    uids = {source["uid"] for source in wiring.provisioned_datasources(DEPLOY / "grafana" / "provisioning")}
+    dashboards = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
+    assert dashboards
+    for path in dashboards:
+        assert promql.dashboard_problems(json.loads(path.read_text()), known, uids) == [], path.name
+
+    bad = {
+        "panels": [
+            {"id": 1, "type": "row", "panels": [{"id": 1, "title": "T", "targets": [{"expr": "rate(qc_lag[5m])"}]}]}
+        ]
+    }
+    assert promql.dashboard_problems(bad, known, uids) == [
+        "T: data source None is not provisioned",
+        "T: metric 'qc_lag' is not defined in the code",
+        "panel ids repeat: [1, 1]",
+    ]
+
+
+# --- Dockerfile and .dockerignore -------------------------------------------
+
+
+def dockerignore() -> list[str]:
+    """The patterns in .dockerignore."""
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_dockerfile_copies_what_exists_and_points_settings_at_it():
+    assert wiring.dockerfile_problems((ROOT / "Dockerfile").read_text(), dockerignore(), DEFAULTS, ROOT) == []
+    bad = "WORKDIR /app\nCOPY qc ./qc\nCOPY tests ./tests\nENV QC_SCHEMA_DIR=/app/schemas\n"
+    problems = wiring.dockerfile_problems(bad, dockerignore(), DEFAULTS, ROOT)
+    assert problems[:2] == [
+        "COPY tests: .dockerignore leaves it out of the build context",
+        "ENV QC_SCHEMA_DIR is not a setting",
+    ]
+    assert "ENV QC_SCHEMAS_DIR must be /app/schemas (the default lies inside the source tree)" in problems
+
+
+def test_dockerignore_keeps_local_state_out_and_the_package_in():
+    patterns = dockerignore()
+    for path in (".venv/bin/python", "var/demo-credentials.json", ".git/HEAD", "qc/__pycache__/x.pyc", "tests"):
+        assert wiring.dockerignored(patterns, path), path
+    for path in ("qc/settings.py", "services/checks/static/checks.css", "schemas", "deploy/alert-rules.yaml"):
+        assert not wiring.dockerignored(patterns, path), path
