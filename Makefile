@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop test lint bench clean
+.PHONY: run stop test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,14 @@ stop: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qc services tests
 
-test: $(STAMP) lint
+# Headless Chromium and axe-core for the form's browser tests, installed only when missing.
+AXE_CORE := var/npm/node_modules/axe-core/axe.min.js
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+	test -f $(AXE_CORE) || npm install --prefix var/npm --no-audit --no-fund --silent axe-core@4.14.1
+
+test: $(STAMP) lint browser
 	$(PY) -m pytest -q
 
 clean: stop

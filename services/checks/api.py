@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 
 from flask import Blueprint, current_app, request
 from marshmallow import ValidationError
 
-from qc import auth, events, logs, web
-from qc.kafka import PublishError
-from qc.settings import TOPICS
+from qc import auth, web
+from services.checks import intake
 from services.checks import metrics as checks_metrics
-from services.checks.handlers import content_hash
-from services.checks.schemas import SubmissionSchema, TokenRequestSchema, flatten_errors
+from services.checks.schemas import TokenRequestSchema, flatten_errors
 
 bp = Blueprint("checks_api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
-_submission_schema = SubmissionSchema()
 _token_schema = TokenRequestSchema()
 
 
@@ -74,87 +70,37 @@ def post_submission():
     if error:
         checks_metrics.SUBMISSIONS.labels("invalid").inc()
         return error
-    try:
-        data = _submission_schema.load(body)
-    except ValidationError as e:
-        checks_metrics.SUBMISSIONS.labels("invalid").inc()
+    result = intake.accept(_ctx(), token_record, body, request.headers.get("X-Correlation-ID"))
+    return intake_response(result)
+
+
+def intake_response(result: intake.Result):
+    """The HTTP answer for an intake result (shared with the form's JSON endpoint)."""
+    if result.ok:
+        return _accepted(result.submission_id)
+    if result.outcome == intake.INVALID:
         return web.problem(
             422,
             "Some answers need fixing",
             "The submission was not accepted. Each entry in 'errors' names a field and what is wrong with it.",
-            errors=flatten_errors(e.messages),
+            errors=result.errors,
         )
-    if data["site_id"] != token_record["site_id"]:
-        checks_metrics.SUBMISSIONS.labels("forbidden").inc()
+    if result.outcome == intake.FORBIDDEN:
         return web.problem(
             403, "Not your service", "Your sign-in link is for a different service from the one in 'site_id'."
         )
-
-    received = _received(data, token_record["checker_id"])
-    ctx = _ctx()
-    existing = ctx.submissions.get(received["submission_id"])
-    if existing is not None:
-        return _repeat(existing, received)
-
-    correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
-    event = events.make_event(
-        "org.qc.submission.received",
-        source="qc/checks/intake",
-        subject=received["submission_id"],
-        data=received,
-        correlation_id=correlation_id,
-        event_id=received["submission_id"],
-    )
-    with logs.correlation(correlation_id):
-        try:
-            ctx.publisher.publish_sync(TOPICS["received"], received["site_id"], event)
-        except PublishError:
-            log.exception(
-                "submission not accepted: broker unavailable", extra={"submission_id": received["submission_id"]}
-            )
-            checks_metrics.SUBMISSIONS.labels("unavailable").inc()
-            return web.problem(
-                503,
-                "Please try again soon",
-                "We could not save your check just now. It has not been sent; please try again in a minute.",
-                headers={"Retry-After": "30"},
-            )
-        ctx.submissions.record_accepted(received, correlation_id)
-        log.info(
-            "submission accepted", extra={"submission_id": received["submission_id"], "site_id": received["site_id"]}
-        )
-    checks_metrics.SUBMISSIONS.labels("accepted").inc()
-    return _accepted(received["submission_id"])
-
-
-def _received(data: dict, checker_id: str) -> dict:
-    received = {
-        "submission_id": str(data["submission_id"]),
-        "checker_id": checker_id,
-        "site_id": data["site_id"],
-        "question_set": data["question_set"],
-        "visited_on": data["visited_on"].isoformat(),
-        "answers": data["answers"],
-        "working": data["working"],
-        "not_working": data["not_working"],
-        "urgent_concern": data["urgent_concern"] or None,
-        "received_at": events.isoformat(events.now()),
-    }
-    received["content_hash"] = content_hash(received)
-    return received
-
-
-def _repeat(existing: dict, received: dict):
-    """Same id again: the same answer for the same check, a conflict for a different one."""
-    if existing["content_hash"] != received["content_hash"] or existing["checker_id"] != received["checker_id"]:
-        checks_metrics.SUBMISSIONS.labels("conflict").inc()
+    if result.outcome == intake.CONFLICT:
         return web.problem(
             409,
             "Submission id already used",
             "This submission_id belongs to a different submission. Make a new UUID for a new check.",
         )
-    checks_metrics.SUBMISSIONS.labels("repeat").inc()
-    return _accepted(existing["_id"])
+    return web.problem(
+        503,
+        "Please try again soon",
+        "We could not save your check just now. It has not been sent; please try again in a minute.",
+        headers={"Retry-After": "30"},
+    )
 
 
 def _accepted(submission_id: str):

@@ -1,0 +1,180 @@
+"""Accepting a check: one validated, idempotent, acks=all path for the API and the form.
+
+The bearer-token API, the no-JavaScript form and the JavaScript form all call
+``accept``; ``api.py`` and ``pages.py`` only turn its ``Result`` into HTTP.
+``submission_from_draft`` builds the API body from what the form kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import uuid
+
+from marshmallow import ValidationError
+
+from qc import events, logs
+from qc.kafka import PublishError
+from qc.settings import TOPICS
+from services.checks import metrics as checks_metrics
+from services.checks.handlers import content_hash
+from services.checks.schemas import SubmissionSchema, flatten_errors
+
+log = logging.getLogger(__name__)
+_submission_schema = SubmissionSchema()
+
+ACCEPTED = "accepted"
+REPEAT = "repeat"
+INVALID = "invalid"
+FORBIDDEN = "forbidden"
+CONFLICT = "conflict"
+UNAVAILABLE = "unavailable"
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What became of one attempt to send a check."""
+
+    outcome: str
+    submission_id: str | None = None
+    errors: list = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the check is safely with the broker (now or from an earlier attempt)."""
+        return self.outcome in (ACCEPTED, REPEAT)
+
+
+def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) -> Result:
+    """Validate ``body`` for ``checker`` and publish it once, waiting for the broker's acknowledgement."""
+    try:
+        data = _submission_schema.load(body)
+    except ValidationError as e:
+        checks_metrics.SUBMISSIONS.labels(INVALID).inc()
+        return Result(INVALID, errors=flatten_errors(e.messages))
+    if data["site_id"] != checker["site_id"]:
+        checks_metrics.SUBMISSIONS.labels(FORBIDDEN).inc()
+        return Result(FORBIDDEN)
+
+    received = _received(data, checker["checker_id"])
+    existing = ctx.submissions.get(received["submission_id"])
+    if existing is not None:
+        return _repeat(existing, received)
+
+    correlation_id = correlation_id or str(uuid.uuid4())
+    event = events.make_event(
+        "org.qc.submission.received",
+        source="qc/checks/intake",
+        subject=received["submission_id"],
+        data=received,
+        correlation_id=correlation_id,
+        event_id=received["submission_id"],
+    )
+    with logs.correlation(correlation_id):
+        try:
+            ctx.publisher.publish_sync(TOPICS["received"], received["site_id"], event)
+        except PublishError:
+            log.exception(
+                "submission not accepted: broker unavailable", extra={"submission_id": received["submission_id"]}
+            )
+            checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
+            return Result(UNAVAILABLE, received["submission_id"])
+        ctx.submissions.record_accepted(received, correlation_id)
+        log.info(
+            "submission accepted", extra={"submission_id": received["submission_id"], "site_id": received["site_id"]}
+        )
+    checks_metrics.SUBMISSIONS.labels(ACCEPTED).inc()
+    return Result(ACCEPTED, received["submission_id"])
+
+
+def _received(data: dict, checker_id: str) -> dict:
+    received = {
+        "submission_id": str(data["submission_id"]),
+        "checker_id": checker_id,
+        "site_id": data["site_id"],
+        "question_set": data["question_set"],
+        "visited_on": data["visited_on"].isoformat(),
+        "answers": data["answers"],
+        "working": data["working"],
+        "not_working": data["not_working"],
+        "urgent_concern": data["urgent_concern"] or None,
+        "received_at": events.isoformat(events.now()),
+    }
+    received["content_hash"] = content_hash(received)
+    return received
+
+
+def _repeat(existing: dict, received: dict) -> Result:
+    """Same id again: the same answer for the same check, a conflict for a different one."""
+    if existing["content_hash"] != received["content_hash"] or existing["checker_id"] != received["checker_id"]:
+        checks_metrics.SUBMISSIONS.labels(CONFLICT).inc()
+        return Result(CONFLICT, received["submission_id"])
+    checks_metrics.SUBMISSIONS.labels(REPEAT).inc()
+    return Result(REPEAT, existing["_id"])
+
+
+def submission_from_draft(draft: dict, question_set: dict, visited_on: dt.date) -> dict:
+    """The intake body for a form draft: every question once, unanswered ones as skipped (null)."""
+    answers = []
+    for question in question_set["questions"]:
+        given = draft.get("answers", {}).get(question["id"], {})
+        comment = (given.get("comment") or "").strip()
+        answers.append({"question_id": question["id"], "score": given.get("score"), "comment": comment})
+    return {
+        "submission_id": draft["_id"],
+        "site_id": draft["site_id"],
+        "question_set": {"id": question_set["id"], "version": int(question_set["version"])},
+        "visited_on": visited_on.isoformat(),
+        "answers": answers,
+        "working": list(draft.get("working", [])),
+        "not_working": list(draft.get("not_working", [])),
+        "urgent_concern": (draft.get("urgent_concern") or "").strip() or None,
+    }
+
+
+# --- reading the form's screens: pure functions, errors in plain words keyed by the field's id ---
+
+SCORES_FROM_FORM = {"3": 3, "2": 2, "1": 1, "skip": None}
+MAX_COMMENT = 1000
+MAX_ITEM = 500
+MAX_ITEMS = 20
+MAX_CONCERN = 2000
+
+
+def read_answers(form, questions: list[dict]) -> tuple[dict, dict[str, str]]:
+    """Answers to ``questions`` from a question screen, and an error for each one not answered."""
+    answers, errors = {}, {}
+    for question in questions:
+        qid = question["id"]
+        choice = form.get(f"score-{qid}")
+        comment = (form.get(f"comment-{qid}") or "").strip()
+        if choice not in SCORES_FROM_FORM:
+            errors[f"score-{qid}"] = "Choose an answer. If you do not want to answer, choose “I don’t want to answer”."
+        if len(comment) > MAX_COMMENT:
+            errors[f"comment-{qid}"] = f"What you wrote is too long. Please use {MAX_COMMENT} letters or fewer."
+        # An answer without "score" is one not chosen yet (only shown back, never stored).
+        answers[qid] = {"comment": comment}
+        if choice in SCORES_FROM_FORM:
+            answers[qid]["score"] = SCORES_FROM_FORM[choice]
+    return answers, errors
+
+
+def read_lines(text: str | None, field: str = "items") -> tuple[list[str], dict[str, str]]:
+    """Each non-empty line is one thing; at most 20 things of at most 500 letters."""
+    items = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if len(items) > MAX_ITEMS:
+        return items, {field: f"You wrote more than {MAX_ITEMS} things. Please put some of them together."}
+    if any(len(item) > MAX_ITEM for item in items):
+        return items, {field: f"One thing is too long. Please use {MAX_ITEM} letters or fewer for each thing."}
+    return items, {}
+
+
+def read_concern(text: str | None, *, required: bool) -> tuple[str, dict[str, str]]:
+    """What the checker is worried about; needed only when they ask to send it now."""
+    concern = (text or "").strip()
+    if required and not concern:
+        return concern, {"concern": "Write what you are worried about, then press the button again."}
+    if len(concern) > MAX_CONCERN:
+        return concern, {"concern": f"What you wrote is too long. Please use {MAX_CONCERN} letters or fewer."}
+    return concern, {}

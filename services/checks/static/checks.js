@@ -1,0 +1,491 @@
+/* Quality checks: progressive enhancement. Every page works without this file.
+ * With it: read aloud, the whole check on one page with its draft kept on the phone,
+ * and an outbox that sends a check when the phone is online, always with the same
+ * submission_id, so a retry can never make a second check. */
+(function () {
+  "use strict";
+  document.documentElement.classList.remove("no-js");
+  document.documentElement.classList.add("js");
+
+  var meta = function (name) {
+    var el = document.querySelector('meta[name="' + name + '"]');
+    return el ? el.getAttribute("content") : null;
+  };
+  var checker = meta("qc-checker");
+  var csrf = meta("qc-csrf");
+
+  /* ---- storage on the phone (falls back to memory when the browser refuses) ---- */
+  var memory = {};
+  var store = {
+    get: function (key) {
+      try {
+        var raw = window.localStorage.getItem(key);
+        return raw ? JSON.parse(raw) : null;
+      } catch (e) {
+        return memory[key] || null;
+      }
+    },
+    set: function (key, value) {
+      memory[key] = value;
+      try { window.localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* memory only */ }
+    },
+    remove: function (key) {
+      delete memory[key];
+      try { window.localStorage.removeItem(key); } catch (e) { /* nothing kept */ }
+    }
+  };
+  var draftKey = "qc.draft." + checker;
+  var outboxKey = "qc.outbox." + checker;
+
+  function newId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    if (window.crypto && window.crypto.getRandomValues) {
+      window.crypto.getRandomValues(bytes);
+    } else {
+      for (var i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  function today() {
+    var d = new Date();
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  }
+
+  /* ---- read aloud: only where the browser can speak and the checker wants it ---- */
+  function setUpReadAloud() {
+    if (!("speechSynthesis" in window) || document.body.getAttribute("data-read-aloud-setting") !== "on") return;
+    document.querySelectorAll("[data-read-aloud]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        window.speechSynthesis.cancel();
+        var scope = button.closest("[data-step]") || document.getElementById("main");
+        var words = Array.prototype.map.call(scope.querySelectorAll("[data-speak]"), function (el) {
+          return el.textContent.replace(/\s+/g, " ").trim();
+        }).filter(Boolean).join(". ");
+        var utterance = new window.SpeechSynthesisUtterance(words);
+        utterance.lang = "en-GB";
+        utterance.rate = 0.9;
+        window.speechSynthesis.speak(utterance);
+      });
+    });
+  }
+
+  /* ---- the outbox: checks waiting to be sent ---- */
+  var outbox = {
+    items: function () { return store.get(outboxKey) || []; },
+    save: function (items) { store.set(outboxKey, items); notify(); },
+    add: function (body) {
+      var items = outbox.items().filter(function (i) { return i.body.submission_id !== body.submission_id; });
+      items.push({ body: body, state: "waiting", queued_at: new Date().toISOString() });
+      outbox.save(items);
+    },
+    find: function (id) {
+      return outbox.items().filter(function (i) { return i.body.submission_id === id; })[0] || null;
+    },
+    mark: function (id, state, message) {
+      outbox.save(outbox.items().map(function (i) {
+        if (i.body.submission_id === id) { i.state = state; i.message = message || ""; i.changed_at = new Date().toISOString(); }
+        return i;
+      }));
+    }
+  };
+  var listeners = [];
+  function notify() { listeners.forEach(function (fn) { fn(); }); }
+
+  var sending = false;
+  var retryDelay = 3000;
+  var retryTimer = null;
+
+  function scheduleRetry() {
+    if (retryTimer) return;
+    retryTimer = window.setTimeout(function () { retryTimer = null; flush(); }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 20000);
+  }
+
+  function postOne(item) {
+    var controller = "AbortController" in window ? new AbortController() : null;
+    var timer = controller ? window.setTimeout(function () { controller.abort(); }, 30000) : null;
+    return fetch("/check/submit", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
+      body: JSON.stringify(item.body),
+      signal: controller ? controller.signal : undefined
+    }).then(function (response) {
+      if (timer) window.clearTimeout(timer);
+      var id = item.body.submission_id;
+      if (response.status === 202 || response.status === 409) {
+        // 409: this id is already recorded, so the check reached us before.
+        outbox.mark(id, "sent");
+        return true;
+      }
+      if (response.status === 401 || response.status === 403) {
+        outbox.mark(id, "waiting", "Open your own link on this phone, then we will send it.");
+        return false;
+      }
+      if (response.status === 422 || response.status === 400 || response.status === 413) {
+        outbox.mark(id, "failed", "We could not send this check. Please ask your supporter for help.");
+        return true;
+      }
+      return false; // 429, 5xx: try again later
+    }, function () {
+      if (timer) window.clearTimeout(timer);
+      return false; // no connection: stays waiting
+    });
+  }
+
+  function flush() {
+    if (sending || !checker) return;
+    var waiting = outbox.items().filter(function (i) { return i.state === "waiting"; });
+    if (!waiting.length) return;
+    if (navigator.onLine === false) { scheduleRetry(); return; }
+    sending = true;
+    var chain = Promise.resolve(true);
+    var allDone = true;
+    waiting.forEach(function (item) {
+      chain = chain.then(function () { return postOne(item); }).then(function (done) { allDone = allDone && done; });
+    });
+    chain.then(function () {
+      sending = false;
+      if (allDone) {
+        retryDelay = 3000;
+        // Sent checks are on the server now ("My checks"); keep failed ones for the supporter to see.
+        window.setTimeout(function () {
+          outbox.save(outbox.items().filter(function (i) { return i.state !== "sent"; }));
+        }, 60000);
+      } else {
+        scheduleRetry();
+      }
+    });
+  }
+
+  window.addEventListener("online", function () { retryDelay = 3000; flush(); });
+
+  /* ---- pages outside the check ---- */
+  function setUpStartPage() {
+    var startForm = document.querySelector("[data-start-check]");
+    if (startForm) {
+      startForm.addEventListener("submit", function (event) {
+        event.preventDefault();
+        store.remove(draftKey);
+        window.location.href = "/check/app";
+      });
+    }
+    var carryOn = document.querySelector("[data-app-draft]");
+    if (carryOn && store.get(draftKey)) {
+      carryOn.hidden = false;
+      if (startForm) startForm.querySelector("button").textContent = "Start a new check";
+    }
+    if (!document.querySelector("[data-check-app]")) {
+      // Outside a check the worry goes into the check kept on this phone (a server-side check keeps its own link).
+      document.querySelectorAll("[data-worried-link]").forEach(function (link) {
+        if (link.getAttribute("href") === "/worried") link.setAttribute("href", "/check/app#worried");
+      });
+    }
+  }
+
+  function setUpOutboxList() {
+    var box = document.querySelector("[data-outbox-list]");
+    if (!box) return;
+    var render = function () {
+      var items = outbox.items().filter(function (i) { return i.state !== "sent"; });
+      var list = box.querySelector("[data-outbox-items]");
+      list.textContent = "";
+      items.forEach(function (i) {
+        var li = document.createElement("li");
+        li.className = "check-card";
+        var tag = document.createElement("strong");
+        tag.className = "tag tag--waiting";
+        tag.textContent = i.state === "failed" ? "Not sent" : "Waiting to send";
+        li.appendChild(document.createTextNode("Check on " + i.body.visited_on + " "));
+        li.appendChild(tag);
+        if (i.message) { var p = document.createElement("p"); p.textContent = i.message; li.appendChild(p); }
+        list.appendChild(li);
+      });
+      box.hidden = items.length === 0;
+    };
+    listeners.push(render);
+    render();
+  }
+
+  /* ---- the check on one page ---- */
+  function setUpApp() {
+    var form = document.querySelector("[data-check-app]");
+    if (!form) return;
+    var steps = form.getAttribute("data-steps").split(" ");
+    var questionIds = form.getAttribute("data-question-ids").split(" ");
+    var backLink = document.querySelector("[data-app-back]");
+    var draft = store.get(draftKey);
+    if (!draft || !draft.submission_id) {
+      draft = { submission_id: newId(), values: {}, step: steps[0], started_at: new Date().toISOString() };
+      store.set(draftKey, draft);
+    }
+    var current = null;
+    var cameFrom = steps[0];
+    var returning = false;
+
+    // Put the saved answers back.
+    Object.keys(draft.values).forEach(function (name) {
+      var value = draft.values[name];
+      var radio = form.querySelector('input[type="radio"][name="' + name + '"][value="' + value + '"]');
+      if (radio) { radio.checked = true; return; }
+      var box = document.getElementById(name);
+      if (box && box.tagName === "TEXTAREA") box.value = value;
+    });
+
+    function keep() {
+      form.querySelectorAll("input[type=radio]:checked").forEach(function (r) { draft.values[r.name] = r.value; });
+      form.querySelectorAll("textarea").forEach(function (t) { draft.values[t.id] = t.value; });
+      draft.step = current;
+      store.set(draftKey, draft);
+    }
+    form.addEventListener("input", keep);
+    form.addEventListener("change", keep);
+
+    function section(name) { return document.getElementById("step-" + name); }
+
+    function show(name, focus) {
+      if (sentId && name !== "sent") { window.location.href = "/"; return; } // this check is done
+      if (!section(name)) name = steps[0];
+      if (name === "worried" && current && current !== "worried" && current !== "sent") cameFrom = current;
+      current = name;
+      form.querySelectorAll("[data-step]").forEach(function (s) { s.hidden = s.getAttribute("data-step") !== name; });
+      if (name === "check") renderSummary();
+      var index = steps.indexOf(name);
+      backLink.hidden = name === "sent";
+      if (name === "worried") backLink.setAttribute("href", "#" + cameFrom);
+      else if (returning && name !== "check") backLink.setAttribute("href", "#check");
+      else backLink.setAttribute("href", index > 0 ? "#" + steps[index - 1] : "/");
+      var heading = section(name).querySelector("h1");
+      if (heading) {
+        document.title = heading.textContent.replace(/\s+/g, " ").trim() + " – Quality checks";
+        if (focus) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+      }
+      if (name !== "sent") keep();
+      window.scrollTo(0, 0);
+    }
+
+    function go(name) {
+      if (window.location.hash === "#" + name) show(name, true);
+      else window.location.hash = name; // hashchange shows it, and the phone's Back button works
+    }
+    window.addEventListener("hashchange", function () { show(window.location.hash.slice(1), true); });
+
+    function clearErrors(step) {
+      var summary = step.querySelector("[data-step-errors]");
+      summary.hidden = true;
+      summary.querySelector("ul").textContent = "";
+      step.querySelectorAll(".js-error").forEach(function (el) { el.remove(); });
+      step.querySelectorAll(".form-group--error").forEach(function (el) { el.classList.remove("form-group--error"); });
+    }
+
+    function showErrors(step, errors) {
+      var summary = step.querySelector("[data-step-errors]");
+      var list = summary.querySelector("ul");
+      errors.forEach(function (e) {
+        var li = document.createElement("li");
+        var a = document.createElement("a");
+        a.href = "#" + e.target;
+        a.textContent = e.message;
+        a.addEventListener("click", function (ev) { ev.preventDefault(); document.getElementById(e.target).focus(); });
+        li.appendChild(a);
+        list.appendChild(li);
+        var group = e.group;
+        group.classList.add("form-group--error");
+        var p = document.createElement("p");
+        p.className = "error-message js-error";
+        p.id = e.target + "-error";
+        p.innerHTML = '<span class="visually-hidden">Error:</span> ';
+        p.appendChild(document.createTextNode(e.message));
+        e.before.parentNode.insertBefore(p, e.before);
+      });
+      summary.hidden = false;
+      summary.focus();
+    }
+
+    function validate(name) {
+      var step = section(name);
+      clearErrors(step);
+      var errors = [];
+      step.querySelectorAll("[data-question]").forEach(function (group) {
+        var qid = group.getAttribute("data-question");
+        if (!step.querySelector('input[name="score-' + qid + '"]:checked')) {
+          errors.push({
+            target: "score-" + qid + "-3", group: group, before: group.querySelector(".choices"),
+            message: "Choose an answer. If you do not want to answer, choose “I don’t want to answer”."
+          });
+        }
+      });
+      step.querySelectorAll("textarea[name=items]").forEach(function (box) {
+        var items = lines(box.value);
+        var message = items.length > 20 ? "You wrote more than 20 things. Please put some of them together."
+          : items.some(function (i) { return i.length > 500; }) ? "One thing is too long. Please use 500 letters or fewer for each thing." : null;
+        if (message) errors.push({ target: box.id, group: box.closest(".form-group"), before: box, message: message });
+      });
+      if (errors.length) showErrors(step, errors);
+      return errors.length === 0;
+    }
+
+    function lines(text) {
+      return (text || "").split(/\r?\n/).map(function (l) { return l.trim(); }).filter(Boolean);
+    }
+
+    var labels = {};
+    form.querySelectorAll(".choice__input").forEach(function (input) {
+      labels[input.value] = form.querySelector('label[for="' + input.id + '"]').textContent.replace(/\s+/g, " ").trim();
+    });
+
+    function renderSummary() {
+      var dl = form.querySelector("[data-summary]");
+      dl.textContent = "";
+      var perScreenAll = steps.indexOf("questions") >= 0;
+      var row = function (key, value, href, items) {
+        var div = document.createElement("div");
+        div.className = "summary-list__row";
+        var dt = document.createElement("dt");
+        dt.className = "summary-list__key";
+        dt.textContent = key;
+        var dd = document.createElement("dd");
+        dd.className = "summary-list__value";
+        if (items && items.length) {
+          var ul = document.createElement("ul");
+          ul.className = "list";
+          items.forEach(function (t) { var li = document.createElement("li"); li.textContent = t; ul.appendChild(li); });
+          dd.appendChild(ul);
+        } else {
+          dd.textContent = value;
+        }
+        var actions = document.createElement("dd");
+        actions.className = "summary-list__actions";
+        var a = document.createElement("a");
+        a.className = "link-block";
+        a.href = href;
+        a.textContent = "Change";
+        var hidden = document.createElement("span");
+        hidden.className = "visually-hidden";
+        hidden.textContent = " " + key;
+        a.appendChild(hidden);
+        a.addEventListener("click", function () { returning = href !== "#worried"; });
+        actions.appendChild(a);
+        div.appendChild(dt); div.appendChild(dd); div.appendChild(actions);
+        dl.appendChild(div);
+        return dd;
+      };
+      questionIds.forEach(function (qid) {
+        var chosen = form.querySelector('input[name="score-' + qid + '"]:checked');
+        var text = document.getElementById("question-" + qid).textContent.trim();
+        var dd = row(text, chosen ? labels[chosen.value] : "Not answered", perScreenAll ? "#questions" : "#q-" + qid);
+        var comment = document.getElementById("comment-" + qid).value.trim();
+        if (comment) {
+          var p = document.createElement("p");
+          p.className = "summary-list__comment";
+          p.textContent = "You said: “" + comment + "”";
+          dd.appendChild(p);
+        }
+      });
+      row("What is working", "Nothing written", "#working", lines(document.getElementById("working-items").value));
+      row("What is not working", "Nothing written", "#not-working", lines(document.getElementById("not-working-items").value));
+      var concern = document.getElementById("concern").value.trim();
+      row("What you are worried about", concern || "Nothing written", "#worried");
+      form.querySelector("[data-worry-note]").hidden = !concern;
+      returning = false;
+    }
+
+    function body() {
+      var scores = { "3": 3, "2": 2, "1": 1, "skip": null };
+      return {
+        submission_id: draft.submission_id,
+        site_id: form.getAttribute("data-site-id"),
+        question_set: {
+          id: form.getAttribute("data-question-set-id"),
+          version: parseInt(form.getAttribute("data-question-set-version"), 10)
+        },
+        visited_on: today(),
+        answers: questionIds.map(function (qid) {
+          var chosen = form.querySelector('input[name="score-' + qid + '"]:checked');
+          return {
+            question_id: qid,
+            score: chosen ? scores[chosen.value] : null,
+            comment: document.getElementById("comment-" + qid).value.trim()
+          };
+        }),
+        working: lines(document.getElementById("working-items").value),
+        not_working: lines(document.getElementById("not-working-items").value),
+        urgent_concern: document.getElementById("concern").value.trim() || null
+      };
+    }
+
+    var sentId = null;
+    function renderStatus() {
+      if (!sentId) return;
+      var item = outbox.find(sentId);
+      var panel = form.querySelector("[data-sent-panel]");
+      var title = panel.querySelector("h1");
+      var status = form.querySelector("[data-send-status]");
+      var state = item ? item.state : "sent";
+      panel.classList.toggle("panel--waiting", state !== "sent");
+      panel.setAttribute("data-state", state);
+      if (state === "sent") {
+        title.textContent = "Your check has been sent";
+        status.textContent = "Sent";
+      } else if (state === "failed") {
+        title.textContent = "Your check has not been sent";
+        status.textContent = item.message;
+      } else {
+        title.textContent = "Your check is saved on this phone";
+        status.textContent = "Waiting to send — we will send it when you are back online.";
+      }
+    }
+    listeners.push(renderStatus);
+
+    function send() {
+      var b = body();
+      outbox.add(b); // on the phone before the network is tried: nothing is lost
+      sentId = b.submission_id;
+      store.remove(draftKey);
+      form.querySelector("[data-worry-sent]").hidden = !b.urgent_concern;
+      renderStatus();
+      go("sent");
+      flush();
+    }
+
+    form.querySelectorAll("[data-next]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        if (!validate(current)) return;
+        if (returning) { go("check"); return; }
+        go(steps[Math.min(steps.indexOf(current) + 1, steps.length - 1)]);
+      });
+    });
+    form.querySelector("[data-send]").addEventListener("click", send);
+    form.querySelector("[data-keep-worry]").addEventListener("click", function () { keep(); go(cameFrom); });
+    form.querySelector("[data-send-worry]").addEventListener("click", function () {
+      var step = section("worried");
+      clearErrors(step);
+      var box = document.getElementById("concern");
+      if (!box.value.trim()) {
+        showErrors(step, [{ target: "concern", group: box.closest(".form-group"), before: box,
+          message: "Write what you are worried about, then press the button again." }]);
+        return;
+      }
+      send();
+    });
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+
+    var start = window.location.hash.slice(1);
+    show(section(start) && start !== "sent" ? start : (draft.step && section(draft.step) ? draft.step : steps[0]), false);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpStartPage();
+    setUpApp();
+    setUpOutboxList();
+    setUpReadAloud();
+    flush();
+  });
+}());

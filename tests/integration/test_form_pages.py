@@ -1,0 +1,191 @@
+"""The checker's form pages over the real broker and database (Flask test client, no JavaScript)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+
+import pytest
+
+from qc import auth
+from qc.settings import TOPICS
+from services.checks import create_app
+from services.checks.directory import Directory
+from tests.conftest import read_topic
+
+pytestmark = pytest.mark.integration
+QUESTIONS = ["listened-to", "feel-safe", "home-clean", "choose-day", "respect", "know-complain", "see-people"]
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(dataclasses.asdict(settings))
+    directory = Directory(app.extensions["qc.checks"].db)
+    directory.upsert("region", {"_id": "R01", "name": "Region 1", "active": True})
+    directory.upsert("site", {"_id": "S0001", "name": "Oak House", "region_id": "R01", "active": True})
+    directory.upsert("person", {"_id": "C1", "name": "C", "role": "checker", "site_id": "S0001", "active": True})
+    app.token = auth.new_checker_token()
+    directory.add_checker_token("C1", "S0001", auth.hash_checker_token(app.token))
+    yield app
+    app.extensions["qc.close"]()
+
+
+@pytest.fixture
+def client(app):
+    with app.test_client() as c:
+        assert c.get(f"/s/{app.token}").status_code == 303
+        yield c
+
+
+def _csrf(page) -> str:
+    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.get_data(as_text=True)).group(1)
+
+
+def _start(client) -> str:
+    home = client.get("/")
+    response = client.post("/check/start", data={"csrf_token": _csrf(home)})
+    assert response.status_code == 303
+    match = re.match(r"/check/([0-9a-f-]{36})/q-listened-to$", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return match.group(1)
+
+
+def _answer(client, draft_id, name, data):
+    page = client.get(f"/check/{draft_id}/{name}")
+    return client.post(f"/check/{draft_id}/{name}", data={"csrf_token": _csrf(page), **data})
+
+
+def test_start_page_offers_a_check_to_a_signed_in_checker(client):
+    page = client.get("/").get_data(as_text=True)
+    assert "Oak House" in page and "Start a check" in page and "I am worried about something" in page
+    assert client.get("/").headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_without_the_cookie_the_pages_ask_for_the_link(app):
+    with app.test_client() as c:
+        assert "open your own link" in c.get("/").get_data(as_text=True)
+        assert c.get("/my-checks").status_code == 401
+        assert c.post("/check/start").status_code == 401
+
+
+def test_a_post_without_the_csrf_token_is_refused(client):
+    response = client.post("/check/start", data={})
+    assert response.status_code == 400
+    assert "Please go back and try again" in response.get_data(as_text=True)
+    assert client.post("/check/submit", json={}).status_code == 403
+
+
+def test_a_whole_check_without_javascript_is_sent_once(client, settings):
+    draft_id = _start(client)
+    # Nothing chosen: the error is in plain words, in a summary and next to the question.
+    missing = _answer(client, draft_id, "q-listened-to", {"score-listened-to": ""})
+    assert missing.status_code == 400
+    text = missing.get_data(as_text=True)
+    assert text.count("Choose an answer. If you do not want to answer") == 2
+    assert "There is a problem" in text and 'href="#score-listened-to-3"' in text
+    scores = {"listened-to": "3", "feel-safe": "1", "home-clean": "skip", "choose-day": "2"}
+    for qid in QUESTIONS:
+        response = _answer(client, draft_id, f"q-{qid}", {f"score-{qid}": scores.get(qid, "3"), f"comment-{qid}": ""})
+        assert response.status_code == 303
+    assert response.headers["Location"].endswith("/working")
+    assert _answer(client, draft_id, "working", {"items": "the garden\n\n the cook "}).status_code == 303
+    assert _answer(client, draft_id, "not-working", {"items": "the night shift"}).headers["Location"].endswith("/check")
+    check = client.get(f"/check/{draft_id}/check").get_data(as_text=True)
+    assert "Check your answers" in check and "the cook" in check and "I don&#39;t want to answer" in check
+    sent = client.post(f"/check/{draft_id}/send", data={"csrf_token": _csrf(client.get("/"))})
+    assert sent.status_code == 303 and sent.headers["Location"].endswith(f"/check/{draft_id}/sent")
+    assert "Your check has been sent" in client.get(sent.headers["Location"]).get_data(as_text=True)
+    # Pressing send again (a double tap, a retry) sends nothing new.
+    client.post(f"/check/{draft_id}/send", data={"csrf_token": _csrf(client.get("/"))})
+    events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == draft_id for e in evs))
+    [event] = [e for e in events if e["id"] == draft_id]
+    data = event["data"]
+    assert [a["question_id"] for a in data["answers"]] == QUESTIONS
+    assert {a["question_id"]: a["score"] for a in data["answers"]}["home-clean"] is None
+    assert data["working"] == ["the garden", "the cook"] and data["not_working"] == ["the night shift"]
+    assert data["urgent_concern"] is None and data["checker_id"] == "C1"
+    my = client.get("/my-checks").get_data(as_text=True)
+    assert f'data-check="{draft_id}"' in my
+
+
+def test_the_worried_path_explains_who_is_told_and_can_send_now(client, settings):
+    draft_id = _start(client)
+    page = client.get(f"/check/{draft_id}/worried?from=q-listened-to")
+    text = page.get_data(as_text=True)
+    for words in ("the manager of the service", "the regional manager", "the safeguarding lead", "straight away"):
+        assert words in text
+    empty = client.post(
+        f"/check/{draft_id}/worried", data={"csrf_token": _csrf(page), "action": "send", "concern": " "}
+    )
+    assert empty.status_code == 400 and "Write what you are worried about" in empty.get_data(as_text=True)
+    kept = client.post(
+        f"/check/{draft_id}/worried",
+        data={"csrf_token": _csrf(page), "action": "save", "concern": "Night staff shout", "from": "q-feel-safe"},
+    )
+    assert kept.headers["Location"].endswith(f"/check/{draft_id}/q-feel-safe")
+    now = client.post(
+        f"/check/{draft_id}/worried", data={"csrf_token": _csrf(page), "action": "send", "concern": "Night staff shout"}
+    )
+    assert now.headers["Location"].endswith(f"/check/{draft_id}/sent")
+    events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == draft_id for e in evs))
+    [event] = [e for e in events if e["id"] == draft_id]
+    assert event["data"]["urgent_concern"] == "Night staff shout"
+    assert all(a["score"] is None for a in event["data"]["answers"])
+
+
+def test_someone_elses_draft_is_not_found(client, app):
+    other = app.extensions["qc.checks"].db["drafts"]
+    other.insert_one({"_id": str(uuid.uuid4()), "checker_id": "C2", "site_id": "S0001", "sent_at": None})
+    draft = other.find_one({"checker_id": "C2"})
+    response = client.get(f"/check/{draft['_id']}/q-listened-to")
+    assert response.status_code == 404 and "We cannot find this page" in response.get_data(as_text=True)
+
+
+def test_how_i_like_it_is_kept_and_changes_the_pages(client):
+    page = client.get("/how-i-like-it")
+    bad = client.post("/how-i-like-it", data={"csrf_token": _csrf(page), "pictures": "paintings"})
+    assert bad.status_code == 400 and "Choose symbols, photos or words only." in bad.get_data(as_text=True)
+    saved = client.post(
+        "/how-i-like-it",
+        data={
+            "csrf_token": _csrf(page),
+            "pictures": "words",
+            "read_aloud": "off",
+            "text_size": "very-large",
+            "per_screen": "all",
+        },
+    )
+    assert saved.status_code == 303
+    assert "Saved" in client.get(saved.headers["Location"]).get_data(as_text=True)
+    draft_id = _start_all(client)
+    text = client.get(f"/check/{draft_id}/questions").get_data(as_text=True)
+    assert 'class="text-very-large pictures-words' in text
+    assert all(f'name="score-{qid}"' in text for qid in QUESTIONS)
+    assert "<svg" not in text.split('id="main"')[1] and "data-read-aloud" not in text.split('id="main"')[1]
+
+
+def _start_all(client) -> str:
+    response = client.post("/check/start", data={"csrf_token": _csrf(client.get("/"))})
+    assert response.headers["Location"].endswith("/questions")
+    return response.headers["Location"].split("/")[2]
+
+
+def test_the_json_send_uses_the_same_intake(client, settings):
+    page = client.get("/check/app")
+    token = re.search(r'name="qc-csrf" content="([0-9a-f]+)"', page.get_data(as_text=True)).group(1)
+    body = {
+        "submission_id": str(uuid.uuid4()),
+        "site_id": "S0001",
+        "question_set": {"id": "everyday-life", "version": 1},
+        "visited_on": "2026-01-01",
+        "answers": [{"question_id": "feel-safe", "score": 2, "comment": ""}],
+    }
+    headers = {"X-CSRF-Token": token}
+    first = client.post("/check/submit", json=body, headers=headers)
+    again = client.post("/check/submit", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202 and first.json == again.json
+    bad = client.post("/check/submit", json={**body, "submission_id": "x"}, headers=headers)
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "submission_id"
+    events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == body["submission_id"] for e in evs))
+    assert sum(1 for e in events if e["id"] == body["submission_id"]) == 1
