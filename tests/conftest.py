@@ -46,6 +46,7 @@ def stack(tmp_path_factory) -> Stack:
     }
     env["QC_CHECKS_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_CHECKS_PORT']}"
     env["QC_NOTIFY_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_NOTIFY_PORT']}"
+    env["QC_AGGREGATE_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_AGGREGATE_PORT']}"
     s = Stack(var, env)
     s.start_infrastructure(":memory:")
     create_topics(s.settings)
