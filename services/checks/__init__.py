@@ -62,7 +62,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         settings,
         {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
     )
-    from services.checks import api, manager_auth, pages
+    from services.checks import api, check_screens, manager_auth, pages  # noqa: F401 (check_screens adds routes to pages.bp)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

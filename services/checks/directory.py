@@ -66,6 +66,13 @@ class Directory:
             }
         )
 
+    def revoke_checker_tokens(self, checker_id: str, token_hash: str | None = None) -> int:
+        """Stop a checker's sign-in links (one, or all of them); returns how many were stopped."""
+        query = {"checker_id": checker_id, "revoked_at": None}
+        if token_hash:
+            query["_id"] = token_hash
+        return self.tokens.update_many(query, {"$set": {"revoked_at": events.now()}}).modified_count
+
     def upsert(self, entity: str, doc: dict) -> None:
         """Create or replace one region, site or person."""
         collection = {"region": self.regions, "site": self.sites, "person": self.people}[entity]

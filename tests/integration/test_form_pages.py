@@ -189,3 +189,23 @@ def test_the_json_send_uses_the_same_intake(client, settings):
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "submission_id"
     events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == body["submission_id"] for e in evs))
     assert sum(1 for e in events if e["id"] == body["submission_id"]) == 1
+
+
+def test_sign_out_on_this_phone_keeps_the_link_working(app, client):
+    csrf = _csrf(client.get("/how-i-like-it"))
+    page = client.post("/sign-out", data={"csrf_token": csrf, "stop": "phone"})
+    assert "signed out on this phone" in page.get_data(as_text=True)
+    assert client.get_cookie("qc_checker") is None
+    assert client.get(f"/s/{app.token}").status_code == 303  # the link still signs in
+
+
+def test_stop_my_link_means_it_never_works_again(app, client):
+    csrf = _csrf(client.get("/how-i-like-it"))
+    page = client.post("/sign-out", data={"csrf_token": csrf, "stop": "link"})
+    assert "will not work again" in page.get_data(as_text=True)
+    assert client.get(f"/s/{app.token}").status_code == 404
+    with app.test_client() as other:  # the API refuses it too
+        response = other.get("/api/v1/question-sets/current")
+        assert response.status_code == 200
+        refused = other.post("/api/v1/submissions", json={}, headers={"Authorization": f"Bearer {app.token}"})
+        assert refused.status_code == 401

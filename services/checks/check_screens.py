@@ -1,0 +1,263 @@
+"""The check itself, screen by screen (no JavaScript) or as one page (with it), and the worried path.
+
+Without JavaScript every screen is a server-rendered form whose answers are
+kept in a server-side draft. With JavaScript ``/check/app`` keeps the draft on
+the phone and sends through ``/check/submit`` when there is a connection.
+Both end in ``intake.accept``, the same path as the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, g, redirect, render_template, request, url_for
+
+from services.checks import api, intake
+from services.checks.pages import _ctx, _page, _signed_in, bp
+from services.checks.profiles import Drafts, next_step, previous_step, steps
+
+# --- the check without JavaScript: one screen at a time, the draft kept on the server ------------
+
+
+def _drafts() -> Drafts:
+    drafts = Drafts(_ctx().db)
+    if not current_app.extensions.get("qc.drafts_indexed"):
+        drafts.ensure_indexes()
+        current_app.extensions["qc.drafts_indexed"] = True
+    return drafts
+
+
+def _question_set(draft: dict) -> dict:
+    ref = draft["question_set"]
+    return _ctx().question_sets.get(ref["id"], ref["version"]) or _ctx().question_sets.current()
+
+
+def _draft_or_404(draft_id: str) -> dict:
+    draft = _drafts().get(g.checker["checker_id"], draft_id)
+    if draft is None:
+        abort(404)
+    return draft
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(ZoneInfo(_ctx().settings.timezone)).date()
+
+
+@bp.post("/check/start")
+def start_check():
+    """Start a new check (the draft's id is the check's submission_id)."""
+    draft = _drafts().start(g.checker, _ctx().question_sets.current())
+    first = steps(_question_set(draft), g.profile)[0]
+    return redirect(url_for(".step", draft_id=draft["_id"], name=first), code=303)
+
+
+@bp.route("/check/<draft_id>/<name>", methods=["GET", "POST"])
+@_signed_in
+def step(draft_id: str, name: str):
+    """One screen of the check: a question (or all of them), what works, what does not, check answers."""
+    draft = _draft_or_404(draft_id)
+    if draft["sent_at"] is not None:
+        return redirect(url_for(".sent", draft_id=draft_id), code=303)
+    question_set = _question_set(draft)
+    all_steps = steps(question_set, g.profile)
+    questions = _questions_for(question_set, name)
+    if questions is None and name not in ("working", "not-working", "check"):
+        abort(404)
+    back = request.args.get("return") == "check"
+    errors = {}
+    values = draft["answers"] if questions is not None else {"items": "\n".join(draft.get(name.replace("-", "_"), []))}
+    if request.method == "POST":
+        if questions is not None:
+            answers, errors = intake.read_answers(request.form, questions)
+            changes = {f"answers.{qid}": answer for qid, answer in answers.items()}
+            values = answers
+        else:
+            items, errors = intake.read_lines(request.form.get("items"))
+            changes = {name.replace("-", "_"): items}
+            values = {"items": request.form.get("items", "")}
+        if not errors:
+            _drafts().update(g.checker["checker_id"], draft_id, changes)
+            target = "check" if back else next_step(all_steps, name)
+            return redirect(url_for(".step", draft_id=draft_id, name=target), code=303)
+    context = dict(
+        draft=draft,
+        question_set=question_set,
+        step_name=name,
+        back_href=_back_href(draft_id, all_steps, name, back),
+        worried_href=url_for(".worried_in_check", draft_id=draft_id, **{"from": name}),
+        errors=errors,
+        values=values,
+        returning=back,
+    )
+    status = 400 if errors else 200
+    if questions is not None:
+        return _page("question.html", status, questions=questions, **context)
+    if name == "check":
+        return _page("check_answers.html", status, rows=_summary(draft, question_set, all_steps), **context)
+    return _page("things.html", status, **context)
+
+
+def _questions_for(question_set: dict, name: str) -> list[dict] | None:
+    if name == "questions":
+        return question_set["questions"]
+    if name.startswith("q-"):
+        found = [q for q in question_set["questions"] if q["id"] == name[2:]]
+        return found or None
+    return None
+
+
+def _back_href(draft_id: str, all_steps: list[str], name: str, returning: bool) -> str:
+    if returning:
+        return url_for(".step", draft_id=draft_id, name="check")
+    before = previous_step(all_steps, name)
+    return url_for(".step", draft_id=draft_id, name=before) if before else url_for(".start")
+
+
+def _summary(draft: dict, question_set: dict, all_steps: list[str]) -> list[dict]:
+    """The check-your-answers rows, each with where to change it."""
+    labels = {s["score"]: s["label"] for s in question_set["scale"]}
+    rows = []
+    for question in question_set["questions"]:
+        answer = draft["answers"].get(question["id"])
+        name = "questions" if "questions" in all_steps else f"q-{question['id']}"
+        rows.append(
+            {
+                "key": question["text"],
+                "value": labels[answer["score"]] if answer else "Not answered",
+                "comment": (answer or {}).get("comment", ""),
+                "href": url_for(".step", draft_id=draft["_id"], name=name, **{"return": "check"}),
+                "id": question["id"],
+            }
+        )
+    for name, key in (("working", "What is working"), ("not-working", "What is not working")):
+        items = draft[name.replace("-", "_")]
+        href = url_for(".step", draft_id=draft["_id"], name=name, **{"return": "check"})
+        value = "" if items else "Nothing written"
+        rows.append({"key": key, "things": items, "value": value, "href": href, "id": name})
+    return rows
+
+
+@bp.post("/check/<draft_id>/send")
+@_signed_in
+def send(draft_id: str):
+    """Send the check through the same intake path as the API."""
+    draft = _draft_or_404(draft_id)
+    if draft["sent_at"] is None:
+        failed = _send_draft(draft)
+        if failed is not None:
+            return failed
+    return redirect(url_for(".sent", draft_id=draft_id), code=303)
+
+
+def _send_draft(draft: dict):
+    """None once the check is with the broker; otherwise the page that says what to do."""
+    question_set = _question_set(draft)
+    body = intake.submission_from_draft(draft, question_set, _today())
+    result = intake.accept(_ctx(), g.checker, body, request.headers.get("X-Correlation-ID"))
+    # A conflict means this id is already recorded with other content: it was sent before.
+    if result.ok or result.outcome == intake.CONFLICT:
+        _drafts().mark_sent(g.checker["checker_id"], draft["_id"])
+        return None
+    all_steps = steps(question_set, g.profile)
+    return _page(
+        "check_answers.html",
+        503 if result.outcome == intake.UNAVAILABLE else 400,
+        draft=draft,
+        question_set=question_set,
+        step_name="check",
+        rows=_summary(draft, question_set, all_steps),
+        back_href=_back_href(draft["_id"], all_steps, "check", False),
+        worried_href=url_for(".worried_in_check", draft_id=draft["_id"], **{"from": "check"}),
+        errors={},
+        send_failed=result.outcome,
+        send_errors=result.errors,
+    )
+
+
+@bp.get("/check/<draft_id>/sent")
+@_signed_in
+def sent(draft_id: str):
+    """The confirmation: it has been sent, and what happens next."""
+    draft = _draft_or_404(draft_id)
+    if draft["sent_at"] is None:
+        return redirect(url_for(".step", draft_id=draft_id, name="check"), code=303)
+    return render_template("sent.html", draft=draft, submission_id=draft["_id"])
+
+
+# --- "I am worried about something": one tap away on every screen ---------------------------------
+
+
+@bp.route("/check/<draft_id>/worried", methods=["GET", "POST"])
+@_signed_in
+def worried_in_check(draft_id: str):
+    """Say who will be told and when; keep the worry in the check or send it now."""
+    draft = _draft_or_404(draft_id)
+    if draft["sent_at"] is not None:
+        return redirect(url_for(".worried"), code=303)
+    came_from = request.values.get("from") or ""
+    question_set = _question_set(draft)
+    if came_from not in (*steps(question_set, g.profile), "questions") and not came_from.startswith("q-"):
+        came_from = steps(question_set, g.profile)[0]
+    errors = {}
+    concern = draft["urgent_concern"]
+    if request.method == "POST":
+        send_now = request.form.get("action") == "send"
+        concern, errors = intake.read_concern(request.form.get("concern"), required=send_now)
+        if not errors:
+            draft = _drafts().update(g.checker["checker_id"], draft_id, {"urgent_concern": concern}) or draft
+            if not send_now:
+                return redirect(url_for(".step", draft_id=draft_id, name=came_from), code=303)
+            failed = _send_draft(draft)
+            return failed or redirect(url_for(".sent", draft_id=draft_id), code=303)
+    return _page(
+        "worried.html",
+        400 if errors else 200,
+        action=url_for(".worried_in_check", draft_id=draft_id),
+        back_href=url_for(".step", draft_id=draft_id, name=came_from),
+        came_from=came_from,
+        concern=concern,
+        errors=errors,
+    )
+
+
+@bp.route("/worried", methods=["GET", "POST"])
+@_signed_in
+def worried():
+    """The worried page from outside a check: it goes into the open check, or a new one."""
+    drafts = _drafts()
+    draft = drafts.open_draft(g.checker["checker_id"])
+    if request.method == "GET" and draft is not None:
+        return redirect(url_for(".worried_in_check", draft_id=draft["_id"]), code=303)
+    if request.method == "POST":
+        draft = draft or drafts.start(g.checker, _ctx().question_sets.current())
+        return worried_in_check(draft["_id"])
+    return _page("worried.html", action=url_for(".worried"), back_href=url_for(".start"), concern="", errors={})
+
+
+# --- the check with JavaScript: one page, the draft on the phone, sent when there is a connection --
+
+
+@bp.get("/check/app")
+@_signed_in
+def app_page():
+    """The whole check in one page; JavaScript shows one screen at a time and works offline."""
+    ctx = _ctx()
+    question_set = ctx.question_sets.current()
+    return render_template(
+        "check_app.html",
+        question_set=question_set,
+        site=ctx.directory.site(g.checker["site_id"]),
+        all_steps=steps(question_set, g.profile),
+        worried_href="#worried",
+    )
+
+
+@bp.post("/check/submit")
+@_signed_in
+def submit_json():
+    """The JavaScript form's send: the intake body as JSON, the checker's cookie and a CSRF header."""
+    body, error = api._json_body()
+    if error:
+        return error
+    return api.intake_response(intake.accept(_ctx(), g.checker, body, request.headers.get("X-Correlation-ID")))
