@@ -16,7 +16,7 @@ from qc import events
 from qc.settings import TOPICS
 
 MANAGER_ROLES = ("site_manager", "regional_manager", "org_admin", "safeguarding_lead")
-_PUBLIC_FIELDS = ("name", "region_id", "site_id", "role", "email", "username")
+_PUBLIC_FIELDS = ("name", "region_id", "site_id", "role", "email", "username", "supporter_email", "tell_supporters")
 
 
 class Directory:

@@ -45,12 +45,15 @@ def demo_directory(n_sites: int, seed: int = 2026) -> tuple[dict, dict]:
 
     for i in range(1, n_sites + 1):
         site_id, region_id = f"S{i:04d}", regions[(i - 1) % 12]["_id"]
+        # Every third demo site has chosen to e-mail checkers' supporters what managers did.
+        tell = i % 3 == 1
         sites.append(
             {
                 "_id": site_id,
                 "name": f"{rng.choice(_NAMES)} {rng.choice(_KINDS)} {i:04d}",
                 "region_id": region_id,
                 "active": True,
+                "tell_supporters": tell,
             }
         )
         manager(
@@ -72,6 +75,7 @@ def demo_directory(n_sites: int, seed: int = 2026) -> tuple[dict, dict]:
                 "site_id": site_id,
                 "region_id": region_id,
                 "email": None,
+                "supporter_email": f"supporter.{checker_id.lower()}@demo.qc.localhost" if tell else None,
                 "active": True,
             }
         )

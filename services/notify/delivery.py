@@ -128,19 +128,25 @@ class Deliveries:
                 continue
             site = self.sites.find_one({"_id": alert["site_id"]}) or {}
             place = site.get("name") or alert["site_id"]
-            label = "Not acknowledged yet" if delivery.get("purpose") == "escalation" else LABELS[alert["severity"]]
-            subject = f"[{label}] {alert['summary']} ({place})"
-            message = render(
-                "alert_email",
-                subject,
-                alert=alert,
-                label=label,
-                place=place,
-                escalation=delivery.get("purpose") == "escalation",
-                link=self.link(alert["_id"]),
-            )
-            sent += self._attempt([delivery], message, now)
+            sent += self._attempt([delivery], self._message(delivery, alert, place), now)
         return sent
+
+    def _message(self, delivery: dict, alert: dict, place: str) -> tuple[str, str, str]:
+        purpose = delivery.get("purpose", "alert")
+        if purpose == "response":  # "you said, we did", to a checker's supporter
+            subject = f"What the managers of {place} did about something a quality checker raised"
+            return render("response_email", subject, alert=alert, place=place)
+        label = "Not acknowledged yet" if purpose == "escalation" else LABELS[alert["severity"]]
+        subject = f"[{label}] {alert['summary']} ({place})"
+        return render(
+            "alert_email",
+            subject,
+            alert=alert,
+            label=label,
+            place=place,
+            escalation=purpose == "escalation",
+            link=self.link(alert["_id"]),
+        )
 
     def send_digests(self, alerts_by_id) -> tuple[int, int]:
         """One e-mail per person listing every alert waiting for their digest; returns (sent, failed)."""

@@ -38,6 +38,7 @@ class Knowledge:
                     "region_id": data.get("region_id"),
                     "email": data.get("email"),
                     "username": data.get("username"),
+                    "supporter_email": data.get("supporter_email"),
                     "active": data["active"],
                 },
                 upsert=True,
@@ -46,7 +47,12 @@ class Knowledge:
             self.sites.update_one(
                 {"_id": data["id"]},
                 {
-                    "$set": {"name": data["name"], "region_id": data.get("region_id"), "active": data["active"]},
+                    "$set": {
+                        "name": data["name"],
+                        "region_id": data.get("region_id"),
+                        "active": data["active"],
+                        "tell_supporters": bool(data.get("tell_supporters")),
+                    },
                     # The overdue rule counts from here for a site never checked.
                     "$setOnInsert": {"first_seen_on": events.now().date().isoformat()},
                 },

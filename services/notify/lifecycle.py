@@ -7,6 +7,7 @@ import logging
 from qc import events
 from qc.kafka import PublishError
 from qc.settings import TOPICS
+from services.notify import supporters
 from services.notify.context import Context
 
 log = logging.getLogger(__name__)
@@ -65,4 +66,6 @@ def change(ctx: Context, alert: dict, status: str, by: str, extra: dict) -> dict
         raise LifecycleError(503, "Please try again soon", "The change could not be saved just now.") from e
     updated = ctx.store.transition(alert["_id"], ALLOWED_FROM[status], status, by, extra)
     log.info("alert changed", extra={"alert_id": alert["_id"], "status": status})
+    if updated and status == "resolved":
+        supporters.plan_notes(ctx.deliveries.database, updated)
     return updated or ctx.store.get(alert["_id"])

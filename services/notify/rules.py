@@ -245,4 +245,5 @@ def _candidate(rule, key, validated, period, question_ids, summary) -> Candidate
         submission_id=validated["submission_id"],
         question_ids=question_ids,
         summary=summary,
+        checker_id=validated.get("checker_id"),
     )

@@ -36,6 +36,8 @@ class AlertStore:
         joining = {"question_ids": {"$each": list(candidate.question_ids)}}
         if candidate.submission_id:
             joining["submission_ids"] = candidate.submission_id
+        if candidate.checker_id:
+            joining["checker_ids"] = candidate.checker_id
         joined = self.alerts.find_one_and_update(
             {"key": candidate.key, "status": {"$in": list(OPEN_STATUSES)}},
             {"$addToSet": joining},
@@ -60,6 +62,8 @@ class AlertStore:
             if rule.escalate_after_minutes
             else None,
             "checker_id": candidate.checker_id,
+            # Whose checks are behind the alert: their supporters may be told the response.
+            "checker_ids": [candidate.checker_id] if candidate.checker_id else [],
             "site_id": candidate.site_id,
             "region_id": candidate.region_id,
             "period": candidate.period,

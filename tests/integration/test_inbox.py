@@ -10,14 +10,14 @@ import pytest
 
 from qc import auth, events, web
 from services.notify import create_app
-from tests.integration.test_notify import _handler, db, publisher  # noqa: F401 (fixtures)
+from tests.integration.test_notify import _handler
 from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def app(settings, db, publisher):  # noqa: F811
+def app(settings, db, publisher):
     handler = _handler(db, settings, publisher)
     handler.handle(_deliveries(_validated()))
     application = create_app(dataclasses.asdict(settings))
@@ -74,3 +74,58 @@ def test_inbox_page_acknowledge_and_resolve_with_csrf(app, settings):
     client.post(f"/manager/alerts/{alert_id}/resolve", data={"csrf_token": csrf, "response": "We fixed the lock."})
     done = client.get(f"/manager/alerts/{alert_id}").get_data(as_text=True)
     assert "We fixed the lock." in done and "resolved by sm1" in done
+
+
+@pytest.mark.parametrize("site_says_tell", [True, False])
+def test_resolving_tells_the_checkers_supporter_only_where_the_site_chose_it(
+    settings,
+    db,
+    publisher,
+    stack,
+    site_says_tell,
+):
+    from tests.conftest import mail_messages, wait_for
+
+    handler = _handler(db, settings, publisher)
+    handler.knowledge.apply_directory(
+        {
+            "entity": "site",
+            "id": "S0001",
+            "name": "Elm Court",
+            "region_id": "R01",
+            "active": True,
+            "tell_supporters": site_says_tell,
+        }
+    )
+    supporter = f"supporter-{settings.mongo_db}@test"
+    handler.knowledge.apply_directory(
+        {
+            "entity": "person",
+            "id": "C1",
+            "name": "C1",
+            "role": "checker",
+            "site_id": "S0001",
+            "active": True,
+            "supporter_email": supporter,
+        }
+    )
+    handler.handle(_deliveries(_validated()))
+    application = create_app(dataclasses.asdict(settings))
+    try:
+        client = application.test_client()
+        rm = {"Authorization": f"Bearer {_token(settings, username='rm1', role='regional_manager', region_id='R01')}"}
+        [alert] = client.get("/api/v1/alerts", headers=rm).json["alerts"]
+        assert alert["checker_ids"] == ["C1"]
+        done = client.post(f"/api/v1/alerts/{alert['id']}/resolve", headers=rm, json={"response": "New locks fitted."})
+        assert done.status_code == 200
+    finally:
+        application.extensions["qc.close"]()
+    handler.tick()
+    notes = list(db["deliveries"].find({"purpose": "response"}))
+    if not site_says_tell:
+        assert notes == []
+        return
+    assert [(n["address"], n["status"]) for n in notes] == [(supporter, "sent")]
+    [mail] = wait_for(lambda: [m for m in mail_messages(stack) if m["To"] == supporter], 10, "the supporter's note")
+    body = mail.get_body(("plain",)).get_content()
+    assert "New locks fitted." in body and "Elm Court" in body

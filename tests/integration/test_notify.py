@@ -10,8 +10,7 @@ import uuid
 
 import pytest
 
-from qc import events, mongo
-from qc.kafka import Publisher, make_producer
+from qc import events
 from services.notify import rules as alert_rules
 from services.notify.delivery import Deliveries, Mailer
 from services.notify.knowledge import Knowledge
@@ -24,22 +23,6 @@ from tests.conftest import mail_messages, wait_for
 from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def db(settings):
-    database = mongo.connect(settings, "qc-tests")
-    yield database
-    database.client.drop_database(settings.mongo_db)
-    database.client.close()
-
-
-@pytest.fixture
-def publisher(settings):
-    p = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
-    yield p
-    p.flush()
-    p.close()
 
 
 def _handler(db, settings, publisher, smtp_url=None, hooks=(), with_scheduler=False):

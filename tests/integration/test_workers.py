@@ -9,9 +9,9 @@ import uuid
 import pytest
 from kafka import KafkaProducer
 
-from qc import events, mongo
+from qc import events
 from qc.consumer import ConsumerLoop, Delivery, Handler
-from qc.kafka import Publisher, make_consumer, make_producer
+from qc.kafka import make_consumer
 from qc.settings import TOPICS
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
@@ -19,21 +19,6 @@ from services.aggregate.worker import AggregateHandler
 from tests.conftest import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def db(settings):
-    database = mongo.connect(settings, "qc-tests")
-    yield database
-    database.client.drop_database(settings.mongo_db)
-    database.client.close()
-
-
-@pytest.fixture
-def publisher(settings):
-    p = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
-    yield p
-    p.close()
 
 
 def _validated(site="S0001", region="R01", visited_on="2026-11-10", scores=(3, 1, None), **changes):
