@@ -30,5 +30,10 @@ browser:
 test: $(STAMP) lint browser
 	$(PY) -m pytest -q
 
+# The benchmark (issue 8): its own stack on free ports under a temporary directory; prints one table.
+bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(PY) -m bench
+
 clean: stop
 	rm -rf var

@@ -1,4 +1,4 @@
-"""The operator CLI: ``qc topics create | demo-seed | demo-checks | directory import | checker-link | replay``."""
+"""The operator CLI: ``qc topics | demo-seed | demo-checks | directory | checker-link | replay | deadletter``."""
 
 from __future__ import annotations
 
@@ -112,6 +112,50 @@ def cmd_demo_checks(settings: Settings, args) -> int:
     return 0 if figures["failed"] == 0 else 1
 
 
+def cmd_deadletter_list(settings: Settings, args) -> int:
+    """One line per dead letter (newest ``--limit``): when, where from, group, id, replayed or not, why."""
+    from qc import deadletter
+
+    letters = deadletter.select(deadletter.read(settings), topic=args.topic)
+    shown = letters[-args.limit :] if args.limit > 0 else []
+    db = mongo.connect(settings, "qc-cli")
+    try:
+        replays = deadletter.replayed(db, [d.id for d in shown])
+    finally:
+        db.client.close()
+    for letter in shown:
+        print(deadletter.line(letter, replays.get(letter.id)))
+    print(f"{len(shown)} of {len(letters)} dead letters shown", file=sys.stderr)
+    return 0
+
+
+def cmd_deadletter_replay(settings: Settings, args) -> int:
+    """Send dead letters back to their original topic with their original key and bytes."""
+    import getpass
+
+    from qc import deadletter
+
+    if not args.all and not args.id:
+        print("say which: --id EVENT_ID (repeatable) or --all", file=sys.stderr)
+        return 2
+    letters = deadletter.select(deadletter.read(settings), topic=args.topic, ids=None if args.all else args.id)
+    missing = sorted(set(args.id or []) - {d.id for d in letters})
+    for event_id in missing:
+        print(f"no dead letter {event_id}", file=sys.stderr)
+    db = mongo.connect(settings, "qc-cli")
+    try:
+        outcomes = deadletter.replay(
+            settings, db, letters, by=getpass.getuser(), dry_run=args.dry_run, force=args.force
+        )
+    finally:
+        db.client.close()
+    for outcome in outcomes:
+        print(f"{outcome.action}  id={outcome.letter.id}  {outcome.detail}")
+    counts = {a: sum(1 for o in outcomes if o.action == a) for a in ("replayed", "would-replay", "skipped", "failed")}
+    print(", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+    return 1 if missing or counts["failed"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``qc``."""
     parser = argparse.ArgumentParser(prog="qc", description="Quality checks operator commands")
@@ -138,6 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     checks.add_argument("--seed", type=int, default=1)
     checks.add_argument("--credentials", type=Path, help="demo credentials file")
     checks.set_defaults(func=cmd_demo_checks)
+    dead = sub.add_parser("deadletter", help="inspect and re-drive dead letters").add_subparsers(
+        dest="action", required=True
+    )
+    dl_list = dead.add_parser("list", help="one line per dead letter (never the payload)")
+    dl_list.add_argument("--limit", type=int, default=100, help="show the newest N (default 100)")
+    dl_list.add_argument("--topic", help="only those that came from this topic")
+    dl_list.set_defaults(func=cmd_deadletter_list)
+    dl_replay = dead.add_parser("replay", help="send dead letters back to their original topic")
+    which = dl_replay.add_mutually_exclusive_group()
+    which.add_argument("--id", action="append", help="a dead letter's id (from list); repeatable")
+    which.add_argument("--all", action="store_true", help="every dead letter (with --topic: from that topic)")
+    dl_replay.add_argument("--topic", help="only those that came from this topic")
+    dl_replay.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
+    dl_replay.add_argument("--force", action="store_true", help="send again even if replayed before")
+    dl_replay.set_defaults(func=cmd_deadletter_replay)
     args = parser.parse_args(argv)
     return args.func(Settings.from_env(), args)
 

@@ -60,14 +60,23 @@ class _Listener(ConsumerRebalanceListener):
     def on_partitions_revoked(self, revoked):
         # Offsets are committed after every batch, before the next poll, so
         # nothing processed is left uncommitted when partitions move.
-        log.info("partitions revoked", extra={"group": self.group, "count": len(revoked)})
+        log.info(
+            "partitions revoked", extra={"group": self.group, "count": len(revoked), "partitions": _names(revoked)}
+        )
         for tp in revoked:
             # 0, not removal: the gauge is "livemax" across processes, so the
             # partition's new owner reports the real figure.
             metrics.CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(0)
 
     def on_partitions_assigned(self, assigned):
-        log.info("partitions assigned", extra={"group": self.group, "count": len(assigned)})
+        # Which ones, so the logs show how a scaled-out group shares the work.
+        log.info(
+            "partitions assigned", extra={"group": self.group, "count": len(assigned), "partitions": _names(assigned)}
+        )
+
+
+def _names(partitions) -> list[str]:
+    return sorted(f"{tp.topic}/{tp.partition}" for tp in partitions)
 
 
 class ConsumerLoop:
@@ -94,11 +103,15 @@ class ConsumerLoop:
         self._stopping.set()
 
     def run(self) -> None:
-        """Poll, handle and commit until stopped; then commit and close."""
+        """Poll, handle and commit until stopped; then leave the group and close."""
+        metrics.initialise_consumer(self.group, self.handler.topics)
         self.consumer.subscribe(self.handler.topics, listener=_Listener(self.group))
         log.info("consumer started", extra={"group": self.group, "topics": self.handler.topics})
         try:
             while not self._stopping.is_set():
+                # Set on every round, even a failing one: a worker that stops
+                # going round (a hung handler) is what QcWorkerStuck looks for.
+                metrics.mark_polled(self.group)
                 try:
                     self._step()
                 except KafkaError as e:
@@ -110,6 +123,10 @@ class ConsumerLoop:
                     self._stopping.wait(self._backoff)
                     self._backoff = min(self._backoff * 2, 10.0)
         finally:
+            # Every handled batch is already committed (see _step), so there
+            # is nothing left to commit; closing leaves the group at once so
+            # the other members take over our partitions without waiting for
+            # the session timeout.
             self.consumer.close(autocommit=False)
             log.info("consumer stopped", extra={"group": self.group})
 
@@ -127,7 +144,8 @@ class ConsumerLoop:
         if records and self._process(records):
             self.consumer.commit()
         self._update_lag()
-        self._tick()
+        if not self._stopping.is_set():  # periodic work can wait for the next process
+            self._tick()
 
     def _process(self, records: list[ConsumerRecord]) -> bool:
         """Handle one polled batch; False when it was rewound for a retry."""

@@ -7,6 +7,9 @@ both. Labels are low-cardinality: never free text or personal data.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -43,12 +46,48 @@ CONSUMER_LAG = Gauge(
     ["group", "topic", "partition"],
     multiprocess_mode="livemax",
 )
+# "livemax": a worker that exits cleanly drops its series (QcWorkerNotReporting
+# then sees no lag either); one that is alive but stuck keeps an old value.
+# With several workers in a group the freshest one wins, so this catches a
+# group that has stopped, not one member among many (their lag shows that).
+CONSUMER_LAST_POLL = Gauge(
+    "qc_consumer_last_poll_timestamp_seconds",
+    "Unix time a worker's consumer loop last went round (it polls at least every few seconds)",
+    ["group"],
+    multiprocess_mode="livemax",
+)
 PIPELINE_LATENCY = Histogram(
     "qc_pipeline_latency_seconds",
     "Time from a submission's 202 to a stage (validated, rollup_updated, alert_raised)",
     ["stage"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+
+
+CONSUMER_OUTCOMES = ("processed", "deadlettered")
+ERROR_KINDS = ("transient", "poison")
+
+
+def initialise_consumer(group: str, topics: Iterable[str]) -> None:
+    """Create a worker's labelled series at zero, so ``increase()`` sees its first event."""
+    for topic in topics:
+        for outcome in CONSUMER_OUTCOMES:
+            EVENTS_CONSUMED.labels(group, topic, outcome)
+        DEADLETTERED.labels(group, topic)
+    for kind in ERROR_KINDS:
+        PROCESSING_ERRORS.labels(group, kind)
+    mark_polled(group)
+
+
+def initialise_latency(*stages: str) -> None:
+    """Create the pipeline latency histogram's series for the stages a process observes."""
+    for stage in stages:
+        PIPELINE_LATENCY.labels(stage)
+
+
+def mark_polled(group: str) -> None:
+    """Record that the consumer loop of ``group`` is going round (the worker's liveness)."""
+    CONSUMER_LAST_POLL.labels(group).set(time.time())
 
 
 def exposition(multiproc_dir: str | None) -> tuple[bytes, str]:

@@ -7,10 +7,13 @@ import re
 
 KINDS = ("week", "month", "quarter")
 _PATTERNS = {
-    "month": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
-    "week": re.compile(r"^(\d{4})-W(0[1-9]|[1-4]\d|5[0-3])$"),
-    "quarter": re.compile(r"^(\d{4})-Q([1-4])$"),
+    "month": re.compile(r"(\d{4})-(0[1-9]|1[0-2])", re.ASCII),
+    "week": re.compile(r"(\d{4})-W(0[1-9]|[1-4]\d|5[0-3])", re.ASCII),
+    "quarter": re.compile(r"(\d{4})-Q([1-4])", re.ASCII),
 }
+# Years a period may name: trends reach years back and the pages link the next
+# period, and all of that must stay inside what datetime.date can hold.
+YEARS = range(1900, 3000)
 
 
 class PeriodError(ValueError):
@@ -30,8 +33,10 @@ def periods_of(day: dt.date) -> dict[str, str]:
 def kind_of(period: str) -> str:
     """Which kind of period a name is; PeriodError if none."""
     for kind, pattern in _PATTERNS.items():
-        match = pattern.match(period)
+        match = pattern.fullmatch(period)
         if match:
+            if int(match.group(1)) not in YEARS:
+                raise PeriodError(f"{period!r}: give a year from {YEARS.start} to {YEARS.stop - 1}")
             if kind == "week":
                 _check_iso_week(int(match.group(1)), int(match.group(2)), period)
             return kind

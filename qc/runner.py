@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable
 
 from kafka import KafkaConsumer
@@ -23,25 +24,39 @@ def make_probe_consumer(settings: Settings) -> KafkaConsumer:
 
 
 def run_worker(service: str, group: str, build: Callable[..., Handler], settings: Settings | None = None) -> None:
-    """Build the handler, run the consumer loop, and shut down cleanly on SIGTERM/SIGINT."""
+    """Build the handler and run the consumer loop until SIGTERM/SIGINT, then shut down cleanly.
+
+    On the signal the loop finishes the batch in hand (its effects made
+    durable, its follow-up events acknowledged, its offsets committed),
+    leaves the consumer group, and the producer and database client close.
+    """
     settings = settings or Settings.from_env()
     logs.setup(f"{service}-worker", settings.log_level)
+    # Installed before anything slow, so a SIGTERM during start-up is not
+    # fatal: the loop then stops before its first poll.
+    stop_requested = threading.Event()
+    loop: ConsumerLoop | None = None
+
+    def _stop(signum, _frame):
+        if not stop_requested.is_set():
+            log.info("stopping on signal: finishing the batch in hand", extra={"signal": signum})
+        stop_requested.set()
+        if loop is not None:
+            loop.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     db = mongo.connect(settings, f"qc-{service}-worker")
     publisher = Publisher(
         make_producer(settings, f"qc-{service}-worker"),
         source=f"qc/{service}",
         timeout=settings.kafka_ack_timeout_seconds,
     )
-    handler = build(settings, db, publisher)
-    loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher)
-
-    def _stop(signum, _frame):
-        log.info("stopping on signal", extra={"signal": signum})
-        loop.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     try:
+        handler = build(settings, db, publisher)
+        loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher)
+        if stop_requested.is_set():
+            loop.stop()
         loop.run()
     finally:
         publisher.close()

@@ -25,6 +25,8 @@ TOPICS = {
     "alerts": "qc.alerts",
     "directory": "qc.directory",
     "deadletter": "qc.deadletter",
+    # A checker's answer to "is it better now?" after an alert is resolved.
+    "feedback": "qc.feedback",
 }
 
 
@@ -72,6 +74,10 @@ class Settings:
     log_level: str = "INFO"
     web_workers: int = 2
     web_threads: int = 4
+    # On SIGTERM a web worker answers 503 on /readyz for this long, still
+    # serving, so a load balancer stops sending it requests before it stops
+    # accepting them; then it finishes what is in flight (qc/gunicorn_conf.py).
+    shutdown_drain_seconds: float = 2.0
     var_dir: Path = ROOT / "var"
     schemas_dir: Path = ROOT / "schemas"
     alert_rules_path: Path = ROOT / "deploy" / "alert-rules.yaml"
@@ -79,6 +85,16 @@ class Settings:
     webhooks_path: Path = ROOT / "deploy" / "webhooks.yaml"
     # "hook-id=secret,other=secret"; secrets never live in files in the repo.
     webhook_secrets: str = ""
+    # Rate limits, requests per minute (0 turns one off); counted in MongoDB so
+    # every worker and process shares them (qc/ratelimit.py). Submissions: per
+    # checker token and per address (a care home's wifi is one address for all).
+    rate_limit_submissions_per_minute: int = 30
+    rate_limit_submissions_per_address_per_minute: int = 300
+    # Manager sign-in (API token and page), per address: password guessing.
+    rate_limit_signin_per_minute: int = 10
+    # How many proxies in front add X-Forwarded-For (nginx in docker-compose: 1);
+    # 0 trusts no header and uses the connection's address.
+    trusted_proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

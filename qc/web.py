@@ -65,15 +65,17 @@ def _ops_blueprint(service: str, settings: Settings, readiness: dict[str, Callab
 
     @ops.get("/readyz")
     def readyz():
-        """Ready: every dependency answers; 503 naming those that do not."""
+        """Ready: every dependency answers; 503 naming those that do not, or while shutting down."""
+        if current_app.extensions.get("qc.draining"):
+            # Set on SIGTERM (qc/gunicorn_conf.py): the worker still answers
+            # for a moment but wants no new work, whatever its dependencies say.
+            return problem(503, "Not ready", "This instance is shutting down.", down={"self": "shutting down"})
         down = {}
         for name, check in readiness.items():
             try:
                 check()
             except Exception as e:  # any failure means "not ready"
                 down[name] = f"{type(e).__name__}: {e}"[:200]
-        if current_app.extensions.get("qc.draining"):
-            down["self"] = "shutting down"
         if down:
             return problem(503, "Not ready", "Some dependencies are unavailable.", down=down)
         return {"status": "ready", "service": service, "checked": sorted(readiness)}

@@ -43,6 +43,11 @@ def stack(tmp_path_factory) -> Stack:
         "QC_KAFKA_SESSION_TIMEOUT_MS": "3000",
         "QC_CONSUMER_POLL_MS": "200",
         "QC_DELIVERY_RETRY_SECONDS": "1",
+        # The e2e tests send hundreds of checks and sign in often, all from
+        # 127.0.0.1: rate limits off here; tests/integration/test_rate_limits.py sets its own.
+        "QC_RATE_LIMIT_SUBMISSIONS_PER_MINUTE": "0",
+        "QC_RATE_LIMIT_SUBMISSIONS_PER_ADDRESS_PER_MINUTE": "0",
+        "QC_RATE_LIMIT_SIGNIN_PER_MINUTE": "0",
     }
     env["QC_CHECKS_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_CHECKS_PORT']}"
     env["QC_NOTIFY_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_NOTIFY_PORT']}"

@@ -39,7 +39,8 @@ def _org_allowed():
 
 def _count():
     raw = request.args.get("count", "12")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TREND:
+    # isascii: str.isdigit() is also true for "²" and other scripts' digits, which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_TREND:
         message = f"'count' must be a whole number from 1 to {MAX_TREND}."
         return None, web.problem(400, "Wrong count", message, errors=[{"field": "count", "message": message}])
     return int(raw), None

@@ -11,6 +11,7 @@ import datetime as dt
 from qc import periods
 from services.aggregate import handlers, themes
 from services.aggregate.directory import SiteDirectory
+from services.aggregate.feedback import Feedback
 from services.aggregate.store import RollupStore
 
 _HIDDEN = ("_id", "score_sum", "answered", "updated_at")
@@ -31,6 +32,7 @@ class Reports:
         out = {k: v for k, v in current.items() if k not in _HIDDEN}
         out["questions"] = handlers.with_shares(current["questions"])
         out.update(handlers.change(current, previous))
+        out["fixes"] = Feedback(self.store.facts.database).counts(scope, entity_id, period)
         out["updated_at"] = current["updated_at"].isoformat() if current.get("updated_at") else None
         return out
 

@@ -11,6 +11,7 @@ from qc.settings import TOPICS, Settings
 from services.aggregate import handlers
 from services.aggregate.control import ReplayControl
 from services.aggregate.directory import SiteDirectory
+from services.aggregate.feedback import Feedback
 from services.aggregate.store import RollupStore
 
 log = logging.getLogger(__name__)
@@ -20,13 +21,14 @@ GROUP = "qc-aggregate"
 class AggregateHandler(Handler):
     """Stores facts once, recomputes the roll-ups they touch, announces them."""
 
-    topics = [TOPICS["validated"], TOPICS["directory"]]
+    topics = [TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"]]
 
     def __init__(self, store: RollupStore, directory: SiteDirectory, publisher, control: ReplayControl | None = None):
         self.store = store
         self.directory = directory
         self.publisher = publisher  # None during a replay: rebuilt figures are not news
         self.control = control
+        self.feedback = Feedback(store.facts.database)
 
     def paused(self) -> bool:
         """Paused while ``qc replay`` rebuilds the collections."""
@@ -41,6 +43,8 @@ class AggregateHandler(Handler):
                 facts.append(handlers.fact_from_validated(event["data"]))
             elif event["type"] == "org.qc.directory.changed":
                 self.directory.apply(event["data"])
+            elif event["type"] == "org.qc.fix.feedback":
+                self.feedback.record(event["data"])
         new_ids = self.store.save_facts(facts)
         rollups = self.store.recompute(handlers.affected_keys(facts))
         for rollup in rollups if self.publisher else []:
@@ -87,10 +91,12 @@ def main() -> None:
     """Run the aggregation worker until SIGTERM."""
 
     def build(settings: Settings, db, publisher):
+        metrics.initialise_latency("rollup_updated")
         store = RollupStore(db)
         store.ensure_indexes()
         directory = SiteDirectory(db)
         directory.ensure_indexes()
+        Feedback(db).ensure_indexes()
         return AggregateHandler(store, directory, publisher, ReplayControl(db))
 
     runner.run_worker("aggregate", GROUP, build)

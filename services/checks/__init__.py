@@ -8,7 +8,7 @@ from flask import Flask
 from kafka import KafkaProducer
 from pymongo.database import Database
 
-from qc import logs, mongo, web
+from qc import logs, mongo, ratelimit, web
 from qc.auth import password_hasher
 from qc.kafka import Publisher, make_producer
 from qc.settings import Settings
@@ -56,13 +56,15 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         db.client.close()
 
     app.extensions["qc.close"] = close
+    app.extensions[ratelimit.EXTENSION] = ratelimit.RateLimiter(db, settings.secret_key)
     web.install(
         app,
         "checks",
         settings,
         {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
     )
-    from services.checks import api, check_screens, manager_auth, pages  # noqa: F401 (check_screens adds routes to pages.bp)
+    # check_screens and feedback add their routes to pages.bp when imported.
+    from services.checks import api, check_screens, feedback, manager_auth, pages  # noqa: F401
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, current_app, request
 from marshmallow import ValidationError
 
-from qc import auth, web
+from qc import auth, jsonbody, ratelimit, web
 from services.checks import intake
 from services.checks import metrics as checks_metrics
 from services.checks.schemas import TokenRequestSchema, flatten_errors
+from services.checks.store import SENDING
 
 bp = Blueprint("checks_api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -23,24 +23,8 @@ def _ctx():
 
 
 def _json_body():
-    """The request's JSON object, or a problem document saying what is wrong with it."""
-    if not request.is_json:
-        return None, web.problem(415, "Send JSON", "Set 'Content-Type: application/json' and send a JSON object.")
-    try:
-        body = json.loads(request.get_data(), object_pairs_hook=_no_duplicate_keys)
-    except (ValueError, RecursionError) as e:
-        return None, web.problem(400, "Not valid JSON", f"The body could not be read as JSON: {e}")
-    if not isinstance(body, dict):
-        return None, web.problem(400, "Not a JSON object", "The body must be a JSON object.")
-    return body, None
-
-
-def _no_duplicate_keys(pairs):
-    keys = [k for k, _ in pairs]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicates:
-        raise ValueError(f"duplicate keys {duplicates}")
-    return dict(pairs)
+    """The request's JSON object, or a problem document saying what is wrong with it (strict: qc.jsonbody)."""
+    return jsonbody.request_object()
 
 
 def _checker():
@@ -59,7 +43,17 @@ def _unauthorised(detail: str):
     return web.problem(401, "Not signed in", detail, headers={"WWW-Authenticate": 'Bearer realm="qc"'})
 
 
+# Address first: a flood from one place is stopped before it fills token counters.
+LIMIT_SUBMISSIONS = ratelimit.limit(
+    "submissions",
+    (ratelimit.by_address, "rate_limit_submissions_per_address_per_minute"),
+    (ratelimit.by_checker_token, "rate_limit_submissions_per_minute"),
+)
+LIMIT_SIGN_IN = ratelimit.limit("signin", (ratelimit.by_address, "rate_limit_signin_per_minute"))
+
+
 @bp.post("/submissions")
+@LIMIT_SUBMISSIONS
 def post_submission():
     """Accept a check: 202 only once the broker has it (acks=all)."""
     token_record, error = _checker()
@@ -120,6 +114,8 @@ def get_submission(submission_id: str):
     except auth.AuthError as e:
         return _unauthorised(str(e))
     doc = ctx.submissions.get(submission_id)
+    if doc is not None and doc["status"] == SENDING:
+        doc = None  # claimed but not yet acknowledged by the broker: not accepted (yet)
     checker = ctx.directory.checker_for_token(auth.hash_checker_token(token))
     if checker is not None:
         if doc is None or doc["checker_id"] != checker["checker_id"]:
@@ -156,6 +152,7 @@ def current_question_set():
 
 
 @bp.post("/auth/token")
+@LIMIT_SIGN_IN
 def issue_token():
     """Exchange a manager's username and password for a signed bearer token."""
     body, error = _json_body()

@@ -13,9 +13,24 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, redirect, render_template, request, url_for
 
+from qc import ratelimit
 from services.checks import api, intake
 from services.checks.pages import _ctx, _page, _signed_in, bp
 from services.checks.profiles import Drafts, next_step, previous_step, steps
+
+# Every way of sending a check shares the API's budget (per phone and per address).
+FORM_SENDS = ratelimit.limit(
+    "submissions",
+    (ratelimit.by_address, "rate_limit_submissions_per_address_per_minute"),
+    (ratelimit.by_checker_token, "rate_limit_submissions_per_minute"),
+    page=lambda seconds: _page(
+        "problem.html",
+        429,
+        heading="Please wait a moment",
+        detail=f"A lot has been sent from here just now. Wait {ratelimit.wait_words(seconds)}, "
+        "then press the button again. Your answers are kept.",
+    ),
+)
 
 # --- the check without JavaScript: one screen at a time, the draft kept on the server ------------
 
@@ -140,6 +155,7 @@ def _summary(draft: dict, question_set: dict, all_steps: list[str]) -> list[dict
 
 @bp.post("/check/<draft_id>/send")
 @_signed_in
+@FORM_SENDS
 def send(draft_id: str):
     """Send the check through the same intake path as the API."""
     draft = _draft_or_404(draft_id)
@@ -190,6 +206,7 @@ def sent(draft_id: str):
 
 @bp.route("/check/<draft_id>/worried", methods=["GET", "POST"])
 @_signed_in
+@FORM_SENDS
 def worried_in_check(draft_id: str):
     """Say who will be told and when; keep the worry in the check or send it now."""
     draft = _draft_or_404(draft_id)
@@ -255,6 +272,7 @@ def app_page():
 
 @bp.post("/check/submit")
 @_signed_in
+@FORM_SENDS
 def submit_json():
     """The JavaScript form's send: the intake body as JSON, the checker's cookie and a CSRF header."""
     body, error = api._json_body()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 import uuid
 
 from marshmallow import ValidationError
@@ -20,6 +21,7 @@ from qc.settings import TOPICS
 from services.checks import metrics as checks_metrics
 from services.checks.handlers import content_hash
 from services.checks.schemas import SubmissionSchema, flatten_errors
+from services.checks.store import SENDING
 
 log = logging.getLogger(__name__)
 _submission_schema = SubmissionSchema()
@@ -58,11 +60,15 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
         return Result(FORBIDDEN)
 
     received = _received(data, checker["checker_id"])
-    existing = ctx.submissions.get(received["submission_id"])
+    correlation_id = correlation_id or str(uuid.uuid4())
+    try:
+        existing = _claim_or_existing(ctx, received, correlation_id)
+    except StillSending:
+        checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
+        return Result(UNAVAILABLE, received["submission_id"])
     if existing is not None:
         return _repeat(existing, received)
 
-    correlation_id = correlation_id or str(uuid.uuid4())
     event = events.make_event(
         "org.qc.submission.received",
         source="qc/checks/intake",
@@ -79,8 +85,9 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
                 "submission not accepted: broker unavailable", extra={"submission_id": received["submission_id"]}
             )
             checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
+            ctx.submissions.release(received["submission_id"])
             return Result(UNAVAILABLE, received["submission_id"])
-        ctx.submissions.record_accepted(received, correlation_id)
+        ctx.submissions.mark_accepted(received["submission_id"])
         log.info(
             "submission accepted", extra={"submission_id": received["submission_id"], "site_id": received["site_id"]}
         )
@@ -103,6 +110,35 @@ def _received(data: dict, checker_id: str) -> dict:
     }
     received["content_hash"] = content_hash(received)
     return received
+
+
+class StillSending(Exception):
+    """Another request for the same submission is still waiting for the broker."""
+
+
+def _claim_or_existing(ctx, received: dict, correlation_id: str) -> dict | None:
+    """None when this request now holds the claim and must publish; else the record to answer from.
+
+    A simultaneous identical request waits (up to the broker's acknowledgement
+    time) for the holder's outcome, so it never says 202 for a check whose
+    publish then fails, and never publishes a second event.
+    """
+    timeout = ctx.settings.kafka_ack_timeout_seconds
+    deadline = time.monotonic() + 2 * timeout + 1
+    while True:
+        if ctx.submissions.claim(received, correlation_id, stale_after=2 * timeout) is not None:
+            return None
+        existing = ctx.submissions.get(received["submission_id"])
+        if existing is not None and existing["status"] != SENDING:
+            return existing
+        if existing is not None and (existing["content_hash"], existing["checker_id"]) != (
+            received["content_hash"],
+            received["checker_id"],
+        ):
+            return existing  # a different check under the same id: a conflict, whatever its state
+        if time.monotonic() > deadline:
+            raise StillSending(received["submission_id"])
+        time.sleep(0.05)  # the holder is waiting for the broker; poll its outcome
 
 
 def _repeat(existing: dict, received: dict) -> Result:

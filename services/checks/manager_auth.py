@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
-from qc import auth
+from qc import auth, ratelimit
 from qc.web import MANAGER_COOKIE
 
 bp = Blueprint("manager_auth", __name__, url_prefix="/manager")
@@ -34,8 +34,12 @@ def _safe_next(target: str | None) -> str:
         urlparse(u).netloc
         for u in (settings.checks_public_url, settings.aggregate_public_url, settings.notify_public_url)
     }
-    parsed = urlparse(target)
-    if parsed.scheme in ("http", "https") and parsed.netloc in ours:
+    try:
+        parsed = urlparse(target)
+    except ValueError:  # e.g. "http://[::1": not a URL at all
+        return home
+    # Control characters would make the Location header invalid (a 500), or split it.
+    if parsed.scheme in ("http", "https") and parsed.netloc in ours and target.isprintable():
         return target
     return home
 
@@ -61,6 +65,11 @@ def sign_in_form():
 
 
 @bp.post("/sign-in")
+@ratelimit.limit(
+    "signin",
+    (ratelimit.by_address, "rate_limit_signin_per_minute"),
+    page=lambda seconds: _form(429, f"Too many tries. Please wait {ratelimit.wait_words(seconds)}, then try again."),
+)
 def sign_in():
     """Check the password; on success set the session cookie and go on."""
     sent, expected = request.form.get("csrf_token", ""), request.cookies.get(CSRF_COOKIE, "")

@@ -156,7 +156,7 @@ def my_checks():
         }
         for d in docs
     ]
-    return render_template("my_checks.html", checks=checks)
+    return render_template("my_checks.html", checks=checks, thanks=request.args.get("thanks"), csrf=csrf_token())
 
 
 def _long_date(iso: str) -> str:
@@ -191,3 +191,9 @@ def how_i_like_it():
     return _page(
         "how_i_like_it.html", 400 if errors else 200, form=profile, errors=errors, saved=bool(request.args.get("saved"))
     )
+
+
+# The check's screens and "is it better now?" add their routes to ``bp``: import them with it, so
+# wherever ``bp`` is registered (create_app, the deploy wiring test) it has every route, and no
+# later import adds routes to a blueprint that is already registered (Flask refuses that).
+from services.checks import check_screens, feedback  # noqa: E402, F401

@@ -7,11 +7,15 @@ both upsert, and each only sets the fields it owns.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from qc import events
+
+SENDING = "sending"  # claimed by intake, not yet acknowledged by the broker
 
 # Fields copied from the received event; either writer may create the record.
 _INTAKE_FIELDS = (
@@ -37,6 +41,46 @@ class Submissions:
     def get(self, submission_id: str) -> dict | None:
         """One submission's record, or None."""
         return self.collection.find_one({"_id": submission_id})
+
+    def claim(self, received: dict, correlation_id: str, stale_after: float) -> dict | None:
+        """Claim a new submission_id before publishing it; None if someone else holds it.
+
+        The unique ``_id`` makes one of several simultaneous identical POSTs the
+        publisher; the others wait for its outcome. A claim left by a process
+        that died while publishing goes stale and may be taken over.
+        """
+        now = events.now()
+        doc = {f: received[f] for f in _INTAKE_FIELDS}
+        doc.update(
+            _id=received["submission_id"],
+            status=SENDING,
+            claimed_at=now,
+            reasons=[],
+            responses=[],
+            correlation_id=correlation_id,
+        )
+        try:
+            self.collection.insert_one(doc)
+            return doc
+        except DuplicateKeyError:
+            pass
+        return self.collection.find_one_and_update(
+            {
+                "_id": received["submission_id"],
+                "status": SENDING,
+                "claimed_at": {"$lt": now - dt.timedelta(seconds=stale_after)},
+            },
+            {"$set": {"claimed_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def release(self, submission_id: str) -> None:
+        """Give up a claim whose publish failed, so a retry can make it."""
+        self.collection.delete_one({"_id": submission_id, "status": SENDING})
+
+    def mark_accepted(self, submission_id: str) -> None:
+        """The broker has it; the validator may have decided already, which stands."""
+        self.collection.update_one({"_id": submission_id, "status": SENDING}, {"$set": {"status": "accepted"}})
 
     def record_accepted(self, received: dict, correlation_id: str) -> dict:
         """Note that the broker acknowledged this submission; returns the record."""
@@ -85,6 +129,15 @@ class Submissions:
                 "_id": {"$ne": received["submission_id"]},
             }
         )
+
+    def record_feedback(self, submission_id: str, alert_id: str, answer: str, at: str) -> None:
+        """Keep the checker's answer to "is it better now?" beside the response it is about."""
+        doc = self.get(submission_id) or {}
+        responses = doc.get("responses", [])
+        for response in responses:
+            if response.get("alert_id") == alert_id:
+                response["feedback"] = {"answer": answer, "at": at}
+        self.collection.update_one({"_id": submission_id}, {"$set": {"responses": responses}})
 
     def add_response(self, submission_ids: list[str], response: dict) -> None:
         """Record what managers did about the alert these submissions raised."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import zoneinfo
@@ -21,6 +22,14 @@ log = logging.getLogger(__name__)
 GROUP = "qc-checks"
 
 
+@dataclasses.dataclass
+class _Lookups:
+    """The directory as the validator reads it for one batch: sites and checkers by id."""
+
+    sites: dict[str, dict]
+    people: dict[str, dict]
+
+
 class ChecksHandler(Handler):
     """Decides each received submission once and publishes the decision (again on redelivery)."""
 
@@ -35,19 +44,35 @@ class ChecksHandler(Handler):
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
 
     def handle(self, batch: list[Delivery]) -> None:
-        """Route each event by type."""
+        """Route each event by type; what validation looks up is read once for the whole batch."""
+        received = [d.event["data"] for d in batch if d.event["type"] == "org.qc.submission.received"]
+        lookups = self._look_up(received) if received else None
         for delivery in batch:
             event = delivery.event
             with logs.correlation(event.get("correlationid")):
                 if event["type"] == "org.qc.submission.received":
-                    self._validate(event)
+                    self._validate(event, lookups)
                 elif event["type"] in ("org.qc.alert.acknowledged", "org.qc.alert.resolved"):
                     self._record_response(event)
 
-    def _validate(self, event: dict) -> None:
+    def _look_up(self, received: list[dict]) -> _Lookups:
+        """The sites and checkers of a batch: two queries instead of two per event.
+
+        The database is the pipeline's bottleneck (docs/benchmarks.md). The
+        duplicate rule still asks per event (an index look-up that must see
+        the decisions made earlier in this batch).
+        """
+        site_ids = sorted({r["site_id"] for r in received})
+        checker_ids = sorted({r["checker_id"] for r in received})
+        return _Lookups(
+            sites={d["_id"]: d for d in self.directory.sites.find({"_id": {"$in": site_ids}})},
+            people={d["_id"]: d for d in self.directory.people.find({"_id": {"$in": checker_ids}})},
+        )
+
+    def _validate(self, event: dict, lookups: _Lookups) -> None:
         received = event["data"]
-        site = self.directory.site(received["site_id"])
-        checker = self.directory.person(received["checker_id"])
+        site = lookups.sites.get(received["site_id"])
+        checker = lookups.people.get(received["checker_id"])
         ref = received["question_set"]
         duplicate = self.submissions.find_duplicate(received)
         decision = decide(
@@ -128,6 +153,7 @@ def main() -> None:
     """Run the checks worker until SIGTERM."""
 
     def build(settings, db, publisher):
+        checks_metrics.initialise()
         Directory(db).ensure_indexes()
         Submissions(db).ensure_indexes()
         publish_directory_if_missing(settings, db, publisher)

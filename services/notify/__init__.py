@@ -9,6 +9,7 @@ from qc import logs, mongo, web
 from qc.kafka import Publisher, make_producer
 from qc.settings import Settings
 from services.notify import api, pages
+from services.notify.audit import AuditLog
 from services.notify.context import Context
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
@@ -28,6 +29,8 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app.extensions["qc.notify"] = Context(
         settings, AlertStore(db), Silences(db), db["deliveries"], db["notify_sites"], publisher
     )
+
+    app.extensions["qc.audit"] = AuditLog(db)
 
     def close():
         publisher.close()

@@ -6,13 +6,14 @@ import datetime as dt
 
 from flask import Blueprint, g, request
 
-from qc import events, web
-from services.notify import lifecycle
+from qc import events, jsonbody, web
+from services.notify import audit, lifecycle
 from services.notify.context import ctx, public, scope_query, visible
 from services.notify.silences import SilenceError
 
 bp = Blueprint("notify_api", __name__, url_prefix="/api/v1")
 STATUSES = ("open", "acknowledged", "resolved")
+AUDIT_ACTIONS = {"acknowledged": "alert.acknowledge", "resolved": "alert.resolve"}
 
 
 def _not_found(alert_id: str):
@@ -44,7 +45,10 @@ def list_alerts():
 def get_alert(alert_id: str):
     """One alert, with what the checker said where the rule needs it."""
     alert = visible(alert_id)
-    return public(alert) if alert else _not_found(alert_id)
+    if alert is None:
+        return _not_found(alert_id)
+    audit.record("alert.read", alert_id=alert_id)
+    return public(alert)
 
 
 @bp.get("/alerts/<alert_id>/deliveries")
@@ -53,6 +57,7 @@ def alert_deliveries(alert_id: str):
     """Who was told, how, and whether it arrived: the delivery log of one alert."""
     if not visible(alert_id):
         return _not_found(alert_id)
+    audit.record("alert.deliveries.read", alert_id=alert_id)
     rows = ctx().deliveries.find({"alert_id": alert_id}, sort=[("created_at", 1)])
     fields = ("purpose", "channel", "status", "attempts", "last_error")
     return {
@@ -79,9 +84,11 @@ def acknowledge(alert_id: str):
 @web.require_manager
 def resolve(alert_id: str):
     """Close the alert with what was done; the checker sees the response."""
-    body = request.get_json(silent=True)
+    body, error = jsonbody.request_object()
+    if error:
+        return error
     try:
-        response = lifecycle.check_response(body.get("response") if isinstance(body, dict) else None)
+        response = lifecycle.check_response(body.get("response"))
     except lifecycle.LifecycleError as e:
         return web.problem(e.status, e.title, e.detail, errors=[{"field": "response", "message": e.detail}])
     return _change(alert_id, "resolved", {"response": response})
@@ -92,27 +99,31 @@ def _change(alert_id: str, status: str, extra: dict):
     if alert is None:
         return _not_found(alert_id)
     try:
-        return public(lifecycle.change(ctx(), alert, status, g.principal.username, extra))
+        changed = lifecycle.change(ctx(), alert, status, g.principal.username, extra)
     except lifecycle.LifecycleError as e:
         headers = {"Retry-After": "30"} if e.status == 503 else None
         return web.problem(e.status, e.title, e.detail, headers=headers)
+    audit.record(AUDIT_ACTIONS[status], alert_id=alert_id)
+    return public(changed)
 
 
 @bp.get("/silences")
 @web.require_manager
 def list_silences():
-    """Silences in force."""
-    return {"silences": [_silence(s) for s in ctx().silences.active(events.now())]}
+    """Silences in force that the manager may see."""
+    return {"silences": [_silence(s) for s in ctx().silences.active(events.now()) if _silence_visible(s)]}
 
 
 @bp.post("/silences")
 @web.require_manager
 def create_silence():
     """Hold back alerts matching rule / site / region until ``ends_at``, with a reason."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return web.problem(400, "Send JSON", "Send a JSON object with matchers, ends_at and reason.")
+    body, error = jsonbody.request_object()
+    if error:
+        return error
     matchers = body.get("matchers") if isinstance(body.get("matchers"), dict) else {}
+    if not all(isinstance(v, str) for v in matchers.values()):
+        return web.problem(422, "The silence was not set", "Each matcher must be a text: a rule, site or region id.")
     principal = g.principal
     if principal.role == "site_manager":
         matchers["site_id"] = principal.site_id  # a manager silences only what they may see
@@ -128,17 +139,25 @@ def create_silence():
     except ValueError as e:  # SilenceError is a ValueError
         detail = str(e) if isinstance(e, SilenceError) else "'ends_at' must be a date and time with a time zone."
         return web.problem(422, "The silence was not set", detail)
+    audit.record("silence.create", silence_id=silence["_id"])
     return _silence(silence), 201
 
 
 @bp.delete("/silences/<silence_id>")
 @web.require_manager
 def end_silence(silence_id: str):
-    """End a silence early."""
+    """End a silence early (only one the manager may see)."""
+    found = ctx().silences.collection.find_one({"_id": silence_id})
+    if found is None or not _silence_visible(found):
+        return web.problem(404, "Not found", f"There is no silence {silence_id} that you can see.")
     silence = ctx().silences.end(silence_id, g.principal.username, events.now())
-    if silence is None:
-        return web.problem(404, "Not found", f"There is no silence {silence_id}.")
+    audit.record("silence.end", silence_id=silence_id)
     return _silence(silence)
+
+
+def _silence_visible(silence: dict) -> bool:
+    """A silence is the manager's to see when it is scoped within what they may see."""
+    return all(silence["matchers"].get(k) == v for k, v in scope_query().items())
 
 
 def _silence(doc: dict) -> dict:

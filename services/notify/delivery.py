@@ -75,19 +75,22 @@ class Deliveries:
         self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         self.collection.create_index([("alert_id", ASCENDING)])
 
-    def plan(self, alert: dict, recipients: list[dict], purpose: str = "alert", silenced: bool = False) -> int:
+    def plan(
+        self, alert: dict, recipients: list[dict], purpose: str = "alert", silenced: bool = False, occasion: str = ""
+    ) -> int:
         """Record one e-mail per recipient (once, even on redelivery); returns how many were new."""
         now = events.now()
         if silenced and not alert.get("safeguarding"):
             status = "silenced"
         else:
-            status = "pending" if alert.get("immediate", True) or purpose == "escalation" else "digest"
+            status = "pending" if alert.get("immediate", True) or purpose in ("escalation", "reopened") else "digest"
         made = 0
         for person in recipients:
             try:
                 self.collection.insert_one(
                     {
-                        "_id": f"{alert['_id']}:{purpose}:email:{person['_id']}",
+                        # ``occasion`` tells apart repeats of one purpose (an alert reopened twice).
+                        "_id": f"{alert['_id']}:{purpose}{occasion}:email:{person['_id']}",
                         "alert_id": alert["_id"],
                         "purpose": purpose,
                         "channel": "email",
@@ -136,7 +139,9 @@ class Deliveries:
         if purpose == "response":  # "you said, we did", to a checker's supporter
             subject = f"What the managers of {place} did about something a quality checker raised"
             return render("response_email", subject, alert=alert, place=place)
-        label = "Not acknowledged yet" if purpose == "escalation" else LABELS[alert["severity"]]
+        label = {"escalation": "Not acknowledged yet", "reopened": "Reopened: the checker says it is not better"}.get(
+            purpose, LABELS[alert["severity"]]
+        )
         subject = f"[{label}] {alert['summary']} ({place})"
         return render(
             "alert_email",
@@ -145,6 +150,7 @@ class Deliveries:
             label=label,
             place=place,
             escalation=purpose == "escalation",
+            reopened=purpose == "reopened",
             link=self.link(alert["_id"]),
         )
 

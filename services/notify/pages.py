@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, redirect, render_template, request
 
 from qc import web
-from services.notify import lifecycle
+from services.notify import audit, lifecycle
 from services.notify.context import ctx, scope_query, visible
 from services.notify.rules import SEVERITIES
 
@@ -47,6 +47,7 @@ def alert_page(alert_id: str):
     alert = visible(alert_id)
     if alert is None:
         return render_template("alert_missing.html"), 404
+    audit.record("alert.read", alert_id=alert_id)
     deliveries = list(ctx().deliveries.find({"alert_id": alert_id}, sort=[("created_at", 1)]))
     return render_template(
         "alert.html",
@@ -71,4 +72,5 @@ def act(alert_id: str, action: str):
         lifecycle.change(ctx(), alert, status, g.principal.username, extra)
     except lifecycle.LifecycleError as e:
         return redirect(f"/manager/alerts/{alert_id}?error={e.status}", code=303)
+    audit.record(f"alert.{action}", alert_id=alert_id)
     return redirect(f"/manager/alerts/{alert_id}", code=303)

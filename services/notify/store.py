@@ -105,6 +105,18 @@ class AlertStore:
             return_document=ReturnDocument.AFTER,
         )
 
+    def reopen(self, alert_id: str, answered_at) -> dict | None:
+        """Back to open after a checker says "not better", unless it was resolved again since they answered."""
+        now = events.now()
+        return self.alerts.find_one_and_update(
+            {"_id": alert_id, "status": "resolved", "resolved_at": {"$lte": answered_at}},
+            {
+                "$set": {"status": "open", "reopened_at": now},
+                "$push": {"history": {"status": "reopened", "by": "checker", "at": now}},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+
     def unrouted(self, limit: int = 100) -> list[dict]:
         """Open alerts nobody has been told about yet."""
         return list(self.alerts.find({"routed": False, "status": {"$in": list(OPEN_STATUSES)}}, limit=limit))

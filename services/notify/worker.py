@@ -24,7 +24,7 @@ GROUP = "qc-notify"
 class NotifyHandler(Handler):
     """Events become alerts; the directory tells us whom to tell; the schedule does the rest."""
 
-    topics = [TOPICS["validated"], TOPICS["rejected"], TOPICS["rollups"], TOPICS["directory"]]
+    topics = [TOPICS["validated"], TOPICS["rejected"], TOPICS["rollups"], TOPICS["directory"], TOPICS["feedback"]]
 
     def __init__(
         self,
@@ -60,6 +60,8 @@ class NotifyHandler(Handler):
                     self._rollup(event)
                 elif kind == "org.qc.submission.rejected":
                     self._rejected(event)
+                elif kind == "org.qc.fix.feedback":
+                    self._feedback(event["data"])
         self._send()
 
     def tick(self) -> None:
@@ -102,6 +104,17 @@ class NotifyHandler(Handler):
 
         for candidate in alert_rules.evaluate_rejections(self.rules, rejected, count):
             self.raise_alert(candidate, {}, event.get("correlationid"))
+
+    def _feedback(self, feedback: dict) -> None:
+        """A checker says it is not better: reopen the alert and tell the managers again."""
+        if feedback["answer"] != "no":
+            return
+        alert = self.store.reopen(feedback["alert_id"], dt.datetime.fromisoformat(feedback["at"]))
+        if alert is None:
+            return  # not resolved, or resolved again after this answer: nothing to reopen
+        log.warning("alert reopened by the checker", extra={"alert_id": alert["_id"]})
+        people = self.knowledge.people(alert["notify"], alert)
+        self.deliveries.plan(alert, people, purpose="reopened", occasion=feedback["at"])
 
     def raise_alert(self, candidate, details: dict, correlation_id: str | None, received_at: str | None = None):
         """Open or join the alert for a candidate; announce and route a new one."""
@@ -151,6 +164,7 @@ def raised_event(alert: dict, correlation_id: str | None) -> dict:
 def build_handler(settings: Settings, db, publisher) -> NotifyHandler:
     """Everything the worker needs; stops at once if the rules file is wrong."""
     rules = alert_rules.load_rules(settings.alert_rules_path)
+    notify_metrics.initialise(rules)
     store, knowledge, silences = AlertStore(db), Knowledge(db), Silences(db)
     mailer = Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds)
     deliveries = Deliveries(db, mailer, settings.notify_public_url)

@@ -53,7 +53,7 @@ def _status(services, site_id, submission_id) -> requests.Response:
 
 def _submit(driver, selector="form[data-screen] button[type=submit]"):
     """Press a button that loads a new page, and wait until the new page is there."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
 
     old = _css(driver, "html")
     _css(driver, selector).click()
@@ -62,8 +62,12 @@ def _submit(driver, selector="form[data-screen] button[type=submit]"):
         try:
             _ = old.tag_name
             return False
-        except StaleElementReferenceException:
-            return driver.execute_script("return document.readyState") == "complete"
+        except WebDriverException:
+            # Stale, or (mid-navigation) "node does not belong to the document": the old page is gone.
+            try:
+                return driver.execute_script("return document.readyState") == "complete"
+            except WebDriverException:
+                return False
 
     wait_for(replaced, 10, "the next page")
 

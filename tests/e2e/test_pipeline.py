@@ -224,3 +224,50 @@ def test_every_event_produced_matches_its_schema(running, stack):
     ):
         seen = read_topic(stack.settings, topic, lambda evs: len(evs) > 0)
         validate_all(seen, stack.settings.schemas_dir)
+
+
+def test_the_checker_says_it_is_not_better_and_the_alert_reopens(running):
+    """Issue 9: the checker confirms the fix on My checks; "no" reopens the alert; roll-ups count it."""
+    import re
+
+    urls, rm = running["urls"], running["rm"]
+    body = _submission("S0013", answers=[{"question_id": "feel-safe", "score": 1, "comment": ""}], urgent_concern=None)
+    assert _post(running, "S0013", body).status_code == 202
+
+    def alert():
+        r = requests.get(f"{urls['notify']}/api/v1/alerts?site_id=S0013&status=open", headers=rm, timeout=5)
+        return next((a for a in r.json()["alerts"] if body["submission_id"] in a["submission_ids"]), None)
+
+    found = wait_for(alert, 30, "the safety alert")
+    done = requests.post(
+        f"{urls['notify']}/api/v1/alerts/{found['id']}/resolve",
+        headers=rm,
+        timeout=5,
+        json={"response": "We mended the front door lock."},
+    )
+    assert done.status_code == 200
+    phone = requests.Session()
+    phone.get(f"{urls['checks']}/s/{_checker(running['creds'], 'S0013')['token']}", timeout=5)
+
+    def form():
+        page = phone.get(f"{urls['checks']}/my-checks", timeout=5).text
+        return page if f"/my-checks/{body['submission_id']}/alerts/" in page else None
+
+    page = wait_for(form, 30, "the question on My checks")
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    action = re.search(rf'action="(/my-checks/{body["submission_id"]}/alerts/[^"]+/better)"', page).group(1)
+    answered = phone.post(f"{urls['checks']}{action}", data={"csrf_token": csrf, "answer": "no"}, timeout=10)
+    assert answered.status_code == 200 and "told the managers" in answered.text
+
+    def reopened():
+        r = requests.get(f"{urls['notify']}/api/v1/alerts/{found['id']}", headers=rm, timeout=5).json()
+        return r if r["status"] == "open" else None
+
+    assert wait_for(reopened, 30, "the alert reopened")["history"][-1]["status"] == "reopened"
+    month = dt.date.today().strftime("%Y-%m")
+
+    def counted():
+        r = requests.get(f"{urls['aggregate']}/api/v1/rollups/sites/S0013?period={month}", headers=rm, timeout=5)
+        return r.json()["fixes"]["disputed"] == 1
+
+    wait_for(counted, 30, "the disputed fix in the roll-up")

@@ -165,3 +165,25 @@ def test_broker_down_means_503_with_retry_after_and_nothing_recorded(settings):
             app.extensions["qc.close"]()
         except Exception:  # nothing to flush to a broker that is not there
             pass
+
+
+def test_simultaneous_identical_posts_make_one_event(client, settings):
+    """Several copies of one POST at the same moment (a phone retrying): one event, the same 202 for each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [_body() for _ in range(10)]
+    token = client.token
+    app = client.application
+
+    def post(body):
+        with app.test_client() as c:
+            response = c.post("/api/v1/submissions", json=body, headers={"Authorization": f"Bearer {token}"})
+            return response.status_code, response.json
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(post, [b for b in bodies for _ in range(4)]))
+    assert {status for status, _ in results} == {202}
+    ids = {b["submission_id"] for b in bodies}
+    seen = read_topic(settings, TOPICS["received"], lambda evs: ids <= {e["id"] for e in evs})
+    counts = {i: sum(1 for e in seen if e["id"] == i) for i in ids}
+    assert set(counts.values()) == {1}, counts

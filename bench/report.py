@@ -1,0 +1,209 @@
+"""From raw results to the table's rows: each figure beside its baseline and the issue's target."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.stats import Figure
+
+INTAKE_SHARE = 0.60  # of the skeleton
+INTAKE_FLOOR = 1500  # submissions/s
+FIXED_P99_MS = 50
+PIPELINE_SECONDS = 60
+E2E_P99_MS = 1000
+
+
+def machine() -> str:
+    """CPU model, cores and memory, from /proc."""
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    return f"{os.cpu_count()} cores {model}, {mem_kb / 2**20:.0f} GiB"
+
+
+def figures(results: dict) -> list[Figure]:
+    """Every row of the table, in the order of the issue."""
+    rows: list[Figure] = []
+    if "intake" in results:
+        rows += _intake(results["intake"])
+    if results.get("pipeline"):
+        rows += _pipeline(results["pipeline"])
+    if "e2e" in results:
+        rows += _e2e(results["e2e"])
+    rows += _memory(results)
+    return rows
+
+
+def _intake(r: dict) -> list[Figure]:
+    hello, skeleton, real = r["hello"], r["skeleton"], r["intake"]
+    rps_ok = real["rps"] >= INTAKE_SHARE * skeleton["rps"] and real["rps"] >= INTAKE_FLOOR
+    failed = sum(x["failed"] for x in (hello, skeleton, real))
+    return [
+        Figure(
+            "intake: submissions/s (wrk, 16 conn.)",
+            real["rps"],
+            "/s",
+            skeleton["rps"],
+            "skeleton",
+            f">= 60 % of skeleton and >= {INTAKE_FLOOR:,}/s",
+            rps_ok,
+            note=f"[{real['failed']} failed]" if real["failed"] else "",
+        ),
+        Figure("  hello Flask app under the same gunicorn", hello["rps"], "/s", None, "the ceiling"),
+        Figure(
+            "  skeleton: parse + marshmallow + send",
+            skeleton["rps"],
+            "/s",
+            hello["rps"],
+            "hello",
+            note=f"[{failed} non-2xx in all runs]" if failed else "",
+        ),
+        Figure("intake: p50 latency at full load", real["p50"], "ms", skeleton["p50"], "skeleton"),
+        Figure("intake: p99 latency at full load", real["p99"], "ms", skeleton["p99"], "skeleton"),
+        Figure(
+            "intake: p99 latency at 300 req/s (open loop)",
+            r["intake_fixed"]["p99"],
+            "ms",
+            r["skeleton_fixed"]["p99"],
+            "skeleton",
+            f"< {FIXED_P99_MS} ms",
+            r["intake_fixed"]["p99"] < FIXED_P99_MS,
+            note=f"[{r['intake_fixed']['failed']:,} not 2xx]" if r["intake_fixed"]["failed"] else "",
+        ),
+    ]
+
+
+def _pipeline(runs: list[dict]) -> list[Figure]:
+    rows = []
+    for run in runs:
+        n, raw = run["count"], run["raw"]
+        target, met = "", None
+        if n == max(r["count"] for r in runs):
+            need = n / PIPELINE_SECONDS
+            target, met = f">= {need:,.0f}/s (all in < {PIPELINE_SECONDS} s)", run["rate"] >= need
+        rows.append(
+            Figure(
+                f"pipeline {n:,}: events/s received -> roll-ups",
+                run["rate"],
+                "/s",
+                raw["rate"],
+                "bare consumer",
+                target,
+                met,
+                note=_unfinished(run),
+            )
+        )
+    last = max(runs, key=lambda r: r["count"])
+    finished = last["done"] >= last["count"]
+    # An unfinished drain is projected at the rate it kept up while the budget lasted.
+    seconds = last["seconds"] if finished else last["count"] / max(last["rate"], 1e-9)
+    rows.append(
+        Figure(
+            f"pipeline {last['count']:,}: seconds, processing",
+            seconds,
+            "s",
+            last["raw"]["seconds"],
+            "bare consumer",
+            f"< {PIPELINE_SECONDS} s",
+            finished and seconds < PIPELINE_SECONDS,
+            note="" if finished else "(projected)",
+        )
+    )
+    if finished:
+        rows.append(
+            Figure(
+                f"pipeline {last['count']:,}: seconds, incl. worker start-up",
+                last["total_seconds"],
+                "s",
+                last["produced"]["seconds"],
+                "producing it",
+            )
+        )
+    first = min(runs, key=lambda r: r["count"])
+    if first is not last:
+        per_event = first["rate"] / last["rate"]
+        all_done = all(r["done"] >= r["count"] for r in runs)
+        rows.append(
+            Figure(
+                f"pipeline: time per event, {last['count']:,} vs {first['count']:,}",
+                per_event,
+                "x",
+                None,
+                "",
+                "about 1 (linear)",
+                per_event < 1.25 if all_done else None,
+                note="" if all_done else "[from unfinished drains]",
+            )
+        )
+    return rows
+
+
+def _unfinished(run: dict) -> str:
+    if run["done"] >= run["count"]:
+        return ""
+    return f"[{run['done']:,} of {run['count']:,} in {run['seconds']:.0f} s budget]"
+
+
+def _e2e(r: dict) -> list[Figure]:
+    hop = r["hop"]
+    rows = []
+    for key, what in (("rollup", "roll-up updated"), ("alert", "alert raised")):
+        x = r[key]
+        seen = f"[{x['seen']} of {x['expected']}]" if key == "rollup" else f"[{x['seen']} alerts]"
+        rows.append(
+            Figure(f"e2e at 100/s: 202 -> {what}, p50", x["p50"], "ms", hop["p50"], "one bare broker hop", note=seen)
+        )
+        rows.append(
+            Figure(
+                f"e2e at 100/s: 202 -> {what}, p99",
+                x["p99"],
+                "ms",
+                hop["p99"],
+                "one bare broker hop",
+                f"< {E2E_P99_MS:,} ms",
+                x["p99"] is not None and x["p99"] < E2E_P99_MS,
+            )
+        )
+    return rows
+
+
+def _memory(results: dict) -> list[Figure]:
+    peaks: dict[str, float] = {}
+    for memory in _memories(results):
+        for name, mb in memory.items():
+            peaks[name] = max(peaks.get(name, 0), mb)
+    raw = max((run["raw"]["peak_rss_mb"] for run in results.get("pipeline", [])), default=None)
+    hello = results.get("intake", {}).get("memory", {}).get("hello-web")
+    idle_db = min((run["memory_idle"].get("database", 0) for run in results.get("pipeline", [])), default=None)
+    held = max((run["produced"]["mb"] for run in results.get("pipeline", [])), default=None)
+    rows = []
+    order = [f"{s}-{k}" for s in ("checks", "aggregate", "notify") for k in ("web", "worker")] + ["broker", "database"]
+    for name in order:
+        if name not in peaks:
+            continue
+        if name.endswith("-web"):
+            baseline, what = hello, "hello worker"
+        elif name.endswith("-worker"):
+            baseline, what = raw, "bare consumer"
+        elif name == "broker":
+            baseline, what = held, "MiB of received events it holds"
+        else:
+            baseline, what = idle_db, "database idle"
+        label = f"peak RSS {name}" + (" (largest gunicorn worker)" if name.endswith("-web") else "")
+        rows.append(Figure(label, peaks[name], "MiB", baseline, what))
+    return rows
+
+
+def _memories(results: dict):
+    if "intake" in results:
+        yield results["intake"]["memory"]
+    for run in results.get("pipeline", []):
+        yield run["memory"]
+    if "e2e" in results:
+        yield results["e2e"]["memory"]

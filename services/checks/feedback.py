@@ -1,0 +1,54 @@
+"""Is it better now? The checker's answer after an alert from their check was resolved.
+
+Published on ``qc.feedback`` (acks=all) before it is shown as given, so a
+"no" is never lost: notify reopens the alert, aggregate counts the answer.
+"""
+
+from __future__ import annotations
+
+from flask import g, redirect, request, url_for
+
+from qc import events
+from qc.kafka import PublishError
+from qc.settings import TOPICS
+from services.checks.pages import _ctx, _page, _signed_in, bp
+
+ANSWERS = {"better": "Yes, it is better", "a_bit": "It is a bit better", "no": "No, it is not better"}
+
+
+@bp.post("/my-checks/<submission_id>/alerts/<alert_id>/better")
+@_signed_in
+def is_it_better(submission_id: str, alert_id: str):
+    """Record yes / a bit / no for one resolved response on one of the checker's checks."""
+    ctx = _ctx()
+    doc = ctx.submissions.get(submission_id)
+    answer = request.form.get("answer")
+    response = next((r for r in (doc or {}).get("responses", []) if r.get("alert_id") == alert_id), None)
+    mine = doc is not None and doc["checker_id"] == g.checker["checker_id"] and doc.get("region_id")
+    if not mine or response is None or answer not in ANSWERS:
+        return _page("problem.html", 404, heading="We could not find that")
+    if response.get("status") != "resolved":
+        return redirect(url_for("checks_pages.my_checks") + f"#check-{submission_id}", code=303)
+    at = events.isoformat(events.now())
+    data = {
+        "alert_id": alert_id,
+        "submission_id": submission_id,
+        "checker_id": doc["checker_id"],
+        "site_id": doc["site_id"],
+        "region_id": doc["region_id"],
+        "answer": answer,
+        "at": at,
+    }
+    event = events.make_event(
+        "org.qc.fix.feedback",
+        source="qc/checks/my-checks",
+        subject=alert_id,
+        data=data,
+        event_id=f"{alert_id}:{doc['checker_id']}:{at}",
+    )
+    try:
+        ctx.publisher.publish_sync(TOPICS["feedback"], doc["site_id"], event)
+    except PublishError:
+        return _page("problem.html", 503, heading="Please try again in a minute")
+    ctx.submissions.record_feedback(submission_id, alert_id, answer, at)
+    return redirect(url_for("checks_pages.my_checks", thanks=alert_id) + f"#check-{submission_id}", code=303)

@@ -1,0 +1,197 @@
+"""Helpers for the scaling and shutdown tests: a stack of their own, processes, validated events, recounts.
+
+The session's stack (tests/conftest.py) runs the services of other modules
+in the fixed consumer groups (qc-aggregate, …); tests that count what one
+group did, or stop its members, need a broker where nobody else is in it.
+Starting one takes about a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, multiprocess
+
+from qc import events, periods
+from qc.devstack import Stack, free_port
+from qc.kafka import Publisher, create_topics, make_producer
+from qc.settings import TOPICS
+
+QUESTIONS = ("listened-to", "feel-safe", "home-clean", "respect")
+BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
+
+
+def own_env(var: Path, **extra: str) -> dict[str, str]:
+    """Settings for a stack on free ports under ``var``."""
+    env = {
+        "QC_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+        "QC_MONGO_URI": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        "QC_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "QC_CHECKS_PORT": str(free_port()),
+        "QC_AGGREGATE_PORT": str(free_port()),
+        "QC_NOTIFY_PORT": str(free_port()),
+        "QC_VAR_DIR": str(var),
+        "QC_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        "QC_CONSUMER_POLL_MS": "200",
+        "QC_DELIVERY_RETRY_SECONDS": "1",
+        "QC_SHUTDOWN_DRAIN_SECONDS": "1.5",
+        # These tests send checks as fast as they can from a dozen checkers.
+        "QC_RATE_LIMIT_SUBMISSIONS_PER_MINUTE": "0",
+        "QC_RATE_LIMIT_SUBMISSIONS_PER_ADDRESS_PER_MINUTE": "0",
+    }
+    for service in ("checks", "aggregate", "notify"):
+        env[f"QC_{service.upper()}_PUBLIC_URL"] = f"http://127.0.0.1:{env[f'QC_{service.upper()}_PORT']}"
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def own_stack(var: Path, **extra: str):
+    """Infrastructure with the topics created; every process it started is stopped at the end."""
+    stack = Stack(var, own_env(var, **extra))
+    try:
+        stack.start_infrastructure(":memory:")
+        create_topics(stack.settings)
+        yield stack
+    finally:
+        stack.stop(timeout=25)
+
+
+def metrics_env(stack: Stack, name: str) -> dict[str, str]:
+    """A fresh prometheus multiprocess directory called ``name`` under the stack's var dir."""
+    path = stack.var_dir / "metrics" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(path)}
+
+
+def start_worker(stack: Stack, name: str, service: str, env: dict[str, str]) -> subprocess.Popen:
+    """One worker process of ``service`` (``python -m services.<service>.worker``)."""
+    return stack.spawn(name, [sys.executable, "-m", f"services.{service}.worker"], env)
+
+
+def start_web(stack: Stack, name: str, service: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    """``service``'s web app under gunicorn with the shared config, as `make run` starts it."""
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    argv = [
+        gunicorn,
+        "-c",
+        "python:qc.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{port}",
+        f"services.{service}:create_app()",
+    ]
+    return stack.spawn(name, argv, env)
+
+
+def terminate(stack: Stack, name: str, timeout: float = 30) -> int:
+    """SIGTERM one process's group, as `make stop` does; its exit code (it is killed at the deadline)."""
+    proc = stack.procs.pop(name)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        (stack.var_dir / "run" / f"{name}.pid").unlink(missing_ok=True)
+    return code
+
+
+def log_lines(stack: Stack, name: str) -> list[dict]:
+    """The JSON log lines a process has written so far (gunicorn's own plain lines are skipped)."""
+    path = stack.var_dir / "log" / f"{name}.log"
+    if not path.exists():
+        return []
+    lines = []
+    for raw in path.read_text(errors="replace").splitlines():
+        if raw.startswith("{"):
+            with contextlib.suppress(json.JSONDecodeError):
+                lines.append(json.loads(raw))
+    return lines
+
+
+def validated_event(rng: random.Random, today: dt.date, sites: int = 24) -> dict:
+    """A plausible ``submission.validated`` event (no safety answers, so notify raises no alerts from it)."""
+    site = rng.randrange(sites)
+    data = {
+        "submission_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "checker_id": f"C{site:04d}",
+        "site_id": f"S{site:04d}",
+        "region_id": f"R{site % 4 + 1:02d}",
+        "question_set": {"id": "everyday-life", "version": 1},
+        "visited_on": (today - dt.timedelta(days=rng.randint(0, 40))).isoformat(),
+        "answers": [
+            {"question_id": q, "score": rng.choice((1, 2, 3, None)), "comment": "", "safety": False} for q in QUESTIONS
+        ],
+        "working": [],
+        "not_working": [],
+        "urgent_concern": None,
+        "received_at": events.isoformat(events.now()),
+        "validated_at": events.isoformat(events.now()),
+        "content_hash": "0" * 64,
+    }
+    return events.make_event(
+        "org.qc.submission.validated",
+        source="qc/tests",
+        subject=data["submission_id"],
+        data=data,
+        event_id=f"{data['submission_id']}:validated",
+    )
+
+
+def publisher_for(stack: Stack) -> Publisher:
+    """A publisher on the stack's broker (close it)."""
+    return Publisher(make_producer(stack.settings, "qc-tests"), source="qc/tests", timeout=10)
+
+
+def send_validated(publisher: Publisher, batch: list[dict]) -> None:
+    """Publish validated events keyed by site, as the validator does, and wait for the broker's ack."""
+    for event in batch:
+        publisher.send(TOPICS["validated"], event["data"]["site_id"], event)
+    publisher.flush()
+
+
+def recount(sent: list[dict]) -> dict[str, dict]:
+    """Checks and answer bands per roll-up id (site, region, org × week, month, quarter), from the events."""
+    expected = defaultdict(lambda: {"checks": 0, "bands": Counter()})
+    for event in sent:
+        data = event["data"]
+        for period in periods.periods_of(dt.date.fromisoformat(data["visited_on"])).values():
+            for scope_id in (f"site:{data['site_id']}", f"region:{data['region_id']}", "org:all"):
+                figures = expected[f"{scope_id}:{period}"]
+                figures["checks"] += 1
+                for answer in data["answers"]:
+                    figures["bands"][(answer["question_id"], BANDS[answer["score"]])] += 1
+    return dict(expected)
+
+
+def stored_rollups(db) -> dict[str, dict]:
+    """aggregate's stored roll-ups in the shape of ``recount``."""
+    stored = {}
+    for doc in db["agg_rollups"].find():
+        bands = Counter()
+        for question, counts in doc["questions"].items():
+            for band, n in counts.items():
+                if n:
+                    bands[(question, band)] += n
+        stored[doc["_id"]] = {"checks": doc["checks"], "bands": bands}
+    return stored
+
+
+def sample(multiproc_dir: Path, name: str, labels: dict[str, str]) -> float:
+    """One sample merged across the processes that wrote ``multiproc_dir`` (dead ones' counters too); 0 if none."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(multiproc_dir))
+    return registry.get_sample_value(name, labels) or 0.0

@@ -1,0 +1,642 @@
+"""Who may call what: every route of every service, with no credentials, the wrong role and the wrong region.
+
+The routes are read from each app's ``url_map``; a route missing from ROUTES
+below fails ``test_every_route_is_in_the_matrix``, so a new route cannot ship
+without saying who may use it. Public routes are listed by name in PUBLIC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from qc import auth, events, mongo, web
+from qc.kafka import Publisher, make_producer
+from services.aggregate import create_app as create_aggregate
+from services.aggregate.directory import SiteDirectory
+from services.checks import create_app as create_checks
+from services.checks.directory import Directory
+from services.checks.profiles import Drafts
+from services.notify import create_app as create_notify
+from tests.integration.test_intake_api import _body
+from tests.integration.test_notify import _handler
+from tests.integration.test_workers import _deliveries, _validated
+
+pytestmark = pytest.mark.integration
+MANAGERS = {
+    "admin": {"role": "org_admin"},
+    "sg": {"role": "safeguarding_lead"},
+    "rm1": {"role": "regional_manager", "region_id": "R01"},
+    "rm2": {"role": "regional_manager", "region_id": "R02"},
+    "sm1": {"role": "site_manager", "region_id": "R01", "site_id": "S0001"},
+    "sm2": {"role": "site_manager", "region_id": "R02", "site_id": "S0002"},
+}
+
+
+@dataclasses.dataclass
+class World:
+    """Three apps over one database: two regions, a site and a checker in each, managers, an alert, a silence."""
+
+    settings: object
+    apps: dict
+    checker_tokens: dict
+    manager_tokens: dict
+    submission_id: str
+    draft_id: str
+    alert_id: str
+    silence_id: str
+    db: object
+    publisher: object
+
+    def fresh_alert(self) -> str:
+        """A new open alert on S0001 (R01), for a request that changes one."""
+        alert = {**self.db["alerts"].find_one({"_id": self.alert_id}), "_id": str(uuid.uuid4()), "status": "open"}
+        alert["key"] = f"{alert['key']}:{alert['_id']}"
+        self.db["alerts"].insert_one(alert)
+        return alert["_id"]
+
+    def fresh_silence(self) -> str:
+        """A new silence in R01."""
+        ends = events.now() + dt.timedelta(days=1)
+        return (
+            self.apps["notify"]
+            .extensions["qc.notify"]
+            .silences.create(
+                "rm1", {"region_id": "R01", "rule": "low_score"}, ends, "works on the heating", events.now()
+            )["_id"]
+        )
+
+    def fresh_draft(self, checker: str = "C1") -> str:
+        """A new unsent draft of a checker."""
+        token_hash = auth.hash_checker_token(self.checker_tokens[checker])
+        record = self.apps["checks"].extensions["qc.checks"].directory.checker_for_token(token_hash)
+        question_set = self.apps["checks"].extensions["qc.checks"].question_sets.current()
+        return Drafts(self.db).start(record, question_set)["_id"]
+
+    def close(self) -> None:
+        """Close every client; drop the database."""
+        for app in self.apps.values():
+            app.extensions["qc.close"]()
+        self.publisher.close()
+        self.db.client.drop_database(self.settings.mongo_db)
+        self.db.client.close()
+
+
+def build_world(settings, **overrides) -> World:
+    """Everything the matrix and the fuzzer need, over the real broker and database."""
+    config = {**dataclasses.asdict(settings), **overrides}
+    apps = {"checks": create_checks(config), "aggregate": create_aggregate(config), "notify": create_notify(config)}
+    db = mongo.connect(settings, "qc-tests")
+    directory = Directory(db)
+    directory.ensure_indexes()
+    agg_sites = SiteDirectory(db)
+    checker_tokens = {}
+    for n, (site, region) in enumerate((("S0001", "R01"), ("S0002", "R02")), start=1):
+        directory.upsert("region", {"_id": region, "name": f"Region {n}", "active": True})
+        directory.upsert("site", {"_id": site, "name": f"Site {n}", "region_id": region, "active": True})
+        directory.upsert("person", {"_id": f"C{n}", "name": f"C{n}", "role": "checker", "site_id": site})
+        checker_tokens[f"C{n}"] = auth.new_checker_token()
+        directory.add_checker_token(f"C{n}", site, auth.hash_checker_token(checker_tokens[f"C{n}"]))
+        agg_sites.apply({"entity": "site", "id": site, "name": f"Site {n}", "region_id": region, "active": True})
+        agg_sites.apply({"entity": "person", "id": f"C{n}", "role": "checker", "site_id": site, "active": True})
+    for username, claims in MANAGERS.items():
+        directory.upsert(
+            "person",
+            {
+                "_id": username.upper(),
+                "username": username,
+                "active": True,
+                "password_hash": auth.password_hasher().hash(f"{username} password"),
+                **claims,
+            },
+        )
+    manager_tokens = {
+        u: auth.issue_manager_token(settings.secret_key, auth.Principal(username=u, **c)) for u, c in MANAGERS.items()
+    }
+    with apps["checks"].test_client() as client:
+        body = _body()
+        response = client.post(
+            "/api/v1/submissions", json=body, headers={"Authorization": f"Bearer {checker_tokens['C1']}"}
+        )
+        assert response.status_code == 202, response.json
+    publisher = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
+    _handler(db, settings, publisher).handle(_deliveries(_validated()))
+    alert = db["alerts"].find_one({"site_id": "S0001"})
+    world = World(
+        settings=settings,
+        apps=apps,
+        checker_tokens=checker_tokens,
+        manager_tokens=manager_tokens,
+        submission_id=body["submission_id"],
+        draft_id="",
+        alert_id=alert["_id"],
+        silence_id="",
+        db=db,
+        publisher=publisher,
+    )
+    world.draft_id = world.fresh_draft()
+    # What the checks worker records once notify resolves the alert: the checker may then say if it is better.
+    response = {"alert_id": world.alert_id, "status": "resolved", "response": "We mended it.", "at": "2026-11-20"}
+    db["submissions"].update_one(
+        {"_id": world.submission_id},
+        {"$set": {"status": "validated", "region_id": "R01"}, "$push": {"responses": response}},
+    )
+    world.silence_id = world.fresh_silence()
+    return world
+
+
+@pytest.fixture(scope="module")
+def world(stack):
+    w = build_world(stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}"))
+    yield w
+    w.close()
+
+
+# --- who is asking --------------------------------------------------------------------------------
+
+# A credential: (kind, name): kind is "bearer" (manager token), "session" (manager cookie),
+# "checker" (checker bearer token), "phone" (checker's sign-in cookie).
+Cred = tuple[str, str]
+ANONYMOUS: Cred = ("none", "")
+
+
+def request(world: World, service: str, method: str, path: str, cred: Cred, body=None):
+    """One request from a fresh client with one credential (and the CSRF token a page form would carry)."""
+    client = world.apps[service].test_client()
+    kind, name = cred
+    headers, data, json_body = {}, None, None
+    if kind == "bearer":
+        headers["Authorization"] = f"Bearer {world.manager_tokens[name]}"
+    elif kind == "checker":
+        headers["Authorization"] = f"Bearer {world.checker_tokens[name]}"
+    elif kind == "session":
+        client.set_cookie(web.MANAGER_COOKIE, world.manager_tokens[name])
+    elif kind == "phone":
+        client.set_cookie("qc_checker", world.checker_tokens[name])
+    if method in ("POST", "DELETE"):
+        if isinstance(body, dict) and body.get("__json__"):
+            json_body = {k: v for k, v in body.items() if k != "__json__"}
+            if kind == "phone":
+                headers["X-CSRF-Token"] = _checker_csrf(world, name)
+        else:
+            data = dict(body or {})
+            if kind == "phone":
+                data["csrf_token"] = _checker_csrf(world, name)
+            elif kind == "session":
+                data["csrf_token"] = web.manager_csrf_token(world.settings, world.manager_tokens[name])
+    response = client.open(path, method=method, headers=headers, data=data, json=json_body)
+    response.get_data()  # read it all, then close: a file response (static) holds its file open until then
+    response.close()
+    return response
+
+
+def _checker_csrf(world: World, checker: str) -> str:
+    client = world.apps["checks"].test_client()
+    client.set_cookie("qc_checker", world.checker_tokens[checker])
+    page = client.get("/").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+
+
+# --- the matrix -----------------------------------------------------------------------------------
+
+# Deliberately public: anyone may call these without signing in. A new public route must be added here.
+PUBLIC = {
+    ("checks", "/", "GET"),
+    ("checks", "/s/<token>", "GET"),
+    ("checks", "/api/v1/question-sets/current", "GET"),
+    ("checks", "/api/v1/auth/token", "POST"),
+    ("checks", "/manager/sign-in", "GET"),
+    ("checks", "/manager/sign-in", "POST"),
+    ("checks", "/manager/sign-out", "GET"),
+    *((s, path, "GET") for s in ("checks", "aggregate", "notify") for path in ("/healthz", "/readyz", "/metrics")),
+    *((s, "/static/<path:filename>", "GET") for s in ("checks", "aggregate", "notify")),
+}
+PUBLIC_PATHS = {
+    "/s/<token>": "/s/not-a-real-token",
+    "/static/<path:filename>": "/static/checks.css",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """How to call one route, who owns what it is about, and who must be turned away.
+
+    ``kind`` is what turns the anonymous away: "api" (401 problem), "page"
+    (303 to the manager sign-in), "checker" (401: open your link first).
+    ``owner`` must get ``ok``; each of ``wrong_role`` and ``wrong_region`` must
+    be refused. ``hidden`` is for lists: they answer 200 but must not contain
+    what belongs to another region.
+    """
+
+    path: str  # {alert_id} etc.: the world's ids; {fresh_alert} etc.: a new one for each call (see fill)
+    kind: str
+    owner: Cred
+    ok: tuple[int, ...] = (200,)
+    wrong_role: tuple[Cred, ...] = ()
+    wrong_region: tuple[Cred, ...] = ()
+    hidden: Callable[[World], str] | None = None
+    body: dict | None = None
+
+
+FRESH = {"fresh_alert": World.fresh_alert, "fresh_silence": World.fresh_silence, "fresh_draft": World.fresh_draft}
+
+
+def fill(world: World, template: str, *, fresh: bool = True) -> str:
+    """A case's path with this world's ids; ``{fresh_…}`` makes a new alert, silence or draft unless not ``fresh``."""
+
+    def value(match):
+        name = match.group(1)
+        if name in FRESH:
+            return FRESH[name](world) if fresh else getattr(world, name.replace("fresh_", "") + "_id")
+        return getattr(world, name)
+
+    return re.sub(r"\{(\w+)\}", value, template)
+
+
+# Managers' wrong role on every manager route includes a checker's credentials (not a manager at all);
+# checkers' wrong role is a manager's. Where a route is about one site or region, the managers of the
+# other region (or another site) are its wrong region.
+OTHER_REGION_API = (("bearer", "rm2"), ("bearer", "sm2"))
+OTHER_REGION_PAGE = (("session", "rm2"), ("session", "sm2"))
+NOT_A_MANAGER_API = (("checker", "C1"),)
+NOT_A_MANAGER_PAGE = (("phone", "C1"),)
+NOT_A_CHECKER = (("bearer", "rm1"), ("session", "rm1"), ("bearer", "admin"))
+OTHER_CHECKER = (("phone", "C2"),)
+JSON = {"__json__": True}
+
+ROUTES: dict[tuple[str, str, str], Case] = {
+    # checks: the checker's API
+    ("checks", "/api/v1/submissions", "POST"): Case(
+        "/api/v1/submissions",
+        "api",
+        ("checker", "C1"),
+        ok=(202,),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=(("checker", "C2"),),  # C2 sending for S0001: 403
+        body={**JSON, **_body(site_id="S0001")},
+    ),
+    ("checks", "/api/v1/submissions/<submission_id>", "GET"): Case(
+        "/api/v1/submissions/{submission_id}",
+        "api",
+        ("checker", "C1"),
+        wrong_role=(),
+        wrong_region=(("checker", "C2"), *OTHER_REGION_API),
+    ),
+    # checks: the checker's pages (anonymous and managers get 401 "open your link"; another checker gets 404)
+    ("checks", "/check/<draft_id>/<name>", "GET"): Case(
+        "/check/{draft_id}/q-listened-to",
+        "checker",
+        ("phone", "C1"),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+    ),
+    ("checks", "/check/<draft_id>/<name>", "POST"): Case(
+        "/check/{draft_id}/q-listened-to",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+        body={"score-listened-to": "3"},
+    ),
+    ("checks", "/check/<draft_id>/send", "POST"): Case(
+        "/check/{fresh_draft}/send",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+    ),
+    ("checks", "/check/<draft_id>/sent", "GET"): Case(
+        "/check/{draft_id}/sent",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),  # not sent yet: back to check your answers
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+    ),
+    ("checks", "/check/<draft_id>/worried", "GET"): Case(
+        "/check/{draft_id}/worried",
+        "checker",
+        ("phone", "C1"),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+    ),
+    ("checks", "/check/<draft_id>/worried", "POST"): Case(
+        "/check/{draft_id}/worried",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+        body={"action": "keep", "concern": "the stairs"},
+    ),
+    # Self-scoped checker pages: only ever about the signed-in checker, so another checker sees their own.
+    ("checks", "/check/app", "GET"): Case("/check/app", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER),
+    ("checks", "/check/start", "POST"): Case(
+        "/check/start", "checker", ("phone", "C1"), ok=(303,), wrong_role=NOT_A_CHECKER
+    ),
+    ("checks", "/check/submit", "POST"): Case(
+        "/check/submit",
+        "checker",
+        ("phone", "C1"),
+        ok=(202,),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=(("phone", "C2"),),  # C2 sending for S0001: 403
+        body={**JSON, **_body(site_id="S0001")},
+    ),
+    ("checks", "/how-i-like-it", "GET"): Case("/how-i-like-it", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER),
+    ("checks", "/how-i-like-it", "POST"): Case(
+        "/how-i-like-it",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),
+        wrong_role=NOT_A_CHECKER,
+        body={"per_screen": "one", "text_size": "large", "pictures": "symbols", "read_aloud": "off"},
+    ),
+    ("checks", "/my-checks", "GET"): Case(
+        "/my-checks",
+        "checker",
+        ("phone", "C1"),
+        wrong_role=NOT_A_CHECKER,
+        hidden=lambda w: w.submission_id,
+    ),
+    ("checks", "/worried", "GET"): Case("/worried", "checker", ("phone", "C1"), ok=(303,), wrong_role=NOT_A_CHECKER),
+    ("checks", "/worried", "POST"): Case(
+        "/worried",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),
+        wrong_role=NOT_A_CHECKER,
+        body={"action": "keep", "concern": "the stairs"},
+    ),
+    ("checks", "/my-checks/<submission_id>/alerts/<alert_id>/better", "POST"): Case(
+        "/my-checks/{submission_id}/alerts/{alert_id}/better",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+        body={"answer": "better"},
+    ),
+    ("checks", "/sign-out", "POST"): Case("/sign-out", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER),
+    # aggregate: the API
+    ("aggregate", "/api/v1/rollups/sites/<site_id>", "GET"): Case(
+        "/api/v1/rollups/sites/S0001",
+        "api",
+        ("bearer", "sm1"),
+        wrong_role=NOT_A_MANAGER_API,
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("aggregate", "/api/v1/rollups/regions/<region_id>", "GET"): Case(
+        "/api/v1/rollups/regions/R01",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("aggregate", "/api/v1/rollups/org", "GET"): Case(
+        "/api/v1/rollups/org",
+        "api",
+        ("bearer", "admin"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "rm1"), ("bearer", "sm1")),
+    ),
+    ("aggregate", "/api/v1/rollups/<scope>/<entity_id>/trend", "GET"): Case(
+        "/api/v1/rollups/regions/R01/trend",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("aggregate", "/api/v1/rollups/<scope>/trend", "GET"): Case(
+        "/api/v1/rollups/org/trend",
+        "api",
+        ("bearer", "sg"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "rm1"), ("bearer", "sm1")),
+    ),
+    ("aggregate", "/api/v1/coverage", "GET"): Case(
+        "/api/v1/coverage?region_id=R01",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("aggregate", "/api/v1/regions/<region_id>/overview", "GET"): Case(
+        "/api/v1/regions/R01/overview",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("aggregate", "/api/v1/themes", "GET"): Case(
+        "/api/v1/themes?region_id=R01",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("aggregate", "/api/v1/sites/<site_id>/comments", "GET"): Case(
+        "/api/v1/sites/S0001/comments",
+        "api",
+        ("bearer", "sm1"),
+        wrong_role=NOT_A_MANAGER_API,
+        wrong_region=OTHER_REGION_API,
+    ),
+    # aggregate: the pages
+    ("aggregate", "/manager", "GET"): Case(
+        "/manager", "page", ("session", "rm1"), ok=(302,), wrong_role=NOT_A_MANAGER_PAGE
+    ),
+    ("aggregate", "/manager/org", "GET"): Case(
+        "/manager/org",
+        "page",
+        ("session", "admin"),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("session", "rm1"), ("session", "sm1")),
+    ),
+    ("aggregate", "/manager/regions/<region_id>", "GET"): Case(
+        "/manager/regions/R01",
+        "page",
+        ("session", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("session", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("aggregate", "/manager/sites/<site_id>", "GET"): Case(
+        "/manager/sites/S0001",
+        "page",
+        ("session", "sm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    # notify: the API
+    ("notify", "/api/v1/alerts", "GET"): Case(
+        "/api/v1/alerts?region_id=R01",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=NOT_A_MANAGER_API,
+        wrong_region=(("bearer", "rm2"),),
+    ),
+    ("notify", "/api/v1/alerts/<alert_id>", "GET"): Case(
+        "/api/v1/alerts/{alert_id}",
+        "api",
+        ("bearer", "sm1"),
+        wrong_role=NOT_A_MANAGER_API,
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("notify", "/api/v1/alerts/<alert_id>/deliveries", "GET"): Case(
+        "/api/v1/alerts/{alert_id}/deliveries",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=NOT_A_MANAGER_API,
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("notify", "/api/v1/alerts/<alert_id>/acknowledge", "POST"): Case(
+        "/api/v1/alerts/{fresh_alert}/acknowledge",
+        "api",
+        ("bearer", "sm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("session", "sm1")),  # a cookie never authorises a change
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("notify", "/api/v1/alerts/<alert_id>/resolve", "POST"): Case(
+        "/api/v1/alerts/{fresh_alert}/resolve",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("session", "rm1")),
+        wrong_region=OTHER_REGION_API,
+        body={**JSON, "response": "We mended the lock."},
+    ),
+    ("notify", "/api/v1/silences", "GET"): Case(
+        "/api/v1/silences",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=NOT_A_MANAGER_API,
+        hidden=lambda w: w.silence_id,
+    ),
+    ("notify", "/api/v1/silences", "POST"): Case(
+        "/api/v1/silences",
+        "api",
+        ("bearer", "rm1"),
+        ok=(201,),
+        wrong_role=NOT_A_MANAGER_API,
+        body={
+            **JSON,
+            "matchers": {"region_id": "R01", "rule": "low_score"},
+            "ends_at": events.isoformat(events.now() + dt.timedelta(days=2)),
+            "reason": "works on the heating",
+        },
+    ),
+    ("notify", "/api/v1/silences/<silence_id>", "DELETE"): Case(
+        "/api/v1/silences/{fresh_silence}",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("session", "rm1")),
+        wrong_region=OTHER_REGION_API,
+    ),
+    # notify: the inbox pages
+    ("notify", "/manager/alerts", "GET"): Case(
+        "/manager/alerts",
+        "page",
+        ("session", "rm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        hidden=lambda w: w.alert_id,
+    ),
+    ("notify", "/manager/alerts/<alert_id>", "GET"): Case(
+        "/manager/alerts/{alert_id}",
+        "page",
+        ("session", "rm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("notify", "/manager/alerts/<alert_id>/<action>", "POST"): Case(
+        "/manager/alerts/{fresh_alert}/acknowledge",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),  # a page form needs the session and its CSRF token
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+}
+
+
+def _refusal(case: Case, method: str, cred: Cred):
+    """What the wrong role must get: 401 when the credential is of the wrong kind altogether, else 403/404."""
+    checker_cred = cred[0] in ("checker", "phone")
+    if case.owner[0] in ("checker", "phone") and not checker_cred:
+        return (401,)  # a manager is not signed in as a checker
+    if case.kind == "page" and (checker_cred or (cred[0] == "bearer" and method == "POST")):
+        return "sign-in"  # a page wants a manager's session (and a form its CSRF token)
+    if checker_cred or (cred[0] == "session" and method != "GET"):
+        return (401,)  # not a manager; or a cookie, which never authorises a change through the API
+    return (403, 404)
+
+
+def _routes(app) -> set[tuple[str, str]]:
+    return {(r.rule, m) for r in app.url_map.iter_rules() for m in r.methods - {"HEAD", "OPTIONS"}}
+
+
+@pytest.mark.parametrize("service", ["checks", "aggregate", "notify"])
+def test_every_route_is_in_the_matrix(world, service):
+    routes = {(service, rule, m) for rule, m in _routes(world.apps[service])}
+    known = set(ROUTES) | PUBLIC
+    assert not routes - known, f"routes with no access rule in this test: {sorted(routes - known)}"
+    assert not {k for k in known if k[0] == service} - routes, "rules for routes that no longer exist"
+
+
+@pytest.mark.parametrize("key", sorted(PUBLIC), ids=" ".join)
+def test_public_routes_answer_without_credentials(world, key):
+    service, rule, method = key
+    path = PUBLIC_PATHS.get(rule, rule)
+    response = request(world, service, method, path, ANONYMOUS, body=JSON if rule.startswith("/api/") else None)
+    assert response.status_code not in (401, 403) and response.status_code < 500, response.status_code
+
+
+@pytest.mark.parametrize("key", sorted(ROUTES), ids=" ".join)
+def test_each_route_refuses_the_anonymous_the_wrong_role_and_the_wrong_region(world, key):
+    service, _rule, method = key
+    case = ROUTES[key]
+
+    def call(cred):
+        return request(world, service, method, fill(world, case.path), cred, case.body)
+
+    anonymous = call(ANONYMOUS)
+    if case.kind == "page":
+        assert anonymous.status_code == 303 and "/manager/sign-in" in anonymous.headers["Location"]
+    else:
+        assert anonymous.status_code == 401, anonymous.get_data(as_text=True)[:200]
+        if case.kind == "api":
+            assert anonymous.content_type == "application/problem+json"
+    for cred in case.wrong_role:
+        response = call(cred)
+        expected = _refusal(case, method, cred)
+        if expected == "sign-in":
+            assert response.status_code == 303 and "/manager/sign-in" in response.headers["Location"], cred
+        else:
+            assert response.status_code in expected, f"{cred} got {response.status_code}"
+    for cred in case.wrong_region:
+        response = call(cred)
+        assert response.status_code in (403, 404), f"{cred} got {response.status_code}"
+    owner = call(case.owner)
+    assert owner.status_code in case.ok, f"{case.owner} got {owner.status_code}: {owner.get_data(as_text=True)[:300]}"
+    if case.hidden is not None:
+        secret = case.hidden(world)
+        assert secret in owner.get_data(as_text=True)
+        other = ("session", "rm2") if case.kind == "page" else ("phone", "C2") if case.kind == "checker" else None
+        other = other or ("bearer", "rm2")
+        response = call(other)
+        assert response.status_code == 200 and secret not in response.get_data(as_text=True)
+
+
+def test_a_silence_made_by_another_regions_manager_stays_in_their_region(world):
+    body = {
+        **JSON,
+        "matchers": {"region_id": "R01", "rule": "low_score"},
+        "ends_at": events.isoformat(events.now() + dt.timedelta(days=2)),
+        "reason": "testing",
+    }
+    made = request(world, "notify", "POST", "/api/v1/silences", ("bearer", "rm2"), body)
+    assert made.status_code == 201 and made.json["matchers"]["region_id"] == "R02"
+    made = request(world, "notify", "POST", "/api/v1/silences", ("bearer", "sm2"), body)
+    assert made.status_code == 201 and made.json["matchers"]["site_id"] == "S0002"

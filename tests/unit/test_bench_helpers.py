@@ -1,0 +1,63 @@
+"""The benchmark's pure helpers: percentiles, the figures' rows and the printed table (no timing here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import data
+from bench.report import figures
+from bench.stats import Figure, format_table, number, percentile
+
+
+def test_percentile_interpolates_between_closest_ranks():
+    values = [5, 1, 4, 2, 3]
+    assert percentile(values, 0) == 1
+    assert percentile(values, 50) == 3
+    assert percentile(values, 100) == 5
+    assert percentile([10, 20], 99) == pytest.approx(19.9)
+    assert percentile([], 50) is None
+
+
+def test_numbers_read_as_a_person_would():
+    assert number(1234.4, "/s") == "1,234 /s"
+    assert number(3.14159, "ms") == "3.14 ms"
+    assert number(56.04, "s") == "56.0 s"
+    assert number(None, "ms") == "n/a"
+
+
+def test_table_aligns_columns_and_shows_ratio_and_target():
+    rows = [
+        Figure("intake", 900, "/s", 1800, "skeleton", ">= 60 %", False),
+        Figure("hello", 7500, "/s", None, "the ceiling"),
+    ]
+    lines = format_table(rows, title="t").splitlines()
+    assert lines[0] == "t"
+    assert lines[1].split() == ["figure", "measured", "baseline", "ratio", "target", "met"]
+    assert "0.50x" in lines[3] and lines[3].rstrip().endswith("NO")
+    assert lines[4].startswith("hello") and "the ceiling" in lines[4]
+    assert len({line.index("measured") for line in lines[1:2]}) == 1
+
+
+def test_an_unfinished_pipeline_is_projected_and_not_met():
+    run = {
+        "count": 78_000,
+        "done": 7_800,
+        "rate": 100.0,
+        "seconds": 78.0,
+        "total_seconds": 81.0,
+        "produced": {"seconds": 13.0, "mb": 80.0},
+        "raw": {"rate": 7_000.0, "seconds": 11.0, "peak_rss_mb": 70.0},
+        "memory": {},
+        "memory_idle": {},
+    }
+    rows = {f.name: f for f in figures({"pipeline": [run]})}
+    seconds = rows["pipeline 78,000: seconds, processing"]
+    assert seconds.value == pytest.approx(780.0)
+    assert seconds.met is False and seconds.note == "(projected)"
+    assert "7,800 of 78,000" in rows["pipeline 78,000: events/s received -> roll-ups"].note
+
+
+def test_site_addresses_are_distinct_private_addresses():
+    addresses = {data.site_address(f"S{i:04d}") for i in range(1, 1501)}
+    assert len(addresses) == 1500
+    assert all(a.startswith("10.") for a in addresses)
