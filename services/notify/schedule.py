@@ -18,12 +18,13 @@ log = logging.getLogger(__name__)
 class Scheduler:
     """Runs each job when its time has come; called from the worker's tick."""
 
-    def __init__(self, settings: Settings, rules, db, mailer):
+    def __init__(self, settings: Settings, rules, db, mailer, clock=events.now):
         self.settings = settings
         self.overdue_rules = alert_rules.rules_for(rules, "schedule")
         self.state = db["notify_state"]
         self.mailer = mailer
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
+        self.clock = clock  # injectable, so tests can move time on
         self._last_run = self._last_overdue = -float("inf")
 
     def run(self, handler) -> None:
@@ -40,7 +41,7 @@ class Scheduler:
 
     def escalate(self, handler) -> int:
         """Tell more people about critical and high alerts nobody has acknowledged in time."""
-        now = events.now()
+        now = self.clock()
         done = 0
         for alert in handler.store.due_for_escalation(now):
             if not handler.store.mark_escalated(alert["_id"], now):
@@ -54,7 +55,7 @@ class Scheduler:
 
     def digest(self, handler, force: bool = False) -> int:
         """Once a day from ``digest_hour``: each person's waiting warnings in one e-mail."""
-        local = dt.datetime.now(self.tz)
+        local = self.clock().astimezone(self.tz)
         today = local.date().isoformat()
         state = self.state.find_one({"_id": "digest"}) or {}
         if not force and (local.hour < self.settings.digest_hour or state.get("last_date") == today):
@@ -66,7 +67,7 @@ class Scheduler:
 
     def overdue(self, handler) -> int:
         """Raise an alert for every site with no check for the rule's number of days."""
-        today = dt.datetime.now(self.tz).date()
+        today = self.clock().astimezone(self.tz).date()
         raised = 0
         for rule in self.overdue_rules:
             for site in handler.knowledge.active_sites():
@@ -81,7 +82,7 @@ class Scheduler:
 
     def remind_silences(self, handler) -> int:
         """E-mail each silence's owner a day (by default) before it ends."""
-        now = events.now()
+        now = self.clock()
         reminded = 0
         before = dt.timedelta(hours=self.settings.silence_reminder_hours)
         for silence in handler.silences.needing_reminder(now, before):

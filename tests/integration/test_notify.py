@@ -85,6 +85,16 @@ def test_same_submission_twice_raises_one_alert_and_one_email_each(db, publisher
     assert len(wait_for(lambda: len(_mine(stack, settings)) == 2 and _mine(stack, settings), 10, "two e-mails")) == 2
 
 
+def test_a_flood_of_100_identical_events_makes_one_alert(db, publisher, settings):
+    handler = _handler(db, settings, publisher)
+    event = _validated(urgent_concern="I am frightened")
+    for _batch in range(4):
+        handler.handle(_deliveries(*[event] * 25))
+    alerts = list(handler.store.alerts.find())
+    assert sorted(a["rule"] for a in alerts) == ["safety_not_good", "urgent_concern"]
+    assert db["deliveries"].count_documents({}) == 5  # SM1, RM1 (safety); SM1, RM1, SG1 (urgent)
+
+
 def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
     handler = _handler(db, settings, publisher, smtp_url="smtp://127.0.0.1:1")  # nothing listens on port 1
     handler.handle(_deliveries(_validated()))
@@ -98,10 +108,13 @@ def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
 
 def test_an_unacknowledged_high_alert_is_escalated_once(db, publisher, stack, settings):
     handler = _handler(db, settings, publisher, with_scheduler=True)
+    clock = [events.now()]
+    handler.scheduler.clock = lambda: clock[0]
     handler.handle(_deliveries(_validated()))
-    [alert] = list(handler.store.alerts.find())
     assert handler.scheduler.escalate(handler) == 0  # not yet due
-    db["alerts"].update_one({"_id": alert["_id"]}, {"$set": {"escalate_at": events.now() - dt.timedelta(minutes=1)}})
+    clock[0] += dt.timedelta(minutes=239)
+    assert handler.scheduler.escalate(handler) == 0  # the rule says 240 minutes
+    clock[0] += dt.timedelta(minutes=2)
     assert handler.scheduler.escalate(handler) == 1
     assert handler.scheduler.escalate(handler) == 0
     handler.tick()
@@ -134,7 +147,16 @@ def test_low_score_waits_for_the_daily_digest(db, publisher, stack, settings):
     [alert] = list(handler.store.alerts.find())
     assert alert["rule"] == "low_score" and not alert["immediate"]
     assert {d["status"] for d in db["deliveries"].find()} == {"digest"}
-    assert handler.scheduler.digest(handler, force=True) == 2  # one e-mail each for SM1 and RM1
+    import zoneinfo
+
+    tz = zoneinfo.ZoneInfo(settings.timezone)
+    clock = [dt.datetime(2026, 11, 26, settings.digest_hour - 1, 59, tzinfo=tz)]
+    handler.scheduler.clock = lambda: clock[0]
+    assert handler.scheduler.digest(handler) == 0  # before the digest hour: nothing yet
+    assert {d["status"] for d in db["deliveries"].find()} == {"digest"}
+    clock[0] += dt.timedelta(minutes=1)
+    assert handler.scheduler.digest(handler) == 2  # one e-mail each for SM1 and RM1
+    assert handler.scheduler.digest(handler) == 0  # once a day
     assert {d["status"] for d in db["deliveries"].find()} == {"sent"}
     digests = wait_for(lambda: [m for m in _mine(stack, settings) if "daily" in m["Subject"]], 10, "digests")
     assert "score for 2026-11 is 1.40" in digests[0].get_body(("plain",)).get_content()
@@ -194,12 +216,12 @@ def test_overdue_sites_are_found_on_schedule(db, publisher, settings):
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
     calls: list = []
-    fail_first = True
+    failures = 2
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).calls.append((dict(self.headers), body))
-        status = 500 if type(self).fail_first and len(type(self).calls) == 1 else 204
+        status = 500 if len(type(self).calls) <= type(self).failures else 204
         self.send_response(status)
         self.end_headers()
 
@@ -217,9 +239,15 @@ def test_webhooks_are_signed_and_retried_until_delivered(db, publisher, settings
         handler.handle(_deliveries(_validated()))
         [delivery] = list(db["deliveries"].find({"channel": "webhook"}))
         assert delivery["status"] == "failed" and delivery["last_error"] == "HTTP 500"
-        db["deliveries"].update_one({"_id": delivery["_id"]}, {"$set": {"next_attempt_at": delivery["created_at"]}})
+        handler.tick()  # not yet: the back-off has not passed
+        assert len(_Receiver.calls) == 1
+        for attempts, status in ((2, "failed"), (3, "sent")):  # fails twice, then succeeds
+            db["deliveries"].update_one({"_id": delivery["_id"]}, {"$set": {"next_attempt_at": delivery["created_at"]}})
+            handler.tick()
+            stored = db["deliveries"].find_one({"_id": delivery["_id"]})
+            assert (stored["attempts"], stored["status"]) == (attempts, status)
         handler.tick()
-        assert db["deliveries"].find_one({"_id": delivery["_id"]})["status"] == "sent"
+        assert len(_Receiver.calls) == 3  # exactly one accepted delivery, nothing sent after it
         headers, body = _Receiver.calls[-1]
         assert headers["X-QC-Signature"] == sign("s3cret", headers["X-QC-Timestamp"], body)
         assert json.loads(body)["type"] == "org.qc.alert.raised"
