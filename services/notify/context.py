@@ -50,7 +50,12 @@ def visible(alert_id: str) -> dict | None:
 
 def public(alert: dict) -> dict:
     """An alert as the API shows it."""
-    out = {k: v for k, v in alert.items() if k not in ("_id", "notify", "escalate_at")}
+    # Who raised a concern stays out of what managers see (many checkers fear
+    # repercussions); only an alert asking someone to help a checker names them.
+    hidden = {"_id", "notify", "escalate_at", "checker_ids"}
+    if alert.get("rule") != "repeated_rejections":
+        hidden.add("checker_id")
+    out = {k: v for k, v in alert.items() if k not in hidden}
     out["id"] = alert["_id"]
     for key in ("raised_at", "acknowledged_at", "resolved_at", "escalated_at"):
         if alert.get(key):

@@ -115,7 +115,8 @@ def test_resolving_tells_the_checkers_supporter_only_where_the_site_chose_it(
         client = application.test_client()
         rm = {"Authorization": f"Bearer {_token(settings, username='rm1', role='regional_manager', region_id='R01')}"}
         [alert] = client.get("/api/v1/alerts", headers=rm).json["alerts"]
-        assert alert["checker_ids"] == ["C1"]
+        assert "checker_ids" not in alert and "checker_id" not in alert  # not shown to managers
+        assert db["alerts"].find_one({"_id": alert["id"]})["checker_ids"] == ["C1"]
         done = client.post(f"/api/v1/alerts/{alert['id']}/resolve", headers=rm, json={"response": "New locks fitted."})
         assert done.status_code == 200
     finally:
