@@ -61,6 +61,31 @@ def render(template: str, subject: str, **context) -> tuple[str, str, str]:
     )
 
 
+def record_email(
+    collection, alert_id: str, key: str, person_id: str, address: str, status: str, now, purpose: str | None = None
+) -> bool:
+    """Record one e-mail delivery, once (its id is alert + key + person); True if it is new."""
+    try:
+        collection.insert_one(
+            {
+                "_id": f"{alert_id}:{key}:email:{person_id}",
+                "alert_id": alert_id,
+                "purpose": purpose or key,
+                "channel": "email",
+                "person_id": person_id,
+                "address": address,
+                "status": status,
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+                "last_error": None,
+            }
+        )
+    except DuplicateKeyError:
+        return False
+    return True
+
+
 class Deliveries:
     """The ``deliveries`` collection and the sending of what it holds."""
 
@@ -86,26 +111,17 @@ class Deliveries:
             status = "pending" if alert.get("immediate", True) or purpose in ("escalation", "reopened") else "digest"
         made = 0
         for person in recipients:
-            try:
-                self.collection.insert_one(
-                    {
-                        # ``occasion`` tells apart repeats of one purpose (an alert reopened twice).
-                        "_id": f"{alert['_id']}:{purpose}{occasion}:email:{person['_id']}",
-                        "alert_id": alert["_id"],
-                        "purpose": purpose,
-                        "channel": "email",
-                        "person_id": person["_id"],
-                        "address": person["email"],
-                        "status": status,
-                        "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                        "last_error": None,
-                    }
-                )
-                made += 1
-            except DuplicateKeyError:
-                pass
+            # ``occasion`` tells apart repeats of one purpose (an alert reopened twice).
+            made += record_email(
+                self.collection,
+                alert["_id"],
+                f"{purpose}{occasion}",
+                person["_id"],
+                person["email"],
+                status,
+                now,
+                purpose=purpose,
+            )
         if not recipients:
             notify_metrics.NOTIFICATIONS.labels("email", "no_recipient").inc()
             log.warning("alert has nobody to tell yet; will try again", extra={"alert_id": alert["_id"]})

@@ -8,9 +8,8 @@ in it, only what the managers did.
 
 from __future__ import annotations
 
-from pymongo.errors import DuplicateKeyError
-
 from qc import events
+from services.notify.delivery import record_email
 
 
 def plan_notes(db, alert: dict) -> int:
@@ -23,23 +22,7 @@ def plan_notes(db, alert: dict) -> int:
     )
     now, made = events.now(), 0
     for checker in checkers:
-        try:
-            db["deliveries"].insert_one(
-                {
-                    "_id": f"{alert['_id']}:response:email:{checker['_id']}",
-                    "alert_id": alert["_id"],
-                    "purpose": "response",
-                    "channel": "email",
-                    "person_id": checker["_id"],
-                    "address": checker["supporter_email"],
-                    "status": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                    "last_error": None,
-                }
-            )
-            made += 1
-        except DuplicateKeyError:
-            pass
+        made += record_email(
+            db["deliveries"], alert["_id"], "response", checker["_id"], checker["supporter_email"], "pending", now
+        )
     return made
