@@ -10,10 +10,10 @@ from pymongo.database import Database
 
 from qc import logs, mongo, ratelimit, web
 from qc.auth import password_hasher
-from qc.kafka import Publisher, make_producer
+from qc.kafka import Publisher
 from qc.settings import Settings
 from services.checks.directory import Directory
-from services.checks.question_sets import QuestionSets
+from services.checks.question_sets import QuestionSets, answer_options
 from services.checks.store import Submissions
 
 
@@ -35,10 +35,10 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     settings = Settings.from_env().replace(**(config or {}))
     logs.setup("checks", settings.log_level)
     db = mongo.connect(settings, "qc-checks-web")
-    publisher = Publisher(
-        producer or make_producer(settings, "qc-checks-web"),
-        source="qc/checks/intake",
-        timeout=settings.kafka_ack_timeout_seconds,
+    publisher = (
+        Publisher(producer, source="qc/checks/intake", timeout=settings.kafka_ack_timeout_seconds)
+        if producer
+        else Publisher.for_settings(settings, "qc-checks-web", source="qc/checks/intake")
     )
     app = Flask(__name__)
     app.extensions["qc.checks"] = Context(
@@ -64,9 +64,11 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
     )
     # check_screens and feedback add their routes to pages.bp when imported.
-    from services.checks import api, check_screens, feedback, manager_auth, pages  # noqa: F401
+    from services.checks import api, check_screens, feedback, manager_auth, manager_contributions, pages  # noqa: F401
 
+    app.jinja_env.globals["answer_options"] = answer_options
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(manager_auth.bp)
+    app.register_blueprint(manager_contributions.bp)
     return app

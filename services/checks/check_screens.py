@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, redirect, render_template, request, url_for
 
-from qc import ratelimit
+from qc import jsonbody, ratelimit
 from services.checks import api, intake
 from services.checks.pages import _ctx, _page, _signed_in, bp
 from services.checks.profiles import Drafts, next_step, previous_step, steps
+from services.checks.question_sets import answer_words
 
 # Every way of sending a check shares the API's budget (per phone and per address).
 FORM_SENDS = ratelimit.limit(
@@ -77,20 +78,30 @@ def step(draft_id: str, name: str):
     question_set = _question_set(draft)
     all_steps = steps(question_set, g.profile)
     questions = _questions_for(question_set, name)
-    if questions is None and name not in ("working", "not-working", "check"):
+    if questions is None and name not in ("who", "when", "working", "not-working", "check"):
         abort(404)
     back = request.args.get("return") == "check"
     errors = {}
-    values = draft["answers"] if questions is not None else {"items": "\n".join(draft.get(name.replace("-", "_"), []))}
+    values = _values(draft, name, questions)
     if request.method == "POST":
+        form = request.form
         if questions is not None:
-            answers, errors = intake.read_answers(request.form, questions)
+            answers, errors = intake.read_answers(form, questions)
             changes = {f"answers.{qid}": answer for qid, answer in answers.items()}
             values = answers
+        elif name == "who":
+            answered_by, errors = intake.read_answered_by(form)
+            changes = {"answered_by": answered_by}
+            values = {"answered_by": form.get("answered_by")}
+        elif name == "when":
+            visited_on, errors = intake.read_visit(form, _today(), _visit_days())
+            changes = {"visited_on": visited_on}
+            values = {"visited": form.get("visited"), "visited_on": form.get("visited_on", "")}
         else:
-            items, errors = intake.read_lines(request.form.get("items"))
-            changes = {name.replace("-", "_"): items}
-            values = {"items": request.form.get("items", "")}
+            items, errors = intake.read_lines(form.get("items"))
+            # One choice covers both "working" and "not working" (texts_share): the last one made stands.
+            changes = {name.replace("-", "_"): items, "texts_share": intake.read_share(form, f"share-{name}")}
+            values = {"items": form.get("items", ""), "share": changes["texts_share"]}
         if not errors:
             _drafts().update(g.checker["checker_id"], draft_id, changes)
             target = "check" if back else next_step(all_steps, name)
@@ -108,9 +119,44 @@ def step(draft_id: str, name: str):
     status = 400 if errors else 200
     if questions is not None:
         return _page("question.html", status, questions=questions, **context)
+    if name in ("who", "when"):
+        return _page(f"{name}.html", status, **context, **_visit_bounds())
     if name == "check":
         return _page("check_answers.html", status, rows=_summary(draft, question_set, all_steps), **context)
     return _page("things.html", status, **context)
+
+
+def _values(draft: dict, name: str, questions: list[dict] | None) -> dict:
+    """What a screen shows before the checker changes it: their draft, or the defaults."""
+    if questions is not None:
+        return draft["answers"]
+    if name == "who":
+        return {"answered_by": draft.get("answered_by") or g.profile.answered_by}
+    if name == "when":
+        chosen, today = draft.get("visited_on"), _today()
+        if chosen in (None, today.isoformat()):
+            return {"visited": "today", "visited_on": ""}
+        if chosen == (today - dt.timedelta(days=1)).isoformat():
+            return {"visited": "yesterday", "visited_on": ""}
+        return {"visited": "other", "visited_on": chosen}
+    items = "\n".join(draft.get(name.replace("-", "_"), []))
+    return {"items": items, "share": draft.get("texts_share") or "anonymous"}
+
+
+def _visit_days() -> int:
+    return min(intake.FORM_VISIT_DAYS, _ctx().settings.visit_window_days)
+
+
+def _visit_bounds() -> dict:
+    """The date picker's earliest and latest day, and today in words (the screen says which day "today" is)."""
+    today = _today()
+    earliest = today - dt.timedelta(days=_visit_days())
+    return {"today": today, "earliest": earliest, "visit_days": _visit_days()}
+
+
+def long_date(day: dt.date) -> str:
+    """3 November 2026."""
+    return f"{day.day} {day:%B %Y}"
 
 
 def _questions_for(question_set: dict, name: str) -> list[dict] | None:
@@ -130,27 +176,53 @@ def _back_href(draft_id: str, all_steps: list[str], name: str, returning: bool) 
 
 
 def _summary(draft: dict, question_set: dict, all_steps: list[str]) -> list[dict]:
-    """The check-your-answers rows, each with where to change it."""
-    labels = {s["score"]: s["label"] for s in question_set["scale"]}
-    rows = []
+    """The check-your-answers rows, each with where to change it and who can see it with the checker's name."""
+
+    def change(name):
+        return url_for(".step", draft_id=draft["_id"], name=name, **{"return": "check"})
+
+    visited = draft.get("visited_on")
+    rows = [
+        {
+            "key": "Who is answering",
+            "value": ANSWERED_BY_WORDS.get(draft.get("answered_by"), "Not answered"),
+            "href": change("who"),
+            "id": "who",
+        },
+        {
+            "key": "When you visited",
+            "value": long_date(dt.date.fromisoformat(visited) if visited else _today()),
+            "href": change("when"),
+            "id": "when",
+        },
+    ]
     for question in question_set["questions"]:
         answer = draft["answers"].get(question["id"])
         name = "questions" if "questions" in all_steps else f"q-{question['id']}"
         rows.append(
             {
                 "key": question["text"],
-                "value": labels[answer["score"]] if answer else "Not answered",
+                "value": answer_words(question, question_set["scale"], answer["score"]) if answer else "Not answered",
                 "comment": (answer or {}).get("comment", ""),
-                "href": url_for(".step", draft_id=draft["_id"], name=name, **{"return": "check"}),
+                "share": SHARE_WORDS[(answer or {}).get("share", "anonymous")],
+                "href": change(name),
                 "id": question["id"],
             }
         )
     for name, key in (("working", "What is working"), ("not-working", "What is not working")):
         items = draft[name.replace("-", "_")]
-        href = url_for(".step", draft_id=draft["_id"], name=name, **{"return": "check"})
         value = "" if items else "Nothing written"
-        rows.append({"key": key, "things": items, "value": value, "href": href, "id": name})
+        share = SHARE_WORDS[draft.get("texts_share") or "anonymous"] if items else ""
+        rows.append({"key": key, "things": items, "value": value, "share": share, "href": change(name), "id": name})
     return rows
+
+
+ANSWERED_BY_WORDS = {
+    "alone": "Just me",
+    "with_supporter": "Me, with a supporter helping",
+    "supporter_wrote": "My supporter is writing what I say",
+}
+SHARE_WORDS = {"anonymous": "Your name is kept private", "named": "The manager can see your name"}
 
 
 @bp.post("/check/<draft_id>/send")
@@ -218,11 +290,14 @@ def worried_in_check(draft_id: str):
         came_from = steps(question_set, g.profile)[0]
     errors = {}
     concern = draft["urgent_concern"]
+    share = draft.get("urgent_concern_share") or "anonymous"
     if request.method == "POST":
         send_now = request.form.get("action") == "send"
         concern, errors = intake.read_concern(request.form.get("concern"), required=send_now)
+        share = intake.read_share(request.form, "share-concern")
         if not errors:
-            draft = _drafts().update(g.checker["checker_id"], draft_id, {"urgent_concern": concern}) or draft
+            changes = {"urgent_concern": concern, "urgent_concern_share": share}
+            draft = _drafts().update(g.checker["checker_id"], draft_id, changes) or draft
             if not send_now:
                 return redirect(url_for(".step", draft_id=draft_id, name=came_from), code=303)
             failed = _send_draft(draft)
@@ -234,6 +309,7 @@ def worried_in_check(draft_id: str):
         back_href=url_for(".step", draft_id=draft_id, name=came_from),
         came_from=came_from,
         concern=concern,
+        concern_share=share,
         errors=errors,
     )
 
@@ -249,7 +325,14 @@ def worried():
     if request.method == "POST":
         draft = draft or drafts.start(g.checker, _ctx().question_sets.current())
         return worried_in_check(draft["_id"])
-    return _page("worried.html", action=url_for(".worried"), back_href=url_for(".start"), concern="", errors={})
+    return _page(
+        "worried.html",
+        action=url_for(".worried"),
+        back_href=url_for(".start"),
+        concern="",
+        concern_share="anonymous",
+        errors={},
+    )
 
 
 # --- the check with JavaScript: one page, the draft on the phone, sent when there is a connection --
@@ -267,7 +350,18 @@ def app_page():
         site=ctx.directory.site(g.checker["site_id"]),
         all_steps=steps(question_set, g.profile),
         worried_href="#worried",
+        values={},
+        **_visit_bounds(),
     )
+
+
+@bp.after_app_request
+def _service_worker_scope(response):
+    """Let /static/sw.js look after the pages under /check/ (offline reload of /check/app)."""
+    if request.path == "/static/sw.js":
+        response.headers["Service-Worker-Allowed"] = "/check/"
+        response.headers["Cache-Control"] = "no-cache"  # a phone picks up a new version on its next visit
+    return response
 
 
 @bp.post("/check/submit")
@@ -275,7 +369,7 @@ def app_page():
 @FORM_SENDS
 def submit_json():
     """The JavaScript form's send: the intake body as JSON, the checker's cookie and a CSRF header."""
-    body, error = api._json_body()
+    body, error = jsonbody.request_object()
     if error:
         return error
     return api.intake_response(intake.accept(_ctx(), g.checker, body, request.headers.get("X-Correlation-ID")))

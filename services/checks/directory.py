@@ -51,7 +51,12 @@ class Directory:
         return self.people.find_one({"username": username, "role": {"$in": list(MANAGER_ROLES)}, "active": True})
 
     def checker_for_token(self, token_hash: str) -> dict | None:
-        """The live token record for a hashed checker token, or None."""
+        """The live token record for a hashed checker token, or None.
+
+        Read every time, never cached: a stopped link must stop in every web
+        process at once (a lost phone). A per-process cache was measured and
+        bought nothing visible (docs/benchmarks.md).
+        """
         return self.tokens.find_one({"_id": token_hash, "revoked_at": None})
 
     def add_checker_token(self, checker_id: str, site_id: str, token_hash: str) -> None:

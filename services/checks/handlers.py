@@ -11,6 +11,8 @@ import datetime as dt
 import hashlib
 import json
 
+from services.checks import sharing
+
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
@@ -28,11 +30,15 @@ def reason(code: str, field: str | None, message: str) -> dict:
 
 
 def content_hash(body: dict) -> str:
-    """Hash of what was said (not of ids or times), to spot the same check sent twice."""
+    """Hash of what was said and what may be shared (not of ids or times), to spot the same check sent twice."""
+    # Missing sharing fields mean the defaults, and defaults are left out of the
+    # hash: bodies from before the fields existed keep the hash they had.
+    body = sharing.without_defaults(body)
     said = {
         k: body[k]
         for k in ("site_id", "question_set", "visited_on", "answers", "working", "not_working", "urgent_concern")
     }
+    said.update({k: body[k] for k in ("answered_by", *sharing.SHARE_FIELDS) if k in body})
     return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -121,9 +127,9 @@ def decide(
 
     if reasons:
         return Decision("rejected", reasons, region_id)
-    validated = dict(received)
+    validated = sharing.with_defaults(received)  # events from before the sharing fields mean the defaults
     validated["region_id"] = region_id
     validated["answers"] = [
-        {**a, "safety": bool(questions[a["question_id"]].get("safety", False))} for a in received["answers"]
+        {**a, "safety": bool(questions[a["question_id"]].get("safety", False))} for a in validated["answers"]
     ]
     return Decision("validated", [], region_id, validated)

@@ -12,13 +12,16 @@ import datetime as dt
 import logging
 import time
 import uuid
+from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
+from pymongo.errors import ConnectionFailure
 
 from qc import events, logs
 from qc.kafka import PublishError
 from qc.settings import TOPICS
 from services.checks import metrics as checks_metrics
+from services.checks import sharing
 from services.checks.handlers import content_hash
 from services.checks.schemas import SubmissionSchema, flatten_errors
 from services.checks.store import SENDING
@@ -60,10 +63,20 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
         return Result(FORBIDDEN)
 
     received = _received(data, checker["checker_id"])
+    settings = ctx.settings
+    date_error = visit_date_error(data["visited_on"], today(settings.timezone), settings.visit_window_days)
+    if date_error is not None:
+        # A phone retrying a check we already have (sent before the date went out of range) gets the first answer.
+        existing = ctx.submissions.get(received["submission_id"])
+        if existing is not None and existing["status"] != SENDING:
+            return _repeat(existing, received)
+        checks_metrics.SUBMISSIONS.labels(INVALID).inc()
+        return Result(INVALID, errors=[{"field": "visited_on", "message": date_error}])
     correlation_id = correlation_id or str(uuid.uuid4())
     try:
         existing = _claim_or_existing(ctx, received, correlation_id)
-    except StillSending:
+    except (StillSending, ConnectionFailure):
+        # Database down: nothing is claimed or published, so a 503 loses nothing and the phone tries again.
         checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
         return Result(UNAVAILABLE, received["submission_id"])
     if existing is not None:
@@ -85,9 +98,20 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
                 "submission not accepted: broker unavailable", extra={"submission_id": received["submission_id"]}
             )
             checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
-            ctx.submissions.release(received["submission_id"])
+            try:
+                ctx.submissions.release(received["submission_id"])
+            except ConnectionFailure:
+                pass  # the claim goes stale and a retry takes it over (Submissions.claim)
             return Result(UNAVAILABLE, received["submission_id"])
-        ctx.submissions.mark_accepted(received["submission_id"])
+        try:
+            ctx.submissions.mark_accepted(received["submission_id"])
+        except ConnectionFailure:
+            # The broker has it, so it is accepted: the validator writes the
+            # record when it decides (either writer may create it; store.py).
+            log.warning(
+                "accepted, but its record could not be updated: database unavailable",
+                extra={"submission_id": received["submission_id"]},
+            )
         log.info(
             "submission accepted", extra={"submission_id": received["submission_id"], "site_id": received["site_id"]}
         )
@@ -106,10 +130,28 @@ def _received(data: dict, checker_id: str) -> dict:
         "working": data["working"],
         "not_working": data["not_working"],
         "urgent_concern": data["urgent_concern"] or None,
+        # Always filled in (the schema applies the safe defaults), so consumers never guess.
+        "answered_by": data["answered_by"],
+        "texts_share": data["texts_share"],
+        "urgent_concern_share": data["urgent_concern_share"],
         "received_at": events.isoformat(events.now()),
     }
     received["content_hash"] = content_hash(received)
     return received
+
+
+def today(timezone: str) -> dt.date:
+    """Today where the service is (the validator uses the same day)."""
+    return dt.datetime.now(ZoneInfo(timezone)).date()
+
+
+def visit_date_error(visited: dt.date, today: dt.date, window_days: int) -> str | None:
+    """Why a visit date cannot be right (plain words), or None: never in the future, never too long ago."""
+    if visited > today:
+        return "The day you visited cannot be in the future. Choose today or a day before."
+    if (today - visited).days > window_days:
+        return f"The visit was more than {window_days} days ago. Send a check within {window_days} days of the visit."
+    return None
 
 
 class StillSending(Exception):
@@ -150,22 +192,30 @@ def _repeat(existing: dict, received: dict) -> Result:
     return Result(REPEAT, existing["_id"])
 
 
-def submission_from_draft(draft: dict, question_set: dict, visited_on: dt.date) -> dict:
-    """The intake body for a form draft: every question once, unanswered ones as skipped (null)."""
+def submission_from_draft(draft: dict, question_set: dict, today: dt.date) -> dict:
+    """The intake body for a form draft: every question once, unanswered ones as skipped (null).
+
+    The visit is the day the checker chose, or ``today`` when they did not
+    say; sharing is what they chose, or the safe defaults.
+    """
     answers = []
     for question in question_set["questions"]:
         given = draft.get("answers", {}).get(question["id"], {})
         comment = (given.get("comment") or "").strip()
-        answers.append({"question_id": question["id"], "score": given.get("score"), "comment": comment})
+        share = given.get("share") if given.get("share") in sharing.SHARE else sharing.DEFAULT_SHARE
+        answers.append({"question_id": question["id"], "score": given.get("score"), "comment": comment, "share": share})
     return {
         "submission_id": draft["_id"],
         "site_id": draft["site_id"],
         "question_set": {"id": question_set["id"], "version": int(question_set["version"])},
-        "visited_on": visited_on.isoformat(),
+        "visited_on": draft.get("visited_on") or today.isoformat(),
         "answers": answers,
         "working": list(draft.get("working", [])),
         "not_working": list(draft.get("not_working", [])),
         "urgent_concern": (draft.get("urgent_concern") or "").strip() or None,
+        "answered_by": draft.get("answered_by") or sharing.DEFAULT_ANSWERED_BY,
+        "texts_share": draft.get("texts_share") or sharing.DEFAULT_SHARE,
+        "urgent_concern_share": draft.get("urgent_concern_share") or sharing.DEFAULT_SHARE,
     }
 
 
@@ -190,7 +240,7 @@ def read_answers(form, questions: list[dict]) -> tuple[dict, dict[str, str]]:
         if len(comment) > MAX_COMMENT:
             errors[f"comment-{qid}"] = f"What you wrote is too long. Please use {MAX_COMMENT} letters or fewer."
         # An answer without "score" is one not chosen yet (only shown back, never stored).
-        answers[qid] = {"comment": comment}
+        answers[qid] = {"comment": comment, "share": read_share(form, f"share-{qid}")}
         if choice in SCORES_FROM_FORM:
             answers[qid]["score"] = SCORES_FROM_FORM[choice]
     return answers, errors
@@ -214,3 +264,57 @@ def read_concern(text: str | None, *, required: bool) -> tuple[str, dict[str, st
     if len(concern) > MAX_CONCERN:
         return concern, {"concern": f"What you wrote is too long. Please use {MAX_CONCERN} letters or fewer."}
     return concern, {}
+
+
+def read_share(form, field: str) -> str:
+    """Named only when the checker chose it; anything else keeps their name private (the safe choice)."""
+    return sharing.NAMED if form.get(field) == sharing.NAMED else sharing.ANONYMOUS
+
+
+def read_answered_by(form) -> tuple[str | None, dict[str, str]]:
+    """Who is answering: one of the three choices, or an error asking to choose."""
+    choice = form.get("answered_by")
+    if choice not in sharing.ANSWERED_BY:
+        return None, {"answered-by": "Choose who is answering the questions."}
+    return choice, {}
+
+
+VISIT_CHOICES = ("today", "yesterday", "other")
+FORM_VISIT_DAYS = 30  # the form offers the last 30 days; the API takes up to settings.visit_window_days
+
+
+def read_visit(form, today: dt.date, window_days: int) -> tuple[str | None, dict[str, str]]:
+    """The day of the visit as an ISO date: today, yesterday or a day the checker gives (never in the future)."""
+    choice = form.get("visited")
+    if choice not in VISIT_CHOICES:
+        return None, {"visited": "Choose the day you visited."}
+    if choice != "other":
+        return (today - dt.timedelta(days=0 if choice == "today" else 1)).isoformat(), {}
+    text = (form.get("visited_on") or "").strip()
+    if not text:
+        return None, {"visited-on": "Write the day you visited, for example 3/11/2026."}
+    day = parse_day(text)
+    if day is None:
+        return None, {"visited-on": "Write the day you visited like this: 3/11/2026 (day, month, year)."}
+    error = visit_date_error(day, today, window_days)
+    if error:
+        return None, {"visited-on": error}
+    return day.isoformat(), {}
+
+
+def parse_day(text: str) -> dt.date | None:
+    """A date from a date picker (2026-11-03) or as people write it in the UK (3/11/2026, 3-11-26)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    parts = text.replace("-", "/").replace(".", "/").replace(" ", "/").split("/")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    day, month, year = (int(p) for p in parts)
+    if year < 100:
+        year += 2000
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None

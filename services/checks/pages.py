@@ -11,17 +11,24 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from pymongo.errors import ConnectionFailure
 
 from qc import auth, web
 from services.checks.profiles import Drafts, Profile, Profiles
+from services.checks.question_sets import answer_words
 
 bp = Blueprint("checks_pages", __name__)
 COOKIE = "qc_checker"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 STATUS_WORDS = {"accepted": "Sent", "validated": "Checked", "rejected": "Needs fixing"}
+ANSWERED_BY_WORDS = {
+    "with_supporter": "You answered with a supporter helping.",
+    "supporter_wrote": "Your supporter wrote what you said.",
+}
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -57,6 +64,21 @@ def _not_found(error):
     return _page(
         "problem.html", 404, heading="We cannot find this page", detail="The link may be old. Go to the start page."
     )
+
+
+@bp.errorhandler(ConnectionFailure)
+def _database_down(error):
+    # Not an error page: nothing is lost (the JavaScript form keeps the check on
+    # the phone and sends it later; the screens keep what was saved before).
+    if request.is_json:
+        return web.database_unavailable()
+    page = _page(
+        "problem.html",
+        503,
+        heading="We cannot save right now",
+        detail="Nothing you saved is lost. Please wait a minute. Then go back and press the button again.",
+    )
+    return (*page, {"Retry-After": str(web.RETRY_AFTER_SECONDS)})
 
 
 def csrf_token() -> str:
@@ -153,10 +175,39 @@ def my_checks():
             "status_words": STATUS_WORDS.get(d.get("status"), "Sent"),
             "reasons": [r["message"] for r in d.get("reasons", [])],
             "responses": d.get("responses", []),
+            "answered_by": ANSWERED_BY_WORDS.get(d.get("answered_by")),
+            "answers": _answer_rows(d),
         }
         for d in docs
     ]
-    return render_template("my_checks.html", checks=checks, thanks=request.args.get("thanks"), csrf=csrf_token())
+    return render_template(
+        "my_checks.html", checks=checks, thanks=request.args.get("thanks"), csrf=csrf_token(), board_url=board_url()
+    )
+
+
+def board_url() -> str:
+    """Notify's "You said, we did" board for the checker's own site, with a fresh signed link (it expires)."""
+    settings = _ctx().settings
+    site_id = g.checker["site_id"]
+    token = auth.issue_board_token(settings.secret_key, site_id)
+    return f"{settings.notify_public_url.rstrip('/')}/sites/{quote(site_id, safe='')}/board?{urlencode({'t': token})}"
+
+
+def _answer_rows(doc: dict) -> list[dict]:
+    """(question, answer in the words that question used) for a sent check; none if not known."""
+    ref = doc.get("question_set") or {}
+    question_set = _ctx().question_sets.get(ref.get("id"), ref.get("version"))
+    if question_set is None or not doc.get("answers"):
+        return []
+    questions = {q["id"]: q for q in question_set["questions"]}
+    return [
+        {
+            "question": questions[a["question_id"]]["text"],
+            "words": answer_words(questions[a["question_id"]], question_set["scale"], a["score"]),
+        }
+        for a in doc["answers"]
+        if a["question_id"] in questions
+    ]
 
 
 def _long_date(iso: str) -> str:
@@ -174,6 +225,8 @@ def sign_out():
         _ctx().directory.revoke_checker_tokens(g.checker["checker_id"], token_hash)
     response = current_app.make_response(_page("signed_out.html", stopped=stopped))
     response.delete_cookie(COOKIE)
+    # The browser's own copies of this checker's pages go too (the offline copy is emptied by checks.js).
+    response.headers["Clear-Site-Data"] = '"cache"'
     return response
 
 
@@ -196,4 +249,4 @@ def how_i_like_it():
 # The check's screens and "is it better now?" add their routes to ``bp``: import them with it, so
 # wherever ``bp`` is registered (create_app, the deploy wiring test) it has every route, and no
 # later import adds routes to a blueprint that is already registered (Flask refuses that).
-from services.checks import check_screens, feedback  # noqa: E402, F401
+from services.checks import check_screens, feedback, recognition  # noqa: E402, F401

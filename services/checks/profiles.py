@@ -18,16 +18,22 @@ from qc import events
 PICTURES = ("symbols", "photos", "words")
 TEXT_SIZES = ("normal", "large", "very-large")
 PER_SCREEN = ("one", "all")
+ANSWERED_BY = ("alone", "with_supporter", "supporter_wrote")  # as in services/checks/sharing.py
 
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
-    """How a checker likes the form shown. Photos are shown as large pictures (we have no photographs yet)."""
+    """How a checker likes the form shown. Photos are shown as large pictures (we have no photographs yet).
+
+    ``answered_by`` is who usually answers, chosen already on "Who is answering?"
+    (None: ask each time).
+    """
 
     pictures: str = "symbols"
     read_aloud: bool = True
     text_size: str = "normal"
     per_screen: str = "one"
+    answered_by: str | None = None
 
     @classmethod
     def from_form(cls, form) -> tuple[Profile, dict[str, str]]:
@@ -49,6 +55,12 @@ class Profile:
             errors["read_aloud"] = "Choose yes or no for the read aloud button."
         else:
             values["read_aloud"] = read_aloud == "on"
+        # Optional: a form without it (an older page) keeps "ask each time".
+        answered_by = form.get("answered_by") or "ask"
+        if answered_by not in ("ask", *ANSWERED_BY):
+            errors["answered_by"] = "Choose who usually answers, or “ask me each time”."
+        elif answered_by != "ask":
+            values["answered_by"] = answered_by
         return cls(**values), errors
 
     @classmethod
@@ -61,6 +73,7 @@ class Profile:
             read_aloud=bool(doc.get("read_aloud", default.read_aloud)),
             text_size=doc.get("text_size") if doc.get("text_size") in TEXT_SIZES else default.text_size,
             per_screen=doc.get("per_screen") if doc.get("per_screen") in PER_SCREEN else default.per_screen,
+            answered_by=doc.get("answered_by") if doc.get("answered_by") in ANSWERED_BY else None,
         )
 
 
@@ -102,6 +115,11 @@ class Drafts:
             "working": [],
             "not_working": [],
             "urgent_concern": "",
+            # Who answered and what may be shared: chosen on the screens; the safe defaults until then.
+            "answered_by": None,
+            "visited_on": None,
+            "texts_share": "anonymous",
+            "urgent_concern_share": "anonymous",
             "created_at": now,
             "updated_at": now,
             "sent_at": None,
@@ -133,12 +151,12 @@ class Drafts:
 
 
 def steps(question_set: dict, profile: Profile) -> list[str]:
-    """The screens of a check, in order: the questions (one each, or all on one), then the rest."""
+    """The screens of a check, in order: who is answering, when, the questions (one each, or all on one), the rest."""
     if profile.per_screen == "all":
         questions = ["questions"]
     else:
         questions = [f"q-{q['id']}" for q in question_set["questions"]]
-    return [*questions, "working", "not-working", "check"]
+    return ["who", "when", *questions, "working", "not-working", "check"]
 
 
 def next_step(all_steps: list[str], current: str) -> str:

@@ -31,3 +31,34 @@ class QuestionSets:
         """The newest version of the current set."""
         versions = [v for (i, v) in self._sets if i == self.CURRENT_ID]
         return self._sets[(self.CURRENT_ID, max(versions))]
+
+
+# A question of kind "confidence" (how sure are you that things will get better?) is not good / OK /
+# not good: its own answer_words say it, and thumbs (not faces) show it.
+CONFIDENCE_SYMBOLS = {"3": "thumbs-up", "2": "thumb-sideways", "1": "thumbs-down"}
+
+
+def score_key(score: int | None) -> str:
+    """The form's value for a score: "3", "2", "1", or "skip" for "I don't want to answer"."""
+    return "skip" if score is None else str(score)
+
+
+def answer_options(question: dict, scale: list[dict]) -> list[dict]:
+    """The answers one question offers: its own ``answer_words`` where given, else the set's scale words."""
+    words = question.get("answer_words") or {}
+    options = []
+    for option in scale:
+        key = score_key(option["score"])
+        symbol = option.get("symbol")
+        if question.get("kind") == "confidence":
+            symbol = CONFIDENCE_SYMBOLS.get(key, symbol)
+        options.append(
+            {"key": key, "score": option["score"], "label": words.get(key, option["label"]), "symbol": symbol}
+        )
+    return options
+
+
+def answer_words(question: dict, scale: list[dict], score: int | None) -> str:
+    """The words for one answer to one question, as the checker saw them."""
+    key = score_key(score)
+    return next((o["label"] for o in answer_options(question, scale) if o["key"] == key), "Not answered")

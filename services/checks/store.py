@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from qc import events
 
@@ -37,6 +37,9 @@ class Submissions:
     def ensure_indexes(self) -> None:
         """Indexes for the duplicate rule and a checker's list."""
         self.collection.create_index([("checker_id", ASCENDING), ("site_id", ASCENDING), ("visited_on", ASCENDING)])
+        # The validator asks for a poll's possible duplicates in one content_hash $in query;
+        # without this index SecantusDB answers it by scanning the collection (docs/benchmarks.md).
+        self.collection.create_index([("content_hash", ASCENDING)])
 
     def get(self, submission_id: str) -> dict | None:
         """One submission's record, or None."""
@@ -53,6 +56,10 @@ class Submissions:
         doc = {f: received[f] for f in _INTAKE_FIELDS}
         doc.update(
             _id=received["submission_id"],
+            # Shown back on My checks ("You answered with a supporter helping").
+            answered_by=received.get("answered_by"),
+            # ...and the answers' scores (not the comments), in the words of the question set they answered.
+            answers=[{"question_id": a["question_id"], "score": a["score"]} for a in received.get("answers", [])],
             status=SENDING,
             claimed_at=now,
             reasons=[],
@@ -82,17 +89,6 @@ class Submissions:
         """The broker has it; the validator may have decided already, which stands."""
         self.collection.update_one({"_id": submission_id, "status": SENDING}, {"$set": {"status": "accepted"}})
 
-    def record_accepted(self, received: dict, correlation_id: str) -> dict:
-        """Note that the broker acknowledged this submission; returns the record."""
-        on_insert = {f: received[f] for f in _INTAKE_FIELDS}
-        on_insert.update(status="accepted", reasons=[], responses=[], correlation_id=correlation_id)
-        return self.collection.find_one_and_update(
-            {"_id": received["submission_id"]},
-            {"$setOnInsert": on_insert},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-
     def record_decision(self, received: dict, status: str, reasons: list, region_id) -> dict:
         """Store the validator's decision once; a repeat returns the first one."""
         on_insert = {f: received[f] for f in _INTAKE_FIELDS}
@@ -117,6 +113,51 @@ class Submissions:
         except DuplicateKeyError:
             return self.get(received["submission_id"])
 
+    def decided(self, submission_ids: list[str]) -> dict[str, dict]:
+        """The records among these that already hold a decision, by id (one query for a batch)."""
+        return {
+            d["_id"]: d for d in self.collection.find({"_id": {"$in": submission_ids}, "decided_at": {"$exists": True}})
+        }
+
+    def record_decisions(self, decisions: list[tuple[dict, str, list, str | None]]) -> dict[str, dict]:
+        """Store a batch of (received, status, reasons, region_id) in one unordered bulk write; records by id.
+
+        The same rule as ``record_decision``: the first decision stands. One
+        that lost a race (its upsert hit the unique _id of a record decided
+        meanwhile) is read back, so its first decision is what is returned.
+        """
+        now = events.now()
+        ops, records = [], {}
+        for received, status, reasons, region_id in decisions:
+            on_insert = {f: received[f] for f in _INTAKE_FIELDS}
+            on_insert.update(responses=[])
+            decision = {"status": status, "reasons": reasons, "region_id": region_id, "decided_at": now}
+            ops.append(
+                UpdateOne(
+                    {"_id": received["submission_id"], "decided_at": {"$exists": False}},
+                    {"$set": decision, "$setOnInsert": on_insert},
+                    upsert=True,
+                )
+            )
+            records[received["submission_id"]] = {"_id": received["submission_id"], **decision}
+        if not ops:
+            return records
+        lost = []
+        try:
+            self.collection.bulk_write(ops, ordered=False)
+        except BulkWriteError as e:
+            for error in e.details.get("writeErrors", []):
+                if error.get("code") != 11000:  # only "decided meanwhile" is expected
+                    raise
+                lost.append(error["index"])
+        if lost:
+            found = self.decided([decisions[i][0]["submission_id"] for i in lost])
+            records.update(found)
+            for i in lost:  # not visible yet: decide it again, one by one, the slow way
+                if decisions[i][0]["submission_id"] not in found:
+                    records[decisions[i][0]["submission_id"]] = self.record_decision(*decisions[i])
+        return records
+
     def find_duplicate(self, received: dict) -> dict | None:
         """An earlier, validated submission with the same checker, site, visit and content."""
         return self.collection.find_one(
@@ -129,6 +170,23 @@ class Submissions:
                 "_id": {"$ne": received["submission_id"]},
             }
         )
+
+    def validated_with_content(self, content_hashes: list[str]) -> dict[tuple, list[str]]:
+        """Validated submissions with any of these content hashes (one query for a poll).
+
+        Keyed like the duplicate rule, (checker_id, site_id, visited_on,
+        content_hash), to the ids stored under that key.
+        """
+        out: dict[tuple, list[str]] = {}
+        if not content_hashes:
+            return out
+        query = {"content_hash": {"$in": sorted(set(content_hashes))}}
+        fields = {"checker_id": 1, "site_id": 1, "visited_on": 1, "content_hash": 1, "status": 1}
+        for doc in self.collection.find(query, fields):
+            if doc.get("status") == "validated":
+                key = (doc["checker_id"], doc["site_id"], doc["visited_on"], doc["content_hash"])
+                out.setdefault(key, []).append(doc["_id"])
+        return out
 
     def record_feedback(self, submission_id: str, alert_id: str, answer: str, at: str) -> None:
         """Keep the checker's answer to "is it better now?" beside the response it is about."""

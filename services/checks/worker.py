@@ -13,8 +13,9 @@ from qc import events, logs, metrics, runner
 from qc.consumer import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.checks import metrics as checks_metrics
+from services.checks import retention, sharing
 from services.checks.directory import Directory, publish_all
-from services.checks.handlers import decide
+from services.checks.handlers import Decision, decide
 from services.checks.question_sets import QuestionSets
 from services.checks.store import Submissions
 
@@ -44,24 +45,18 @@ class ChecksHandler(Handler):
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
 
     def handle(self, batch: list[Delivery]) -> None:
-        """Route each event by type; what validation looks up is read once for the whole batch."""
-        received = [d.event["data"] for d in batch if d.event["type"] == "org.qc.submission.received"]
-        lookups = self._look_up(received) if received else None
+        """Route each event by type; a poll's received submissions are looked up, decided and stored together."""
+        received = [d.event for d in batch if d.event["type"] == "org.qc.submission.received"]
+        if received:
+            self._validate_all(received)
         for delivery in batch:
             event = delivery.event
-            with logs.correlation(event.get("correlationid")):
-                if event["type"] == "org.qc.submission.received":
-                    self._validate(event, lookups)
-                elif event["type"] in ("org.qc.alert.acknowledged", "org.qc.alert.resolved"):
+            if event["type"] in ("org.qc.alert.acknowledged", "org.qc.alert.resolved"):
+                with logs.correlation(event.get("correlationid")):
                     self._record_response(event)
 
     def _look_up(self, received: list[dict]) -> _Lookups:
-        """The sites and checkers of a batch: two queries instead of two per event.
-
-        The database is the pipeline's bottleneck (docs/benchmarks.md). The
-        duplicate rule still asks per event (an index look-up that must see
-        the decisions made earlier in this batch).
-        """
+        """The sites and checkers of a batch: two queries instead of two per event."""
         site_ids = sorted({r["site_id"] for r in received})
         checker_ids = sorted({r["checker_id"] for r in received})
         return _Lookups(
@@ -69,26 +64,60 @@ class ChecksHandler(Handler):
             people={d["_id"]: d for d in self.directory.people.find({"_id": {"$in": checker_ids}})},
         )
 
-    def _validate(self, event: dict, lookups: _Lookups) -> None:
-        received = event["data"]
-        site = lookups.sites.get(received["site_id"])
-        checker = lookups.people.get(received["checker_id"])
+    def _validate_all(self, received_events: list[dict]) -> None:
+        """Decide a poll's submissions with a few round trips per poll rather than two per event.
+
+        The database is the pipeline's bottleneck (docs/benchmarks.md): the
+        directory is read in two queries, earlier decisions (redeliveries) in
+        one, and the new decisions are written in one unordered bulk write.
+        Possible duplicates come from one query by content hash (indexed);
+        duplicates within the poll are caught from the decisions made here.
+        """
+        lookups = self._look_up([e["data"] for e in received_events])
+        # The first decision stands: a redelivery re-publishes it unchanged.
+        records = self.submissions.decided(sorted({e["data"]["submission_id"] for e in received_events}))
+        fresh: dict[str, tuple[dict, Decision]] = {}
+        undecided = [e["data"]["content_hash"] for e in received_events if e["data"]["submission_id"] not in records]
+        # Validated earlier, by the duplicate rule's key; this poll's decisions are added as they are made.
+        validated = self.submissions.validated_with_content(undecided)
+        for event in received_events:
+            received = event["data"]
+            if received["submission_id"] not in records and received["submission_id"] not in fresh:
+                fresh[received["submission_id"]] = (received, self._decide(received, lookups, validated))
+        if fresh:
+            records.update(
+                self.submissions.record_decisions([(r, d.status, d.reasons, d.region_id) for r, d in fresh.values()])
+            )
+        for event in received_events:
+            submission_id = event["data"]["submission_id"]
+            with logs.correlation(event.get("correlationid")):
+                self._publish(event, records[submission_id], fresh.get(submission_id, (None, None))[1])
+
+    def _decide(self, received: dict, lookups: _Lookups, validated: dict[tuple, list[str]]) -> Decision:
         ref = received["question_set"]
-        duplicate = self.submissions.find_duplicate(received)
+        same = (received["checker_id"], received["site_id"], received["visited_on"], received["content_hash"])
+        others = [i for i in validated.get(same, ()) if i != received["submission_id"]]
+        duplicate_of = others[0] if others else None
         decision = decide(
             received,
-            site=site,
-            checker=checker,
+            site=lookups.sites.get(received["site_id"]),
+            checker=lookups.people.get(received["checker_id"]),
             question_set=self.question_sets.get(ref["id"], ref["version"]),
-            duplicate_of=duplicate["_id"] if duplicate else None,
+            duplicate_of=duplicate_of,
             today=dt.datetime.now(self.tz).date(),
             window_days=self.settings.visit_window_days,
         )
-        # The first decision stands: a redelivery re-publishes it unchanged.
-        record = self.submissions.record_decision(received, decision.status, decision.reasons, decision.region_id)
+        if decision.status == "validated":
+            validated.setdefault(same, []).append(received["submission_id"])
+        return decision
+
+    def _publish(self, event: dict, record: dict, decision: Decision | None) -> None:
+        """Send the stored decision; ``decision`` is this poll's, None when an earlier one stands."""
+        received = event["data"]
         decision_status, reasons = record["status"], record["reasons"]
         if decision_status == "validated":
-            data = decision.validated if decision.status == "validated" else self._revalidated(received, record)
+            fresh = decision is not None and decision.status == "validated"
+            data = decision.validated if fresh else self._revalidated(received, record)
             data["validated_at"] = events.isoformat(record["decided_at"])
             topic, event_type = TOPICS["validated"], "org.qc.submission.validated"
         else:
@@ -121,8 +150,8 @@ class ChecksHandler(Handler):
         ref = received["question_set"]
         qs = self.question_sets.get(ref["id"], ref["version"]) or {"questions": []}
         safety = {q["id"]: bool(q.get("safety")) for q in qs["questions"]}
-        data = dict(received, region_id=record["region_id"])
-        data["answers"] = [{**a, "safety": safety.get(a["question_id"], False)} for a in received["answers"]]
+        data = dict(sharing.with_defaults(received), region_id=record["region_id"])
+        data["answers"] = [{**a, "safety": safety.get(a["question_id"], False)} for a in data["answers"]]
         return data
 
     def _record_response(self, event: dict) -> None:
@@ -159,7 +188,7 @@ def main() -> None:
         publish_directory_if_missing(settings, db, publisher)
         return ChecksHandler(settings, db, publisher)
 
-    runner.run_worker("checks", GROUP, build)
+    runner.run_worker("checks", GROUP, build, jobs=[retention.job])
 
 
 if __name__ == "__main__":

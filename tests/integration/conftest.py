@@ -1,11 +1,15 @@
-"""Fixtures shared by the integration tests: a database of the test's own, and a real producer."""
+"""Fixtures shared by the integration tests: a database of the test's own, a real producer, a seeded checks app."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from qc import mongo
+from qc import auth, mongo
 from qc.kafka import Publisher, make_producer
+from services.checks import create_app as create_checks_app
+from services.checks.directory import Directory
 
 
 @pytest.fixture
@@ -24,3 +28,25 @@ def publisher(settings):
     yield p
     p.flush()
     p.close()
+
+
+@pytest.fixture
+def checks_app(settings):
+    """The checks service with region R01, site S0001 "Oak House" and checker C1, whose link token is ``.token``."""
+    app = create_checks_app(dataclasses.asdict(settings))
+    directory = Directory(app.extensions["qc.checks"].db)
+    directory.upsert("region", {"_id": "R01", "name": "Region 1", "active": True})
+    directory.upsert("site", {"_id": "S0001", "name": "Oak House", "region_id": "R01", "active": True})
+    directory.upsert("person", {"_id": "C1", "name": "C", "role": "checker", "site_id": "S0001", "active": True})
+    app.token = auth.new_checker_token()
+    directory.add_checker_token("C1", "S0001", auth.hash_checker_token(app.token))
+    yield app
+    app.extensions["qc.close"]()
+
+
+@pytest.fixture
+def signed_in_client(checks_app):
+    """A browser-like test client of ``checks_app``, signed in as checker C1 by their link."""
+    with checks_app.test_client() as c:
+        assert c.get(f"/s/{checks_app.token}").status_code == 303
+        yield c

@@ -2,40 +2,31 @@
 
 from __future__ import annotations
 
-import dataclasses
+import datetime as dt
 import re
 import uuid
 
 import pytest
 
-from qc import auth
 from qc.settings import TOPICS
-from services.checks import create_app
-from services.checks.directory import Directory
 from tests.conftest import read_topic
 
 pytestmark = pytest.mark.integration
-QUESTIONS = ["listened-to", "feel-safe", "home-clean", "choose-day", "respect", "know-complain", "see-people"]
+QUESTIONS = [
+    *("listened-to", "feel-safe", "home-clean", "choose-day", "respect", "know-complain", "see-people"),
+    "things-will-get-better",  # everyday-life v2: "How sure are you that things will get better?"
+]
 
 
 @pytest.fixture
-def app(settings):
-    app = create_app(dataclasses.asdict(settings))
-    directory = Directory(app.extensions["qc.checks"].db)
-    directory.upsert("region", {"_id": "R01", "name": "Region 1", "active": True})
-    directory.upsert("site", {"_id": "S0001", "name": "Oak House", "region_id": "R01", "active": True})
-    directory.upsert("person", {"_id": "C1", "name": "C", "role": "checker", "site_id": "S0001", "active": True})
-    app.token = auth.new_checker_token()
-    directory.add_checker_token("C1", "S0001", auth.hash_checker_token(app.token))
-    yield app
-    app.extensions["qc.close"]()
+def app(checks_app):
+    """The seeded checks app (tests/integration/conftest.py)."""
+    return checks_app
 
 
 @pytest.fixture
-def client(app):
-    with app.test_client() as c:
-        assert c.get(f"/s/{app.token}").status_code == 303
-        yield c
+def client(signed_in_client):
+    return signed_in_client
 
 
 def _csrf(page) -> str:
@@ -46,7 +37,7 @@ def _start(client) -> str:
     home = client.get("/")
     response = client.post("/check/start", data={"csrf_token": _csrf(home)})
     assert response.status_code == 303
-    match = re.match(r"/check/([0-9a-f-]{36})/q-listened-to$", response.headers["Location"])
+    match = re.match(r"/check/([0-9a-f-]{36})/who$", response.headers["Location"])
     assert match, response.headers["Location"]
     return match.group(1)
 
@@ -78,6 +69,17 @@ def test_a_post_without_the_csrf_token_is_refused(client):
 
 def test_a_whole_check_without_javascript_is_sent_once(client, settings):
     draft_id = _start(client)
+    # Who is answering: a choice is needed, said in plain words at the top and next to the field.
+    missing = _answer(client, draft_id, "who", {})
+    assert missing.status_code == 400
+    text = missing.get_data(as_text=True)
+    assert text.count("Choose who is answering the questions.") == 2 and 'href="#answered-by"' in text
+    chosen = _answer(client, draft_id, "who", {"answered_by": "with_supporter"})
+    assert chosen.headers["Location"].endswith("/when")
+    when = client.get(f"/check/{draft_id}/when").get_data(as_text=True)
+    assert 'id="visited" name="visited" value="today" checked' in when, "today unless the checker says otherwise"
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    assert _answer(client, draft_id, "when", {"visited": "yesterday"}).headers["Location"].endswith("/q-listened-to")
     # Nothing chosen: the error is in plain words, in a summary and next to the question.
     missing = _answer(client, draft_id, "q-listened-to", {"score-listened-to": ""})
     assert missing.status_code == 400
@@ -85,14 +87,25 @@ def test_a_whole_check_without_javascript_is_sent_once(client, settings):
     assert text.count("Choose an answer. If you do not want to answer") == 2
     assert "There is a problem" in text and 'href="#score-listened-to-3"' in text
     scores = {"listened-to": "3", "feel-safe": "1", "home-clean": "skip", "choose-day": "2"}
+    page = client.get(f"/check/{draft_id}/q-feel-safe").get_data(as_text=True)
+    assert 'id="share-feel-safe" name="share-feel-safe" value="anonymous" checked' in page, "private by default"
+    assert "Who can see this?" in page and "still counts" in page
     for qid in QUESTIONS:
-        response = _answer(client, draft_id, f"q-{qid}", {f"score-{qid}": scores.get(qid, "3"), f"comment-{qid}": ""})
+        data = {f"score-{qid}": scores.get(qid, "3"), f"comment-{qid}": ""}
+        if qid == "respect":
+            data["share-respect"] = "named"
+        response = _answer(client, draft_id, f"q-{qid}", data)
         assert response.status_code == 303
     assert response.headers["Location"].endswith("/working")
     assert _answer(client, draft_id, "working", {"items": "the garden\n\n the cook "}).status_code == 303
-    assert _answer(client, draft_id, "not-working", {"items": "the night shift"}).headers["Location"].endswith("/check")
+    # One choice for both texts: the last screen's choice stands.
+    not_working = {"items": "the night shift", "share-not-working": "named"}
+    assert _answer(client, draft_id, "not-working", not_working).headers["Location"].endswith("/check")
     check = client.get(f"/check/{draft_id}/check").get_data(as_text=True)
     assert "Check your answers" in check and "the cook" in check and "I don&#39;t want to answer" in check
+    assert "Me, with a supporter helping" in check and "The manager can see your name" in check
+    # The confidence question shows its own words ("Very sure"), not the scale's ("Good").
+    assert "How sure are you that things will get better?" in check and "Very sure" in check
     sent = client.post(f"/check/{draft_id}/send", data={"csrf_token": _csrf(client.get("/"))})
     assert sent.status_code == 303 and sent.headers["Location"].endswith(f"/check/{draft_id}/sent")
     assert "Your check has been sent" in client.get(sent.headers["Location"]).get_data(as_text=True)
@@ -105,8 +118,40 @@ def test_a_whole_check_without_javascript_is_sent_once(client, settings):
     assert {a["question_id"]: a["score"] for a in data["answers"]}["home-clean"] is None
     assert data["working"] == ["the garden", "the cook"] and data["not_working"] == ["the night shift"]
     assert data["urgent_concern"] is None and data["checker_id"] == "C1"
+    assert data["answered_by"] == "with_supporter" and data["visited_on"] == yesterday
+    assert {a["question_id"]: a["share"] for a in data["answers"]} == {
+        qid: "named" if qid == "respect" else "anonymous" for qid in QUESTIONS
+    }
+    assert data["texts_share"] == "named" and data["urgent_concern_share"] == "anonymous"
     my = client.get("/my-checks").get_data(as_text=True)
     assert f'data-check="{draft_id}"' in my
+    assert "You answered with a supporter helping" in my
+    assert "Very sure" in my and "Not good" in my, "the answers in the words each question used"
+
+
+@pytest.mark.parametrize(
+    "days_ago,words",
+    [(-1, "cannot be in the future"), (31, "more than 30 days ago"), (None, "like this: 3/11/2026")],
+)
+def test_a_visit_on_another_day_must_be_in_the_last_30_days(client, days_ago, words):
+    draft_id = _start(client)
+    day = "32/13/2026" if days_ago is None else (dt.date.today() - dt.timedelta(days=days_ago)).isoformat()
+    bad = _answer(client, draft_id, "when", {"visited": "other", "visited_on": day})
+    assert bad.status_code == 400
+    text = bad.get_data(as_text=True)
+    assert text.count(words) == 2 and 'href="#visited-on"' in text and "There is a problem" in text
+    assert f'value="{day}"' in text, "what the checker wrote is shown back"
+
+
+def test_a_visit_on_another_day_is_kept(client):
+    draft_id = _start(client)
+    day = dt.date.today() - dt.timedelta(days=12)
+    written = f"{day.day}/{day.month}/{day.year}"
+    assert _answer(client, draft_id, "when", {"visited": "other", "visited_on": written}).status_code == 303
+    again = client.get(f"/check/{draft_id}/when").get_data(as_text=True)
+    assert 'value="other" checked' in again and f'value="{day.isoformat()}"' in again
+    check = client.get(f"/check/{draft_id}/check").get_data(as_text=True)
+    assert f"{day.day} {day:%B %Y}" in check
 
 
 def test_the_worried_path_explains_who_is_told_and_can_send_now(client, settings):
@@ -124,14 +169,22 @@ def test_the_worried_path_explains_who_is_told_and_can_send_now(client, settings
         data={"csrf_token": _csrf(page), "action": "save", "concern": "Night staff shout", "from": "q-feel-safe"},
     )
     assert kept.headers["Location"].endswith(f"/check/{draft_id}/q-feel-safe")
+    assert "the safeguarding lead still has to do something" in text
+    assert "is not told that it was you" in text
+    assert 'id="share-concern" name="share-concern" value="anonymous" checked' in text
     now = client.post(
-        f"/check/{draft_id}/worried", data={"csrf_token": _csrf(page), "action": "send", "concern": "Night staff shout"}
+        f"/check/{draft_id}/worried",
+        data={"csrf_token": _csrf(page), "action": "send", "concern": "Night staff shout", "share-concern": "named"},
     )
     assert now.headers["Location"].endswith(f"/check/{draft_id}/sent")
     events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == draft_id for e in evs))
     [event] = [e for e in events if e["id"] == draft_id]
     assert event["data"]["urgent_concern"] == "Night staff shout"
-    assert all(a["score"] is None for a in event["data"]["answers"])
+    assert event["data"]["urgent_concern_share"] == "named"
+    # Nothing else was chosen: the safe defaults are on the event, filled in.
+    assert event["data"]["answered_by"] == "alone" and event["data"]["texts_share"] == "anonymous"
+    assert event["data"]["visited_on"] == dt.date.today().isoformat()
+    assert all(a["score"] is None and a["share"] == "anonymous" for a in event["data"]["answers"])
 
 
 def test_someone_elses_draft_is_not_found(client, app):
@@ -167,7 +220,7 @@ def test_how_i_like_it_is_kept_and_changes_the_pages(client):
 
 def _start_all(client) -> str:
     response = client.post("/check/start", data={"csrf_token": _csrf(client.get("/"))})
-    assert response.headers["Location"].endswith("/questions")
+    assert response.headers["Location"].endswith("/who")
     return response.headers["Location"].split("/")[2]
 
 
@@ -178,7 +231,7 @@ def test_the_json_send_uses_the_same_intake(client, settings):
         "submission_id": str(uuid.uuid4()),
         "site_id": "S0001",
         "question_set": {"id": "everyday-life", "version": 1},
-        "visited_on": "2026-01-01",
+        "visited_on": dt.date.today().isoformat(),
         "answers": [{"question_id": "feel-safe", "score": 2, "comment": ""}],
     }
     headers = {"X-CSRF-Token": token}
@@ -209,3 +262,39 @@ def test_stop_my_link_means_it_never_works_again(app, client):
         assert response.status_code == 200
         refused = other.post("/api/v1/submissions", json={}, headers={"Authorization": f"Bearer {app.token}"})
         assert refused.status_code == 401
+
+
+def test_the_service_worker_may_look_after_the_check_pages_only(app):
+    """Offline reload of /check/app: the worker's scope is /check/, and it keeps only the page and its files."""
+    with app.test_client() as anonymous:
+        response = anonymous.get("/static/sw.js")
+        assert response.status_code == 200 and "javascript" in response.content_type
+        assert response.headers["Service-Worker-Allowed"] == "/check/"
+        script = response.get_data(as_text=True)
+        response.close()
+    kept = re.search(r"var SHELL = \[([^\]]*)\]", script).group(1)
+    assert sorted(re.findall(r'"([^"]+)"', kept)) == ["/check/app", "/static/checks.css", "/static/checks.js"]
+    assert 'request.method !== "GET"' in script, "nothing sent is ever kept"
+
+
+def test_signing_out_clears_what_the_browser_kept(client):
+    csrf = _csrf(client.get("/how-i-like-it"))
+    page = client.post("/sign-out", data={"csrf_token": csrf, "stop": "phone"})
+    assert page.headers["Clear-Site-Data"] == '"cache"'
+    assert "data-signed-out" in page.get_data(as_text=True), "checks.js empties the offline copy on this page"
+
+
+def test_who_usually_answers_is_chosen_already(client):
+    """A checker who always answers with a supporter finds that chosen; they can still change it."""
+    page = client.get("/how-i-like-it")
+    form = {"pictures": "symbols", "read_aloud": "on", "text_size": "normal", "per_screen": "one"}
+    saved = client.post("/how-i-like-it", data={"csrf_token": _csrf(page), **form, "answered_by": "with_supporter"})
+    assert saved.status_code == 303
+    draft_id = _start(client)
+    who = client.get(f"/check/{draft_id}/who").get_data(as_text=True)
+    assert 'id="answered-by-with_supporter" name="answered_by" value="with_supporter" checked' in who
+    assert 'value="with_supporter" checked' in client.get("/check/app").get_data(as_text=True)
+    assert _answer(client, draft_id, "who", {"answered_by": "alone"}).status_code == 303
+    assert 'id="answered-by" name="answered_by" value="alone" checked' in client.get(f"/check/{draft_id}/who").get_data(
+        as_text=True
+    )

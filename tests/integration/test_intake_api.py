@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from qc import auth
+from qc import auth, mongo
+from qc.consumer import Delivery
 from qc.settings import TOPICS
 from services.checks import create_app
 from services.checks.directory import Directory
@@ -19,18 +20,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def client(settings):
-    app = create_app(dataclasses.asdict(settings))
-    directory = Directory(app.extensions["qc.checks"].db)
-    directory.upsert("region", {"_id": "R01", "name": "Region 1", "active": True})
-    directory.upsert("site", {"_id": "S0001", "name": "Oak House", "region_id": "R01", "active": True})
-    directory.upsert("person", {"_id": "C1", "name": "C", "role": "checker", "site_id": "S0001", "active": True})
-    token = auth.new_checker_token()
-    directory.add_checker_token("C1", "S0001", auth.hash_checker_token(token))
-    with app.test_client() as c:
-        c.token = token
+def client(checks_app):
+    """A test client of the seeded checks app; ``client.token`` is checker C1's bearer token."""
+    with checks_app.test_client() as c:
+        c.token = checks_app.token
         yield c
-    app.extensions["qc.close"]()
 
 
 def _body(**changes):
@@ -111,6 +105,17 @@ def test_without_a_valid_token_nothing_is_accepted(client):
     assert response.status_code == 401 and "WWW-Authenticate" in response.headers
 
 
+def test_a_link_stopped_elsewhere_is_refused_at_once(client, settings):
+    """A supporter stops a lost phone's link (another web process, its own connection): the next request fails."""
+    assert _post(client, _body()).status_code == 202
+    other_process = mongo.connect(settings, "qc-tests-other")
+    try:
+        assert Directory(other_process).revoke_checker_tokens("C1") == 1
+    finally:
+        other_process.client.close()
+    assert _post(client, _body()).status_code == 401
+
+
 def test_a_checker_cannot_submit_for_another_site(client):
     response = _post(client, _body(site_id="S0002"))
     assert response.status_code == 403
@@ -123,8 +128,11 @@ def test_json_content_type_is_required(client):
 
 def test_question_set_is_served(client):
     body = client.get("/api/v1/question-sets/current").json
-    assert body["id"] == "everyday-life" and body["version"] == 1
+    assert body["id"] == "everyday-life" and body["version"] == 2
     assert any(q["safety"] for q in body["questions"]) and all(q["text"] for q in body["questions"])
+    [sure] = [q for q in body["questions"] if q.get("kind") == "confidence"]
+    assert sure["id"] == "things-will-get-better"
+    assert sure["answer_words"] == {"3": "Very sure", "2": "A bit sure", "1": "Not sure"}
 
 
 def test_a_repeat_answers_the_same_without_a_second_event(client, settings):
@@ -187,3 +195,154 @@ def test_simultaneous_identical_posts_make_one_event(client, settings):
     seen = read_topic(settings, TOPICS["received"], lambda evs: ids <= {e["id"] for e in evs})
     counts = {i: sum(1 for e in seen if e["id"] == i) for i in ids}
     assert set(counts.values()) == {1}, counts
+
+
+# --- who answered and what they agreed to share; the visit date ---------------------------------------
+
+
+def _received_event(settings, submission_id) -> dict:
+    events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == submission_id for e in evs))
+    [event] = [e for e in events if e["id"] == submission_id]
+    return event
+
+
+def test_sharing_defaults_are_filled_in_on_the_event(client, settings):
+    """A body without the sharing fields: the event carries the safe defaults, so consumers never guess."""
+    body = _body(
+        answers=[{"question_id": "feel-safe", "score": 3, "comment": ""}, {"question_id": "respect", "score": 1}]
+    )
+    assert _post(client, body).status_code == 202
+    data = _received_event(settings, body["submission_id"])["data"]
+    assert data["answered_by"] == "alone"
+    assert data["texts_share"] == "anonymous" and data["urgent_concern_share"] == "anonymous"
+    assert [a["share"] for a in data["answers"]] == ["anonymous", "anonymous"]
+
+
+def test_sharing_choices_are_on_the_event(client, settings):
+    body = _body(
+        answers=[
+            {"question_id": "feel-safe", "score": 1, "comment": "", "share": "named"},
+            {"question_id": "respect", "score": 3, "comment": "", "share": "anonymous"},
+        ],
+        answered_by="supporter_wrote",
+        texts_share="named",
+        urgent_concern="The back door does not lock",
+        urgent_concern_share="anonymous",
+    )
+    assert _post(client, body).status_code == 202
+    data = _received_event(settings, body["submission_id"])["data"]
+    assert data["answered_by"] == "supporter_wrote" and data["texts_share"] == "named"
+    assert data["urgent_concern_share"] == "anonymous"
+    assert {a["question_id"]: a["share"] for a in data["answers"]} == {"feel-safe": "named", "respect": "anonymous"}
+
+
+def test_bad_sharing_values_are_named(client):
+    body = _body(
+        answers=[{"question_id": "feel-safe", "score": 3, "comment": "", "share": "everyone"}],
+        answered_by="robot",
+        texts_share=None,
+        urgent_concern_share="public",
+    )
+    response = _post(client, body)
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    fields = {e["field"] for e in response.json["errors"]}
+    assert fields == {"answers.0.share", "answered_by", "texts_share", "urgent_concern_share"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"answered_by": "with_supporter"},
+        {"texts_share": "named"},
+        {"urgent_concern_share": "named"},
+        {"answers": [{"question_id": "feel-safe", "score": 3, "comment": "", "share": "named"}]},
+    ],
+)
+def test_the_same_id_with_other_sharing_is_a_conflict(client, change):
+    """Sharing is part of what was said: changing it under the same submission_id is a different check."""
+    body = _body()
+    assert _post(client, body).status_code == 202
+    # The defaults written out in full are the same check as the defaults left out.
+    explicit = {
+        **body,
+        "answered_by": "alone",
+        "texts_share": "anonymous",
+        "urgent_concern_share": "anonymous",
+        "answers": [{**a, "share": "anonymous"} for a in body["answers"]],
+    }
+    assert _post(client, explicit).status_code == 202
+    conflict = _post(client, {**body, **change})
+    assert conflict.status_code == 409, change
+
+
+@pytest.mark.parametrize("days_ago,words", [(-1, "future"), (91, "more than 90 days ago")])
+def test_visit_dates_out_of_range_are_refused_naming_visited_on(client, settings, days_ago, words):
+    body = _body(visited_on=(dt.date.today() - dt.timedelta(days=days_ago)).isoformat())
+    response = _post(client, body)
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    [error] = response.json["errors"]
+    assert error["field"] == "visited_on" and words in error["message"]
+    status = client.get(
+        f"/api/v1/submissions/{body['submission_id']}", headers={"Authorization": f"Bearer {client.token}"}
+    )
+    assert status.status_code == 404, "nothing was recorded"
+
+
+def test_a_retry_after_the_date_went_out_of_range_gets_the_first_answer(client):
+    """A phone that sends a check again much later (its first answer was lost) is told it arrived, not 422."""
+    ctx = client.application.extensions["qc.checks"]
+    body = _body(visited_on=(dt.date.today() - dt.timedelta(days=5)).isoformat())
+    first = _post(client, body)
+    assert first.status_code == 202
+    ctx.settings = ctx.settings.replace(visit_window_days=2)  # as if the days had passed
+    again = _post(client, body)
+    assert again.status_code == 202 and again.json == first.json
+    assert _post(client, {**body, "submission_id": str(uuid.uuid4())}).status_code == 422
+
+
+def test_the_validated_event_carries_the_sharing_fields(client, settings, publisher):
+    """The validator passes who answered and what may be shared through to submission.validated."""
+    from services.checks.worker import ChecksHandler
+
+    body = _body(
+        answers=[{"question_id": "feel-safe", "score": 1, "comment": "", "share": "named"}],
+        answered_by="with_supporter",
+        working=["the garden"],
+        texts_share="named",
+    )
+    assert _post(client, body).status_code == 202
+    received = _received_event(settings, body["submission_id"])
+    # An event from before the fields existed (no sharing fields) is upgraded with the safe defaults.
+    old = json.loads(json.dumps(received))
+    old["id"] = old["data"]["submission_id"] = old["subject"] = str(uuid.uuid4())
+    old["data"]["content_hash"] = "1" * 64  # not a duplicate of the first
+    for field in ("answered_by", "texts_share", "urgent_concern_share"):
+        del old["data"][field]
+    for answer in old["data"]["answers"]:
+        del answer["share"]
+    from qc import events as qc_events
+
+    qc_events.validate(old, schemas_dir=settings.schemas_dir)  # old events stay valid
+    handler = ChecksHandler(settings, client.application.extensions["qc.checks"].db, publisher)
+    handler.handle([Delivery(record=None, event=received), Delivery(record=None, event=old)])
+    publisher.flush()
+    wanted = {body["submission_id"], old["data"]["submission_id"]}
+    seen = read_topic(
+        settings, TOPICS["validated"], lambda evs: wanted <= {e["data"]["submission_id"] for e in evs}, timeout=20
+    )
+    by_id = {e["data"]["submission_id"]: e for e in seen if e["data"]["submission_id"] in wanted}
+    new_data = by_id[body["submission_id"]]["data"]
+    assert new_data["answered_by"] == "with_supporter" and new_data["texts_share"] == "named"
+    assert new_data["urgent_concern_share"] == "anonymous"
+    assert new_data["answers"] == [
+        {"question_id": "feel-safe", "score": 1, "comment": "", "share": "named", "safety": True}
+    ]
+    old_data = by_id[old["data"]["submission_id"]]["data"]
+    assert (old_data["answered_by"], old_data["texts_share"], old_data["urgent_concern_share"]) == (
+        "alone",
+        "anonymous",
+        "anonymous",
+    )
+    assert old_data["answers"][0]["share"] == "anonymous"
+    for event in by_id.values():
+        qc_events.validate(event, schemas_dir=settings.schemas_dir)

@@ -37,6 +37,43 @@
   var draftKey = "qc.draft." + checker;
   var outboxKey = "qc.outbox." + checker;
 
+  /* ---- offline reload: a service worker keeps the check page and its files on this phone ----
+   * The cached page is this checker's own: when someone else signs in on the phone, or they sign out,
+   * the cache is emptied first (the service worker never keeps anything else: no API answers, no other pages). */
+  var APP_CACHE_PREFIX = "qc-app-";
+  function clearAppCache() {
+    if (!("caches" in window)) return Promise.resolve();
+    return window.caches.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (k) { return k.indexOf(APP_CACHE_PREFIX) === 0; })
+        .map(function (k) { return window.caches.delete(k); }));
+    }).catch(function () { /* nothing to clear */ });
+  }
+  function setUpOffline() {
+    if (document.querySelector("[data-signed-out]")) {
+      store.remove("qc.cache-owner");
+      clearAppCache();
+      if ("serviceWorker" in navigator) {
+        navigator.serviceWorker.getRegistrations().then(function (regs) {
+          regs.forEach(function (r) { r.unregister(); });
+        }).catch(function () { /* none */ });
+      }
+      return;
+    }
+    if (!checker || !("serviceWorker" in navigator) || !("caches" in window)) return;
+    var ready = Promise.resolve();
+    if (store.get("qc.cache-owner") !== checker) {
+      ready = clearAppCache().then(function () { store.set("qc.cache-owner", checker); });
+    }
+    ready.then(function () {
+      return navigator.serviceWorker.register("/static/sw.js", { scope: "/check/" });
+    }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      // This page opened before the worker was running: ask it to look after the page now.
+      if (!navigator.serviceWorker.controller && registration.active) registration.active.postMessage("claim");
+    }).catch(function () { /* no offline reload on this phone; the check still works */ });
+  }
+
   function newId() {
     if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
     var bytes = new Uint8Array(16);
@@ -51,10 +88,33 @@
     return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
   }
 
-  function today() {
-    var d = new Date();
+  function isoDay(d) {
     var pad = function (n) { return (n < 10 ? "0" : "") + n; };
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  }
+  function daysAgo(n) { var d = new Date(); d.setDate(d.getDate() - n); return isoDay(d); }
+  function today() { return daysAgo(0); }
+  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December"];
+  function longDate(iso) {
+    var p = iso.split("-");
+    return parseInt(p[2], 10) + " " + MONTHS[parseInt(p[1], 10) - 1] + " " + p[0];
+  }
+  /* A day from the date picker (2026-11-03) or as people write it in the UK (3/11/2026); null if not a real day. */
+  function parseDay(text) {
+    text = (text || "").trim();
+    var y, m, d, parts;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
+      parts = text.split("-"); y = +parts[0]; m = +parts[1]; d = +parts[2];
+    } else {
+      parts = text.split(/[\/\-. ]/);
+      if (parts.length !== 3 || !parts.every(function (x) { return /^\d+$/.test(x); })) return null;
+      d = +parts[0]; m = +parts[1]; y = +parts[2];
+      if (y < 100) y += 2000;
+    }
+    var date = new Date(y, m - 1, d);
+    if (date.getFullYear() !== y || date.getMonth() !== m - 1 || date.getDate() !== d) return null;
+    return isoDay(date);
   }
 
   /* ---- read aloud: only where the browser can speak and the checker wants it ---- */
@@ -226,6 +286,13 @@
       draft = { submission_id: newId(), values: {}, step: steps[0], started_at: new Date().toISOString() };
       store.set(draftKey, draft);
     }
+    // A draft begun on an older question set carries on with this page's set (a newer version only adds
+    // questions): its answers come back by name, and it resumes at the first question it has not answered.
+    var version = form.getAttribute("data-question-set-version");
+    // (A draft kept by an older copy of this file has no version: any answers in it were to version 1.)
+    var draftVersion = draft.question_set_version || (Object.keys(draft.values).length ? "1" : version);
+    var newQuestions = draftVersion !== version;
+    draft.question_set_version = version;
     var current = null;
     var cameFrom = steps[0];
     var returning = false;
@@ -236,12 +303,26 @@
       var radio = form.querySelector('input[type="radio"][name="' + name + '"][value="' + value + '"]');
       if (radio) { radio.checked = true; return; }
       var box = document.getElementById(name);
-      if (box && box.tagName === "TEXTAREA") box.value = value;
+      if (box && (box.tagName === "TEXTAREA" || box.type === "date")) box.value = value;
+    });
+
+    // The day picker: from the phone's own today (the page may be an older copy kept for offline use).
+    var visitDays = parseInt(form.getAttribute("data-visit-days"), 10) || 30;
+    var dayBox = document.getElementById("visited-on");
+    if (dayBox) { dayBox.setAttribute("max", today()); dayBox.setAttribute("min", daysAgo(visitDays)); }
+    form.querySelectorAll("[data-today-words]").forEach(function (el) { el.textContent = longDate(today()); });
+
+    // One "who can see this?" covers both what is working and what is not: keep the two screens the same.
+    form.addEventListener("change", function (event) {
+      var pair = { "share-working": "share-not-working", "share-not-working": "share-working" }[event.target.name];
+      if (!pair) return;
+      var other = form.querySelector('input[name="' + pair + '"][value="' + event.target.value + '"]');
+      if (other) other.checked = true;
     });
 
     function keep() {
       form.querySelectorAll("input[type=radio]:checked").forEach(function (r) { draft.values[r.name] = r.value; });
-      form.querySelectorAll("textarea").forEach(function (t) { draft.values[t.id] = t.value; });
+      form.querySelectorAll("textarea, input[type=date]").forEach(function (t) { draft.values[t.id] = t.value; });
       draft.step = current;
       store.set(draftKey, draft);
     }
@@ -309,10 +390,44 @@
       summary.focus();
     }
 
+    function checkedValue(name) {
+      var chosen = form.querySelector('input[name="' + name + '"]:checked');
+      return chosen ? chosen.value : null;
+    }
+
+    /* The visit: today, yesterday or the day given; an error message in plain words, or null. */
+    function visitedOn() {
+      var choice = checkedValue("visited") || "today";
+      if (choice === "today") return { day: today() };
+      if (choice === "yesterday") return { day: daysAgo(1) };
+      var text = dayBox.value;
+      if (!text.trim()) return { error: "Write the day you visited, for example 3/11/2026." };
+      var day = parseDay(text);
+      if (!day) return { error: "Write the day you visited like this: 3/11/2026 (day, month, year)." };
+      if (day > today()) return { error: "The day you visited cannot be in the future. Choose today or a day before." };
+      if (day < daysAgo(visitDays)) {
+        return { error: "The visit was more than " + visitDays + " days ago. Send a check within " + visitDays +
+          " days of the visit." };
+      }
+      return { day: day };
+    }
+
     function validate(name) {
       var step = section(name);
       clearErrors(step);
       var errors = [];
+      var who = step.querySelector("[data-who]");
+      if (who && !checkedValue("answered_by")) {
+        errors.push({ target: "answered-by", group: who, before: who.querySelector(".choices"),
+          message: "Choose who is answering the questions." });
+      }
+      if (step.querySelector("[data-when]")) {
+        var visit = visitedOn();
+        if (visit.error) {
+          errors.push({ target: "visited-on", group: step.querySelector("[data-other-day]"), before: dayBox,
+            message: visit.error });
+        }
+      }
       step.querySelectorAll("[data-question]").forEach(function (group) {
         var qid = group.getAttribute("data-question");
         if (!step.querySelector('input[name="score-' + qid + '"]:checked')) {
@@ -338,7 +453,8 @@
 
     var labels = {};
     form.querySelectorAll(".choice__input").forEach(function (input) {
-      labels[input.value] = form.querySelector('label[for="' + input.id + '"]').textContent.replace(/\s+/g, " ").trim();
+      // By name and value: a question may have its own answer words ("Very sure"), so "3" alone is not enough.
+      labels[input.name + "=" + input.value] = form.querySelector('label[for="' + input.id + '"]').textContent.replace(/\s+/g, " ").trim();
     });
 
     function renderSummary() {
@@ -377,28 +493,43 @@
         dl.appendChild(div);
         return dd;
       };
+      var note = function (dd, className, words) {
+        var p = document.createElement("p");
+        p.className = className;
+        p.textContent = words;
+        dd.appendChild(p);
+      };
+      var shareWords = function (name) {
+        return checkedValue(name) === "named" ? "The manager can see your name" : "Your name is kept private";
+      };
+      var whoChosen = form.querySelector('input[name="answered_by"]:checked');
+      row("Who is answering", whoChosen ? labels["answered_by=" + whoChosen.value] : "Not answered", "#who");
+      var visit = visitedOn();
+      row("When you visited", visit.day ? longDate(visit.day) : visit.error, "#when");
       questionIds.forEach(function (qid) {
         var chosen = form.querySelector('input[name="score-' + qid + '"]:checked');
         var text = document.getElementById("question-" + qid).textContent.trim();
-        var dd = row(text, chosen ? labels[chosen.value] : "Not answered", perScreenAll ? "#questions" : "#q-" + qid);
+        var dd = row(text, chosen ? labels[chosen.name + "=" + chosen.value] : "Not answered", perScreenAll ? "#questions" : "#q-" + qid);
         var comment = document.getElementById("comment-" + qid).value.trim();
-        if (comment) {
-          var p = document.createElement("p");
-          p.className = "summary-list__comment";
-          p.textContent = "You said: “" + comment + "”";
-          dd.appendChild(p);
-        }
+        if (comment) note(dd, "summary-list__comment", "You said: “" + comment + "”");
+        note(dd, "summary-list__share", shareWords("share-" + qid));
       });
-      row("What is working", "Nothing written", "#working", lines(document.getElementById("working-items").value));
-      row("What is not working", "Nothing written", "#not-working", lines(document.getElementById("not-working-items").value));
+      var working = lines(document.getElementById("working-items").value);
+      var notWorking = lines(document.getElementById("not-working-items").value);
+      var dd1 = row("What is working", "Nothing written", "#working", working);
+      if (working.length) note(dd1, "summary-list__share", shareWords("share-working"));
+      var dd2 = row("What is not working", "Nothing written", "#not-working", notWorking);
+      if (notWorking.length) note(dd2, "summary-list__share", shareWords("share-working"));
       var concern = document.getElementById("concern").value.trim();
-      row("What you are worried about", concern || "Nothing written", "#worried");
+      var dd3 = row("What you are worried about", concern || "Nothing written", "#worried");
+      if (concern) note(dd3, "summary-list__share", shareWords("share-concern"));
       form.querySelector("[data-worry-note]").hidden = !concern;
       returning = false;
     }
 
     function body() {
       var scores = { "3": 3, "2": 2, "1": 1, "skip": null };
+      var share = function (name) { return checkedValue(name) === "named" ? "named" : "anonymous"; };
       return {
         submission_id: draft.submission_id,
         site_id: form.getAttribute("data-site-id"),
@@ -406,18 +537,22 @@
           id: form.getAttribute("data-question-set-id"),
           version: parseInt(form.getAttribute("data-question-set-version"), 10)
         },
-        visited_on: today(),
+        visited_on: visitedOn().day || today(),
         answers: questionIds.map(function (qid) {
           var chosen = form.querySelector('input[name="score-' + qid + '"]:checked');
           return {
             question_id: qid,
             score: chosen ? scores[chosen.value] : null,
-            comment: document.getElementById("comment-" + qid).value.trim()
+            comment: document.getElementById("comment-" + qid).value.trim(),
+            share: share("share-" + qid)
           };
         }),
         working: lines(document.getElementById("working-items").value),
         not_working: lines(document.getElementById("not-working-items").value),
-        urgent_concern: document.getElementById("concern").value.trim() || null
+        urgent_concern: document.getElementById("concern").value.trim() || null,
+        answered_by: checkedValue("answered_by") || "alone",
+        texts_share: share("share-working"),
+        urgent_concern_share: share("share-concern")
       };
     }
 
@@ -477,11 +612,26 @@
     });
     form.addEventListener("submit", function (event) { event.preventDefault(); });
 
+    if (newQuestions) {
+      var unanswered = questionIds.filter(function (qid) { return !checkedValue("score-" + qid); })[0];
+      if (unanswered) draft.step = steps.indexOf("questions") >= 0 ? "questions" : "q-" + unanswered;
+    }
     var start = window.location.hash.slice(1);
     show(section(start) && start !== "sent" ? start : (draft.step && section(draft.step) ? draft.step : steps[0]), false);
   }
 
+  /* The printable record: a Print button where the browser can print (without JavaScript the page says how). */
+  function setUpPrint() {
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      if (typeof window.print !== "function") return;
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setUpPrint();
+    setUpOffline();
     setUpStartPage();
     setUpApp();
     setUpOutboxList();

@@ -1,0 +1,84 @@
+"""checks' retention: old submission records lose the checker's identity; old form drafts are deleted.
+
+The ``submissions`` record holds no free text, only whose check it was (and a
+hash of its content, which could confirm a guess at what was written), so
+those go. A draft is the no-JavaScript form's working copy, full of free text;
+once it is older than the cut-off the check it became lives on in the events
+and the other services' stores, so the draft itself is deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+from qc import events, retention
+from qc.settings import Settings
+from services.checks.contributions import COUNTED, Contributions
+from services.checks.store import SENDING
+
+SERVICE = "checks"
+
+
+def run(db: Database, settings: Settings, *, now: dt.datetime | None = None, dry_run: bool = False) -> dict[str, int]:
+    """Anonymise what is older than ``QC_RETENTION_DAYS``; {what: how many}; nothing when retention is off."""
+    limit = retention.cutoff(settings, now)
+    if limit is None:
+        return {}
+    # received_at is stored as the event's RFC 3339 text, which sorts as time does.
+    old_submissions = {
+        "received_at": {"$lt": events.isoformat(limit)},
+        "anonymised_at": {"$exists": False},
+        "status": {"$ne": SENDING},  # not yet accepted: intake still owns it
+    }
+    old_drafts = {"updated_at": {"$lt": limit}}
+    if dry_run:
+        counts = {
+            "submissions_anonymised": db["submissions"].count_documents(old_submissions),
+            "drafts_deleted": db["drafts"].count_documents(old_drafts),
+        }
+    else:
+        ensure_indexes(db)
+        anonymised = _anonymise_submissions(db, old_submissions)
+        deleted = db["drafts"].delete_many(old_drafts)
+        counts = {"submissions_anonymised": anonymised, "drafts_deleted": deleted.deleted_count}
+    retention.record(db, SERVICE, limit, counts, dry_run)
+    return counts
+
+
+def _anonymise_submissions(db: Database, query: dict) -> int:
+    """Take the checker off each old record, first adding it to their lasting tally of checks done.
+
+    The checker's record of their contribution (contributions.py) must not
+    shrink when their old checks are anonymised. One record at a time: each is
+    claimed (anonymised) first and then counted, so a crash in between loses
+    at most that one check from the tally and never counts one twice.
+    """
+    done = 0
+    while True:
+        claimed = db["submissions"].find_one_and_update(
+            query,
+            {
+                "$set": {"checker_id": None, "anonymised_at": events.now()},
+                "$unset": {"content_hash": "", "correlation_id": ""},
+            },
+            projection={"checker_id": 1, "status": 1, "visited_on": 1},
+        )
+        if claimed is None:
+            return done
+        done += 1
+        if claimed.get("checker_id") and claimed.get("status") in COUNTED:
+            Contributions(db).tally_anonymised(claimed["checker_id"], claimed["visited_on"])
+
+
+def ensure_indexes(db: Database) -> None:
+    """What a run looks old records up by (without them it would read whole collections every day)."""
+    db["submissions"].create_index([("received_at", ASCENDING)])
+    db["drafts"].create_index([("updated_at", ASCENDING)])
+
+
+def job(settings: Settings, db: Database) -> retention.Periodic:
+    """The worker's daily run."""
+    return retention.Periodic(settings, db, SERVICE, run)
