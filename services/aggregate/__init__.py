@@ -5,12 +5,15 @@ from __future__ import annotations
 from flask import Flask
 
 from qc import logs, mongo, web
-from qc.settings import Settings
-from services.aggregate import api, pages
+from qc.settings import ROOT, Settings
+from services.aggregate import api, pages, report_pages, team_feedback, workdays
+from services.aggregate.answerers import Answerers
 from services.aggregate.context import Context
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.reports import Reports
+from services.aggregate.right_of_reply import RightOfReply
 from services.aggregate.store import RollupStore
+from services.aggregate.texts import Texts
 from services.aggregate.themes import load_themes
 
 
@@ -21,8 +24,21 @@ def create_app(config: dict | None = None) -> Flask:
     db = mongo.connect(settings, "qc-aggregate-web")
     directory = SiteDirectory(db)
     app = Flask(__name__)
+    store, theme_list = RollupStore(db), load_themes(settings.themes_path)
+    if settings.team_feedback_min_answers < 1:
+        raise ValueError("QC_TEAM_FEEDBACK_MIN_ANSWERS must be 1 or more")
+    if settings.report_reply_working_days < 0:
+        raise ValueError("QC_REPORT_REPLY_WORKING_DAYS must be 0 or more")
+    key_questions = team_feedback.load_questions()
+    reports = Reports(store, directory, theme_list)
+    holidays = workdays.load_bank_holidays(ROOT / "deploy" / "bank-holidays.yaml")
     app.extensions["qc.aggregate"] = Context(
-        settings, directory, Reports(RollupStore(db), directory, load_themes(settings.themes_path))
+        settings,
+        directory,
+        reports,
+        Texts(store.facts, directory, theme_list),
+        team_feedback.TeamFeedback(store, Answerers(db), key_questions, settings.team_feedback_min_answers),
+        RightOfReply(db, reports, holidays, settings.report_reply_working_days, settings.timezone),
     )
     app.extensions["qc.close"] = db.client.close
     web.install(
@@ -33,4 +49,5 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(report_pages.bp)
     return app

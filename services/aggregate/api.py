@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from qc import web
-from services.aggregate import export
+from qc import periods, web
+from services.aggregate import export, right_of_reply, tables, team_feedback, texts
 from services.aggregate.context import ctx, period_arg, today
+from services.aggregate.themes import OTHER, OTHER_LABEL
 
 bp = Blueprint("aggregate_api", __name__, url_prefix="/api/v1")
 MAX_TREND = 60
@@ -119,7 +120,7 @@ def overview(region_id: str):
         return error or denied
     rows = ctx().reports.overview(region_id, period, today())
     if request.args.get("format") == "csv":
-        return export.csv_response(rows, f"overview-{region_id}-{period}.csv")
+        return export.csv_response(rows, export.filename_for("overview", region_id, period), tables.SITES)
     return {"region_id": region_id, "period": period, "sites": rows}
 
 
@@ -145,4 +146,113 @@ def themes():
 def comments(site_id: str):
     """The newest free-text answers of a site."""
     _site, denied = _site_allowed(site_id)
-    return denied or {"site_id": site_id, "comments": ctx().reports.latest_comments(site_id)}
+    return denied or {"site_id": site_id, "comments": ctx().texts.latest_comments(site_id)}
+
+
+@bp.get("/sites/<site_id>/team-feedback")
+@web.require_manager
+def site_team_feedback(site_id: str):
+    """A site's key questions for a month, with their 12-month trend; months with too few people withheld."""
+    period, error = period_arg()
+    _site, denied = _site_allowed(site_id)
+    if error or denied:
+        return error or denied
+    try:
+        report = ctx().team_feedback.for_site(site_id, period)
+    except periods.PeriodError as e:
+        return web.problem(400, "Months only", str(e), errors=[{"field": "period", "message": str(e)}])
+    if request.args.get("format") == "csv":
+        filename = export.filename_for("site", site_id, "team-feedback", period)
+        return export.csv_response(team_feedback.rows(report), filename, team_feedback.COLUMNS)
+    return report
+
+
+@bp.get("/themes/<kind>/<theme_id>/submissions")
+@web.require_manager
+def theme_texts(kind: str, theme_id: str):
+    """The texts behind one theme in a period, for a site, a region or everyone; ``?format=csv`` for a spreadsheet."""
+    period, error = period_arg()
+    if error:
+        return error
+    region_id, site_id = request.args.get("region_id"), request.args.get("site_id")
+    if site_id:
+        _site, denied = _site_allowed(site_id)
+        region_id = None
+    elif region_id:
+        denied = _region_allowed(region_id)
+    else:
+        denied = _org_allowed()
+    if denied:
+        return denied
+    labels = {t.id: t.label for t in ctx().reports.themes} | {OTHER: OTHER_LABEL}
+    if kind not in texts.QUESTIONS:
+        return web.problem(404, "Not found", "The kind of text is 'working' or 'not_working'.")
+    if theme_id not in labels:
+        return web.problem(404, "Unknown theme", f"There is no theme {theme_id}; see deploy/themes.yaml.")
+    rows = ctx().texts.theme_texts(kind, theme_id, period, region_id=region_id, site_id=site_id)
+    if request.args.get("format") == "csv":
+        scope = ("site", site_id) if site_id else ("region", region_id) if region_id else ("org", "all")
+        return export.csv_response(rows, export.filename_for(*scope, kind, theme_id, period), tables.THEME_TEXTS)
+    return {
+        "period": period,
+        "region_id": region_id,
+        "site_id": site_id,
+        "kind": kind,
+        "question": texts.QUESTIONS[kind],
+        "theme": theme_id,
+        "label": labels[theme_id],
+        "texts": rows,
+    }
+
+
+def _report_json(doc: dict, full: bool) -> dict:
+    """A region report for the API: dates as ISO 8601; the sites, region, themes and replies when ``full``."""
+    out = {
+        "region_id": doc["region_id"],
+        "period": doc["period"],
+        "status": doc["status"],
+        "shared_at": doc["shared_at"].isoformat(),
+        "reply_by": doc["reply_by"],
+        "prepared_at": doc["prepared_at"].isoformat(),
+        "prepared_by": doc["prepared_by"],
+        "published_at": doc["published_at"].isoformat() if doc.get("published_at") else None,
+        "published_by": doc.get("published_by"),
+        "replies": len(doc.get("replies", {})),
+        "sites": len(doc["sites"]),
+    }
+    if full:
+        out.update(
+            sites=tables.report_sites(doc),
+            region=doc["region"],
+            themes=doc["themes"],
+            history=[{**h, "at": h["at"].isoformat()} for h in doc["agg_report_history"]],
+        )
+    return out
+
+
+@bp.get("/regions/<region_id>/reports")
+@web.require_manager
+def region_reports(region_id: str):
+    """A region's periodic reports (drafts and published), newest period first."""
+    denied = _region_allowed(region_id)
+    if denied:
+        return denied
+    docs = ctx().right_of_reply.for_region(region_id)
+    return {"region_id": region_id, "reports": [_report_json(d, full=False) for d in docs]}
+
+
+@bp.get("/regions/<region_id>/reports/<period>")
+@web.require_manager
+def region_report(region_id: str, period: str):
+    """One region report: the frozen figures per site, each with its site manager's reply."""
+    denied = _region_allowed(region_id)
+    if denied:
+        return denied
+    try:
+        right_of_reply.check_period(period)
+    except right_of_reply.ReportError as e:
+        return web.problem(400, "Unknown period", str(e), errors=[{"field": "period", "message": str(e)}])
+    doc = ctx().right_of_reply.get(region_id, period)
+    if doc is None:
+        return web.problem(404, "No report", f"Region {region_id} has no report for {period}.")
+    return _report_json(doc, full=True)

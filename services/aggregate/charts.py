@@ -23,3 +23,23 @@ def sparkline(trend: list[dict]) -> dict:
     if current:
         segments.append(current)
     return {"width": WIDTH, "height": HEIGHT, "segments": [" ".join(s) for s in segments], "markers": markers}
+
+
+def share_line(cells: list[dict], key: str = "share_good") -> dict:
+    """Points for a share (0–1) per period; gaps where a period's figure is not shown (withheld or none)."""
+    n = len(cells)
+    step = (WIDTH - 2 * PAD) / max(n - 1, 1)
+    segments, current, markers = [], [], []
+    for i, point in enumerate(cells):
+        if point.get(key) is None:
+            if current:
+                segments.append(current)
+            current = []
+            continue
+        x = PAD + i * step
+        y = PAD + (1 - point[key]) * (HEIGHT - 2 * PAD)
+        current.append(f"{x:.1f},{y:.1f}")
+        markers.append({"x": round(x, 1), "y": round(y, 1), "period": point["period"], "share": point[key]})
+    if current:
+        segments.append(current)
+    return {"width": WIDTH, "height": HEIGHT, "segments": [" ".join(s) for s in segments], "markers": markers}

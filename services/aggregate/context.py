@@ -12,6 +12,9 @@ from qc import periods, web
 from qc.settings import Settings
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.reports import Reports
+from services.aggregate.right_of_reply import RightOfReply
+from services.aggregate.team_feedback import TeamFeedback
+from services.aggregate.texts import Texts
 
 
 @dataclasses.dataclass
@@ -21,6 +24,9 @@ class Context:
     settings: Settings
     directory: SiteDirectory
     reports: Reports
+    texts: Texts
+    team_feedback: TeamFeedback
+    right_of_reply: RightOfReply
 
 
 def ctx() -> Context:

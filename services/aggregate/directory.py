@@ -29,7 +29,8 @@ class SiteDirectory:
         elif data["entity"] == "person" and data.get("role") == "checker":
             self.checkers.replace_one(
                 {"_id": data["id"]},
-                {"_id": data["id"], "site_id": data.get("site_id"), "active": data["active"]},
+                # The name is shown only beside text the checker chose to share with it.
+                {"_id": data["id"], "site_id": data.get("site_id"), "name": data.get("name"), "active": data["active"]},
                 upsert=True,
             )
 
@@ -48,3 +49,8 @@ class SiteDirectory:
     def sites_with_active_checker(self, site_ids: list[str]) -> set[str]:
         """Those of ``site_ids`` that have at least one active checker."""
         return set(self.checkers.distinct("site_id", {"site_id": {"$in": site_ids}, "active": True}))
+
+    def checker_names(self, checker_ids: set[str]) -> dict[str, str]:
+        """Display names of these checkers, where the directory has one."""
+        found = self.checkers.find({"_id": {"$in": sorted(checker_ids)}}, {"name": 1})
+        return {c["_id"]: c["name"] for c in found if c.get("name")}

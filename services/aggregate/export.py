@@ -1,31 +1,45 @@
-"""CSV export of any table the managers see."""
+"""CSV export of any table the managers see: one writer for every table, API and pages alike."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 
 from flask import Response
 
+# A spreadsheet runs a cell starting with one of these as a formula (or DDE).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-def csv_response(rows: list[dict], filename: str) -> Response:
-    """Rows as a CSV download; columns in the order of the first row's keys."""
+
+def csv_response(rows: list[dict], filename: str, columns: list[str] | None = None) -> Response:
+    """Rows as a UTF-8 CSV download with a header row; ``columns`` (default: the first row's keys) in order."""
+    columns = columns or (list(rows[0]) if rows else [])
     buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+    writer = csv.writer(buffer)
+    if columns:
+        writer.writerow([_cell(c) for c in columns])
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
     return Response(
-        buffer.getvalue(),
+        buffer.getvalue().encode("utf-8"),
         content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename_for(filename)}"'},
     )
+
+
+def filename_for(*parts: str) -> str:
+    """A safe file name from its parts (scope, id, table, period): letters, digits, dot, dash, underscore."""
+    name = "-".join(p for p in parts if p)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-") or "table"
+    return name if name.endswith(".csv") else f"{name}.csv"
 
 
 def _cell(value):
     if value is None:
         return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value  # a spreadsheet must not run a cell as a formula
     return value

@@ -12,6 +12,15 @@ import datetime as dt
 from qc import periods
 
 BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
+# Who held the pen, as the checker told us; events from before consent was asked mean "alone".
+ANSWERED_BY = ("alone", "with_supporter", "supporter_wrote")
+ANONYMOUS, NAMED = "anonymous", "named"
+# "How sure are you that things will get better?" (kind "confidence" in everyday-life v2) is not about the
+# service's quality, so it stays out of the score and the per-question counts. Recognised by its id, not by
+# loading question-set files: a question's id and kind never change between versions of a set, so a fact is
+# the same whatever files this process has, and a replay of old events (which never had it) is unchanged.
+CONFIDENCE_QUESTIONS = frozenset({"things-will-get-better"})
+CONFIDENCE_BANDS = {3: "sure", 2: "a_bit", 1: "not_sure", None: "skipped"}
 
 
 def fact_from_validated(data: dict) -> dict:
@@ -23,14 +32,80 @@ def fact_from_validated(data: dict) -> dict:
         "region_id": data["region_id"],
         "visited_on": data["visited_on"],
         "periods": periods.periods_of(visited),
-        "scores": {a["question_id"]: a["score"] for a in data["answers"]},
+        "scores": {
+            a["question_id"]: a["score"] for a in data["answers"] if a["question_id"] not in CONFIDENCE_QUESTIONS
+        },
         # Free text stays inside aggregate's store (themes, latest comments);
         # it never goes into events, logs or metrics from here.
         "comments": {a["question_id"]: a["comment"] for a in data["answers"] if a.get("comment")},
         "working": list(data.get("working", [])),
         "not_working": list(data.get("not_working", [])),
         "received_at": data["received_at"],
+        **consent_of(data),
+        **confidence_of(data),
     }
+
+
+def confidence_of(data: dict) -> dict:
+    """``{"confidence": score}`` when the check asked the confidence question (None: skipped), else nothing."""
+    asked = [a["score"] for a in data["answers"] if a["question_id"] in CONFIDENCE_QUESTIONS]
+    return {"confidence": asked[0]} if asked else {}
+
+
+def confidence_counts(facts: list[dict]) -> dict:
+    """Answers to the confidence question: sure, a_bit, not_sure, skipped (checks that were not asked: none)."""
+    out = dict.fromkeys(CONFIDENCE_BANDS.values(), 0)
+    for fact in facts:
+        if "confidence" in fact:
+            out[CONFIDENCE_BANDS[fact["confidence"]]] += 1
+    return out
+
+
+def sum_confidence(rollups: list[dict]) -> dict:
+    """Confidence counts summed over roll-ups (those stored before it existed count nothing)."""
+    out = dict.fromkeys(CONFIDENCE_BANDS.values(), 0)
+    for rollup in rollups:
+        for band, n in (rollup.get("confidence") or {}).items():
+            out[band] += n
+    return out
+
+
+def with_share_sure(counts: dict) -> dict:
+    """Confidence counts plus the share of "very sure" among those who answered."""
+    answered = counts["sure"] + counts["a_bit"] + counts["not_sure"]
+    return {**counts, "share_sure": round(counts["sure"] / answered, 3) if answered else None}
+
+
+def consent_of(data: dict) -> dict:
+    """What the checker agreed to: who wrote the answers, and which free text may carry their name.
+
+    Missing fields (events from before consent was asked) take the safe defaults:
+    answered alone, every text anonymous. The checker's id is kept only when some
+    text was shared with their name, so an anonymous check cannot be traced back.
+    """
+    answered_by = data.get("answered_by") or "alone"
+    shares = {
+        "comments": {a["question_id"]: _share(a.get("share")) for a in data["answers"]},
+        "texts": _share(data.get("texts_share")),
+        "urgent_concern": _share(data.get("urgent_concern_share")),
+    }
+    named = NAMED in shares["comments"].values() or NAMED in (shares["texts"], shares["urgent_concern"])
+    out = {"answered_by": answered_by if answered_by in ANSWERED_BY else "alone", "shares": shares}
+    if named:
+        out["named_checker_id"] = data.get("checker_id")
+    return out
+
+
+def _share(value) -> str:
+    return NAMED if value == NAMED else ANONYMOUS
+
+
+def answered_by_counts(facts: list[dict]) -> dict:
+    """Checks by who wrote the answers: alone, with a supporter, or the supporter wrote them."""
+    out = dict.fromkeys(ANSWERED_BY, 0)
+    for fact in facts:
+        out[fact.get("answered_by") or "alone"] += 1
+    return out
 
 
 def _empty_counts() -> dict:
@@ -68,6 +143,8 @@ def site_rollup(site_id: str, region_id: str, period: str, facts: list[dict]) ->
             "period": period,
             "period_kind": periods.kind_of(period),
             "checks": len(facts),
+            "answered_by": answered_by_counts(facts),
+            "confidence": confidence_counts(facts),
             "questions": questions,
             "score_sum": score_sum,
             "answered": answered,
@@ -95,12 +172,24 @@ def region_rollup(region_id: str, period: str, site_rollups: list[dict]) -> dict
             "period_kind": periods.kind_of(period),
             "checks": sum(r["checks"] for r in site_rollups),
             "sites_checked": sum(1 for r in site_rollups if r["checks"]),
+            "answered_by": sum_answered_by(site_rollups),
+            "confidence": sum_confidence(site_rollups),
             "questions": questions,
             "score_sum": sum(r["score_sum"] for r in site_rollups),
             "answered": sum(r["answered"] for r in site_rollups),
             "latest_received_at": latest,
         }
     )
+
+
+def sum_answered_by(rollups: list[dict]) -> dict:
+    """Checks by who wrote the answers, summed over roll-ups."""
+    out = dict.fromkeys(ANSWERED_BY, 0)
+    for rollup in rollups:
+        # Roll-ups stored before consent was asked have no split: all their checks were "alone".
+        for key, n in (rollup.get("answered_by") or {"alone": rollup["checks"]}).items():
+            out[key] += n
+    return out
 
 
 def org_rollup(period: str, region_rollups: list[dict]) -> dict:

@@ -1,4 +1,4 @@
-"""Manager pages: organisation, region overview (sortable, CSV) and site pages, server-rendered."""
+"""Manager pages: organisation, region, site, theme, team feedback and WTFC pack; a CSV of every table."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import math
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from qc import periods, web
-from services.aggregate import charts, export
+from services.aggregate import charts, export, tables, team_feedback, texts, wtfc
 from services.aggregate.context import ctx, period_arg, today
+from services.aggregate.themes import OTHER, OTHER_LABEL
 
 bp = Blueprint("aggregate_pages", __name__)
 SORTS = {
@@ -50,6 +51,9 @@ def organisation():
     if error:
         return error
     reports = ctx().reports
+    if request.args.get("format") == "csv":
+        rows = [{"region_id": r, **reports.rollup("region", r, period)} for r in ctx().directory.regions()]
+        return _download({"regions": lambda: (tables.regions(rows), tables.REGIONS)}, "org", "all", period)
     regions = [
         {
             "region_id": r,
@@ -59,25 +63,41 @@ def organisation():
         for r in ctx().directory.regions()
     ]
     return render_template(
-        "org.html", period=period, regions=regions, org=reports.rollup("org", "all", period), nav=_nav(period)
+        "org.html",
+        period=period,
+        regions=regions,
+        org=reports.rollup("org", "all", period),
+        nav=_nav(period),
+        csv=_csv_urls("regions", period=period),
     )
+
+
+def _region_period(region_id: str):
+    """The period asked for on a region's page, or the refusal (403 outside the manager's regions, 400 bad period)."""
+    if g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):
+        return None, (render_template("forbidden.html"), 403)
+    return period_arg()
 
 
 @bp.get("/manager/regions/<region_id>")
 @web.require_manager_page
 def region(region_id: str):
     """A region's sites, sortable by score, change and days since last check; coverage gaps; themes."""
-    if g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):
-        return render_template("forbidden.html"), 403
-    period, error = period_arg()
-    if error:
-        return error
+    period, refusal = _region_period(region_id)
+    if refusal:
+        return refusal
     sort = request.args.get("sort", "score") if request.args.get("sort") in SORTS else "score"
     descending = request.args.get("dir") == "desc"
     reports = ctx().reports
     rows = sort_rows(reports.overview(region_id, period, today()), sort, descending)
     if request.args.get("format") == "csv":
-        return export.csv_response(rows, f"region-{region_id}-{period}.csv")
+        downloads = {
+            "sites": lambda: (rows, tables.SITES),
+            "coverage": lambda: (tables.coverage(rows), tables.COVERAGE),
+            "themes": lambda: (tables.themes(reports.themes_for(period, region_id=region_id)), tables.THEMES),
+            "trend": lambda: (tables.trend(reports.trend("region", region_id, period)), tables.TREND),
+        }
+        return _download(downloads, "region", region_id, period)
     trend = reports.trend("region", region_id, period)
     return render_template(
         "region.html",
@@ -93,6 +113,9 @@ def region(region_id: str):
         nav=_nav(period),
         unchecked=[r for r in rows if not r["checks"]],
         without_checker=[r for r in rows if not r["has_active_checker"]],
+        gaps=tables.coverage(rows),
+        theme_scope={"region_id": region_id},
+        csv=_csv_urls("sites", "coverage", "themes", "trend", period=period, sort=sort, dir=request.args.get("dir")),
     )
 
 
@@ -109,6 +132,14 @@ def site(site_id: str):
     if error:
         return error
     reports = ctx().reports
+    if request.args.get("format") == "csv":
+        downloads = {
+            "questions": lambda: (tables.questions(reports.rollup("site", site_id, period)), tables.QUESTIONS),
+            "comments": lambda: (ctx().texts.comment_rows(ctx().texts.latest_comments(site_id)), tables.COMMENTS),
+            "themes": lambda: (tables.themes(reports.themes_for(period, site_id=site_id)), tables.THEMES),
+            "trend": lambda: (tables.trend(reports.trend("site", site_id, period)), tables.TREND),
+        }
+        return _download(downloads, "site", site_id, period)
     trend = reports.trend("site", site_id, period)
     return render_template(
         "site.html",
@@ -117,9 +148,124 @@ def site(site_id: str):
         rollup=reports.rollup("site", site_id, period),
         trend=trend,
         chart=charts.sparkline(trend),
-        comments=reports.latest_comments(site_id),
+        comments=ctx().texts.latest_comments(site_id),
+        themes=reports.themes_for(period, site_id=site_id),
+        theme_scope={"site_id": site_id},
+        # Site managers are asked for a reply here, as it is where /manager takes them.
+        waiting=(
+            ctx().right_of_reply.waiting_for(site_id, site_doc["region_id"])
+            if g.principal.role == "site_manager"
+            else []
+        ),
         nav=_nav(period),
+        csv=_csv_urls("questions", "comments", "themes", "trend", period=period),
     )
+
+
+@bp.get("/manager/sites/<site_id>/team-feedback")
+@web.require_manager_page
+def site_team_feedback(site_id: str):
+    """A site's key questions for a month and their trend, for the team leader to take to supervision."""
+    site_doc = ctx().directory.site(site_id)
+    if site_doc is None:
+        return render_template("forbidden.html", missing=True), 404
+    if not g.principal.can_see_site(site_id, site_doc["region_id"]):
+        return render_template("forbidden.html"), 403
+    period, error = period_arg()
+    if error:
+        return error
+    try:
+        report = ctx().team_feedback.for_site(site_id, period)
+    except periods.PeriodError as e:
+        return web.problem(400, "Months only", str(e), errors=[{"field": "period", "message": str(e)}])
+    if request.args.get("format") == "csv":
+        table = {"team_feedback": lambda: (team_feedback.rows(report), team_feedback.COLUMNS)}
+        return _download(table, "site", site_id, period, "team-feedback")
+    for q in report["questions"]:
+        q["chart"] = charts.share_line(q["trend"])
+    return render_template(
+        "team_feedback.html",
+        site=site_doc,
+        period=period,
+        report=report,
+        nav=_nav(period),
+        csv=_csv_urls("team_feedback", period=period),
+    )
+
+
+@bp.get("/manager/regions/<region_id>/wtfc-pack")
+@web.require_manager_page
+def wtfc_pack(region_id: str):
+    """A region's Working Together for Change pack for a period: themes, counts, anonymised quotes; A4."""
+    period, refusal = _region_period(region_id)
+    if refusal:
+        return refusal
+    data = wtfc.pack(ctx().reports.store.facts, ctx().reports.themes, region_id, period)
+    if request.args.get("format") == "csv":
+        return _download({"themes": lambda: (tables.themes(data), tables.THEMES)}, "region", region_id, period, "wtfc")
+    return render_template(
+        "wtfc_pack.html",
+        region_id=region_id,
+        period=period,
+        pack=data,
+        nav=_nav(period),
+        csv=_csv_urls("themes", period=period),
+    )
+
+
+@bp.get("/manager/themes/<kind>/<theme_id>")
+@web.require_manager_page
+def theme(kind: str, theme_id: str):
+    """The texts behind one theme of a site, a region or (organisation-wide roles) everyone, in a period."""
+    region_id, site_id = request.args.get("region_id"), request.args.get("site_id")
+    if site_id:
+        site_doc = ctx().directory.site(site_id)
+        if site_doc is None:
+            return render_template("forbidden.html", missing=True), 404
+        if not g.principal.can_see_site(site_id, site_doc["region_id"]):
+            return render_template("forbidden.html"), 403
+        region_id = None  # the site's own texts, whatever region was asked for
+    elif region_id:
+        if g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):
+            return render_template("forbidden.html"), 403
+    elif not g.principal.can_see_region(None):
+        return render_template("forbidden.html"), 403
+    labels = {t.id: t.label for t in ctx().reports.themes} | {OTHER: OTHER_LABEL}
+    if kind not in texts.QUESTIONS or theme_id not in labels:
+        return render_template("forbidden.html", missing=True), 404
+    period, error = period_arg()
+    if error:
+        return error
+    rows = ctx().texts.theme_texts(kind, theme_id, period, region_id=region_id, site_id=site_id)
+    scope = ("site", site_id) if site_id else ("region", region_id) if region_id else ("org", "all")
+    if request.args.get("format") == "csv":
+        return _download({"texts": lambda: (rows, tables.THEME_TEXTS)}, *scope, period, f"{kind}-{theme_id}")
+    return render_template(
+        "theme.html",
+        kind=kind,
+        question=texts.QUESTIONS[kind],
+        label=labels[theme_id],
+        scope=scope,
+        period=period,
+        rows=rows,
+        nav=_nav(period),
+        csv=_csv_urls("texts", period=period, region_id=region_id, site_id=site_id),
+    )
+
+
+def _download(tables_by_name: dict, scope: str, entity_id: str, period: str, what: str = ""):
+    """The CSV of the table named by ``?table=`` (the first one by default), named for its scope and period."""
+    name = request.args.get("table") or next(iter(tables_by_name))
+    if name not in tables_by_name:
+        return render_template("forbidden.html", missing=True), 404
+    rows, columns = tables_by_name[name]()
+    return export.csv_response(rows, export.filename_for(scope, entity_id, what or name, period), columns)
+
+
+def _csv_urls(*names: str, **args) -> dict[str, str]:
+    """Where each of this page's tables downloads as CSV (the same page, scope and period)."""
+    keep = {k: v for k, v in args.items() if v}
+    return {n: url_for(request.endpoint, **request.view_args, **keep, format="csv", table=n) for n in names}
 
 
 def _nav(period: str) -> dict:

@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pymongo.database import Database
 
 from qc import events
-from qc.consumer import Delivery
+from qc.consumer import Delivery, where
 from qc.settings import TOPICS, Settings
 from services.aggregate.control import ReplayControl
 from services.aggregate.directory import SiteDirectory
@@ -67,8 +67,8 @@ def _apply(handler: AggregateHandler, batch: list[Delivery]) -> int:
     try:
         handler.handle(batch)
         return 0
-    except Exception:
-        log.exception("replay batch failed; retrying its events one by one")
+    except Exception as e:
+        log.error("replay batch failed; retrying its events one by one", extra={"error": where(e)})
     failed = 0
     for delivery in batch:
         try:

@@ -1,4 +1,4 @@
-"""What managers read: roll-ups with change, trends, coverage, region overview, themes.
+"""What managers read: roll-ups with change, trends, coverage, region overview, themes (free text: texts.py).
 
 Read-side only. Everything here is derived from the facts and roll-ups at
 read time, so a replay that rebuilds them needs nothing else.
@@ -31,6 +31,8 @@ class Reports:
         previous = self.store.rollup(scope, entity_id, periods.previous(period))
         out = {k: v for k, v in current.items() if k not in _HIDDEN}
         out["questions"] = handlers.with_shares(current["questions"])
+        out["answered_by"] = handlers.sum_answered_by([current])
+        out["confidence"] = handlers.with_share_sure(handlers.sum_confidence([current]))
         out.update(handlers.change(current, previous))
         out["fixes"] = Feedback(self.store.facts.database).counts(scope, entity_id, period)
         out["updated_at"] = current["updated_at"].isoformat() if current.get("updated_at") else None
@@ -48,7 +50,7 @@ class Reports:
         return handlers.org_rollup(period, [])
 
     def trend(self, scope: str, entity_id: str, last: str, count: int = 12) -> list[dict]:
-        """The last ``count`` periods up to ``last``, oldest first, zeros where unchecked."""
+        """The last ``count`` periods up to ``last``, oldest first, zeros where unchecked; with confidence."""
         names = periods.series(last, count)
         stored = self.store.rollups_by_id([f"{scope}:{entity_id}:{p}" for p in names])
         out = []
@@ -60,6 +62,7 @@ class Reports:
                     "checks": rollup["checks"] if rollup else 0,
                     "score": rollup["score"] if rollup else None,
                     "share_good": rollup["share_good"] if rollup else None,
+                    "confidence": handlers.with_share_sure(handlers.sum_confidence([rollup] if rollup else [])),
                 }
             )
         return out
@@ -129,23 +132,3 @@ class Reports:
             "submissions": len(facts),
             **themes.group(facts, self.themes),
         }
-
-    def latest_comments(self, site_id: str, limit: int = 20) -> list[dict]:
-        """The newest free-text answers of a site, newest visit first."""
-        cursor = self.store.facts.find(
-            {"site_id": site_id},
-            {"visited_on": 1, "comments": 1, "working": 1, "not_working": 1},
-            sort=[("visited_on", -1), ("received_at", -1)],
-            limit=limit,
-        )
-        return [
-            {
-                "submission_id": f["_id"],
-                "visited_on": f["visited_on"],
-                "comments": f.get("comments", {}),
-                "working": f.get("working", []),
-                "not_working": f.get("not_working", []),
-            }
-            for f in cursor
-            if f.get("comments") or f.get("working") or f.get("not_working")
-        ]

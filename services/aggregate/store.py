@@ -12,10 +12,17 @@ from qc import events, periods
 from services.aggregate import handlers
 
 DUPLICATE_KEY = 11000
+# What handlers.site_rollup reads of a fact.
+_ROLLUP_FIELDS = {"scores": 1, "site_id": 1, "received_at": 1, "answered_by": 1, "confidence": 1}
 
 
 class RollupStore:
     """Facts are written once (keyed by submission_id); roll-ups are recomputed from them."""
+
+    # Up to this many sites of one period are read with one indexed query each (about 1 ms
+    # apiece on SecantusDB), more with one range query that reads every fact between the
+    # first and last site (about 0.05 ms a fact). Measured in docs/benchmarks.md.
+    per_site_max = 100
 
     def __init__(self, db: Database, prefix: str = "agg_"):
         # The prefix lets a replay build fresh collections beside the live ones.
@@ -54,37 +61,50 @@ class RollupStore:
             failed = {err["index"] for err in errors}
             return {fact_id for i, fact_id in enumerate(ids) if i not in failed}
 
-    def recompute(self, keys: set[tuple[str, str, str]]) -> list[dict]:
-        """Rebuild the site and region roll-ups for these (site, region, period) keys."""
+    def recompute(self, keys: set[tuple[str, str, str]], new_ids: set[str] | None = None) -> list[dict]:
+        """Rebuild the site and region roll-ups for these (site, region, period) keys.
+
+        ``new_ids`` (the facts ``save_facts`` just stored) is only a hint for
+        speed: a site roll-up made of new facts alone is tried as an insert first.
+        """
         if not keys:
             return []
         now = events.now()
-        site_rollups = self._recompute_sites(keys, now)
+        site_rollups = self._recompute_sites(keys, now, new_ids)
         region_keys = {(region, period) for _site, region, period in keys}
         region_rollups = self._recompute_regions(region_keys, now)
         org_rollups = self._recompute_org({period for _region, period in region_keys}, now)
         return site_rollups + region_rollups + org_rollups
 
-    def _recompute_sites(self, keys, now) -> list[dict]:
-        # One query per period, by equality and a range of sites, filtered here: SecantusDB
-        # answers ``$in``/``$or`` filters with a scan of the whole collection, which made
-        # every batch slower than the last (docs/benchmarks.md); real MongoDB is fine either way.
+    def _recompute_sites(self, keys, now, new_ids) -> list[dict]:
+        # Per period, one query per site (few sites) or one by a range of sites, filtered here:
+        # SecantusDB answers ``$in``/``$or`` filters with a scan of the whole collection, which
+        # made every batch slower than the last (docs/benchmarks.md); real MongoDB is fine either way.
         sites_by_period = defaultdict(set)
         for site, _region, period in keys:
             sites_by_period[period].add(site)
         ticket = self._ticket()
         grouped = defaultdict(list)
         for period, sites in sorted(sites_by_period.items()):
-            query = {f"periods.{periods.kind_of(period)}": period, "site_id": {"$gte": min(sites), "$lte": max(sites)}}
-            for fact in self.facts.find(query, {"scores": 1, "site_id": 1, "received_at": 1}):
+            field = f"periods.{periods.kind_of(period)}"
+            if len(sites) <= self.per_site_max:
+                # A few sites spread over the directory: the range would read every site's facts between them.
+                for site in sorted(sites):
+                    grouped[(site, period)].extend(self.facts.find({field: period, "site_id": site}, _ROLLUP_FIELDS))
+                continue
+            query = {field: period, "site_id": {"$gte": min(sites), "$lte": max(sites)}}
+            for fact in self.facts.find(query, _ROLLUP_FIELDS):
                 if fact["site_id"] in sites:
                     grouped[(fact["site_id"], period)].append(fact)
-        docs = []
+        docs, fresh = [], set()
         for site, region, period in keys:
-            doc = handlers.site_rollup(site, region, period, grouped[(site, period)])
+            facts = grouped[(site, period)]
+            doc = handlers.site_rollup(site, region, period, facts)
             doc["updated_at"] = now
             docs.append(doc)
-        return self._write_newer(docs, ticket)
+            if new_ids is None or all(f["_id"] in new_ids for f in facts):
+                fresh.add(doc["_id"])  # probably not stored yet
+        return self._write_newer(docs, ticket, fresh)
 
     def _recompute_regions(self, keys, now) -> list[dict]:
         ticket = self._ticket()
@@ -116,32 +136,50 @@ class RollupStore:
         )
         return doc["n"]
 
-    def _write_newer(self, docs: list[dict], ticket: int) -> list[dict]:
+    def _write_newer(self, docs: list[dict], ticket: int, fresh: set[str] | None = None) -> list[dict]:
         """Store each roll-up unless one computed from a later read is there already; return those stored.
 
         Several workers may recompute the same region (or the organisation) at
         once, each summing what it read. Every writer recomputes after its own
         writes, so the recompute holding the highest ticket read everything;
         without this guard an older sum written last would stay wrong.
+        ``fresh``: the ids worth trying as inserts (None: all of them).
         """
         if not docs:
             return docs
         for doc in docs:
             doc["ticket"] = ticket
+        # Inserts first: a roll-up seen for the first time (every new week's, most new months')
+        # has nothing older to guard against, and SecantusDB inserts ~2.5x faster than it
+        # runs conditional upserts. Those already stored fail alone with a duplicate key;
+        # a wrong guess only costs time, never correctness.
+        tried = docs if fresh is None else [d for d in docs if d["_id"] in fresh]
+        stored, existing = self._insert_new(tried)
+        existing += [d for d in docs if fresh is not None and d["_id"] not in fresh]
+        if not existing:
+            return stored
         # "Less than ticket, or no ticket" written without $or: on SecantusDB an $or
         # filter scans the whole collection for every write (150x slower per roll-up).
         older = {"ticket": {"$not": {"$gte": ticket}}}
-        ops = [ReplaceOne({"_id": d["_id"], **older}, d, upsert=True) for d in docs]
+        ops = [ReplaceOne({"_id": d["_id"], **older}, d, upsert=True) for d in existing]
         try:
             self.rollups.bulk_write(ops, ordered=False)
         except BulkWriteError as e:
-            errors = e.details.get("writeErrors", [])
-            if any(err.get("code") != DUPLICATE_KEY for err in errors):
-                raise
             # A duplicate key: no older roll-up matched, so a newer one is stored.
-            newer = {err["index"] for err in errors}
-            return [d for i, d in enumerate(docs) if i not in newer]
-        return docs
+            newer = _duplicate_indexes(e)
+            return stored + [d for i, d in enumerate(existing) if i not in newer]
+        return stored + existing
+
+    def _insert_new(self, docs: list[dict]) -> tuple[list[dict], list[dict]]:
+        """Insert the roll-ups not stored yet; return (inserted, those whose _id was there already)."""
+        if not docs:
+            return [], []
+        try:
+            self.rollups.insert_many(docs, ordered=False)
+        except BulkWriteError as e:
+            failed = _duplicate_indexes(e)
+            return [d for i, d in enumerate(docs) if i not in failed], [d for i, d in enumerate(docs) if i in failed]
+        return docs, []
 
     def rollup(self, scope: str, entity_id: str, period: str) -> dict | None:
         """One stored roll-up, or None when nothing has been checked."""
@@ -154,3 +192,11 @@ class RollupStore:
     def rollups_by_id(self, ids: list[str]) -> dict[str, dict]:
         """Stored roll-ups among ``ids``, by id."""
         return {d["_id"]: d for d in self.rollups.find({"_id": {"$in": ids}})}
+
+
+def _duplicate_indexes(error: BulkWriteError) -> set[int]:
+    """Indexes of the operations that failed with a duplicate key; any other failure is raised."""
+    errors = error.details.get("writeErrors", [])
+    if any(err.get("code") != DUPLICATE_KEY for err in errors):
+        raise error
+    return {err["index"] for err in errors}

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-import yaml
+from qc.yamlfile import YamlFileError, load_versioned_yaml
 
 OTHER = "other"
 OTHER_LABEL = "Something else"
@@ -16,7 +16,7 @@ OTHER_LABEL = "Something else"
 _ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "y", "ies", "ly", "r", "ty")
 
 
-class ThemesError(ValueError):
+class ThemesError(YamlFileError):
     """The themes file is wrong; the message says where."""
 
 
@@ -29,27 +29,23 @@ class Theme:
 
 def load_themes(path: Path) -> list[Theme]:
     """Read and check deploy/themes.yaml."""
-    try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise ThemesError(f"{path}: cannot read themes: {e}") from e
-    if not isinstance(doc, dict) or doc.get("version") != 1 or not isinstance(doc.get("themes"), list):
-        raise ThemesError(f"{path}: expected 'version: 1' and a list under 'themes'")
-    themes, seen = [], set()
-    for i, raw in enumerate(doc["themes"]):
+    seen: set[str] = set()
+
+    def theme(where: str, raw) -> Theme:
         theme_id = raw.get("id") if isinstance(raw, dict) else None
         if not theme_id or theme_id in seen or theme_id == OTHER:
-            raise ThemesError(f"{path}: themes[{i}]: 'id' must be unique and not '{OTHER}'")
+            raise ThemesError(f"{where}: 'id' must be unique and not '{OTHER}'")
         keywords = raw.get("keywords")
         if (
             not raw.get("label")
             or not isinstance(keywords, list)
             or not all(isinstance(k, str) and k for k in keywords)
         ):
-            raise ThemesError(f"{path}: themes[{i}] ({theme_id}): needs a 'label' and a list of 'keywords'")
+            raise ThemesError(f"{where} ({theme_id}): needs a 'label' and a list of 'keywords'")
         seen.add(theme_id)
-        themes.append(Theme(theme_id, raw["label"], tuple(normalise(k) for k in keywords)))
-    return themes
+        return Theme(theme_id, raw["label"], tuple(normalise(k) for k in keywords))
+
+    return load_versioned_yaml(path, "themes", theme, error=ThemesError)
 
 
 def normalise(text: str) -> str:

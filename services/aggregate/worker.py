@@ -8,7 +8,8 @@ import logging
 from qc import events, metrics, runner
 from qc.consumer import Delivery, Handler
 from qc.settings import TOPICS, Settings
-from services.aggregate import handlers
+from services.aggregate import handlers, retention
+from services.aggregate.answerers import Answerers
 from services.aggregate.control import ReplayControl
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.feedback import Feedback
@@ -29,6 +30,8 @@ class AggregateHandler(Handler):
         self.publisher = publisher  # None during a replay: rebuilt figures are not news
         self.control = control
         self.feedback = Feedback(store.facts.database)
+        # Outside the store's (replay-prefixed) collections, like feedback: filing is idempotent.
+        self.answerers = Answerers(store.facts.database)
 
     def paused(self) -> bool:
         """Paused while ``qc replay`` rebuilds the collections."""
@@ -36,17 +39,19 @@ class AggregateHandler(Handler):
 
     def handle(self, batch: list[Delivery]) -> None:
         """One write per collection per batch (the database is the bottleneck)."""
-        facts = []
+        facts, validated = [], []
         for delivery in batch:
             event = delivery.event
             if event["type"] == "org.qc.submission.validated":
                 facts.append(handlers.fact_from_validated(event["data"]))
+                validated.append(event["data"])
             elif event["type"] == "org.qc.directory.changed":
                 self.directory.apply(event["data"])
             elif event["type"] == "org.qc.fix.feedback":
                 self.feedback.record(event["data"])
         new_ids = self.store.save_facts(facts)
-        rollups = self.store.recompute(handlers.affected_keys(facts))
+        self.answerers.record(validated)
+        rollups = self.store.recompute(handlers.affected_keys(facts), new_ids)
         for rollup in rollups if self.publisher else []:
             key = rollup["site_id"] or rollup["region_id"] or "org"
             self.publisher.send(TOPICS["rollups"], key, rollup_event(rollup))
@@ -97,9 +102,10 @@ def main() -> None:
         directory = SiteDirectory(db)
         directory.ensure_indexes()
         Feedback(db).ensure_indexes()
+        Answerers(db).ensure_indexes()
         return AggregateHandler(store, directory, publisher, ReplayControl(db))
 
-    runner.run_worker("aggregate", GROUP, build)
+    runner.run_worker("aggregate", GROUP, build, jobs=[retention.job])
 
 
 if __name__ == "__main__":

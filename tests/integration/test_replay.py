@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 from kafka import KafkaProducer
@@ -20,7 +21,17 @@ pytestmark = pytest.mark.integration
 
 
 def _figures(db, sites):
-    fields = ("checks", "score", "share_good", "questions", "score_sum", "answered", "sites_checked")
+    fields = (
+        "checks",
+        "score",
+        "share_good",
+        "questions",
+        "score_sum",
+        "answered",
+        "sites_checked",
+        "answered_by",
+        "confidence",
+    )
     query = {"$or": [{"site_id": {"$in": sites}}, {"region_id": {"$in": ["RX1", "RX2"]}, "scope": "region"}]}
     return {d["_id"]: {f: d.get(f) for f in fields} for d in db["agg_rollups"].find(query)}
 
@@ -35,7 +46,22 @@ def test_replay_of_a_few_thousand_submissions_gives_the_same_figures(settings):
         i = rng.randrange(60)
         day = f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
         scores = tuple(rng.choice([1, 2, 3, None]) for _ in range(3))
-        generated.append(_validated(site=sites[i], region="RX1" if i % 2 else "RX2", visited_on=day, scores=scores))
+        event = _validated(site=sites[i], region="RX1" if i % 2 else "RX2", visited_on=day, scores=scores)
+        # Consent as checkers give it; a quarter without the fields, like events from before they existed.
+        if rng.random() < 0.75:
+            event["data"]["answered_by"] = rng.choice(["alone", "with_supporter", "supporter_wrote"])
+            event["data"]["texts_share"] = rng.choice(["named", "anonymous"])
+            for answer in event["data"]["answers"]:
+                answer["share"] = rng.choice(["named", "anonymous"])
+        # A third answered question set v2, which adds "How sure are you that things will get better?".
+        if rng.random() < 0.33:
+            event["data"]["question_set"]["version"] = 2
+            confidence = rng.choice([1, 2, 3, None])
+            event["data"]["answers"].append(
+                {"question_id": "things-will-get-better", "score": confidence, "comment": "", "safety": False}
+            )
+        event["data"]["checker_id"] = f"C{rng.randrange(200)}"
+        generated.append(event)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20)
     for event in generated:
         producer.send(TOPICS["validated"], key=event["data"]["site_id"].encode(), value=events.encode(event))
@@ -57,11 +83,35 @@ def test_replay_of_a_few_thousand_submissions_gives_the_same_figures(settings):
         v["checks"] for k, v in before.items() if k.startswith("site:") and periods.kind_of(k.split(":")[2]) == "month"
     ]
     assert sum(monthly) == 3000  # the 500 repeats counted once
+    # Who wrote the answers, recounted from what was sent: over the monthly roll-ups of every site.
+    by_whom = Counter(e["data"].get("answered_by", "alone") for e in generated)
+    counted = Counter()
+    for key, value in before.items():
+        if key.startswith("site:") and periods.kind_of(key.split(":")[2]) == "month":
+            counted.update(value["answered_by"])
+    assert counted == by_whom and len(by_whom) == 3
+    # Confidence, recounted the same way; it never enters the score (v1 and v2 checks score alike).
+    bands = {3: "sure", 2: "a_bit", 1: "not_sure", None: "skipped"}
+    sure = Counter(
+        bands[a["score"]]
+        for e in generated
+        for a in e["data"]["answers"]
+        if a["question_id"] == "things-will-get-better"
+    )
+    counted = Counter()
+    for key, value in before.items():
+        if key.startswith("site:") and periods.kind_of(key.split(":")[2]) == "month":
+            counted.update(value["confidence"])
+    assert +counted == sure and len(sure) == 4
+    assert not any("things-will-get-better" in v["questions"] for v in before.values())
+    # Only this test's sites: the topic also holds other tests' events, which the replay files too.
+    answerers = sorted(map(str, db["agg_team_answerers"].find({"site_id": {"$in": sites}}, sort=[("_id", 1)])))
 
     figures = replay_from_start(settings, db)
     after = _figures(db, sites)
     assert figures["events"] >= 3000 and figures["skipped"] == 0
     assert after == before
+    assert sorted(map(str, db["agg_team_answerers"].find({"site_id": {"$in": sites}}, sort=[("_id", 1)]))) == answerers
     assert db["agg_control"].find_one({"_id": "replay"})["pause"] is False
     db.client.drop_database(settings.mongo_db)
     db.client.close()

@@ -27,6 +27,10 @@ def _generated(n: int, seed: int = 7) -> list[dict]:
                 "received_at": "2026-06-01T00:00:00.000Z",
             }
         )
+        # Some from before consent was asked (no field: alone), the rest as the checker said.
+        choice = rng.choice([None, "alone", "with_supporter", "supporter_wrote"])
+        if choice:
+            out[-1]["answered_by"] = choice
     return out
 
 
@@ -54,6 +58,9 @@ def test_site_and_region_rollups_match_an_independent_recount():
         site_rollups[(region, period)].append(rollup)
         scores = expected_scores[(("site", site), period)]
         assert rollup["checks"] == sum(1 for s in subs if s["site_id"] == site and s["visited_on"][:7] == period)
+        assert rollup["answered_by"] == _answered_by(
+            s for s in subs if s["site_id"] == site and s["visited_on"][:7] == period
+        )
         assert rollup["score"] == round(sum(scores) / len(scores), 3)
         for q in QUESTIONS:
             assert rollup["questions"][q] == {
@@ -68,6 +75,45 @@ def test_site_and_region_rollups_match_an_independent_recount():
         assert region_rollup["checks"] == sum(
             1 for s in subs if s["region_id"] == region and s["visited_on"][:7] == period
         )
+        in_region = [s for s in subs if s["region_id"] == region and s["visited_on"][:7] == period]
+        assert region_rollup["answered_by"] == _answered_by(in_region)
+        assert sum(region_rollup["answered_by"].values()) == region_rollup["checks"]
+
+
+def _answered_by(subs) -> dict:
+    counted = Counter(s.get("answered_by", "alone") for s in subs)
+    return {k: counted[k] for k in ("alone", "with_supporter", "supporter_wrote")}
+
+
+def test_consent_defaults_to_alone_and_anonymous_and_keeps_no_checker_id():
+    fact = handlers.fact_from_validated({**_generated(1)[0], "checker_id": "C9"})
+    assert fact["answered_by"] == "alone"
+    assert fact["shares"]["texts"] == fact["shares"]["urgent_concern"] == "anonymous"
+    assert set(fact["shares"]["comments"].values()) == {"anonymous"}
+    assert "named_checker_id" not in fact and "C9" not in str(fact)
+
+
+def test_the_checker_id_is_kept_only_when_something_is_shared_with_their_name():
+    sub = {**_generated(1)[0], "checker_id": "C9", "answered_by": "supporter_wrote", "texts_share": "named"}
+    sub["answers"][1]["share"] = "named"
+    fact = handlers.fact_from_validated(sub)
+    assert fact["named_checker_id"] == "C9" and fact["answered_by"] == "supporter_wrote"
+    assert fact["shares"]["comments"] == {q: "named" if q == "feel-safe" else "anonymous" for q in QUESTIONS}
+    only_concern = handlers.fact_from_validated(
+        {**_generated(1)[0], "checker_id": "C9", "urgent_concern_share": "named"}
+    )
+    assert only_concern["named_checker_id"] == "C9"
+
+
+def test_a_region_counts_site_rollups_from_before_the_split_as_alone():
+    old = {**handlers.site_rollup("S0001", "R01", "2026-11", []), "checks": 4}
+    del old["answered_by"]
+    new = handlers.site_rollup(
+        "S0002", "R01", "2026-11", [{"scores": {}, "received_at": "x", "answered_by": "with_supporter"}]
+    )
+    region = handlers.region_rollup("R01", "2026-11", [old, new])
+    assert region["answered_by"] == {"alone": 4, "with_supporter": 1, "supporter_wrote": 0}
+    assert handlers.org_rollup("2026-11", [region])["answered_by"] == region["answered_by"]
 
 
 def test_an_empty_period_has_no_score_rather_than_zero():

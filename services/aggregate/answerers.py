@@ -1,0 +1,93 @@
+"""Who answered what, as counts of people: how many different checkers answered a question at a site in a month.
+
+Staff team feedback shows a figure only when enough *different people*
+answered (team_feedback.py), and the facts deliberately keep no checker id
+(handlers.consent_of). So each validated check also files, under a keyed hash
+of (site, month, checker), the questions that checker answered there that
+month: a number of people can be counted without naming anyone, and no entry
+points at a submission, so none can be joined to an answer or a text.
+
+The key is a random salt kept in the same collection (``_id: "salt"``): the
+hashes are only comparable with each other, and should the collection be
+lost, salt and hashes go together and are rebuilt together (``qc replay``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from qc import periods
+
+DUPLICATE_KEY = 11000
+SALT_ID = "salt"
+
+
+class Answerers:
+    """The ``agg_team_answerers`` collection: one entry per site, month and (hashed) checker."""
+
+    def __init__(self, db: Database):
+        self.collection = db["agg_team_answerers"]
+        self._salt: bytes | None = None
+
+    def ensure_indexes(self) -> None:
+        """Counting by site and a range of months."""
+        self.collection.create_index([("site_id", ASCENDING), ("month", ASCENDING)])
+
+    def _key(self) -> bytes:
+        if self._salt is None:
+            doc = self.collection.find_one({"_id": SALT_ID})
+            if doc is None:
+                try:
+                    self.collection.insert_one({"_id": SALT_ID, "salt": secrets.token_hex(32)})
+                except DuplicateKeyError:
+                    pass  # another worker made it first: theirs is the one
+                doc = self.collection.find_one({"_id": SALT_ID})
+            self._salt = doc["salt"].encode()
+        return self._salt
+
+    def record(self, submissions: list[dict]) -> None:
+        """File the answered questions of these validated checks (safe to repeat: a set per person)."""
+        merged: dict[str, dict] = {}
+        for data in submissions:
+            answered = {a["question_id"] for a in data["answers"] if a["score"] is not None}
+            if not answered or not data.get("checker_id"):
+                continue  # nobody to count (the schema requires a checker; hand-made events may lack one)
+            month = periods.periods_of(dt.date.fromisoformat(data["visited_on"]))["month"]
+            person = f"{data['site_id']}\x00{month}\x00{data['checker_id']}"
+            key = hmac.new(self._key(), person.encode(), hashlib.sha256).hexdigest()[:32]
+            doc = merged.setdefault(key, {"_id": key, "site_id": data["site_id"], "month": month, "questions": []})
+            doc["questions"] = sorted(set(doc["questions"]) | answered)
+        if not merged:
+            return
+        docs = list(merged.values())
+        try:
+            # Mostly new people this month: one insert for the batch; those already filed get their questions added.
+            self.collection.insert_many(docs, ordered=False)
+        except BulkWriteError as e:
+            errors = e.details.get("writeErrors", [])
+            if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                raise
+            updates = [
+                UpdateOne(
+                    {"_id": docs[err["index"]]["_id"]},
+                    {"$addToSet": {"questions": {"$each": docs[err["index"]]["questions"]}}},
+                )
+                for err in errors
+            ]
+            self.collection.bulk_write(updates, ordered=False)
+
+    def people(self, site_id: str, months: list[str]) -> dict[tuple[str, str], int]:
+        """{(month, question_id): how many different checkers answered it} for a site."""
+        query = {"site_id": site_id, "month": {"$gte": min(months), "$lte": max(months)}}
+        out: dict[tuple[str, str], int] = {}
+        for doc in self.collection.find(query, {"month": 1, "questions": 1}):
+            for question_id in doc["questions"]:
+                out[(doc["month"], question_id)] = out.get((doc["month"], question_id), 0) + 1
+        return out

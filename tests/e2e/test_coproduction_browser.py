@@ -1,0 +1,87 @@
+"""Team feedback and the Working Together for Change pack in headless Chromium: axe-core clean, A4 print."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import uuid
+
+import pytest
+from selenium.webdriver.common.by import By
+from werkzeug.serving import make_server
+
+from qc import auth, mongo, web
+from qc.devstack import free_port
+from services.aggregate import create_app
+from services.aggregate.directory import SiteDirectory
+from services.aggregate.store import RollupStore
+from services.aggregate.worker import AggregateHandler
+from tests.conftest import wait_for
+from tests.e2e.conftest import run_axe
+from tests.integration.test_coproduction_reports import CHECKS, NOT_ENOUGH, PACK_CHECKS
+from tests.integration.test_workers import _deliveries
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def served(stack):
+    """The aggregate web app over a few months of checks, served over real HTTP on a free port."""
+    port = free_port()
+    settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
+    db = mongo.connect(settings, "qc-tests")
+    directory = SiteDirectory(db)
+    for site, region in (("S1", "R01"), ("S2", "R01"), ("S3", "R02")):
+        directory.apply({"entity": "site", "id": site, "name": f"Site {site}", "region_id": region, "active": True})
+    store = RollupStore(db)
+    store.ensure_indexes()
+    AggregateHandler(store, directory, publisher=None).handle(_deliveries(*CHECKS, *PACK_CHECKS))
+    app = create_app(dataclasses.asdict(settings))
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{port}", "settings": settings}
+    server.shutdown()
+    thread.join(10)
+    app.extensions["qc.close"]()
+    db.client.drop_database(settings.mongo_db)
+    db.client.close()
+
+
+def _signed_in(served, browser_factory):
+    driver = browser_factory()
+    driver.set_window_size(1280, 900)  # a team leader's laptop
+    driver.get(f"{served['url']}/healthz")
+    token = auth.issue_manager_token(
+        served["settings"].secret_key, auth.Principal("rm", "regional_manager", region_id="R01")
+    )
+    driver.add_cookie({"name": web.MANAGER_COOKIE, "value": token, "path": "/"})
+    return driver
+
+
+def _loaded(driver, url):
+    driver.get(url)
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 10, url)
+
+
+def test_team_feedback_and_the_wtfc_pack_in_a_browser(served, browser_factory):
+    driver = _signed_in(served, browser_factory)
+    _loaded(driver, f"{served['url']}/manager/sites/S1/team-feedback?period=2026-11")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Team feedback: Site S1"
+    sections = driver.find_elements(By.CSS_SELECTOR, "section.tf")
+    assert [s.get_attribute("data-question") for s in sections] == ["listened-to", "respect"]
+    assert "Good: 4" in sections[0].text and NOT_ENOUGH in sections[1].text
+    assert run_axe(driver) == []
+
+    _loaded(driver, f"{served['url']}/manager/regions/R01/wtfc-pack?period=2026-11")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Working Together for Change"
+    assert driver.find_elements(By.CSS_SELECTOR, "article.theme[data-theme='food'] blockquote")
+    assert run_axe(driver) == []
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not driver.find_element(By.TAG_NAME, "header").is_displayed()
+        assert not driver.find_element(By.CSS_SELECTOR, "a[download]").is_displayed()
+        size = driver.execute_script("return parseFloat(getComputedStyle(document.querySelector('.pack')).fontSize)")
+        assert size >= 18  # 14 pt: large, clear print for a co-production event
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})

@@ -1,0 +1,103 @@
+"""The right of reply in headless Chromium: the draft a site manager replies to, and the published print; axe-core."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import uuid
+
+import pytest
+from selenium.webdriver.common.by import By
+from werkzeug.serving import make_server
+
+from qc import auth, events, mongo, web
+from qc.devstack import free_port
+from services.aggregate import create_app
+from services.aggregate.directory import SiteDirectory
+from services.aggregate.store import RollupStore
+from services.aggregate.worker import AggregateHandler
+from tests.conftest import wait_for
+from tests.e2e.conftest import run_axe
+from tests.integration.test_rollup_exports import _check
+from tests.integration.test_workers import _deliveries
+
+pytestmark = pytest.mark.e2e
+REPORT = "/manager/regions/R01/reports/2026-11"
+
+
+@pytest.fixture(scope="module")
+def served(stack):
+    """The aggregate web app with a region of two checked sites, served over real HTTP on a free port."""
+    port = free_port()
+    settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
+    db = mongo.connect(settings, "qc-tests")
+    directory = SiteDirectory(db)
+    for site in ("S1", "S2"):
+        directory.apply({"entity": "site", "id": site, "name": f"Site {site}", "region_id": "R01", "active": True})
+    store = RollupStore(db)
+    store.ensure_indexes()
+    checks = [_check("S1", "R01", "2026-11-03", working=["Lovely food"]), _check("S2", "R01", "2026-11-04")]
+    AggregateHandler(store, directory, publisher=None).handle(_deliveries(*checks))
+    app = create_app(dataclasses.asdict(settings))
+    right = app.extensions["qc.aggregate"].right_of_reply
+    right.prepare("R01", "2026-11", "rm")
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{port}", "settings": settings, "right": right}
+    server.shutdown()
+    thread.join(10)
+    app.extensions["qc.close"]()
+    db.client.drop_database(settings.mongo_db)
+    db.client.close()
+
+
+def _signed_in(served, browser_factory, principal):
+    driver = browser_factory()
+    driver.set_window_size(1280, 900)
+    driver.get(f"{served['url']}/healthz")
+    token = auth.issue_manager_token(served["settings"].secret_key, principal)
+    driver.add_cookie({"name": web.MANAGER_COOKIE, "value": token, "path": "/"})
+    return driver
+
+
+def _loaded(driver, url):
+    driver.get(url)
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 10, url)
+
+
+def test_draft_reply_and_published_print_in_a_browser(served, browser_factory):
+    site_manager = auth.Principal("sm1", "site_manager", region_id="R01", site_id="S1")
+    driver = _signed_in(served, browser_factory, site_manager)
+    _loaded(driver, served["url"] + REPORT)
+    assert driver.find_element(By.CSS_SELECTOR, "tr.mine").get_attribute("data-site") == "S1"
+    assert run_axe(driver) == []
+
+    # Too long first: the error is at the top and beside the field, and the page is still clean.
+    driver.find_element(By.ID, "reply").send_keys("a" * 2001)
+    driver.find_element(By.CSS_SELECTOR, "form[action$='/replies/S1'] button").click()
+    wait_for(lambda: driver.find_elements(By.ID, "reply-error"), 10, "the over-length error")
+    assert "There is a problem" in driver.find_element(By.CSS_SELECTOR, ".error-summary").text
+    assert run_axe(driver) == []
+    box = driver.find_element(By.ID, "reply")
+    box.clear()
+    box.send_keys("We have two new night staff since the check.")
+    driver.find_element(By.CSS_SELECTOR, "form[action$='/replies/S1'] button").click()
+    wait_for(lambda: "Your reply is saved" in driver.page_source, 10, "the reply saved")
+
+    # After the deadline the regional manager publishes; the print version shows the reply beside the site.
+    served["right"].clock = lambda: events.now() + dt.timedelta(days=30)
+    served["right"].publish("R01", "2026-11", "rm")
+    manager = _signed_in(served, browser_factory, auth.Principal("rm", "regional_manager", region_id="R01"))
+    _loaded(manager, f"{served['url']}{REPORT}/print")
+    row = manager.find_element(By.CSS_SELECTOR, "tr[data-site='S1']")
+    assert "Reply from the site manager: We have two new night staff" in row.text
+    assert "No reply" in manager.find_element(By.CSS_SELECTOR, "tr[data-site='S2']").text
+    assert run_axe(manager) == []
+    manager.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not manager.find_element(By.TAG_NAME, "header").is_displayed()
+        assert not manager.find_element(By.CSS_SELECTOR, ".no-print").is_displayed()
+    finally:
+        manager.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
