@@ -96,3 +96,27 @@ def bearer_token(authorization_header: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("Authorization header must be 'Bearer <token>'")
     return token.strip()
+
+
+# A "You said, we did" board link for the people of one site (served by notify, made by checks'
+# My checks): signed with the shared key, so notify needs no look-up, and it expires.
+_BOARD_SALT = "qc.board-token.v1"
+BOARD_TOKEN_MAX_AGE = 30 * 24 * 3600
+
+
+def issue_board_token(secret_key: str, site_id: str) -> str:
+    """A signed, timestamped token that lets its holder read one site's board."""
+    return URLSafeTimedSerializer(secret_key, salt=_BOARD_SALT).dumps({"site_id": site_id})
+
+
+def read_board_token(secret_key: str, token: str, max_age: int = BOARD_TOKEN_MAX_AGE) -> str:
+    """The site a board token is for, or AuthError saying why it is not accepted."""
+    try:
+        claims = URLSafeTimedSerializer(secret_key, salt=_BOARD_SALT).loads(token, max_age=max_age)
+    except SignatureExpired as e:
+        raise AuthError("this board link has run out") from e
+    except BadSignature as e:
+        raise AuthError("this board link is not valid") from e
+    if not isinstance(claims, dict) or not isinstance(claims.get("site_id"), str):
+        raise AuthError("this board link is not valid")
+    return claims["site_id"]

@@ -6,11 +6,12 @@ from flask import Flask
 from kafka import KafkaProducer
 
 from qc import logs, mongo, web
-from qc.kafka import Publisher, make_producer
+from qc.kafka import Publisher
 from qc.settings import Settings
-from services.notify import api, pages
+from services.notify import api, board_pages, pages
 from services.notify.audit import AuditLog
 from services.notify.context import Context
+from services.notify.feedback import FixFeedback
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
 
@@ -20,14 +21,21 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     settings = Settings.from_env().replace(**(config or {}))
     logs.setup("notify", settings.log_level)
     db = mongo.connect(settings, "qc-notify-web")
-    publisher = Publisher(
-        producer or make_producer(settings, "qc-notify-web"),
-        source="qc/notify",
-        timeout=settings.kafka_ack_timeout_seconds,
+    publisher = (
+        Publisher(producer, source="qc/notify", timeout=settings.kafka_ack_timeout_seconds)
+        if producer
+        else Publisher.for_settings(settings, "qc-notify-web", source="qc/notify")
     )
     app = Flask(__name__)
     app.extensions["qc.notify"] = Context(
-        settings, AlertStore(db), Silences(db), db["deliveries"], db["notify_sites"], publisher
+        settings,
+        AlertStore(db),
+        Silences(db),
+        db["deliveries"],
+        db["notify_sites"],
+        publisher,
+        contacts=db["contacts"],
+        feedback=FixFeedback(db),
     )
 
     app.extensions["qc.audit"] = AuditLog(db)
@@ -45,4 +53,5 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(board_pages.bp)
     return app

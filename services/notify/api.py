@@ -7,8 +7,8 @@ import datetime as dt
 from flask import Blueprint, g, request
 
 from qc import events, jsonbody, web
-from services.notify import audit, lifecycle
-from services.notify.context import ctx, public, scope_query, visible
+from services.notify import audit, consent, lifecycle
+from services.notify.context import ctx, public, recipient, scope_query, visible
 from services.notify.silences import SilenceError
 
 bp = Blueprint("notify_api", __name__, url_prefix="/api/v1")
@@ -37,7 +37,9 @@ def list_alerts():
             message = f"Must be one of {list(STATUSES)}."
             return web.problem(400, "Unknown status", message, errors=[{"field": "status", "message": message}])
         query["status"] = status
-    return {"alerts": [public(a) for a in ctx().store.list(query)]}
+    alerts = ctx().store.list(query)
+    names = consent.names_for(ctx().contacts, alerts)
+    return {"alerts": [public(a, names) for a in alerts]}
 
 
 @bp.get("/alerts/<alert_id>")
@@ -64,7 +66,7 @@ def alert_deliveries(alert_id: str):
         "deliveries": [
             {
                 **{k: d.get(k) for k in fields},
-                "to": d.get("person_id") or d.get("hook_id"),
+                "to": recipient(d),
                 "created_at": events.isoformat(d["created_at"]),
                 "sent_at": events.isoformat(d["sent_at"]) if d.get("sent_at") else None,
             }

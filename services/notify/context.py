@@ -9,6 +9,7 @@ from flask import current_app, g
 from qc import events
 from qc.kafka import Publisher
 from qc.settings import Settings
+from services.notify import consent
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
 
@@ -23,6 +24,8 @@ class Context:
     deliveries: object  # the deliveries collection (read-only here: the log)
     sites: object  # notify_sites, for names
     publisher: Publisher
+    contacts: object = None  # people from the directory, for the names checkers agreed to show
+    feedback: object = None  # FixFeedback: "is it better now?" answers, for the board
 
 
 def ctx() -> Context:
@@ -48,17 +51,34 @@ def visible(alert_id: str) -> dict | None:
     return alert
 
 
-def public(alert: dict) -> dict:
-    """An alert as the API shows it."""
+def public(alert: dict, names: dict[str, str] | None = None) -> dict:
+    """An alert as the API shows it; ``names`` (consent.names_for) saves a look-up per alert in a list."""
     # Who raised a concern stays out of what managers see (many checkers fear
-    # repercussions); only an alert asking someone to help a checker names them.
-    hidden = {"_id", "notify", "escalate_at", "checker_ids"}
-    if alert.get("rule") != "repeated_rejections":
+    # repercussions) unless they agreed to be named for that answer (consent.py);
+    # only an alert asking someone to help a checker names them regardless.
+    hidden = {"_id", "notify", "escalate_at", "checker_ids", "voices"}
+    helping = alert.get("rule") == "repeated_rejections"
+    if not helping:
         hidden.add("checker_id")
     out = {k: v for k, v in alert.items() if k not in hidden}
     out["id"] = alert["_id"]
+    contacts = ctx().contacts
+    if names is None:
+        names = consent.names_for(contacts, [alert])
+    out["voices"] = consent.public_voices(alert, names)
+    if helping and alert.get("checker_id") and contacts is not None:
+        person = contacts.find_one({"_id": alert["checker_id"]}) or {}
+        out["checker_name"] = person.get("name")
     for key in ("raised_at", "acknowledged_at", "resolved_at", "escalated_at"):
         if alert.get(key):
             out[key] = events.isoformat(alert[key])
     out["history"] = [{**h, "at": events.isoformat(h["at"])} for h in alert.get("history", [])]
     return out
+
+
+def recipient(delivery: dict) -> str:
+    """Who a delivery went to, as a manager may see it."""
+    if delivery.get("purpose") == "response":
+        # A supporter's note is filed under the checker's id: show neither the id nor the address.
+        return "the checker's supporter"
+    return delivery.get("person_id") or delivery.get("hook_id") or ""

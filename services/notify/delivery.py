@@ -9,7 +9,6 @@ with status ``silenced`` (never a safeguarding alert).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import smtplib
 from collections import defaultdict
@@ -21,11 +20,12 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from qc import events
+from services.notify import consent, questions
 from services.notify import metrics as notify_metrics
+from services.notify.backoff import mark_failed
 
 log = logging.getLogger(__name__)
 _templates = Environment(loader=PackageLoader("services.notify", "templates"), autoescape=select_autoescape(["html"]))
-MAX_BACKOFF_SECONDS = 3600
 LABELS = {"critical": "Urgent", "high": "Important", "warning": "Please look", "info": "For information"}
 
 
@@ -61,18 +61,30 @@ def render(template: str, subject: str, **context) -> tuple[str, str, str]:
     )
 
 
-def record_email(
-    collection, alert_id: str, key: str, person_id: str, address: str, status: str, now, purpose: str | None = None
+def record_delivery(
+    collection,
+    alert_id: str,
+    key: str,
+    channel: str,
+    recipient: tuple[str, str],
+    address: str,
+    status: str,
+    now,
+    purpose: str | None = None,
 ) -> bool:
-    """Record one e-mail delivery, once (its id is alert + key + person); True if it is new."""
+    """Record one delivery, once (its id is alert + key + channel + recipient); True if it is new.
+
+    ``recipient`` is the field naming who receives it and its value: ("person_id", …) or ("hook_id", …).
+    """
+    field, recipient_id = recipient
     try:
         collection.insert_one(
             {
-                "_id": f"{alert_id}:{key}:email:{person_id}",
+                "_id": f"{alert_id}:{key}:{channel}:{recipient_id}",
                 "alert_id": alert_id,
                 "purpose": purpose or key,
-                "channel": "email",
-                "person_id": person_id,
+                "channel": channel,
+                field: recipient_id,
                 "address": address,
                 "status": status,
                 "attempts": 0,
@@ -86,12 +98,20 @@ def record_email(
     return True
 
 
+def record_email(
+    collection, alert_id: str, key: str, person_id: str, address: str, status: str, now, purpose: str | None = None
+) -> bool:
+    """Record one e-mail delivery, once (its id is alert + key + person); True if it is new."""
+    return record_delivery(collection, alert_id, key, "email", ("person_id", person_id), address, status, now, purpose)
+
+
 class Deliveries:
     """The ``deliveries`` collection and the sending of what it holds."""
 
     def __init__(self, db, mailer: Mailer, public_url: str):
         self.collection = db["deliveries"]
         self.sites = db["notify_sites"]
+        self.contacts = db["contacts"]  # names, only of checkers who agreed to be named
         self.mailer = mailer
         self.public_url = public_url.rstrip("/")
 
@@ -159,6 +179,9 @@ class Deliveries:
             purpose, LABELS[alert["severity"]]
         )
         subject = f"[{label}] {alert['summary']} ({place})"
+        voices = consent.public_voices(alert, consent.names_for(self.contacts, [alert]), with_comments=False)
+        for v in voices:
+            v["question"] = questions.text(v["question_id"]) if v["question_id"] else "Something they are worried about"
         return render(
             "alert_email",
             subject,
@@ -167,6 +190,7 @@ class Deliveries:
             place=place,
             escalation=purpose == "escalation",
             reopened=purpose == "reopened",
+            voices=voices,
             link=self.link(alert["_id"]),
         )
 
@@ -204,20 +228,7 @@ class Deliveries:
             self.mailer.send(deliveries[0]["address"], subject, text, html)
         except (smtplib.SMTPException, OSError) as e:
             for delivery in deliveries:
-                attempts = delivery["attempts"] + 1
-                backoff = min(2**attempts * 5, MAX_BACKOFF_SECONDS)
-                status = "digest" if delivery["status"] == "digest" else "failed"
-                self.collection.update_one(
-                    {"_id": delivery["_id"]},
-                    {
-                        "$set": {
-                            "status": status,
-                            "attempts": attempts,
-                            "last_error": f"{type(e).__name__}: {e}"[:300],
-                            "next_attempt_at": now + dt.timedelta(seconds=backoff),
-                        }
-                    },
-                )
+                mark_failed(self.collection, delivery, f"{type(e).__name__}: {e}", now)
             notify_metrics.NOTIFICATIONS.labels(channel, "failed").inc()
             log.warning("e-mail not delivered; will retry", extra={"deliveries": len(deliveries)})
             return 0

@@ -34,6 +34,8 @@ class Knowledge:
                 {
                     "_id": data["id"],
                     "role": data.get("role"),
+                    # Shown only where a checker agreed to be named (consent.py).
+                    "name": data.get("name"),
                     "site_id": data.get("site_id"),
                     "region_id": data.get("region_id"),
                     "email": data.get("email"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, redirect, render_template, request
 
 from qc import web
-from services.notify import audit, lifecycle
-from services.notify.context import ctx, scope_query, visible
+from services.notify import audit, lifecycle, questions
+from services.notify.context import ctx, public, recipient, scope_query, visible
 from services.notify.rules import SEVERITIES
 
 bp = Blueprint("notify_pages", __name__, url_prefix="/manager/alerts")
@@ -48,10 +48,17 @@ def alert_page(alert_id: str):
     if alert is None:
         return render_template("alert_missing.html"), 404
     audit.record("alert.read", alert_id=alert_id)
-    deliveries = list(ctx().deliveries.find({"alert_id": alert_id}, sort=[("created_at", 1)]))
+    deliveries = [
+        {**d, "to": recipient(d)} for d in ctx().deliveries.find({"alert_id": alert_id}, sort=[("created_at", 1)])
+    ]
+    shown = public(alert)  # the voices and names exactly as the API shows them
+    for v in shown["voices"]:
+        v["question"] = questions.text(v["question_id"], ctx().settings.schemas_dir) if v["question_id"] else None
     return render_template(
         "alert.html",
         alert=alert,
+        voices=shown["voices"],
+        checker_name=shown.get("checker_name"),
         deliveries=deliveries,
         csrf=_csrf(),
         site_name=_names([alert["site_id"]]).get(alert["site_id"], alert["site_id"]),

@@ -7,9 +7,9 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
-import yaml
-
 from qc import periods
+from qc.yamlfile import YamlFileError, load_versioned_yaml
+from services.notify import consent
 
 SEVERITIES = ("critical", "high", "warning", "info")
 IMMEDIATE = ("critical", "high")  # sent at once; the others go into the daily digest
@@ -27,7 +27,7 @@ _FIELDS = {"id", "kind", "severity", "notify", "description", "params", "escalat
 _ALERT_NS = uuid.UUID("6f1c1d2e-6a0b-4b7e-9a57-0c6a1e1f0a11")
 
 
-class RulesError(ValueError):
+class RulesError(YamlFileError):
     """The rules file is wrong; the message names the rule and the field."""
 
 
@@ -71,22 +71,20 @@ class Candidate:
     question_ids: tuple[str, ...]
     summary: str
     checker_id: str | None = None
+    # Whose answers are behind it and what each agreed to share (see consent.py); empty for other alerts.
+    voices: tuple[dict, ...] = ()
 
 
 def load_rules(path: Path) -> list[Rule]:
     """Read and check the rules file."""
-    try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise RulesError(f"{path}: cannot read rules: {e}") from e
-    if not isinstance(doc, dict) or doc.get("version") != 1 or not isinstance(doc.get("rules"), list):
-        raise RulesError(f"{path}: expected 'version: 1' and a list under 'rules'")
-    rules, seen = [], set()
-    for i, raw in enumerate(doc["rules"]):
-        rule = _rule(f"{path}: rules[{i}]", raw, seen)
-        seen.add(rule.id)
-        rules.append(rule)
-    return rules
+    seen: set[str] = set()
+
+    def rule(where: str, raw) -> Rule:
+        made = _rule(where, raw, seen)
+        seen.add(made.id)
+        return made
+
+    return load_versioned_yaml(path, "rules", rule, error=RulesError)
 
 
 def _rule(where: str, raw, seen: set) -> Rule:
@@ -153,14 +151,21 @@ def evaluate(rules: list[Rule], validated: dict) -> list[Candidate]:
         if rule.kind == "urgent_concern" and (validated.get("urgent_concern") or "").strip():
             # Never grouped: every concern is its own alert.
             key = f"{rule.id}:{validated['site_id']}:{validated['submission_id']}"
-            out.append(_candidate(rule, key, validated, month, (), "A quality checker raised an urgent concern."))
+            summary = "A quality checker raised an urgent concern."
+            voices = (consent.voice(validated, None, validated.get("urgent_concern_share")),)
+            out.append(_candidate(rule, key, validated, month, (), summary, voices))
         elif rule.kind == "safety_not_good":
-            questions = tuple(a["question_id"] for a in validated["answers"] if a["safety"] and a["score"] == 1)
-            if questions:
+            answers = [a for a in validated["answers"] if a["safety"] and a["score"] == 1]
+            if answers:
+                questions = tuple(a["question_id"] for a in answers)
                 key = f"{rule.id}:{validated['site_id']}:{month}"
                 summary = f"A quality checker answered 'not good' to {len(questions)} safety question(s)."
-                out.append(_candidate(rule, key, validated, month, questions, summary))
-    return out
+                voices = tuple(
+                    consent.voice(validated, a["question_id"], a.get("share"), a.get("comment", "")) for a in answers
+                )
+                out.append(_candidate(rule, key, validated, month, questions, summary, voices))
+    guarded = iter(consent.guard([v for c in out for v in c.voices]))
+    return [dataclasses.replace(c, voices=tuple(next(guarded) for _ in c.voices)) for c in out]
 
 
 def evaluate_rollup(rules: list[Rule], rollup: dict, previous_score: float | None) -> list[Candidate]:
@@ -233,7 +238,7 @@ def _id(key: str, discriminator: str = "") -> str:
     return str(uuid.uuid5(_ALERT_NS, f"{key}|{discriminator}"))
 
 
-def _candidate(rule, key, validated, period, question_ids, summary) -> Candidate:
+def _candidate(rule, key, validated, period, question_ids, summary, voices=()) -> Candidate:
     return Candidate(
         rule=rule,
         key=key,
@@ -246,4 +251,5 @@ def _candidate(rule, key, validated, period, question_ids, summary) -> Candidate
         question_ids=question_ids,
         summary=summary,
         checker_id=validated.get("checker_id"),
+        voices=voices,
     )

@@ -38,6 +38,9 @@ class AlertStore:
             joining["submission_ids"] = candidate.submission_id
         if candidate.checker_id:
             joining["checker_ids"] = candidate.checker_id
+        if candidate.voices:
+            # Built the same way every time, so a redelivered event adds nothing twice.
+            joining["voices"] = {"$each": list(candidate.voices)}
         joined = self.alerts.find_one_and_update(
             {"key": candidate.key, "status": {"$in": list(OPEN_STATUSES)}},
             {"$addToSet": joining},
@@ -64,6 +67,8 @@ class AlertStore:
             "checker_id": candidate.checker_id,
             # Whose checks are behind the alert: their supporters may be told the response.
             "checker_ids": [candidate.checker_id] if candidate.checker_id else [],
+            # Each answer behind the alert with what its checker agreed to share; shown only through consent.py.
+            "voices": list(candidate.voices),
             "site_id": candidate.site_id,
             "region_id": candidate.region_id,
             "period": candidate.period,

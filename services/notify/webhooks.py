@@ -8,7 +8,6 @@ secret, so a receiver can check both origin and freshness.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -18,14 +17,15 @@ from pathlib import Path
 
 import requests
 import yaml
-from pymongo.errors import DuplicateKeyError
 
 from qc import events
 from qc.settings import Settings
+from services.notify import consent
 from services.notify import metrics as notify_metrics
+from services.notify.backoff import mark_failed
+from services.notify.delivery import record_delivery
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF_SECONDS = 3600
 
 
 class WebhooksError(ValueError):
@@ -78,6 +78,7 @@ class Webhooks:
 
     def __init__(self, db, hooks: list[Hook], timeout: float = 5.0):
         self.collection = db["deliveries"]
+        self.contacts = db["contacts"]  # for the names of checkers who agreed to be named
         self.hooks = hooks
         self.timeout = timeout
 
@@ -94,26 +95,10 @@ class Webhooks:
         now = events.now()
         status = "silenced" if silenced and not alert.get("safeguarding") else "pending"
         for hook in self.hooks:
-            if not hook.wants(alert):
-                continue
-            try:
-                self.collection.insert_one(
-                    {
-                        "_id": f"{alert['_id']}:alert:webhook:{hook.id}",
-                        "alert_id": alert["_id"],
-                        "purpose": "alert",
-                        "channel": "webhook",
-                        "hook_id": hook.id,
-                        "address": hook.url,
-                        "status": status,
-                        "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                        "last_error": None,
-                    }
+            if hook.wants(alert):
+                record_delivery(
+                    self.collection, alert["_id"], "alert", "webhook", ("hook_id", hook.id), hook.url, status, now
                 )
-            except DuplicateKeyError:
-                pass
 
     def send_due(self, alerts_by_id, limit: int = 50) -> int:
         """POST every due webhook delivery; returns how many succeeded."""
@@ -132,7 +117,8 @@ class Webhooks:
                 continue
             from services.notify.worker import raised_event  # the same body the topic carries
 
-            body = json.dumps(raised_event(alert, None), separators=(",", ":")).encode()
+            names = consent.names_for(self.contacts, [alert])
+            body = json.dumps(raised_event(alert, None, names), separators=(",", ":")).encode()
             timestamp = str(int(time.time()))
             headers = {
                 "Content-Type": "application/json",
@@ -145,26 +131,21 @@ class Webhooks:
                 error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
             except requests.RequestException as e:
                 error = f"{type(e).__name__}: {e}"[:300]
-            attempts = delivery["attempts"] + 1
             if error:
-                backoff = min(2**attempts * 5, MAX_BACKOFF_SECONDS)
-                self.collection.update_one(
-                    {"_id": delivery["_id"]},
-                    {
-                        "$set": {
-                            "status": "failed",
-                            "attempts": attempts,
-                            "last_error": error,
-                            "next_attempt_at": now + dt.timedelta(seconds=backoff),
-                        }
-                    },
-                )
+                attempts = mark_failed(self.collection, delivery, error, now)
                 notify_metrics.NOTIFICATIONS.labels("webhook", "failed").inc()
                 log.warning("webhook not delivered; will retry", extra={"hook": hook.id, "attempts": attempts})
                 continue
             self.collection.update_one(
                 {"_id": delivery["_id"]},
-                {"$set": {"status": "sent", "attempts": attempts, "sent_at": events.now(), "last_error": None}},
+                {
+                    "$set": {
+                        "status": "sent",
+                        "attempts": delivery["attempts"] + 1,
+                        "sent_at": events.now(),
+                        "last_error": None,
+                    }
+                },
             )
             notify_metrics.NOTIFICATIONS.labels("webhook", "sent").inc()
             sent += 1

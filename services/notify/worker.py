@@ -8,9 +8,11 @@ import logging
 from qc import events, logs, metrics, runner
 from qc.consumer import Delivery, Handler
 from qc.settings import TOPICS, Settings
+from services.notify import consent, retention
 from services.notify import metrics as notify_metrics
 from services.notify import rules as alert_rules
 from services.notify.delivery import Deliveries, Mailer
+from services.notify.feedback import FixFeedback
 from services.notify.knowledge import Knowledge
 from services.notify.schedule import Scheduler
 from services.notify.silences import Silences
@@ -36,6 +38,7 @@ class NotifyHandler(Handler):
         publisher,
         webhooks: Webhooks | None = None,
         scheduler: Scheduler | None = None,
+        feedback: FixFeedback | None = None,
     ):
         self.rules = rules
         self.store = store
@@ -45,6 +48,7 @@ class NotifyHandler(Handler):
         self.publisher = publisher
         self.webhooks = webhooks
         self.scheduler = scheduler
+        self.feedback = feedback or FixFeedback(store.alerts.database)
 
     def handle(self, batch: list[Delivery]) -> None:
         """Apply each event, then send what is due at once."""
@@ -106,7 +110,8 @@ class NotifyHandler(Handler):
             self.raise_alert(candidate, {}, event.get("correlationid"))
 
     def _feedback(self, feedback: dict) -> None:
-        """A checker says it is not better: reopen the alert and tell the managers again."""
+        """Keep the answer for the board; "not better" reopens the alert and tells the managers again."""
+        self.feedback.record(feedback)
         if feedback["answer"] != "no":
             return
         alert = self.store.reopen(feedback["alert_id"], dt.datetime.fromisoformat(feedback["at"]))
@@ -136,7 +141,8 @@ class NotifyHandler(Handler):
 
     def announce_and_route(self, alert: dict, correlation_id: str | None) -> None:
         """Publish ``alert.raised`` and plan its deliveries (held back if silenced)."""
-        self.publisher.send(TOPICS["alerts"], alert["key"], raised_event(alert, correlation_id))
+        names = consent.names_for(self.knowledge.contacts, [alert])
+        self.publisher.send(TOPICS["alerts"], alert["key"], raised_event(alert, correlation_id, names))
         silence = self.silences.silencing(alert, events.now())
         recipients = self.knowledge.people(alert["notify"], alert)
         self.deliveries.plan(alert, recipients, silenced=silence is not None)
@@ -146,11 +152,13 @@ class NotifyHandler(Handler):
             self.store.mark_routed(alert["_id"])
 
 
-def raised_event(alert: dict, correlation_id: str | None) -> dict:
-    """The public ``org.qc.alert.raised`` event."""
+def raised_event(alert: dict, correlation_id: str | None, names: dict[str, str] | None = None) -> dict:
+    """The public ``org.qc.alert.raised`` event: never a checker id; a name only where the checker agreed."""
     fields = ("key", "rule", "severity", "site_id", "region_id", "period", "submission_ids", "question_ids", "summary")
     data = {k: alert[k] for k in fields}
     data.update(alert_id=alert["_id"], status="open", raised_at=events.isoformat(alert["raised_at"]))
+    # No free text leaves in the event (it goes to webhooks too): who, and how they answered, only.
+    data["voices"] = consent.public_voices(alert, names or {}, with_comments=False)
     return events.make_event(
         "org.qc.alert.raised",
         source="qc/notify",
@@ -165,20 +173,19 @@ def build_handler(settings: Settings, db, publisher) -> NotifyHandler:
     """Everything the worker needs; stops at once if the rules file is wrong."""
     rules = alert_rules.load_rules(settings.alert_rules_path)
     notify_metrics.initialise(rules)
-    store, knowledge, silences = AlertStore(db), Knowledge(db), Silences(db)
+    store, knowledge, silences, feedback = AlertStore(db), Knowledge(db), Silences(db), FixFeedback(db)
     mailer = Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds)
     deliveries = Deliveries(db, mailer, settings.notify_public_url)
     webhooks = Webhooks.load(db, settings)
-    for part in (store, knowledge, silences, deliveries, webhooks):
+    for part in (store, knowledge, silences, deliveries, webhooks, feedback):
         part.ensure_indexes()
-    return NotifyHandler(
-        rules, store, knowledge, deliveries, silences, publisher, webhooks, Scheduler(settings, rules, db, mailer)
-    )
+    scheduler = Scheduler(settings, rules, db, mailer)
+    return NotifyHandler(rules, store, knowledge, deliveries, silences, publisher, webhooks, scheduler, feedback)
 
 
 def main() -> None:
     """Run the notification worker until SIGTERM."""
-    runner.run_worker("notify", GROUP, build_handler)
+    runner.run_worker("notify", GROUP, build_handler, jobs=[retention.job])
 
 
 if __name__ == "__main__":

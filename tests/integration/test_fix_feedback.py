@@ -121,3 +121,22 @@ def test_roll_ups_count_fixes_confirmed_partly_and_disputed(db):
     assert feedback.counts("site", "S0001", "2026-11") == {"confirmed": 2, "partly": 1, "disputed": 0}
     assert feedback.counts("region", "R01", "2026-Q4") == {"confirmed": 2, "partly": 1, "disputed": 0}
     assert feedback.counts("region", "R02", "2026-11") == {"confirmed": 0, "partly": 0, "disputed": 0}
+
+
+def test_notify_keeps_each_checkers_latest_answer_for_the_board(db, publisher, settings):
+    import datetime as dt
+
+    handler = _handler(db, settings, publisher)
+    handler.handle(_deliveries(_validated()))
+    [alert] = list(handler.store.alerts.find())
+    handler.store.transition(alert["_id"], ("open",), "resolved", "sm1", {"response": "Done"})
+    now = events.now()
+    first = _feedback_event(alert["_id"], "a_bit", now - dt.timedelta(hours=2))
+    handler.handle(_deliveries(first, first))  # redelivered: counted once
+    handler.handle(_deliveries(_feedback_event(alert["_id"], "better", now)))  # changed their mind
+    handler.handle(_deliveries(_feedback_event(alert["_id"], "no", now - dt.timedelta(hours=1))))  # older, late
+    other = _feedback_event(alert["_id"], "a_bit", now)
+    other["data"]["checker_id"] = "C2"
+    handler.handle(_deliveries(other))
+    assert handler.feedback.counts([alert["_id"]]) == {alert["_id"]: {"better": 1, "a_bit": 1}}
+    assert handler.store.get(alert["_id"])["status"] == "resolved"  # the late "no" reopened nothing

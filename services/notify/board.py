@@ -1,0 +1,80 @@
+"""The "You said, we did" board of one site: what people raised in their checks, and what was done.
+
+Pure logic over alerts, "is it better now?" answers and names: no I/O here.
+The board hangs on a noticeboard, so it is anonymous unless a checker shared
+that answer as "named" (then only their first name), and a worry (a
+safeguarding matter) never shows any words or names at all, only that it
+was raised and is, or has been, looked into.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+BOARD_DAYS = 183  # "recent": about six months, a noticeboard's worth
+MAX_ITEMS = 30
+BETTER_WORDS = {"better": "yes", "a_bit": "a bit", "no": "no"}
+
+
+def since(now: dt.datetime) -> dt.datetime:
+    """The oldest raising the board shows."""
+    return now - dt.timedelta(days=BOARD_DAYS)
+
+
+def from_checks(alert: dict) -> bool:
+    """Raised from what a checker said (a worry, or answers), not from a score, a date or a rejection."""
+    return bool(alert.get("safeguarding") or alert.get("question_ids"))
+
+
+def first_name(name: str | None) -> str | None:
+    """Only the first name goes on a noticeboard."""
+    parts = (name or "").split()
+    return parts[0] if parts else None
+
+
+def long_date(when: dt.datetime | None) -> str | None:
+    """25 November 2026."""
+    return f"{when.day} {when:%B %Y}" if when else None
+
+
+def better_words(counts: Counter | None) -> str | None:
+    """What people said when asked "is it better now?": "yes", or "yes (2), no (1)" when they differ."""
+    if not counts:
+        return None
+    given = [(BETTER_WORDS[a], counts[a]) for a in BETTER_WORDS if counts.get(a)]
+    if len(given) == 1:
+        return given[0][0]
+    return ", ".join(f"{words} ({n})" for words, n in given)
+
+
+def item(alert: dict, counts: Counter | None, names: dict[str, str], texts: dict[str, str]) -> dict:
+    """One thing raised, as the board shows it."""
+    worry = bool(alert.get("safeguarding"))
+    resolved = alert.get("status") == "resolved"
+    said = []
+    if not worry:
+        named: dict[str, set[str]] = {}
+        for v in alert.get("voices", []):
+            shown = first_name(names.get(v.get("checker_id"))) if v.get("named") else None
+            if v.get("question_id") and shown:
+                named.setdefault(v["question_id"], set()).add(shown)
+        for qid in dict.fromkeys(alert.get("question_ids", [])):
+            said.append({"question": texts.get(qid, qid), "answer": "Not good", "names": sorted(named.get(qid, ()))})
+    return {
+        "id": alert["_id"],
+        "worry": worry,
+        "raised_on": long_date(alert.get("raised_at")),
+        "said": said,
+        # A worry's response may hold safeguarding details: it stays with the checker (My checks).
+        "did": None if worry else alert.get("response"),
+        "did_on": long_date(alert.get("resolved_at")) if resolved else None,
+        "working_on_it": not resolved,
+        "better": better_words(counts),
+    }
+
+
+def items(alerts: list[dict], feedback: dict[str, Counter], names: dict[str, str], texts: dict[str, str]) -> list:
+    """The board's items, newest first, at most MAX_ITEMS."""
+    chosen = [a for a in sorted(alerts, key=lambda a: a["raised_at"], reverse=True) if from_checks(a)]
+    return [item(a, feedback.get(a["_id"]), names, texts) for a in chosen[:MAX_ITEMS]]

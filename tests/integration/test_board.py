@@ -1,0 +1,233 @@
+"""The "You said, we did" board over the real broker and database: content, anonymity, safeguarding, who may see it."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import re
+import uuid
+
+import pytest
+
+from qc import auth, events, web
+from services.notify import create_app
+from tests.integration.test_notify import _handler
+from tests.integration.test_workers import _deliveries, _validated
+
+pytestmark = pytest.mark.integration
+SAMIRA, TOM, LEE = ("C-7731", "Samira Quinn"), ("C-8802", "Tom Baker"), ("C-6604", "Lee Park")
+BOARD = "/sites/S0001/board"
+
+
+def _answer(qid, score, share, comment=""):
+    return {
+        "question_id": qid,
+        "score": score,
+        "comment": comment,
+        "safety": qid in ("feel-safe", "respect"),
+        "share": share,
+    }
+
+
+def _feedback(alert_id, checker_id, answer):
+    data = {
+        "alert_id": alert_id,
+        "submission_id": str(uuid.uuid4()),
+        "checker_id": checker_id,
+        "site_id": "S0001",
+        "region_id": "R01",
+        "answer": answer,
+        "at": events.isoformat(events.now()),
+    }
+    return events.make_event("org.qc.fix.feedback", source="t", subject=alert_id, data=data)
+
+
+def build_board(db, settings, publisher) -> dict:
+    """Alerts on S0001 (and one on S0002) in every state the board must show; returns them by name."""
+    handler = _handler(db, settings, publisher)
+    handler.knowledge.apply_directory(
+        {"entity": "site", "id": "S0002", "name": "Ash House", "region_id": "R02", "active": True}
+    )
+    for checker_id, name in (SAMIRA, TOM, LEE):
+        handler.knowledge.apply_directory(
+            {
+                "entity": "person",
+                "id": checker_id,
+                "name": name,
+                "role": "checker",
+                "site_id": "S0001",
+                "active": True,
+                "supporter_email": f"{checker_id.lower()}-supporter@test",
+            }
+        )
+    samira = _validated(
+        checker_id=SAMIRA[0],
+        visited_on="2026-10-10",
+        answers=[
+            _answer("feel-safe", 1, "named", "The back door lock is broken"),
+            _answer("respect", 1, "named", "One of the staff is rude to me"),
+        ],
+        urgent_concern="The night staff frighten me",
+        urgent_concern_share="named",
+    )
+    # Lee named one answer but not the other: a name would give the other away, so neither is named.
+    lee = _validated(
+        checker_id=LEE[0],
+        visited_on="2026-10-12",
+        answers=[_answer("feel-safe", 1, "named"), _answer("respect", 1, "anonymous", "They ignore me")],
+    )
+    tom = _validated(
+        checker_id=TOM[0],
+        visited_on="2026-11-10",
+        answers=[_answer("feel-safe", 1, "anonymous", "I hear shouting at night")],
+        urgent_concern="Someone took money from my room",
+    )
+    elsewhere = _validated(site="S0002", region="R02", checker_id="C-9999", answers=[_answer("respect", 1, "named")])
+    handler.handle(_deliveries(samira, lee, tom, elsewhere))
+    alerts = {}
+    for a in handler.store.alerts.find():
+        who = "elsewhere" if a["site_id"] == "S0002" else a["period"]
+        alerts[(a["rule"], who if a["rule"] == "safety_not_good" else a["submission_ids"][0])] = a
+    fixed = alerts[("safety_not_good", "2026-10")]
+    open_one = alerts[("safety_not_good", "2026-11")]
+    worry_open = alerts[("urgent_concern", tom["data"]["submission_id"])]
+    worry_done = alerts[("urgent_concern", samira["data"]["submission_id"])]
+    handler.store.transition(fixed["_id"], ("open",), "resolved", "sm1", {"response": "We mended the back door lock."})
+    handler.store.transition(
+        worry_done["_id"], ("open",), "resolved", "sg1", {"response": "We talked to the police about Night Nurse Ann."}
+    )
+    handler.handle(_deliveries(_feedback(fixed["_id"], SAMIRA[0], "better")))
+    return {
+        "fixed": fixed,
+        "open": open_one,
+        "worry_open": worry_open,
+        "worry_done": worry_done,
+        "elsewhere": alerts[("safety_not_good", "elsewhere")],
+    }
+
+
+@pytest.fixture
+def board(db, settings, publisher):
+    """The board's alerts and the notify app over them."""
+    made = build_board(db, settings, publisher)
+    app = create_app(dataclasses.asdict(settings))
+    yield {"app": app, "settings": settings, **made}
+    app.extensions["qc.close"]()
+
+
+def _get(world, path, manager=None, **claims):
+    client = world["app"].test_client()
+    if manager:
+        token = auth.issue_manager_token(world["settings"].secret_key, auth.Principal(username=manager, **claims))
+        client.set_cookie(web.MANAGER_COOKIE, token)
+    return client.get(path)
+
+
+SM1 = {"manager": "sm1", "role": "site_manager", "region_id": "R01", "site_id": "S0001"}
+
+
+def _item(page: str, alert_id: str) -> str:
+    match = re.search(rf'<li class="item" data-item="{alert_id}".*?</li>\s*(?=<li class="item"|</ol>)', page, re.S)
+    assert match, f"no item for {alert_id}"
+    return match.group(0)
+
+
+def test_the_board_says_what_was_raised_and_done_in_plain_words(board):
+    page = _get(board, BOARD, **SM1).get_data(as_text=True)
+    assert "You said, we did" in page and "Elm Court" in page and "data-read-aloud" in page
+    fixed = _item(page, board["fixed"]["_id"])
+    assert "You said:" in fixed and "“Do you feel safe where you live?” Not good." in fixed
+    assert "“Do staff treat you with respect?” Not good." in fixed
+    assert "We did:" in fixed and "We mended the back door lock." in fixed
+    assert re.search(r"On \d{1,2} \w+ \d{4}\.", fixed)  # the date it was done
+    assert 'data-better="yes"' in fixed and "Is it better? People said: <strong>yes</strong>" in fixed
+    still = _item(page, board["open"]["_id"])
+    assert "We are working on it." in still and "Is it better?" not in still
+    assert board["elsewhere"]["_id"] not in page  # another site's alert
+    assert re.search(r'<h2 class="item__date" data-speak>\d{1,2} \w+ \d{4}</h2>', page)
+
+
+def test_the_board_is_anonymous_unless_a_checker_agreed_and_then_shows_only_a_first_name(board):
+    page = _get(board, BOARD, **SM1).get_data(as_text=True)
+    fixed = _item(page, board["fixed"]["_id"])
+    # Samira shared both answers by name; Lee (on the same item) only one, so neither of his; Tom none.
+    assert re.search(r"Do you feel safe where you live\?” Not good\. <span class=\"who\">\(Samira said this\.\)", fixed)
+    assert re.search(r"respect\?” Not good\. <span class=\"who\">\(Samira said this\.\)</span></li>", fixed)
+    assert "Lee" not in page and "Park" not in page
+    assert "Samira" not in _item(page, board["open"]["_id"])
+    for secret in ("Quinn", "Tom", "Baker", SAMIRA[0], TOM[0], LEE[0], "supporter@test", "@test"):
+        assert secret not in page, secret
+    # What checkers wrote in comments never goes on a noticeboard.
+    for comment in ("back door lock is broken", "rude to me", "shouting at night", "ignore me"):
+        assert comment not in page
+
+
+def test_no_words_of_a_worry_ever_reach_the_board(board):
+    for path in (BOARD, f"{BOARD}/print"):
+        page = _get(board, path, **SM1).get_data(as_text=True)
+        open_worry, done_worry = _item(page, board["worry_open"]["_id"]), _item(page, board["worry_done"]["_id"])
+        assert "A worry was raised and is being looked into." in open_worry
+        assert "A worry was raised. It has been looked into." in done_worry
+        for text in ("frighten", "took money", "police", "Night Nurse Ann", "Samira"):
+            assert text not in open_worry + done_worry, (path, text)
+        assert "frighten" not in page and "police" not in page and "took money" not in page
+
+
+def test_the_print_version_is_a4_with_no_navigation(board):
+    response = _get(board, f"{BOARD}/print", **SM1)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "We mended the back door lock." in page
+    assert "<nav" not in page and "/manager/" not in page and "board--print" in page
+    assert re.search(r"@page\s*\{\s*size:\s*A4", page) and "@media print" in page
+    # The style and script are inline, and the page allows exactly those (by hash) and nothing else.
+    csp = response.headers["Content-Security-Policy"]
+    style = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in csp and "unsafe-inline" not in csp
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_who_may_see_a_board(board):
+    settings = board["settings"]
+    assert _get(board, BOARD, **SM1).status_code == 200
+    assert _get(board, BOARD, manager="rm1", role="regional_manager", region_id="R01").status_code == 200
+    assert _get(board, BOARD, manager="admin", role="org_admin").status_code == 200
+    for wrong in (
+        {"manager": "sm2", "role": "site_manager", "region_id": "R02", "site_id": "S0002"},
+        {"manager": "sm3", "role": "site_manager", "region_id": "R01", "site_id": "S0003"},
+        {"manager": "rm2", "role": "regional_manager", "region_id": "R02"},
+    ):
+        for path in (BOARD, f"{BOARD}/print"):
+            assert _get(board, path, **wrong).status_code == 404, (wrong, path)
+    anonymous = _get(board, BOARD)
+    assert anonymous.status_code == 303 and "/manager/sign-in" in anonymous.headers["Location"]
+    assert _get(board, "/sites/S9999/board", **SM1).status_code == 404
+
+    # The people who live there: a signed board link for their site, and only for it.
+    token = auth.issue_board_token(settings.secret_key, "S0001")
+    mine = _get(board, f"{BOARD}?t={token}")
+    assert mine.status_code == 200 and "We mended the back door lock." in mine.get_data(as_text=True)
+    assert "A link for the people who live here" not in mine.get_data(as_text=True)  # that is for managers
+    assert f"/board/print?t={token}" in mine.get_data(as_text=True)
+    assert _get(board, f"{BOARD}/print?t={token}").status_code == 200
+    assert _get(board, f"/sites/S0002/board?t={token}").status_code == 404
+    assert _get(board, f"{BOARD}?t={token}x").status_code == 401
+    manager_token = auth.issue_manager_token(settings.secret_key, auth.Principal("sm1", "site_manager", "R01", "S0001"))
+    assert _get(board, f"{BOARD}?t={manager_token}").status_code == 401  # not a board link
+    with pytest.raises(auth.AuthError, match="run out"):
+        auth.read_board_token(settings.secret_key, token, max_age=-1)
+
+
+def test_the_manager_gets_a_working_link_to_hand_on_and_the_boards_list(board):
+    page = _get(board, BOARD, **SM1).get_data(as_text=True)
+    link = re.search(r"<code>([^<]+)</code>", page).group(1).replace("&amp;", "&")
+    path = link.split(board["settings"].notify_public_url.rstrip("/"), 1)[1]
+    assert _get(board, path).status_code == 200
+    listing = _get(board, "/manager/boards", manager="rm1", role="regional_manager", region_id="R01")
+    text = listing.get_data(as_text=True)
+    assert 'href="/sites/S0001/board"' in text and "S0002" not in text
+    inbox = _get(board, "/manager/alerts", **SM1).get_data(as_text=True)
+    assert 'href="/manager/boards"' in inbox
+    alert_page = _get(board, f"/manager/alerts/{board['fixed']['_id']}", **SM1).get_data(as_text=True)
+    assert f'href="{BOARD}"' in alert_page
