@@ -1,4 +1,4 @@
-"""The operator CLI: ``qc topics | demo-seed | demo-checks | directory | checker-link | replay | deadletter``."""
+"""Operator CLI: ``qc topics | demo-seed | demo-checks | directory | checker-link | replay | deadletter | retention``"""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 from qc import auth, mongo
-from qc.kafka import Publisher, create_topics, make_producer
+from qc.kafka import Publisher, create_topics
 from qc.settings import Settings
 from services.checks.directory import Directory, publish_all
 from services.checks.seed import demo_directory
 
 
 def _publisher(settings: Settings) -> Publisher:
-    return Publisher(make_producer(settings, "qc-cli"), source="qc/cli", timeout=settings.kafka_ack_timeout_seconds)
+    return Publisher.for_settings(settings, "qc-cli", source="qc/cli")
 
 
 def cmd_topics_create(settings: Settings, args) -> int:
@@ -107,7 +107,9 @@ def cmd_demo_checks(settings: Settings, args) -> int:
     from qc.demo_checks import send_demo_checks
 
     path = args.credentials or settings.var_dir / "demo-credentials.json"
-    figures = send_demo_checks(settings.checks_public_url, json.loads(path.read_text()), args.count, args.seed)
+    figures = send_demo_checks(
+        settings.checks_public_url, json.loads(path.read_text()), args.count, args.seed, confidence=True
+    )
     print("demo checks: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     return 0 if figures["failed"] == 0 else 1
 
@@ -156,6 +158,35 @@ def cmd_deadletter_replay(settings: Settings, args) -> int:
     return 1 if missing or counts["failed"] else 0
 
 
+def cmd_retention_run(settings: Settings, args) -> int:
+    """Anonymise submissions older than QC_RETENTION_DAYS in every service's store; print the counts."""
+    from pymongo.errors import ConnectionFailure
+
+    from services.aggregate import retention as aggregate_retention
+    from services.checks import retention as checks_retention
+    from services.notify import retention as notify_retention
+
+    if settings.retention_days <= 0:
+        print("retention is off (QC_RETENTION_DAYS=0): everything is kept")
+        return 0
+    db = mongo.connect(settings, "qc-cli")
+    try:
+        verb = "would change" if args.dry_run else "changed"
+        for service in (checks_retention, aggregate_retention, notify_retention):
+            counts = service.run(db, settings, dry_run=args.dry_run)
+            print(f"{service.SERVICE}: {verb} " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in counts.items()))
+    except ConnectionFailure as e:
+        print(
+            f"the database is unavailable ({type(e).__name__}); nothing more was done, run it again later",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        db.client.close()
+    print(f"cut-off: received more than {settings.retention_days} days ago")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``qc``."""
     parser = argparse.ArgumentParser(prog="qc", description="Quality checks operator commands")
@@ -197,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     dl_replay.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     dl_replay.add_argument("--force", action="store_true", help="send again even if replayed before")
     dl_replay.set_defaults(func=cmd_deadletter_replay)
+    kept = sub.add_parser("retention", help="anonymise old submissions").add_subparsers(dest="action", required=True)
+    ret_run = kept.add_parser("run", help="remove free text and checker identity older than QC_RETENTION_DAYS")
+    ret_run.add_argument("--dry-run", action="store_true", help="count what would change; change nothing")
+    ret_run.set_defaults(func=cmd_retention_run)
     args = parser.parse_args(argv)
     return args.func(Settings.from_env(), args)
 

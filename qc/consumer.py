@@ -12,11 +12,14 @@ import base64
 import dataclasses
 import logging
 import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import IllegalStateError, KafkaError
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, CursorNotFound
 
 from qc import events, logs, metrics
 from qc.kafka import Publisher, PublishError
@@ -25,7 +28,47 @@ from qc.settings import TOPICS, Settings
 log = logging.getLogger(__name__)
 
 # Errors that say "the infrastructure is down", not "this event is bad".
-TRANSIENT = (ConnectionFailure, PublishError, KafkaError)
+# ConnectionFailure covers pymongo's AutoReconnect, NetworkTimeout,
+# ServerSelectionTimeoutError and NotPrimaryError; a cursor is lost when the
+# database restarts mid-read, which is no fault of the event either.
+TRANSIENT = (ConnectionFailure, CursorNotFound, PublishError, KafkaError)
+MAX_BACKOFF_SECONDS = 5.0
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when ``error``, or an error it was raised from, means the broker or database is unavailable."""
+    seen = 0
+    while error is not None and seen < 10:  # handlers may translate driver errors (``raise X from e``)
+        if isinstance(error, TRANSIENT):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
+_ROOTS = ("qc", "services", "tests")
+
+
+def where(error: BaseException) -> str:
+    """The error's type and the line that raised it, never its message.
+
+    Messages can quote what a checker wrote (a comment, a name), and logs and
+    the dead-letter reason must not; the event itself is in the dead letter.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return type(error).__name__
+    ours = [f for f in frames if any(f"/{root}/" in f.filename for root in _ROOTS)]
+    last = (ours or frames)[-1]  # our line that called into a library says more than the library's
+    return f"{type(error).__name__} at {_short_path(last.filename)}:{last.lineno} in {last.name}"
+
+
+def _short_path(filename: str) -> str:
+    """The path from the package root (qc/…, services/…), or the file name for library code."""
+    parts = filename.replace("\\", "/").split("/")
+    for root in _ROOTS:
+        if root in parts:
+            return "/".join(parts[len(parts) - 1 - parts[::-1].index(root) :])
+    return parts[-1]
 
 
 @dataclasses.dataclass
@@ -89,14 +132,18 @@ class ConsumerLoop:
         group: str,
         handler: Handler,
         publisher: Publisher,
+        jobs: Sequence[Callable[[], None]] = (),
     ):
         self.settings = settings
+        self.jobs = list(jobs)  # periodic work of the service beside the handler's (e.g. retention)
         self.consumer = consumer
         self.group = group
         self.handler = handler
         self.publisher = publisher
         self._stopping = threading.Event()
         self._backoff = 0.5
+        self._outage_since: float | None = None  # monotonic time of the first failure in a row
+        self._rewound = False  # a batch was rewound and has not been processed since
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return."""
@@ -105,6 +152,7 @@ class ConsumerLoop:
     def run(self) -> None:
         """Poll, handle and commit until stopped; then leave the group and close."""
         metrics.initialise_consumer(self.group, self.handler.topics)
+        metrics.CONSUMER_READY.labels(self.group).set(1)
         self.consumer.subscribe(self.handler.topics, listener=_Listener(self.group))
         log.info("consumer started", extra={"group": self.group, "topics": self.handler.topics})
         try:
@@ -114,14 +162,15 @@ class ConsumerLoop:
                 metrics.mark_polled(self.group)
                 try:
                     self._step()
-                except KafkaError as e:
-                    # Broker trouble or a rebalance that took our partitions
-                    # mid-batch: nothing uncommitted is lost, the next owner
+                except Exception as e:
+                    if not is_transient(e):
+                        raise
+                    # Broker trouble, a rebalance that took our partitions
+                    # mid-batch, or the database down when asked whether to
+                    # pause: nothing uncommitted is lost, the next owner
                     # (maybe us) replays it, and handlers are idempotent.
                     metrics.PROCESSING_ERRORS.labels(self.group, "transient").inc()
-                    log.warning("poll or commit failed; carrying on", extra={"group": self.group, "error": repr(e)})
-                    self._stopping.wait(self._backoff)
-                    self._backoff = min(self._backoff * 2, 10.0)
+                    self._wait_for_infrastructure("poll, pause check or commit failed", e)
         finally:
             # Every handled batch is already committed (see _step), so there
             # is nothing left to commit; closing leaves the group at once so
@@ -143,6 +192,10 @@ class ConsumerLoop:
         records = [r for batch in polled.values() for r in batch]
         if records and self._process(records):
             self.consumer.commit()
+            self._rewound = False
+            self._recovered()  # a batch went through to its commit
+        elif not records and not self._rewound:
+            self._recovered()  # polling works and no rewound batch is still waiting to be retried
         self._update_lag()
         if not self._stopping.is_set():  # periodic work can wait for the next process
             self._tick()
@@ -160,16 +213,16 @@ class ConsumerLoop:
             for record, reason in bad:
                 self._dead_letter(record, reason)
             self.publisher.flush()
-        except TRANSIENT as e:
+        except Exception as e:
+            if not is_transient(e):
+                raise
             metrics.PROCESSING_ERRORS.labels(self.group, "transient").inc()
-            log.warning(
-                "infrastructure unavailable; will retry the batch", extra={"group": self.group, "error": repr(e)}
-            )
+            # Not committed, not dead-lettered: the same records are fetched
+            # again after the back-off, from where this batch started.
             self._rewind(records)
-            self._stopping.wait(self._backoff)
-            self._backoff = min(self._backoff * 2, 10.0)
+            self._rewound = True
+            self._wait_for_infrastructure("infrastructure unavailable; will retry the batch", e)
             return False
-        self._backoff = 0.5
         for d in good:
             metrics.EVENTS_CONSUMED.labels(self.group, d.record.topic, "processed").inc()
         return True
@@ -181,21 +234,23 @@ class ConsumerLoop:
             with logs.correlation(None):
                 self.handler.handle(good)
             return
-        except TRANSIENT:
-            raise
-        except Exception:
-            log.exception("batch failed; retrying its events one by one", extra={"group": self.group})
+        except Exception as e:
+            if is_transient(e):
+                raise
+            log.error("batch failed; retrying its events one by one", extra={"group": self.group, "error": where(e)})
         # Isolate the poison event(s) so the rest of the batch still lands.
         for delivery in list(good):
             try:
                 with logs.correlation(delivery.event.get("correlationid")):
                     self.handler.handle([delivery])
-            except TRANSIENT:
-                raise
             except Exception as e:
-                log.exception("event failed", extra={"group": self.group, "event_id": delivery.event.get("id")})
+                if is_transient(e):
+                    raise
+                log.error(
+                    "event failed", extra={"group": self.group, "event_id": delivery.event.get("id"), "error": where(e)}
+                )
                 good.remove(delivery)
-                bad.append((delivery.record, f"handler failed: {type(e).__name__}: {e}"[:500]))
+                bad.append((delivery.record, f"handler failed: {where(e)}"))
 
     def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         metrics.PROCESSING_ERRORS.labels(self.group, "poison").inc()
@@ -216,6 +271,8 @@ class ConsumerLoop:
             "partition": record.partition,
             "offset": record.offset,
             "key": record.key.decode("utf-8", "replace") if record.key else None,
+            # The exact bytes, so a replay re-drives the same key (hence partition) even when not UTF-8.
+            "key_base64": base64.b64encode(record.key).decode() if record.key is not None else None,
             "value_base64": base64.b64encode(record.value or b"").decode(),
             "reason": reason,
             "group": self.group,
@@ -252,9 +309,38 @@ class ConsumerLoop:
                 metrics.CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
     def _tick(self) -> None:
-        try:
-            self.handler.tick()
-        except TRANSIENT as e:
-            log.warning("periodic work postponed", extra={"group": self.group, "error": repr(e)})
-        except Exception:
-            log.exception("periodic work failed", extra={"group": self.group})
+        for work in (self.handler.tick, *self.jobs):
+            try:
+                work()
+            except Exception as e:
+                if is_transient(e):
+                    log.warning("periodic work postponed", extra={"group": self.group, "error": repr(e)})
+                else:
+                    log.error("periodic work failed", extra={"group": self.group, "error": where(e)})
+
+    def _wait_for_infrastructure(self, what: str, error: BaseException) -> None:
+        """Not ready: say so (once per outage, then at each back-off), and wait before trying again."""
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            metrics.CONSUMER_READY.labels(self.group).set(0)
+        log.warning(
+            what,
+            extra={
+                "group": self.group,
+                "error": repr(error)[:300],
+                "retry_in_seconds": self._backoff,
+                "waiting_seconds": round(time.monotonic() - self._outage_since, 1),
+            },
+        )
+        self._stopping.wait(self._backoff)
+        self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _recovered(self) -> None:
+        self._backoff = 0.5
+        if self._outage_since is not None:
+            log.info(
+                "infrastructure back; processing again",
+                extra={"group": self.group, "waited_seconds": round(time.monotonic() - self._outage_since, 1)},
+            )
+            self._outage_since = None
+            metrics.CONSUMER_READY.labels(self.group).set(1)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -72,19 +75,50 @@ def make_consumer(settings: Settings, group_id: str) -> KafkaConsumer:
 
 
 class Publisher:
-    """Sends events and, on ``flush``/``publish_sync``, waits for the broker's acknowledgement."""
+    """Sends events and, on ``flush``/``publish_sync``, waits for the broker's acknowledgement.
 
-    def __init__(self, producer: KafkaProducer, *, source: str, timeout: float):
+    Given ``remake``, a publisher whose producer keeps failing replaces it (at
+    most every ``REMAKE_AFTER_SECONDS``): an idempotent producer that lost its
+    producer id to a broker restart can stay in a fatal state for good. What it
+    held was never acknowledged, so nothing acknowledged is lost; callers have
+    already been told (503, or a batch rewound for retry).
+    """
+
+    REMAKE_AFTER_SECONDS = 5.0
+
+    def __init__(
+        self,
+        producer: KafkaProducer,
+        *,
+        source: str,
+        timeout: float,
+        remake: Callable[[], KafkaProducer] | None = None,
+    ):
         self.producer = producer
         self.source = source
         self.timeout = timeout
+        self.remake = remake
+        self.remade = 0
         self._pending = []
+        self._lock = threading.Lock()
+        self._failing_since: float | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings, client_id: str, source: str) -> Publisher:
+        """The services' publisher: a durable producer, remade if it breaks for good."""
+        return cls(
+            make_producer(settings, client_id),
+            source=source,
+            timeout=settings.kafka_ack_timeout_seconds,
+            remake=lambda: make_producer(settings, client_id),
+        )
 
     def send(self, topic: str, key: str, event: dict):
         """Queue one event; call ``flush`` before treating it as safe."""
         try:
             future = self.producer.send(topic, key=key.encode(), value=events.encode(event))
         except KafkaError as e:  # e.g. no metadata within max_block_ms: broker down
+            self._failed()
             raise PublishError(f"broker unavailable: {e}") from e
         self._pending.append((topic, future))
         return future
@@ -98,7 +132,9 @@ class Publisher:
                 future.get(timeout=self.timeout)
                 metrics.EVENTS_PRODUCED.labels(topic=topic).inc()
         except KafkaError as e:
+            self._failed()
             raise PublishError(f"broker did not acknowledge: {e}") from e
+        self._failing_since = None
 
     def publish_sync(self, topic: str, key: str, event: dict) -> None:
         """Send one event and wait for its acknowledgement (acks=all)."""
@@ -106,8 +142,29 @@ class Publisher:
             future = self.producer.send(topic, key=key.encode(), value=events.encode(event))
             future.get(timeout=self.timeout)
         except KafkaError as e:
+            self._failed()
             raise PublishError(f"broker did not acknowledge: {e}") from e
+        self._failing_since = None
         metrics.EVENTS_PRODUCED.labels(topic=topic).inc()
+
+    def _failed(self) -> None:
+        """Note a failure; after failing for a while, swap in a new producer."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            return
+        if self.remake is None or now - self._failing_since < self.REMAKE_AFTER_SECONDS:
+            return
+        with self._lock:
+            if self._failing_since is None or now - self._failing_since < self.REMAKE_AFTER_SECONDS:
+                return  # another thread has just remade it
+            old, self.producer = self.producer, self.remake()
+            self._failing_since, self.remade = now, self.remade + 1
+        log.warning("producer kept failing; made a new one", extra={"source": self.source})
+        try:
+            old.close(timeout=0)
+        except Exception:  # closing a broken producer may fail too; the new one is in place
+            log.warning("the old producer did not close cleanly", extra={"source": self.source})
 
     def close(self) -> None:
         """Deliver what is queued, then close (called on worker exit)."""

@@ -13,8 +13,12 @@ def connect(settings: Settings, app_name: str) -> Database:
     client = MongoClient(
         settings.mongo_uri,
         appname=app_name,
-        serverSelectionTimeoutMS=3000,
-        connectTimeoutMS=3000,
+        # Bounded waits: with the database down an operation fails within
+        # mongo_timeout_ms (ConnectionFailure), so web answers 503 and workers
+        # back off, instead of hanging (pymongo's defaults: 30 s, and none).
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+        connectTimeoutMS=settings.mongo_timeout_ms,
+        socketTimeoutMS=settings.mongo_socket_timeout_ms or None,
         tz_aware=True,
     )
     return client[settings.mongo_db]

@@ -6,13 +6,14 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kafka import KafkaConsumer
+from pymongo.database import Database
 
 from qc import logs, metrics, mongo
-from qc.consumer import ConsumerLoop, Handler
-from qc.kafka import Publisher, make_consumer, make_producer
+from qc.consumer import ConsumerLoop, Handler, is_transient
+from qc.kafka import Publisher, make_consumer
 from qc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,17 @@ def make_probe_consumer(settings: Settings) -> KafkaConsumer:
     return KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, client_id="qc-probe", enable_auto_commit=False)
 
 
-def run_worker(service: str, group: str, build: Callable[..., Handler], settings: Settings | None = None) -> None:
+def run_worker(
+    service: str,
+    group: str,
+    build: Callable[..., Handler],
+    settings: Settings | None = None,
+    jobs: Sequence[Callable[[Settings, Database], Callable[[], None]]] = (),
+) -> None:
     """Build the handler and run the consumer loop until SIGTERM/SIGINT, then shut down cleanly.
+
+    ``jobs`` make the service's periodic work (called between polls, e.g. its
+    daily retention run) from the settings and the database.
 
     On the signal the loop finishes the batch in hand (its effects made
     durable, its follow-up events acknowledged, its offsets committed),
@@ -47,14 +57,13 @@ def run_worker(service: str, group: str, build: Callable[..., Handler], settings
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     db = mongo.connect(settings, f"qc-{service}-worker")
-    publisher = Publisher(
-        make_producer(settings, f"qc-{service}-worker"),
-        source=f"qc/{service}",
-        timeout=settings.kafka_ack_timeout_seconds,
-    )
+    publisher = Publisher.for_settings(settings, f"qc-{service}-worker", source=f"qc/{service}")
     try:
-        handler = build(settings, db, publisher)
-        loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher)
+        handler = _build_when_available(build, settings, db, publisher, stop_requested)
+        if handler is None:  # stopped while waiting for the broker or database
+            return
+        periodic = [make(settings, db) for make in jobs]
+        loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher, periodic)
         if stop_requested.is_set():
             loop.stop()
         loop.run()
@@ -63,3 +72,22 @@ def run_worker(service: str, group: str, build: Callable[..., Handler], settings
         db.client.close()
         metrics.mark_process_dead(os.getpid(), settings.multiproc_dir)
         log.info("worker exited", extra={"group": group})
+
+
+def _build_when_available(build, settings: Settings, db, publisher, stop_requested: threading.Event) -> Handler | None:
+    """``build`` (indexes, start-up reads), retried while the broker or database is down; None if stopped.
+
+    A worker started during an outage waits for it to end rather than exit:
+    `make run` treats an exited process as a failure of the whole stack.
+    """
+    backoff = 0.5
+    while True:
+        try:
+            return build(settings, db, publisher)
+        except Exception as e:
+            if not is_transient(e):
+                raise
+            log.warning("cannot start yet: broker or database unavailable", extra={"error": repr(e)[:300]})
+        if stop_requested.wait(backoff):
+            return None
+        backoff = min(backoff * 2, 5.0)

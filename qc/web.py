@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import socket
 import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request
+from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 
 from qc import auth, metrics, mongo
 from qc.settings import Settings
+
+log = logging.getLogger(__name__)
+# How long a client is asked to wait when a dependency is down (the intake API says the same).
+RETRY_AFTER_SECONDS = 30
 
 
 def problem(status: int, title: str, detail: str, *, headers=None, **extra) -> Response:
@@ -53,6 +59,28 @@ def install(app: Flask, service: str, settings: Settings, readiness: dict[str, C
         if error.code == 413:
             detail = f"The request body is larger than {settings.max_body_bytes} bytes."
         return problem(error.code or 500, error.name, detail)
+
+    @app.errorhandler(ConnectionFailure)
+    def _database_down(error: ConnectionFailure):
+        # The database is unreachable (pymongo gave up after mongo_timeout_ms):
+        # ask the client to try again (Retry-After) rather than say 500.
+        log.warning("database unavailable", extra={"error": repr(error)[:300], "route": _route()})
+        return database_unavailable()
+
+
+def _route() -> str:
+    return request.url_rule.rule if request.url_rule else "unmatched"
+
+
+def database_unavailable() -> Response:
+    """503 with Retry-After: the database cannot be reached just now."""
+    return problem(
+        503,
+        "Please try again soon",
+        "We cannot reach our database just now. Please try again in a minute.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        unavailable="database",
+    )
 
 
 def _ops_blueprint(service: str, settings: Settings, readiness: dict[str, Callable]) -> Blueprint:

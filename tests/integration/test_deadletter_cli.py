@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid
@@ -36,7 +37,8 @@ def dead(stack):
     wrong_schema = {**good, "id": "wrong-1", "data": {**good["data"], "name": 5, "note": SECRET}}
     raw = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     sent = [
-        (b"site-1", b"not json at all: " + SECRET.encode()),
+        # A key that is not UTF-8: a replay must still send exactly these bytes.
+        (b"site-1\xff\x00", b"not json at all: " + SECRET.encode()),
         (b"site-2", events.encode(explode)),
         (b"site-3", events.encode(wrong_schema)),
         (b"site-4", events.encode(good)),
@@ -109,10 +111,27 @@ def test_list_says_where_from_which_group_and_why_but_never_the_payload(dead, qc
         assert f"{dead['topic']}/{data['partition']}@{data['offset']}" in line
         assert f"group={dead['group']}" in line and data["failed_at"] in line
     reasons = " ".join(line.split("reason=")[1] for line in lines)
-    assert "not valid JSON" in reasons and "cannot handle this one" in reasons and "schema" in reasons
+    assert "not valid JSON" in reasons and "handler failed: ValueError at " in reasons and "schema" in reasons
+    assert "cannot handle this one" not in reasons  # an exception's message may quote what a checker wrote
     text = "\n".join(lines) + err
     assert "Mary" not in text and "not json at all" not in text and "night staff" not in text
     assert "3 of 3 dead letters shown" in err
+
+
+def test_reasons_on_the_topic_name_the_field_and_rule_never_the_payload(dead):
+    """The dead-letter topic's own reasons (not only the list's) keep a check's words out."""
+    reasons = [letter["data"]["reason"] for letter in dead["letters"]]
+    [schema] = [r for r in reasons if "schema" in r]
+    assert (
+        schema == "org.qc.directory.changed does not match its schema: (root): has a property the schema does not allow"
+    )
+    assert not any("Mary" in r or "night staff" in r or "not json at all" in r for r in reasons)
+
+
+def test_the_exact_key_bytes_are_kept(dead):
+    [first] = [d for d in dead["letters"] if "not valid JSON" in d["data"]["reason"]]
+    assert base64.b64decode(first["data"]["key_base64"]) == b"site-1\xff\x00"
+    assert first["data"]["key"] == "site-1\ufffd\x00"  # the readable form is lossy; the replay uses the bytes
 
 
 def test_list_limit_shows_the_newest(dead, qc_env, capsys):
