@@ -70,16 +70,24 @@ def directory_size(s) -> int:
         client.close()
 
 
-def drain(admin, count: int, budget: float) -> tuple[float, int]:
-    """Until aggregate has committed all ``count`` validated events, or ``budget`` s: (when, how many)."""
+def drain(admin, count: int, budget: float) -> tuple[float, int, float, int]:
+    """Until aggregate has committed all ``count`` validated events, or ``budget`` s.
+
+    Returns (when, how many) for aggregate and the same for the validator (when it was done, if sooner).
+    """
     deadline = time.monotonic() + budget
-    done = 0
+    done = decided = 0
+    decided_at = None
     while time.monotonic() < deadline:
         done = stack.group_committed(admin, "qc-aggregate", TOPICS["validated"])
-        if done >= count and stack.group_committed(admin, "qc-checks", TOPICS["received"]) >= count:
+        decided = stack.group_committed(admin, "qc-checks", TOPICS["received"])
+        if decided >= count and decided_at is None:
+            decided_at = time.time()
+        if done >= count and decided >= count:
             break
         time.sleep(0.1)
-    return time.time(), done
+    now = time.time()
+    return now, done, decided_at or now, decided
 
 
 def measure(root: Path, credentials: dict, count: int, budget: float) -> dict:
@@ -109,7 +117,7 @@ def measure(root: Path, credentials: dict, count: int, budget: float) -> dict:
         started = time.time()
         for service in WORKERS:
             stack.start_worker(s, service)
-        finished, done = drain(admin, count, budget)
+        finished, done, validator_finished, decided = drain(admin, count, budget)
         joined = max(
             stack.log_time_of(s, f"{w}-worker", "partitions assigned", after=started) or started for w in WORKERS
         )
@@ -124,6 +132,9 @@ def measure(root: Path, credentials: dict, count: int, budget: float) -> dict:
             "startup_seconds": joined - started,
             "seconds": finished - joined,
             "rate": done / (finished - joined),
+            # The first stage alone: how fast the validator decided (committed) the same events.
+            "decided": decided,
+            "validator_rate": decided / max(validator_finished - joined, 1e-9),
             "memory": memory,
             "memory_idle": memory_idle,
         }

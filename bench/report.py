@@ -99,6 +99,17 @@ def _pipeline(runs: list[dict]) -> list[Figure]:
                 note=_unfinished(run),
             )
         )
+        if "validator_rate" in run:  # results from before this figure lack it
+            rows.append(
+                Figure(
+                    "  of which validator: received -> decided",
+                    run["validator_rate"],
+                    "/s",
+                    raw["rate"],
+                    "bare consumer",
+                    note="" if run["decided"] >= n else f"[{run['decided']:,} of {n:,}]",
+                )
+            )
     last = max(runs, key=lambda r: r["count"])
     finished = last["done"] >= last["count"]
     # An unfinished drain is projected at the rate it kept up while the budget lasted.

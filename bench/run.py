@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--e2e-seconds", type=int, default=30)
     parser.add_argument("--budget", type=float, default=60, help="seconds each pipeline drain may take at most")
     parser.add_argument("--mongo-options", default="", help="extra MongoDB URI options, for experiments")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="QC_X=VALUE", help="a setting for every service (repeatable)"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = parser.parse_args(argv)
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is missing: `apt-get install wrk` (make bench does it)", file=sys.stderr)
         return 2
     stack.MONGO_OPTIONS = args.mongo_options
+    stack.EXTRA_ENV = dict(item.split("=", 1) for item in args.env)
     root = Path(tempfile.mkdtemp(prefix="qc-bench-"))
     started = time.monotonic()
     results: dict = {"machine": machine(), "load_before": os.getloadavg()}

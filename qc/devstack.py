@@ -63,13 +63,29 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def embedded_mongo_uri(uri: str) -> str:
+    """The URI with ``retryWrites=false`` unless it says otherwise: the embedded database's default.
+
+    SecantusDB keeps a record of every retryable write and scans all of them
+    on every write, so each write is slower than the one before
+    (docs/benchmarks.md); a standalone MongoDB does not offer retryable
+    writes either. Nothing relies on the driver's single retry: the consumer
+    loop retries a failed batch and intake answers 503. Production MongoDB
+    (docker-compose.yml) sets its own URI and keeps the driver's default.
+    """
+    if "retrywrites=" in uri.lower():
+        return uri
+    return uri + ("&" if "?" in uri else "/?" if uri.count("/") == 2 else "?") + "retryWrites=false"
+
+
 class Stack:
     """Starts and stops the processes of one stack under ``var_dir``."""
 
     def __init__(self, var_dir: Path, env: dict[str, str]):
         self.var_dir = Path(var_dir)
-        self.env = env
-        self.settings = Settings.from_env(env)
+        uri = env.get("QC_MONGO_URI") or os.environ.get("QC_MONGO_URI") or Settings.mongo_uri
+        self.env = {**env, "QC_MONGO_URI": embedded_mongo_uri(uri)}
+        self.settings = Settings.from_env(self.env)
         self.procs: dict[str, subprocess.Popen] = {}
         for sub in ("log", "run"):
             (self.var_dir / sub).mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -108,30 +109,141 @@ def validate(event: dict, *, schemas_dir: Path) -> None:
     """Check the envelope and the data against the type's JSON Schema."""
     if not isinstance(event, dict):
         raise EventError("event is not a JSON object")
-    _check(event, _schema(schemas_dir, "envelope.v1"), "envelope")
+    _check(event, _validator(schemas_dir, "envelope.v1"), "envelope")
     event_type = event["type"]
     if event_type not in SCHEMA_VERSIONS:
-        raise EventError(f"unknown event type {event_type!r}")
+        raise EventError(f"unknown event type {_short(event_type)}")
     if event["dataschema"] != dataschema_uri(event_type):
         # Only v1 exists; an upcaster goes here when a v2 arrives.
-        raise EventError(f"unsupported dataschema {event['dataschema']!r} for {event_type}")
-    _check(event["data"], _schema(schemas_dir, schema_name(event_type)), event_type)
+        raise EventError(f"unsupported dataschema {_short(event['dataschema'])} for {event_type}")
+    _check(event["data"], _validator(schemas_dir, schema_name(event_type)), event_type)
 
 
-def _check(instance, schema: dict, what: str) -> None:
-    error = jsonschema.exceptions.best_match(_validator(json.dumps(schema)).iter_errors(instance))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        raise EventError(f"{what} does not match its schema at {where}: {error.message}")
+def _check(instance, validator, what: str) -> None:
+    # Valid events are nearly all of them: a yes/no first, and the slower
+    # search for the most useful error only when there is one.
+    if validator.is_valid(instance):
+        return
+    error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+    raise EventError(f"{what} does not match its schema: {describe(error)}")
+
+
+def describe(error: jsonschema.exceptions.ValidationError) -> str:
+    """Where and which rule, e.g. ``answers[2].comment: longer than 1000 characters``, never the value.
+
+    jsonschema's own messages quote the value ("'my carer shouts at me' is too
+    long"), and this reason goes into logs and the dead-letter topic: a check
+    may hold a safeguarding concern, so only the schema's words are used.
+    """
+    return f"{_path(error.absolute_path)}: {_rule(error)}"
+
+
+def _path(parts) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            # Keys are the schema's names, unless a map's keys come from the payload.
+            name = part if _NAME.fullmatch(str(part)) else "*"
+            out += f".{name}" if out else name
+    return out or "(root)"
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+
+
+def _rule(error) -> str:
+    rule, value, instance = error.validator, error.validator_value, error.instance
+    if rule == "required" and isinstance(instance, dict) and isinstance(value, list):
+        missing = [name for name in value if name not in instance]
+        return f"required {_names(missing)} missing"
+    if rule in _RULES:
+        return _RULES[rule](value)
+    return f"fails the schema's {_short(rule)} rule"
+
+
+def _names(names) -> str:
+    names = [str(n) for n in names if _NAME.fullmatch(str(n))]
+    return "property " + ", ".join(names) if names else "property"
+
+
+def _kind(value) -> str:
+    return " or ".join(value) if isinstance(value, list) else str(value)
+
+
+def _chars(n) -> str:
+    return f"{n} character" + ("" if n == 1 else "s")
+
+
+def _items(n) -> str:
+    return f"{n} item" + ("" if n == 1 else "s")
+
+
+# Each message is built from the rule's value in the schema (a limit, a type,
+# the allowed values), never from the instance.
+_RULES = {
+    "type": lambda v: f"not of type {_kind(v)}",
+    "maxLength": lambda v: f"longer than {_chars(v)}",
+    "minLength": lambda v: "empty" if v == 1 else f"shorter than {_chars(v)}",
+    "maxItems": lambda v: f"more than {_items(v)}",
+    "minItems": lambda v: "no items" if v == 1 else f"fewer than {_items(v)}",
+    "maximum": lambda v: f"greater than {v}",
+    "minimum": lambda v: f"less than {v}",
+    "exclusiveMaximum": lambda v: f"not less than {v}",
+    "exclusiveMinimum": lambda v: f"not greater than {v}",
+    "multipleOf": lambda v: f"not a multiple of {v}",
+    "pattern": lambda v: "not in the expected form",
+    "format": lambda v: f"not a valid {v}",
+    "enum": lambda v: "not one of " + ", ".join(json.dumps(x) for x in v) if len(v) <= 10 else "not an allowed value",
+    "const": lambda v: f"not {json.dumps(v)}",
+    "additionalProperties": lambda v: "has a property the schema does not allow",
+    "unevaluatedProperties": lambda v: "has a property the schema does not allow",
+    "uniqueItems": lambda v: "has repeated items",
+    "oneOf": lambda v: "matches none (or more than one) of the allowed forms",
+    "anyOf": lambda v: "matches none of the allowed forms",
+    "not": lambda v: "has a form the schema forbids",
+    "minProperties": lambda v: f"fewer than {v} properties",
+    "maxProperties": lambda v: f"more than {v} properties",
+    "dependentRequired": lambda v: "a property that needs another is without it",
+}
+
+
+def _short(value) -> str:
+    """An envelope attribute for a reason: these are ids and names, but cap what a producer can put in a log."""
+    text = str(value)
+    return repr(text if len(text) <= 80 else text[:80] + "…")
 
 
 @functools.cache
-def _schema(schemas_dir: Path, name: str) -> dict:
-    return json.loads((Path(schemas_dir) / "events" / f"{name}.json").read_text())
+def _validator(schemas_dir: Path, name: str):
+    """One validator per schema file, for the life of the process, with its local ``$ref``s inlined.
 
-
-@functools.cache
-def _validator(schema_json: str):
-    schema = json.loads(schema_json)
+    Resolving a ``$ref`` through jsonschema's registry on every use was most
+    of the time the workers spent validating events (docs/benchmarks.md);
+    our schemas only point into their own ``$defs``, so the same checks can
+    be written out in place once.
+    """
+    schema = json.loads((Path(schemas_dir) / "events" / f"{name}.json").read_text())
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return cls(_inline_refs(schema, schema.get("$defs", {}), ()), format_checker=cls.FORMAT_CHECKER)
+
+
+# Keywords that only annotate: beside a $ref they change nothing that is checked.
+_ANNOTATIONS = {"description", "title", "$comment", "examples", "default"}
+
+
+def _inline_refs(node, defs: dict, seen: tuple):
+    if isinstance(node, list):
+        return [_inline_refs(item, defs, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    name = ref.removeprefix("#/$defs/") if isinstance(ref, str) and ref.startswith("#/$defs/") else None
+    if name is None or name not in defs or "/" in name or name in seen:  # anything else (or a cycle) stays a $ref
+        return {k: (v if k == "$defs" else _inline_refs(v, defs, seen)) for k, v in node.items()}
+    target = _inline_refs(defs[name], defs, (*seen, name))
+    rest = {k: _inline_refs(v, defs, seen) for k, v in node.items() if k != "$ref"}
+    if set(rest) <= _ANNOTATIONS:
+        return target
+    return {"allOf": [target, rest]}  # a $ref with other checks beside it: both apply, as in 2020-12

@@ -57,6 +57,29 @@ def test_an_unfinished_pipeline_is_projected_and_not_met():
     assert "7,800 of 78,000" in rows["pipeline 78,000: events/s received -> roll-ups"].note
 
 
+def test_the_validator_stage_is_shown_under_its_pipeline_size_when_measured():
+    run = {
+        "count": 10_000,
+        "done": 6_000,
+        "rate": 100.0,
+        "seconds": 60.0,
+        "total_seconds": 63.0,
+        "decided": 9_000,
+        "validator_rate": 150.0,
+        "produced": {"seconds": 2.0, "mb": 10.0},
+        "raw": {"rate": 6_000.0, "seconds": 1.7, "peak_rss_mb": 70.0},
+        "memory": {},
+        "memory_idle": {},
+    }
+    names = [f.name for f in figures({"pipeline": [run]})]
+    validator = names.index("  of which validator: received -> decided")
+    assert names[validator - 1] == "pipeline 10,000: events/s received -> roll-ups"
+    row = figures({"pipeline": [run]})[validator]
+    assert row.value == 150.0 and row.baseline == 6_000.0 and row.note == "[9,000 of 10,000]"
+    older = {k: v for k, v in run.items() if k not in ("decided", "validator_rate")}
+    assert "  of which validator: received -> decided" not in [f.name for f in figures({"pipeline": [older]})]
+
+
 def test_site_addresses_are_distinct_private_addresses():
     addresses = {data.site_address(f"S{i:04d}") for i in range(1, 1501)}
     assert len(addresses) == 1500

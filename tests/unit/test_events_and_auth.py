@@ -1,6 +1,8 @@
 import dataclasses
+import json
 import time
 
+import jsonschema
 import pytest
 
 from qc import auth, events
@@ -43,6 +45,114 @@ def test_unknown_type_and_bad_data_are_refused():
         events.validate({**event, "type": "org.qc.nope"}, schemas_dir=SCHEMAS)
     with pytest.raises(events.EventError, match="directory.changed"):
         events.validate({**event, "data": {"entity": "site"}}, schemas_dir=SCHEMAS)
+
+
+SECRET = "my carer shouts at me"
+
+
+def _received_event(**data_changes):
+    data = {
+        "submission_id": "0b6a3c8e-2f4d-4e5a-9b1c-7d8e9f0a1b2c",
+        "checker_id": "C1",
+        "site_id": "S1",
+        "question_set": {"id": "everyday-life", "version": 1},
+        "visited_on": "2026-01-05",
+        "answers": [{"question_id": f"q{i}", "score": 3, "comment": ""} for i in range(3)],
+        "working": [],
+        "not_working": [],
+        "urgent_concern": None,
+        "received_at": "2026-01-05T10:00:00.000Z",
+        "content_hash": "0" * 64,
+    }
+    data.update(data_changes)
+    return events.make_event("org.qc.submission.received", source="qc/test", subject="x", data=data)
+
+
+def _reason(event) -> str:
+    with pytest.raises(events.EventError) as refused:
+        events.decode(events.encode(event), schemas_dir=SCHEMAS)
+    return str(refused.value)
+
+
+def test_the_valid_received_event_used_below_is_valid():
+    assert events.decode(events.encode(_received_event()), schemas_dir=SCHEMAS)["data"]["site_id"] == "S1"
+
+
+@pytest.mark.parametrize(
+    "changes,expected",
+    [
+        (
+            {
+                "answers": [{"question_id": "q0", "score": 3, "comment": ""}] * 2
+                + [{"question_id": "q2", "score": 3, "comment": SECRET * 60}]
+            },
+            "answers[2].comment: longer than 1000 characters",
+        ),
+        ({"not_working": [SECRET, ""]}, "not_working[1]: empty"),
+        ({"urgent_concern": {"text": SECRET}}, "urgent_concern: not of type string or null"),
+        ({"answers": [{"question_id": "q0", "score": SECRET, "comment": ""}]}, "answers[0].score: not one of 1, 2, 3"),
+        ({"visited_on": SECRET}, "visited_on: not a valid date"),
+        ({"answers": [{"question_id": "q0", "score": 3, "comment": "", SECRET: SECRET}]}, "answers[0]: has a property"),
+        ({"site_id": SECRET, "checker_id": None}, "checker_id: not of type string"),
+    ],
+)
+def test_schema_reasons_name_the_field_and_the_rule_never_the_value(changes, expected):
+    """Reasons go into logs and the dead-letter topic: a check's words must not (no personal data in logs)."""
+    reason = _reason(_received_event(**changes))
+    assert reason.startswith("org.qc.submission.received does not match its schema: ")
+    assert expected in reason
+    assert "carer" not in reason and SECRET[:5] not in reason
+
+
+def test_a_missing_field_and_an_unknown_one_are_named_from_the_schema_only():
+    event = _received_event()
+    del event["data"]["content_hash"]
+    assert _reason(event).endswith("(root): required property content_hash missing")
+    # A key the payload made up is not a schema name: its text stays out too.
+    event = _received_event()
+    event["data"]["answers"][1] = {"question_id": "q1", "score": 3}
+    assert _reason(event).endswith("answers[1]: required property comment missing")
+    assert "carer" not in _reason({**_received_event(), SECRET: 1})
+
+
+def test_envelope_values_in_a_reason_are_capped():
+    reason = _reason({**_received_event(), "type": "x" * 500})
+    assert "unknown event type" in reason and len(reason) < 150
+
+
+def _refs(node) -> list:
+    if isinstance(node, dict):
+        return ([node["$ref"]] if "$ref" in node else []) + [r for v in node.values() for r in _refs(v)]
+    return [r for v in node for r in _refs(v)] if isinstance(node, list) else []
+
+
+@pytest.mark.parametrize("path", sorted((SCHEMAS / "events").glob("*.json")), ids=lambda p: p.stem)
+def test_inlined_schemas_check_what_the_schemas_say(path):
+    """Local $refs are written out in place for speed: no $ref is left to resolve, and the verdicts agree."""
+    schema = json.loads(path.read_text())
+    inlined = events._validator(SCHEMAS, path.stem).schema
+    assert not _refs({k: v for k, v in inlined.items() if k != "$defs"})
+    plain = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    if path.stem == "submission.received.v1":
+        good = _received_event()["data"]
+        samples = [good] + [
+            {**good, **change}
+            for change in (
+                {"submission_id": "nope"},
+                {"visited_on": "2026-13-45"},
+                {"received_at": "soon"},
+                {"answers": [{"question_id": "", "score": 3, "comment": ""}]},
+                {"question_set": {"id": "x", "version": 0}},
+                {"answered_by": "someone"},
+                {"texts_share": "everyone"},
+                {"working": ["x" * 501]},
+            )
+        ]
+        assert [plain.is_valid(x) for x in samples] == [True] + [False] * 8
+    else:
+        samples = [{}, {"id": 1}, []]
+    inlined_validator = events._validator(SCHEMAS, path.stem)
+    assert [inlined_validator.is_valid(x) for x in samples] == [plain.is_valid(x) for x in samples]
 
 
 def test_manager_token_round_trip_and_tampering():

@@ -1,0 +1,155 @@
+"""The validator decides a poll's submissions together (one bulk write), with the same rules as one by one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from qc import events
+from qc.consumer import Delivery
+from qc.settings import TOPICS
+from services.checks.directory import Directory
+from services.checks.handlers import content_hash
+from services.checks.store import Submissions
+from services.checks.worker import ChecksHandler
+from tests.conftest import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def _received(site_id="S0001", comment="", **changes) -> dict:
+    data = {
+        "submission_id": str(uuid.uuid4()),
+        "checker_id": "C1",
+        "site_id": site_id,
+        "question_set": {"id": "everyday-life", "version": 1},
+        "visited_on": dt.date.today().isoformat(),
+        "answers": [{"question_id": "feel-safe", "score": 3, "comment": comment}],
+        "working": [],
+        "not_working": [],
+        "urgent_concern": None,
+        "received_at": events.isoformat(events.now()),
+        **changes,
+    }
+    data["content_hash"] = content_hash(data)
+    return events.make_event(
+        "org.qc.submission.received",
+        source="qc/tests",
+        subject=data["submission_id"],
+        data=data,
+        event_id=data["submission_id"],
+        correlation_id=str(uuid.uuid4()),
+    )
+
+
+def _copy_of(event: dict) -> dict:
+    """The same check sent again under a new submission_id."""
+    copy = {**event, "data": {**event["data"], "submission_id": str(uuid.uuid4())}}
+    copy["id"] = copy["subject"] = copy["data"]["submission_id"]
+    return copy
+
+
+@pytest.fixture
+def handler(db, settings, publisher):
+    directory = Directory(db)
+    directory.upsert("region", {"_id": "R01", "name": "Region 1", "active": True})
+    directory.upsert("site", {"_id": "S0001", "name": "Oak House", "region_id": "R01", "active": True})
+    directory.upsert("person", {"_id": "C1", "name": "C", "role": "checker", "site_id": "S0001", "active": True})
+    Submissions(db).ensure_indexes()
+    return ChecksHandler(settings, db, publisher)
+
+
+def _handle(handler, publisher, *batch):
+    for event in batch:
+        events.validate(event, schemas_dir=handler.settings.schemas_dir)
+    handler.handle([Delivery(record=None, event=e) for e in batch])
+    publisher.flush()
+
+
+def _published(settings, topic: str, ids: set[str]) -> dict[str, list[dict]]:
+    """The decision events on ``topic`` for these submissions, once every one of them is there."""
+    found = read_topic(settings, topic, lambda evs: ids <= {e["data"]["submission_id"] for e in evs})
+    out: dict[str, list[dict]] = {}
+    for e in found:
+        if e["data"]["submission_id"] in ids:
+            out.setdefault(e["data"]["submission_id"], []).append(e)
+    return out
+
+
+def test_one_poll_is_decided_like_one_by_one(handler, db, settings, publisher):
+    first = _received()
+    same_again = _copy_of(first)  # the same check twice in one poll: the second is a duplicate
+    unknown_site = _received(site_id="S9999", comment="other")
+    store = Submissions(db)  # intake wrote its record first, as it does: claim, publish, mark accepted
+    store.claim(first["data"], "corr", stale_after=60)
+    store.mark_accepted(first["data"]["submission_id"])
+    _handle(handler, publisher, first, same_again, unknown_site)
+
+    records = {d["_id"]: d for d in db["submissions"].find()}
+    assert records[first["id"]]["status"] == "validated" and records[first["id"]]["decided_at"]
+    assert records[same_again["id"]]["status"] == "rejected"
+    assert [r["code"] for r in records[same_again["id"]]["reasons"]] == ["duplicate"]
+    assert [r["code"] for r in records[unknown_site["id"]]["reasons"]] == ["site_unknown", "checker_not_at_site"]
+    assert records[first["id"]]["correlation_id"] == "corr"  # intake's fields were kept
+
+    validated = _published(settings, TOPICS["validated"], {first["id"]})
+    assert {e["id"] for e in validated[first["id"]]} == {f"{first['id']}:validated"}
+    assert validated[first["id"]][0]["data"]["validated_at"] == events.isoformat(records[first["id"]]["decided_at"])
+    rejected = _published(settings, TOPICS["rejected"], {same_again["id"], unknown_site["id"]})
+    assert {e["id"] for e in rejected[unknown_site["id"]]} == {f"{unknown_site['id']}:rejected"}
+    assert [r["code"] for r in rejected[same_again["id"]][0]["data"]["reasons"]] == ["duplicate"]
+
+
+def test_a_redelivered_poll_keeps_the_first_decisions(handler, db, settings, publisher):
+    first, later = _received(), _received(comment="later")
+    _handle(handler, publisher, first)
+    before = db["submissions"].find_one({"_id": first["id"]})
+    # Redelivered with a copy of it and a new one: the first stands, the copy is a duplicate of it.
+    copy = _copy_of(first)
+    _handle(handler, publisher, later, first, copy, first)
+    after = db["submissions"].find_one({"_id": first["id"]})
+    assert (after["status"], after["decided_at"]) == (before["status"], before["decided_at"])
+    assert db["submissions"].find_one({"_id": copy["id"]})["reasons"][0]["code"] == "duplicate"
+    assert db["submissions"].find_one({"_id": later["id"]})["status"] == "validated"
+    decisions = read_topic(
+        settings,
+        TOPICS["validated"],
+        lambda evs: sum(e["data"]["submission_id"] == first["id"] for e in evs) >= 3,
+    )
+    again = [e for e in decisions if e["data"]["submission_id"] == first["id"]]
+    # Re-published unchanged (same event id and time), so consumers count it once.
+    assert {(e["id"], e["data"]["validated_at"]) for e in again} == {
+        (f"{first['id']}:validated", events.isoformat(before["decided_at"]))
+    }
+
+
+def test_a_decision_made_elsewhere_meanwhile_stands(handler, db, settings, publisher):
+    """Two validators raced: the bulk write's upsert hits the other's record, which is read back and re-published."""
+    event = _received()
+    Submissions(db).record_decision(event["data"], "rejected", [{"code": "x", "field": None, "message": "m"}], "R01")
+    records = Submissions(db).record_decisions([(event["data"], "validated", [], "R01")])
+    assert records[event["id"]]["status"] == "rejected"
+    assert db["submissions"].count_documents({"_id": event["id"]}) == 1
+
+
+def test_only_a_validated_check_with_the_same_checker_site_visit_and_content_is_a_duplicate(handler, db, publisher):
+    """The poll's one query by content hash finds candidates; the rule's other fields still decide."""
+    event = _received(comment="same words")
+    data = event["data"]
+    base = {f: data[f] for f in ("checker_id", "site_id", "visited_on", "content_hash", "received_at")}
+    db["submissions"].insert_many(
+        [
+            {**base, "_id": "other-checker", "checker_id": "C2", "status": "validated"},
+            {**base, "_id": "other-day", "visited_on": "2000-01-01", "status": "validated"},
+            {**base, "_id": "rejected-before", "status": "rejected"},
+        ]
+    )
+    _handle(handler, publisher, event)
+    assert db["submissions"].find_one({"_id": data["submission_id"]})["status"] == "validated"
+    # Now a validated one with the same key is stored: the next copy is its duplicate, from a later poll.
+    copy = _copy_of(event)
+    _handle(handler, publisher, copy)
+    record = db["submissions"].find_one({"_id": copy["id"]})
+    assert [r["code"] for r in record["reasons"]] == ["duplicate"]
