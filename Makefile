@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop test lint bench clean browser
+.PHONY: run stop test lint bench clean browser prometheus
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 	test -f $(AXE_CORE) || npm install --prefix var/npm --no-audit --no-fund --silent axe-core@4.14.1
 
-test: $(STAMP) lint browser
+# Debian's Prometheus: promtool checks the rules, and a real server scrapes the
+# stack in tests/e2e/test_metrics_under_load.py. Installed only when missing.
+prometheus:
+	command -v prometheus >/dev/null && command -v promtool >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
+
+test: $(STAMP) lint browser prometheus
 	$(PY) -m pytest -q
 
 # The benchmark (issue 8): its own stack on free ports under a temporary directory; prints one table.

@@ -21,6 +21,8 @@ from prometheus_client import (
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
+from qc.settings import TOPICS
+
 HTTP_REQUESTS = Counter("qc_http_requests_total", "HTTP requests served", ["service", "route", "method", "status"])
 HTTP_DURATION = Histogram(
     "qc_http_request_duration_seconds",
@@ -50,6 +52,14 @@ CONSUMER_LAG = Gauge(
 # then sees no lag either); one that is alive but stuck keeps an old value.
 # With several workers in a group the freshest one wins, so this catches a
 # group that has stopped, not one member among many (their lag shows that).
+# Not ready (0) while the loop waits for the broker or database to come back;
+# the loop still goes round, so the worker stays live (last poll) meanwhile.
+CONSUMER_READY = Gauge(
+    "qc_consumer_ready",
+    "1 while a worker's consumer loop processes events; 0 while it waits for the broker or database",
+    ["group"],
+    multiprocess_mode="livemin",
+)
 CONSUMER_LAST_POLL = Gauge(
     "qc_consumer_last_poll_timestamp_seconds",
     "Unix time a worker's consumer loop last went round (it polls at least every few seconds)",
@@ -74,6 +84,9 @@ def initialise_consumer(group: str, topics: Iterable[str]) -> None:
         for outcome in CONSUMER_OUTCOMES:
             EVENTS_CONSUMED.labels(group, topic, outcome)
         DEADLETTERED.labels(group, topic)
+    # Every consumer loop may dead-letter: without this the produced-events
+    # family would not exist until a first event, nor see that first one.
+    EVENTS_PRODUCED.labels(TOPICS["deadletter"])
     for kind in ERROR_KINDS:
         PROCESSING_ERRORS.labels(group, kind)
     mark_polled(group)

@@ -46,6 +46,8 @@ class Settings:
     checks_public_url: str = "http://127.0.0.1:8001"
     aggregate_public_url: str = "http://127.0.0.1:8002"
     notify_public_url: str = "http://127.0.0.1:8003"
+    # The organisation's name as it appears on a checker's printable record of their contribution (a CV line).
+    organisation_name: str = "Example Care"
     secret_key: str = DEV_SECRET_KEY
     token_ttl_seconds: int = 8 * 3600
     topic_partitions: int = 6
@@ -64,7 +66,6 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     mail_from: str = "Quality Checks <alerts@qc.localhost>"
     smtp_timeout_seconds: float = 10.0
-    delivery_retry_seconds: float = 30.0
     # notify's schedule: escalations, digests and silence reminders are
     # looked at every scheduler_interval_seconds; overdue sites less often.
     scheduler_interval_seconds: float = 30.0
@@ -95,6 +96,22 @@ class Settings:
     # How many proxies in front add X-Forwarded-For (nginx in docker-compose: 1);
     # 0 trusts no header and uses the connection's address.
     trusted_proxy_hops: int = 0
+    # MongoDB: how long an operation waits for an unreachable server before it
+    # fails (web answers 503, workers back off and retry), and for a server
+    # that accepted the request but does not answer (0: no limit).
+    mongo_timeout_ms: int = 3000
+    mongo_socket_timeout_ms: int = 60000
+    # Submissions older than this many days (by when they were received) lose
+    # their free text and checker identity; the counts stay. 0 keeps them forever.
+    retention_days: int = 730
+    # How often each worker runs its service's retention (seconds; 0: never, `qc retention run` only).
+    retention_interval_seconds: float = 86400.0
+    # Staff team feedback shows a question's figures for a month only when at least this many
+    # different checkers answered it (services/aggregate/team_feedback.py).
+    team_feedback_min_answers: int = 3
+    # A region's periodic report stays a draft for site managers' replies this many working days
+    # (weekends and deploy/bank-holidays.yaml skipped) before it may be published (aggregate/right_of_reply.py).
+    report_reply_working_days: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -11,9 +11,10 @@ import pytest
 from kafka import KafkaConsumer
 
 from qc import events
-from qc.devstack import Stack, free_port
+from qc.devstack import Stack
 from qc.kafka import create_topics
 from qc.settings import Settings
+from tests.stack_env import stack_env
 
 
 def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.1):
@@ -32,26 +33,9 @@ def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval
 def stack(tmp_path_factory) -> Stack:
     """Broker, database and SMTP sink, started once for the whole session."""
     var = tmp_path_factory.mktemp("var")
-    env = {
-        "QC_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
-        "QC_MONGO_URI": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
-        "QC_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
-        "QC_CHECKS_PORT": str(free_port()),
-        "QC_AGGREGATE_PORT": str(free_port()),
-        "QC_NOTIFY_PORT": str(free_port()),
-        "QC_VAR_DIR": str(var),
-        "QC_KAFKA_SESSION_TIMEOUT_MS": "3000",
-        "QC_CONSUMER_POLL_MS": "200",
-        "QC_DELIVERY_RETRY_SECONDS": "1",
-        # The e2e tests send hundreds of checks and sign in often, all from
-        # 127.0.0.1: rate limits off here; tests/integration/test_rate_limits.py sets its own.
-        "QC_RATE_LIMIT_SUBMISSIONS_PER_MINUTE": "0",
-        "QC_RATE_LIMIT_SUBMISSIONS_PER_ADDRESS_PER_MINUTE": "0",
-        "QC_RATE_LIMIT_SIGNIN_PER_MINUTE": "0",
-    }
-    env["QC_CHECKS_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_CHECKS_PORT']}"
-    env["QC_NOTIFY_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_NOTIFY_PORT']}"
-    env["QC_AGGREGATE_PUBLIC_URL"] = f"http://127.0.0.1:{env['QC_AGGREGATE_PORT']}"
+    # The e2e tests sign in often, all from 127.0.0.1: the sign-in limit is off here
+    # too; tests/integration/test_rate_limits.py sets its own.
+    env = stack_env(var, QC_RATE_LIMIT_SIGNIN_PER_MINUTE="0")
     s = Stack(var, env)
     s.start_infrastructure(":memory:")
     create_topics(s.settings)

@@ -24,9 +24,10 @@ from pathlib import Path
 import requests
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from qc.devstack import SERVICES, Stack, free_port
+from qc.devstack import Stack
 from qc.kafka import create_topics
 from qc.settings import Settings
+from tests.stack_env import stack_env
 
 # Each worker's consumer group and the topics it reads (services/*/worker.py).
 GROUPS = {
@@ -41,24 +42,7 @@ GROUPS = {
 
 def crash_env(var: Path) -> dict[str, str]:
     """Settings for a stack on free ports under ``var``; rate limits off (one address sends everything)."""
-    env = {
-        "QC_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
-        "QC_MONGO_URI": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
-        "QC_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
-        "QC_CHECKS_PORT": str(free_port()),
-        "QC_AGGREGATE_PORT": str(free_port()),
-        "QC_NOTIFY_PORT": str(free_port()),
-        "QC_VAR_DIR": str(var),
-        # A killed member's partitions move after about the session timeout.
-        "QC_KAFKA_SESSION_TIMEOUT_MS": "3000",
-        "QC_CONSUMER_POLL_MS": "200",
-        "QC_DELIVERY_RETRY_SECONDS": "1",
-        "QC_RATE_LIMIT_SUBMISSIONS_PER_MINUTE": "0",
-        "QC_RATE_LIMIT_SUBMISSIONS_PER_ADDRESS_PER_MINUTE": "0",
-    }
-    for service in SERVICES:
-        env[f"QC_{service.upper()}_PUBLIC_URL"] = f"http://127.0.0.1:{env[f'QC_{service.upper()}_PORT']}"
-    return env
+    return stack_env(var)
 
 
 @contextlib.contextmanager

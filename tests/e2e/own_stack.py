@@ -23,44 +23,30 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, multiprocess
 
 from qc import events, periods
-from qc.devstack import Stack, free_port
+from qc.devstack import Stack, port_open, wait_until
 from qc.kafka import Publisher, create_topics, make_producer
 from qc.settings import TOPICS
+from tests.conftest import wait_for
+from tests.stack_env import stack_env
 
 QUESTIONS = ("listened-to", "feel-safe", "home-clean", "respect")
 BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
 
 
 def own_env(var: Path, **extra: str) -> dict[str, str]:
-    """Settings for a stack on free ports under ``var``."""
-    env = {
-        "QC_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
-        "QC_MONGO_URI": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
-        "QC_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
-        "QC_CHECKS_PORT": str(free_port()),
-        "QC_AGGREGATE_PORT": str(free_port()),
-        "QC_NOTIFY_PORT": str(free_port()),
-        "QC_VAR_DIR": str(var),
-        "QC_KAFKA_SESSION_TIMEOUT_MS": "3000",
-        "QC_CONSUMER_POLL_MS": "200",
-        "QC_DELIVERY_RETRY_SECONDS": "1",
-        "QC_SHUTDOWN_DRAIN_SECONDS": "1.5",
-        # These tests send checks as fast as they can from a dozen checkers.
-        "QC_RATE_LIMIT_SUBMISSIONS_PER_MINUTE": "0",
-        "QC_RATE_LIMIT_SUBMISSIONS_PER_ADDRESS_PER_MINUTE": "0",
-    }
-    for service in ("checks", "aggregate", "notify"):
-        env[f"QC_{service.upper()}_PUBLIC_URL"] = f"http://127.0.0.1:{env[f'QC_{service.upper()}_PORT']}"
-    env.update(extra)
-    return env
+    """Settings for a stack on free ports under ``var``: a short shutdown drain; ``extra`` wins."""
+    return stack_env(var, **{"QC_SHUTDOWN_DRAIN_SECONDS": "1.5", **extra})
 
 
 @contextlib.contextmanager
-def own_stack(var: Path, **extra: str):
-    """Infrastructure with the topics created; every process it started is stopped at the end."""
+def own_stack(var: Path, db_path: str | Path = ":memory:", **extra: str):
+    """Infrastructure with the topics created; every process it started is stopped at the end.
+
+    ``db_path``: the database's storage (a directory keeps it across ``restart``).
+    """
     stack = Stack(var, own_env(var, **extra))
     try:
-        stack.start_infrastructure(":memory:")
+        stack.start_infrastructure(str(db_path))
         create_topics(stack.settings)
         yield stack
     finally:
@@ -107,6 +93,20 @@ def terminate(stack: Stack, name: str, timeout: float = 30) -> int:
     finally:
         (stack.var_dir / "run" / f"{name}.pid").unlink(missing_ok=True)
     return code
+
+
+def stop_and_keep(stack: Stack, name: str, timeout: float = 30) -> list[str]:
+    """SIGTERM one process (e.g. "database") and wait for it; the command line to ``restart`` it with."""
+    argv = list(stack.procs[name].args)
+    terminate(stack, name, timeout)
+    return argv
+
+
+def restart(stack: Stack, name: str, argv: list[str], port: int, timeout: float = 60) -> subprocess.Popen:
+    """Start a process stopped by ``stop_and_keep`` again, as it was; returns once ``port`` accepts connections."""
+    proc = stack.spawn(name, argv)
+    wait_until(lambda: port_open("127.0.0.1", port), timeout, name, proc)
+    return proc
 
 
 def log_lines(stack: Stack, name: str) -> list[dict]:
@@ -188,6 +188,12 @@ def stored_rollups(db) -> dict[str, dict]:
                     bands[(question, band)] += n
         stored[doc["_id"]] = {"checks": doc["checks"], "bands": bands}
     return stored
+
+
+def wait_rollups_equal_recount(db, sent: list[dict], timeout: float = 30) -> None:
+    """Wait until every stored roll-up equals the recount of ``sent``: nothing counted twice, nothing missing."""
+    expected = recount(sent)
+    wait_for(lambda: stored_rollups(db) == expected, timeout, "the roll-ups to equal the independent recount")
 
 
 def sample(multiproc_dir: Path, name: str, labels: dict[str, str]) -> float:

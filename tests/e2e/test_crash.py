@@ -1,7 +1,7 @@
 """Crash safety (issue 7): kill -9 every worker at random points while a few thousand checks flow.
 
 One run on a stack of its own (crash_tools.crash_stack): 2,000 generated
-checks, with urgent concerns, future visits (rejected), repeats of the same
+checks, with urgent concerns, unknown questions (rejected), repeats of the same
 submission_id and copies under a new id (rejected as duplicates), are POSTed
 through the intake API while each worker is killed with SIGKILL three times
 and started again. When the pipeline is quiet, the tests below check from the
@@ -76,7 +76,10 @@ class Run:
 
 
 def _plan(creds: dict, today: dt.date) -> tuple[list[tuple[str, dict]], set[str]]:
-    """The POSTs in order, and the ids whose visit is in the future (the validator rejects those)."""
+    """The POSTs in order, and the ids with a question not on the form (the validator rejects those).
+
+    (Not a future visit: intake refuses those itself with a 422.)
+    """
     # Not random.Random(SEED): generate() draws its submission ids from that very stream.
     rng = random.Random(f"crash-plan-{SEED}")
     base = generate(creds, COUNT, seed=SEED, today=today)
@@ -86,7 +89,7 @@ def _plan(creds: dict, today: dt.date) -> tuple[list[tuple[str, dict]], set[str]
     for i in urgent:
         base[i][1]["urgent_concern"] = CONCERN
     for i in future:
-        base[i][1]["visited_on"] = (today + dt.timedelta(days=3)).isoformat()
+        base[i][1]["answers"][0]["question_id"] = "not-on-this-form"
     keyed = [(float(i), item) for i, item in enumerate(base)]
     for i in copies:  # the same check under a new id: one of the two is rejected as a duplicate
         token, body = base[i]
@@ -331,7 +334,7 @@ def test_every_accepted_submission_is_decided_once(run):
     assert f["both_decisions"] == [], "the first decision did not stand"
     decided = f["decided"]
     for sid in run.future:
-        assert [r["code"] for r in decided[sid]["reasons"]] == ["visit_in_future"]
+        assert [r["code"] for r in decided[sid]["reasons"]] == ["question_unknown"]
     for ids in _expected_validated(run).values():
         # One of each set of identical checks counts; the others are rejected as duplicates.
         statuses = sorted(decided[sid]["status"] for sid in ids)

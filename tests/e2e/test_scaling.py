@@ -16,12 +16,11 @@ from tests.e2e.own_stack import (
     metrics_env,
     own_stack,
     publisher_for,
-    recount,
     sample,
     send_validated,
     start_worker,
-    stored_rollups,
     validated_event,
+    wait_rollups_equal_recount,
 )
 
 pytestmark = pytest.mark.e2e
@@ -76,14 +75,12 @@ def test_two_workers_in_one_group_share_the_partitions_and_count_each_check_once
     finally:
         publisher.close()
 
-    expected = recount(sent)
     client = MongoClient(stack.settings.mongo_uri)
     try:
         db = client[stack.settings.mongo_db]
         wait_for(lambda: db["agg_facts"].count_documents({}) == COUNT, 60, f"all {COUNT} facts stored")
-        # Every roll-up (site, region, organisation; week, month, quarter)
-        # equals the recount: nothing counted twice, nothing missing.
-        wait_for(lambda: stored_rollups(db) == expected, 30, "the roll-ups to equal the independent recount")
+        # Every roll-up (site, region, organisation; week, month, quarter).
+        wait_rollups_equal_recount(db, sent)
     finally:
         client.close()
 

@@ -31,14 +31,13 @@ from tests.e2e.own_stack import (
     metrics_env,
     own_stack,
     publisher_for,
-    recount,
     sample,
     send_validated,
     start_web,
     start_worker,
-    stored_rollups,
     terminate,
     validated_event,
+    wait_rollups_equal_recount,
 )
 
 pytestmark = pytest.mark.e2e
@@ -154,7 +153,7 @@ def test_a_worker_stopped_mid_stream_commits_its_batch_and_its_successor_redoes_
         assert sample(metrics_dir, "qc_events_consumed_total", processed) == committed
 
         producer.join(timeout=30)
-        start_worker(stack, "aggregate-worker", "aggregate", {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+        start_worker(stack, "aggregate-worker", "aggregate", metrics_env(stack, "aggregate"))  # metrics_dir again
         wait_for(lambda: facts.count_documents({}) == len(sent), 60, "the restarted worker to store the rest")
         # The successor began at the committed offsets: nothing handled twice.
         wait_for(
@@ -163,9 +162,7 @@ def test_a_worker_stopped_mid_stream_commits_its_batch_and_its_successor_redoes_
             "the restarted worker to count its events",
         )
         assert sample(metrics_dir, "qc_events_consumed_total", processed) == len(sent)
-        expected = recount(sent)
-        db = client[stack.settings.mongo_db]
-        wait_for(lambda: stored_rollups(db) == expected, 30, "the roll-ups to equal the independent recount")
+        wait_rollups_equal_recount(client[stack.settings.mongo_db], sent)
     finally:
         done.set()
         producer.join(timeout=30)

@@ -244,6 +244,22 @@ class Case:
 
 
 FRESH = {"fresh_alert": World.fresh_alert, "fresh_silence": World.fresh_silence, "fresh_draft": World.fresh_draft}
+_REPORT_YEARS = iter(range(2100, 2999))
+
+
+def _fresh_report(world: World, replied: bool = False) -> str:
+    """A new draft report of region R01 for a period of its own (with S0001's reply if ``replied``): the period."""
+    right = world.apps["aggregate"].extensions["qc.aggregate"].right_of_reply
+    period = f"{next(_REPORT_YEARS)}-Q1"
+    right.prepare("R01", period, "rm1")
+    if replied:  # R01's only site has replied: the report may be published before its deadline
+        right.reply("R01", period, "S0001", "All fine.", "sm1")
+    setattr(world, "replied_report_id" if replied else "report_id", period)  # what fill(fresh=False) reuses
+    return period
+
+
+FRESH["fresh_report"] = _fresh_report
+FRESH["fresh_replied_report"] = lambda world: _fresh_report(world, replied=True)
 
 
 def fill(world: World, template: str, *, fresh: bool = True) -> str:
@@ -252,7 +268,8 @@ def fill(world: World, template: str, *, fresh: bool = True) -> str:
     def value(match):
         name = match.group(1)
         if name in FRESH:
-            return FRESH[name](world) if fresh else getattr(world, name.replace("fresh_", "") + "_id")
+            kept = getattr(world, name.replace("fresh_", "") + "_id", None)  # reports: none until the first is made
+            return FRESH[name](world) if fresh or not kept else kept
         return getattr(world, name)
 
     return re.sub(r"\{(\w+)\}", value, template)
@@ -385,6 +402,44 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         body={"answer": "better"},
     ),
     ("checks", "/sign-out", "POST"): Case("/sign-out", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER),
+    # checks: recognition (My contribution is self-scoped; managers record time and training for their checkers)
+    ("checks", "/my-contribution", "GET"): Case(
+        "/my-contribution", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER
+    ),
+    ("checks", "/my-contribution/print", "GET"): Case(
+        "/my-contribution/print", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER
+    ),
+    ("checks", "/manager/checkers", "GET"): Case(
+        "/manager/checkers",
+        "page",
+        ("session", "rm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        hidden=lambda w: "/manager/checkers/C1/contributions",
+    ),
+    ("checks", "/manager/checkers/<checker_id>/contributions", "GET"): Case(
+        "/manager/checkers/C1/contributions",
+        "page",
+        ("session", "rm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("checks", "/manager/checkers/<checker_id>/contributions", "POST"): Case(
+        "/manager/checkers/C1/contributions",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),  # a page form needs the session and its CSRF token
+        wrong_region=OTHER_REGION_PAGE,
+        body={"date": "2026-11-01", "kind": "training", "hours": "2", "title": "Safeguarding awareness course"},
+    ),
+    ("checks", "/manager/checkers/<checker_id>/contributions/<entry_id>/remove", "POST"): Case(
+        "/manager/checkers/C1/contributions/no-such-entry/remove",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
+    ),
     # aggregate: the API
     ("aggregate", "/api/v1/rollups/sites/<site_id>", "GET"): Case(
         "/api/v1/rollups/sites/S0001",
@@ -447,6 +502,20 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         wrong_role=NOT_A_MANAGER_API,
         wrong_region=OTHER_REGION_API,
     ),
+    ("aggregate", "/api/v1/sites/<site_id>/team-feedback", "GET"): Case(
+        "/api/v1/sites/S0001/team-feedback",
+        "api",
+        ("bearer", "sm1"),
+        wrong_role=NOT_A_MANAGER_API,
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("aggregate", "/api/v1/themes/<kind>/<theme_id>/submissions", "GET"): Case(
+        "/api/v1/themes/working/food/submissions?region_id=R01",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_API,
+    ),
     # aggregate: the pages
     ("aggregate", "/manager", "GET"): Case(
         "/manager", "page", ("session", "rm1"), ok=(302,), wrong_role=NOT_A_MANAGER_PAGE
@@ -469,6 +538,90 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         "page",
         ("session", "sm1"),
         wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("aggregate", "/manager/sites/<site_id>/team-feedback", "GET"): Case(
+        "/manager/sites/S0001/team-feedback",
+        "page",
+        ("session", "sm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    # aggregate: a region's reports and the site managers' right of reply. Page forms sent with a session
+    # other than the owner's role are refused 403, so they are listed with the wrong region.
+    ("aggregate", "/api/v1/regions/<region_id>/reports", "GET"): Case(
+        "/api/v1/regions/R01/reports",
+        "api",
+        ("bearer", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("aggregate", "/api/v1/regions/<region_id>/reports/<period>", "GET"): Case(
+        "/api/v1/regions/R01/reports/{fresh_report}",
+        "api",
+        ("bearer", "admin"),
+        wrong_role=(*NOT_A_MANAGER_API, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_API,
+    ),
+    ("aggregate", "/manager/regions/<region_id>/reports", "GET"): Case(
+        "/manager/regions/R01/reports",
+        "page",
+        ("session", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("session", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("aggregate", "/manager/regions/<region_id>/reports", "POST"): Case(
+        "/manager/regions/R01/reports",
+        "page",
+        ("session", "rm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "rm1")),
+        wrong_region=(*OTHER_REGION_PAGE, ("session", "sm1")),
+        body={"period": "2026-11"},
+    ),
+    ("aggregate", "/manager/regions/<region_id>/reports/<period>", "GET"): Case(
+        "/manager/regions/R01/reports/{fresh_report}",
+        "page",
+        ("session", "sm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("aggregate", "/manager/regions/<region_id>/reports/<period>/print", "GET"): Case(
+        "/manager/regions/R01/reports/{fresh_report}/print",
+        "page",
+        ("session", "rm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("aggregate", "/manager/regions/<region_id>/reports/<period>/replies/<site_id>", "POST"): Case(
+        "/manager/regions/R01/reports/{fresh_report}/replies/S0001",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
+        wrong_region=(*OTHER_REGION_PAGE, ("session", "rm1")),  # a regional manager does not reply for a site
+        body={"reply": "We are on it."},
+    ),
+    ("aggregate", "/manager/regions/<region_id>/reports/<period>/publish", "POST"): Case(
+        "/manager/regions/R01/reports/{fresh_replied_report}/publish",
+        "page",
+        ("session", "rm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "rm1")),
+        wrong_region=(*OTHER_REGION_PAGE, ("session", "sm1")),
+    ),
+    ("aggregate", "/manager/regions/<region_id>/wtfc-pack", "GET"): Case(
+        "/manager/regions/R01/wtfc-pack",
+        "page",
+        ("session", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("session", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("aggregate", "/manager/themes/<kind>/<theme_id>", "GET"): Case(
+        "/manager/themes/working/food?region_id=R01",
+        "page",
+        ("session", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("session", "sm1")),
         wrong_region=OTHER_REGION_PAGE,
     ),
     # notify: the API
@@ -556,6 +709,28 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         ("session", "sm1"),
         ok=(303,),
         wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),  # a page form needs the session and its CSRF token
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    # notify: "You said, we did" boards (checkers come with a board link: tests/integration/test_board.py)
+    ("notify", "/manager/boards", "GET"): Case(
+        "/manager/boards",
+        "page",
+        ("session", "rm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        hidden=lambda w: "/sites/S0001/board",
+    ),
+    ("notify", "/sites/<site_id>/board", "GET"): Case(
+        "/sites/S0001/board",
+        "page",
+        ("session", "sm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("notify", "/sites/<site_id>/board/print", "GET"): Case(
+        "/sites/S0001/board/print",
+        "page",
+        ("session", "rm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
         wrong_region=OTHER_REGION_PAGE,
     ),
 }

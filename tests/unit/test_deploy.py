@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
 import json
+import os
+import re
 import shutil
 import subprocess
+import sys
 import tomllib
 
 import pytest
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 
 from qc.settings import ROOT, Settings
 from tests.unit.deploy_checks import compose as stack
@@ -226,6 +231,79 @@ def test_compose_check_catches_broken_wiring(compose):
         assert expected in problems
 
 
+# Dependencies where a started container is enough, and why.
+STARTED_IS_ENOUGH = {
+    # nginx resolves its upstreams per request (deploy/nginx.conf), so it may start before them.
+    **{("proxy", f"{s}-web"): "per-request upstreams" for s in ("checks", "aggregate", "notify")},
+    # A worker only joins its web's PID namespace (see checks-worker); it waits for kafka and mongo itself.
+    **{(f"{s}-worker", f"{s}-web"): "PID namespace" for s in ("checks", "aggregate", "notify")},
+}
+
+
+def health_problems(compose: dict) -> list[str]:
+    """Every long-running service has a healthcheck and restarts; dependants wait for health where it matters."""
+    svcs = stack.services(compose)
+    one_shots = {
+        d for s in svcs.values() for d, c in stack.depends_on(s).items() if c == "service_completed_successfully"
+    }
+    problems = []
+    for name, svc in svcs.items():
+        if name in one_shots:
+            continue
+        test = (svc.get("healthcheck") or {}).get("test") or []
+        if not test or test[0] not in ("CMD", "CMD-SHELL") or (svc.get("healthcheck") or {}).get("disable"):
+            problems.append(f"{name} runs for good but has no healthcheck")
+        if svc.get("restart") not in ("always", "unless-stopped"):
+            problems.append(f"{name} runs for good but has restart: {svc.get('restart')!r}")
+        for dep, condition in stack.depends_on(svc).items():
+            if condition == "service_started" and "healthcheck" in svcs.get(dep, {}):
+                if (name, dep) not in STARTED_IS_ENOUGH:
+                    problems.append(f"{name} starts once {dep} has started; make it wait for service_healthy")
+    return problems
+
+
+def test_every_long_running_service_has_a_healthcheck_and_a_restart_policy(compose):
+    assert health_problems(compose) == []
+    bad = copy.deepcopy(compose)
+    del bad["services"]["prometheus"]["healthcheck"]
+    bad["services"]["notify-worker"]["healthcheck"] = {"test": ["NONE"]}
+    bad["services"]["grafana"]["restart"] = "no"
+    bad["services"]["grafana"]["depends_on"] = ["mailpit"]
+    assert health_problems(bad) == [
+        "notify-worker runs for good but has no healthcheck",
+        "prometheus runs for good but has no healthcheck",
+        "grafana runs for good but has restart: 'no'",
+        "grafana starts once mailpit has started; make it wait for service_healthy",
+    ]
+
+
+def _stamp_poll(directory, seconds_ago: float) -> None:
+    """A worker process that last went round ``seconds_ago``, writing to the multiprocess ``directory``."""
+    code = "import time; from qc.metrics import CONSUMER_LAST_POLL as last_poll; " + (
+        f"last_poll.labels('qc-x').set(time.time() - {seconds_ago})"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+
+
+def test_the_worker_healthcheck_runs_and_fails_a_worker_that_stopped_going_round(compose, tmp_path):
+    test = compose["services"]["checks-worker"]["healthcheck"]["test"]
+    assert all(compose["services"][f"{s}-worker"]["healthcheck"]["test"] == test for s in ("aggregate", "notify"))
+    assert test[:3] == ["CMD", "python", "-c"]
+
+    def healthy() -> bool:
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+        result = subprocess.run([sys.executable, *test[2:]], env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode == 0
+
+    assert not healthy()  # no worker has polled yet
+    _stamp_poll(tmp_path, 400)
+    assert not healthy()  # hung for longer than QcWorkerNotReporting allows
+    _stamp_poll(tmp_path, 1)
+    assert healthy()  # restarted: the fresh process counts
+
+
 def test_compose_commands_run_real_code(compose, routes):
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert stack.command_problems(compose, scripts) == []
@@ -327,6 +405,81 @@ def test_dashboards_query_only_what_the_code_defines(known):
         "T: metric 'qc_lag' is not defined in the code",
         "panel ids repeat: [1, 1]",
     ]
+
+
+# Panels the issue asks for: (what ops look at, metric, label matchers, grouping labels, quantile).
+REQUIRED_PANELS = [
+    ("every service up", "up", [], set(), None),
+    ("each worker's liveness", "qc_consumer_last_poll_timestamp_seconds", [], {"group"}, None),
+    ("consumer lag per group and partition", "qc_consumer_lag", [], {"group", "partition"}, None),
+    *[
+        (
+            f"{percentile} latency to {stage}",
+            "qc_pipeline_latency_seconds_bucket",
+            [("stage", "=", stage)],
+            {"le"},
+            quantile,
+        )
+        for stage in ("rollup_updated", "alert_raised")
+        for percentile, quantile in (("p50", "0.5"), ("p99", "0.99"))
+    ],
+    ("dead letters", "qc_deadletter_events_total", [], set(), None),
+    ("delivery failures", "qc_notifications_total", [("outcome", "=", "failed")], {"channel"}, None),
+    ("HTTP 5xx by service", "qc_http_requests_total", [("status", "=~", "5..")], {"service"}, None),
+    ("HTTP latency by service", "qc_http_request_duration_seconds_bucket", [], {"service", "le"}, "0.99"),
+    ("submissions by outcome", "qc_submissions_total", [], {"outcome"}, None),
+    ("alerts by rule and severity", "qc_alerts_raised_total", [], {"rule", "severity"}, None),
+]
+
+
+def code_families() -> dict[str, set[str]]:
+    """Each metric family the code defines, with the series names it is queried by."""
+    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+    families = {}
+    for name in promql.metric_modules():
+        for value in vars(importlib.import_module(name)).values():
+            if isinstance(value, MetricWrapperBase):
+                family = value.describe()[0]
+                families[family.name] = {family.name + suffix for suffix in suffixes[family.type]}
+    return families
+
+
+def panel_coverage_problems(dashboards: list[dict]) -> list[str]:
+    """Metric families no panel shows, and panels the issue asks for that no dashboard has."""
+    queries = []
+    for dashboard in dashboards:
+        panels = list(dashboard.get("panels") or [])
+        for panel in panels:
+            panels += panel.get("panels") or []
+            for target in panel.get("targets") or []:
+                expr = target.get("expr", "")
+                queries.append((re.sub(r"\s+", "", expr), promql.parse_promql(expr)))
+    shown = {metric for _, query in queries for metric in query.metrics}
+    problems = [f"no panel shows {family}" for family, series in sorted(code_families().items()) if not series & shown]
+    for what, metric, matchers, grouping, quantile in REQUIRED_PANELS:
+        if not any(
+            metric in query.metrics
+            and all((metric, *matcher) in query.matchers for matcher in matchers)
+            and grouping <= query.grouping
+            and (quantile is None or f"histogram_quantile({quantile}," in expr)
+            for expr, query in queries
+        ):
+            problems.append(f"no panel shows {what}")
+    return problems
+
+
+def test_every_metric_family_and_every_panel_the_issue_asks_for_is_on_a_dashboard():
+    dashboards = [json.loads(p.read_text()) for p in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))]
+    assert panel_coverage_problems(dashboards) == []
+
+    only_http = {"panels": [{"id": 1, "targets": [{"expr": "sum by (service) (rate(qc_http_requests_total[5m]))"}]}]}
+    problems = panel_coverage_problems([only_http])
+    assert "no panel shows qc_consumer_lag" in problems
+    assert "no panel shows qc_http_requests" not in problems
+    assert "no panel shows consumer lag per group and partition" in problems
+    assert "no panel shows p50 latency to alert_raised" in problems
+    lag_by_group = {"panels": [{"id": 1, "targets": [{"expr": "max by (group) (qc_consumer_lag)"}]}]}
+    assert "no panel shows consumer lag per group and partition" in panel_coverage_problems([lag_by_group])
 
 
 # --- Dockerfile and .dockerignore -------------------------------------------
