@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop test lint bench clean browser prometheus
+.PHONY: run stop test lint bench clean browser prometheus nginx
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,13 @@ prometheus:
 	command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
 
-test: $(STAMP) lint browser prometheus
+# Debian's nginx: tests/integration/test_proxy_logs.py runs deploy/nginx.conf
+# to check its access log keeps no sign-in secrets. Installed only when missing.
+nginx:
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx)
+
+test: $(STAMP) lint browser prometheus nginx
 	$(PY) -m pytest -q
 
 # The benchmark (issue 8): its own stack on free ports under a temporary directory; prints one table.
