@@ -9,6 +9,7 @@ with status ``silenced`` (never a safeguarding alert).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 from collections import defaultdict
@@ -30,7 +31,11 @@ LABELS = {"critical": "Urgent", "high": "Important", "warning": "Please look", "
 
 
 class Mailer:
-    """Sends one message per call over SMTP (plain text with an HTML alternative)."""
+    """Sends one message per call over SMTP (plain text with an HTML alternative).
+
+    Inside ``session()`` the calls share one connection: a handshake per message was most of the
+    worker's time spent sending when many alerts were due at once.
+    """
 
     def __init__(self, smtp_url: str, sender: str, timeout: float):
         parsed = urlparse(smtp_url)
@@ -38,6 +43,19 @@ class Mailer:
         self.use_tls = parsed.scheme == "smtps"
         self.username, self.password = parsed.username, parsed.password
         self.sender, self.timeout = sender, timeout
+        self._sessions = 0
+        self._smtp: smtplib.SMTP | None = None
+
+    @contextlib.contextmanager
+    def session(self):
+        """Reuse one connection for the sends inside; closed on the way out."""
+        self._sessions += 1
+        try:
+            yield self
+        finally:
+            self._sessions -= 1
+            if not self._sessions:
+                self._close()
 
     def send(self, to: str, subject: str, text: str, html: str) -> None:
         """Send or raise (smtplib.SMTPException / OSError)."""
@@ -45,11 +63,37 @@ class Mailer:
         message["From"], message["To"], message["Subject"] = self.sender, to, subject
         message.set_content(text)
         message.add_alternative(html, subtype="html")
+        if not self._sessions:
+            with self._connect() as smtp:
+                smtp.send_message(message)
+            return
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            self._smtp.send_message(message)
+        except (smtplib.SMTPException, OSError):
+            self._close()  # never reuse a connection in an unknown state; the next send opens a new one
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
         smtp_class = smtplib.SMTP_SSL if self.use_tls else smtplib.SMTP
-        with smtp_class(self.host, self.port, timeout=self.timeout) as smtp:
+        smtp = smtp_class(self.host, self.port, timeout=self.timeout)
+        try:
             if self.username:
                 smtp.login(self.username, self.password or "")
-            smtp.send_message(message)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
 
 
 def render(template: str, subject: str, **context) -> tuple[str, str, str]:
@@ -161,13 +205,19 @@ class Deliveries:
             {"channel": "email", "status": {"$in": ["pending", "failed"]}, "next_attempt_at": {"$lte": now}},
             limit=limit,
         )
-        for delivery in due:
-            alert = alerts_by_id(delivery["alert_id"])
-            if alert is None:
-                continue
-            site = self.sites.find_one({"_id": alert["site_id"]}) or {}
-            place = site.get("name") or alert["site_id"]
-            sent += self._attempt([delivery], self._message(delivery, alert, place), now)
+        # One look-up per alert and per site, not per delivery (an alert has several recipients).
+        alerts, places = {}, {}
+        with self.mailer.session():
+            for delivery in due:
+                if delivery["alert_id"] not in alerts:
+                    alerts[delivery["alert_id"]] = alerts_by_id(delivery["alert_id"])
+                alert = alerts[delivery["alert_id"]]
+                if alert is None:
+                    continue
+                if alert["site_id"] not in places:
+                    site = self.sites.find_one({"_id": alert["site_id"]}) or {}
+                    places[alert["site_id"]] = site.get("name") or alert["site_id"]
+                sent += self._attempt([delivery], self._message(delivery, alert, places[alert["site_id"]]), now)
         return sent
 
     def _message(self, delivery: dict, alert: dict, place: str) -> tuple[str, str, str]:

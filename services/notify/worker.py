@@ -49,23 +49,27 @@ class NotifyHandler(Handler):
         self.webhooks = webhooks
         self.scheduler = scheduler
         self.feedback = feedback or FixFeedback(store.alerts.database)
+        # The period kinds a roll-up rule reads: a site has a roll-up per kind for every check, and
+        # the others (most of them) need neither their score kept nor two database round trips.
+        self.rollup_kinds = {rule.param("period_kind") for rule in alert_rules.rules_for(rules, "rollup")}
 
     def handle(self, batch: list[Delivery]) -> None:
         """Apply each event, then send what is due at once."""
-        for delivery in batch:
-            event = delivery.event
-            kind = event["type"]
-            with logs.correlation(event.get("correlationid")):
-                if kind == "org.qc.directory.changed":
-                    self.knowledge.apply_directory(event["data"])
-                elif kind == "org.qc.submission.validated":
-                    self._validated(event)
-                elif kind == "org.qc.rollup.updated":
-                    self._rollup(event)
-                elif kind == "org.qc.submission.rejected":
-                    self._rejected(event)
-                elif kind == "org.qc.fix.feedback":
-                    self._feedback(event["data"])
+        with self.knowledge.batch():
+            for delivery in batch:
+                event = delivery.event
+                kind = event["type"]
+                with logs.correlation(event.get("correlationid")):
+                    if kind == "org.qc.directory.changed":
+                        self.knowledge.apply_directory(event["data"])
+                    elif kind == "org.qc.submission.validated":
+                        self._validated(event)
+                    elif kind == "org.qc.rollup.updated":
+                        self._rollup(event)
+                    elif kind == "org.qc.submission.rejected":
+                        self._rejected(event)
+                    elif kind == "org.qc.fix.feedback":
+                        self._feedback(event["data"])
         self._send()
 
     def tick(self) -> None:
@@ -90,7 +94,7 @@ class NotifyHandler(Handler):
 
     def _rollup(self, event: dict) -> None:
         rollup = event["data"]
-        if rollup["scope"] != "site":
+        if rollup["scope"] != "site" or rollup["period_kind"] not in self.rollup_kinds:
             return
         previous = self.knowledge.note_score(rollup)
         for candidate in alert_rules.evaluate_rollup(self.rules, rollup, previous):

@@ -95,6 +95,62 @@ def test_a_flood_of_100_identical_events_makes_one_alert(db, publisher, settings
     assert db["deliveries"].count_documents({}) == 5  # SM1, RM1 (safety); SM1, RM1, SG1 (urgent)
 
 
+def test_a_directory_change_inside_a_batch_reaches_the_alerts_after_it(db, publisher, settings):
+    # Recipients are read once per batch; a person added in the same batch must still be told.
+    handler = _handler(db, settings, publisher)
+    new_manager = {
+        "entity": "person",
+        "id": "SM2",
+        "name": "SM2",
+        "role": "site_manager",
+        "site_id": "S0001",
+        "region_id": "R01",
+        "active": True,
+        "email": f"sm2-{settings.mongo_db}@test",
+        "username": "sm2",
+    }
+    directory = events.make_event("org.qc.directory.changed", source="t", subject="SM2", data=new_manager)
+    handler.handle(
+        _deliveries(
+            _validated(visited_on="2026-11-12"),
+            directory,
+            _validated(visited_on="2026-11-03", urgent_concern="I am scared at night"),
+        )
+    )
+    told = {
+        a["rule"]: {d["person_id"] for d in db["deliveries"].find({"alert_id": a["_id"]})}
+        for a in handler.store.alerts.find()
+    }
+    assert told == {"safety_not_good": {"SM1", "RM1"}, "urgent_concern": {"SM1", "SM2", "RM1", "SG1"}}
+    # The batch's visits are written once at its end: the latest one counts.
+    assert handler.knowledge.site("S0001")["last_visited_on"] == "2026-11-12"
+
+
+def test_a_roll_up_of_a_period_kind_no_rule_reads_is_skipped(db, publisher, settings):
+    handler = _handler(db, settings, publisher)
+    week = {
+        "scope": "site",
+        "site_id": "S0001",
+        "region_id": "R01",
+        "period": "2026-W47",
+        "period_kind": "week",
+        "checks": 3,
+        "score": 1.0,
+        "share_good": 0.0,
+        "questions": {},
+        "updated_at": "2026-11-25T10:00:00Z",
+        "latest_received_at": None,
+    }
+    month = {**week, "period": "2026-11", "period_kind": "month"}
+    handler.handle(
+        _deliveries(
+            *(events.make_event("org.qc.rollup.updated", source="t", subject="r", data=r) for r in (week, month))
+        )
+    )
+    assert [a["period"] for a in handler.store.alerts.find()] == ["2026-11"]  # the low score rule reads months
+    assert [s["_id"] for s in db["notify_scores"].find()] == ["S0001:2026-11"]
+
+
 def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
     handler = _handler(db, settings, publisher, smtp_url="smtp://127.0.0.1:1")  # nothing listens on port 1
     handler.handle(_deliveries(_validated()))
