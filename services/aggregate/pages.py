@@ -72,6 +72,16 @@ def organisation():
     )
 
 
+def _visible_site(site_id: str):
+    """The site, or the refusal (404 unknown, 403 outside what the manager may see)."""
+    site_doc = ctx().directory.site(site_id)
+    if site_doc is None:
+        return None, (render_template("forbidden.html", missing=True), 404)
+    if not g.principal.can_see_site(site_id, site_doc["region_id"]):
+        return None, (render_template("forbidden.html"), 403)
+    return site_doc, None
+
+
 def _region_period(region_id: str):
     """The period asked for on a region's page, or the refusal (403 outside the manager's regions, 400 bad period)."""
     if g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):
@@ -123,11 +133,9 @@ def region(region_id: str):
 @web.require_manager_page
 def site(site_id: str):
     """A site's trend, answers per question and latest comments."""
-    site_doc = ctx().directory.site(site_id)
-    if site_doc is None:
-        return render_template("forbidden.html", missing=True), 404
-    if not g.principal.can_see_site(site_id, site_doc["region_id"]):
-        return render_template("forbidden.html"), 403
+    site_doc, refusal = _visible_site(site_id)
+    if refusal:
+        return refusal
     period, error = period_arg()
     if error:
         return error
@@ -166,11 +174,9 @@ def site(site_id: str):
 @web.require_manager_page
 def site_team_feedback(site_id: str):
     """A site's key questions for a month and their trend, for the team leader to take to supervision."""
-    site_doc = ctx().directory.site(site_id)
-    if site_doc is None:
-        return render_template("forbidden.html", missing=True), 404
-    if not g.principal.can_see_site(site_id, site_doc["region_id"]):
-        return render_template("forbidden.html"), 403
+    site_doc, refusal = _visible_site(site_id)
+    if refusal:
+        return refusal
     period, error = period_arg()
     if error:
         return error
@@ -219,11 +225,9 @@ def theme(kind: str, theme_id: str):
     """The texts behind one theme of a site, a region or (organisation-wide roles) everyone, in a period."""
     region_id, site_id = request.args.get("region_id"), request.args.get("site_id")
     if site_id:
-        site_doc = ctx().directory.site(site_id)
-        if site_doc is None:
-            return render_template("forbidden.html", missing=True), 404
-        if not g.principal.can_see_site(site_id, site_doc["region_id"]):
-            return render_template("forbidden.html"), 403
+        _site, refusal = _visible_site(site_id)
+        if refusal:
+            return refusal
         region_id = None  # the site's own texts, whatever region was asked for
     elif region_id:
         if g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):

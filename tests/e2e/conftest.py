@@ -138,3 +138,20 @@ def small_targets(driver) -> list[str]:
         return out;
         """
     )
+
+
+@pytest.fixture(scope="module")
+def report(request):
+    """Write a line to pytest's terminal past output capturing, so figures show without -s (crash, outage)."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if reporter is None or capture is None:
+            print(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(line)
+
+    return write

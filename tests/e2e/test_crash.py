@@ -109,23 +109,6 @@ def _kill_plan() -> list[tuple[float, str]]:
     return sorted((rng.uniform(3, window), name) for name in WORKERS for _ in range(KILLS_PER_WORKER))
 
 
-@pytest.fixture(scope="module")
-def report(request):
-    """Write a line to pytest's terminal, past output capturing (so it shows without -s)."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def write(line: str) -> None:
-        if reporter is None or capture is None:
-            print(line)
-            return
-        with capture.global_and_fixture_disabled():
-            reporter.ensure_newline()
-            reporter.write_line(line)
-
-    return write
-
-
 def _quiet(stack, db) -> bool:
     """Every group has committed every event, and nothing is undecided, unrouted or unsent."""
     crashed = crash_tools.reap({n: stack.procs[n] for n in WORKERS})

@@ -84,23 +84,6 @@ class Outage:
         return posted | self.in_flight_received
 
 
-@pytest.fixture(scope="module")
-def report(request):
-    """Write a line to pytest's terminal, past output capturing (so it shows without -s)."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def write(line: str) -> None:
-        if reporter is None or capture is None:
-            print(line)
-            return
-        with capture.global_and_fixture_disabled():
-            reporter.ensure_newline()
-            reporter.write_line(line)
-
-    return write
-
-
 def _post(url: str, token: str, body: dict, attempts: int = 1) -> list[Answer]:
     """POST a check as a phone would; with ``attempts`` > 1 it tries again after a 503 (same submission_id)."""
     answers = []
