@@ -86,7 +86,11 @@ def measure(root: Path, work: Path, credentials: dict, seconds: int) -> dict:
         observer = Observer(s.settings.kafka_bootstrap, [TOPICS["rollups"], TOPICS["alerts"]])
         today = dt.date.today()
         items = data.e2e_requests(credentials, RATE * seconds, today, URGENT_SHARE)
+        window, database = stack.CpuWindow(s), stack.DatabaseWindow(s)
+        window.start()
+        database.start()
         sent = intake.fixed_rate(stack_url(s), items, RATE, work, "e2e")
+        cpu = window.stop()
         accepted = {}
         for item, (status, _latency, done_at) in zip(items, sent["results"], strict=True):
             if status == 202:
@@ -110,6 +114,7 @@ def measure(root: Path, work: Path, credentials: dict, seconds: int) -> dict:
                 break
             time.sleep(1)
         observer.close()
+        database_use = database.stop()  # the whole work of these submissions: intake and the catch-up after
         to_rollup = [
             max(rollup_at[(site, week)] - done, 0)
             for site, week, done, _u in accepted.values()
@@ -125,6 +130,8 @@ def measure(root: Path, work: Path, credentials: dict, seconds: int) -> dict:
             "urgent": urgent,
             "hop": _ms(hop, RATE * 10),
             "memory": stack.peak_rss(s),
+            "cpu": cpu,
+            "database": database_use,
         }
     finally:
         s.stop()

@@ -35,6 +35,7 @@ def wrk(url: str, creds: Path, template: Path, seconds: int, run: int) -> dict:
         "p99": raw["p99_us"] / 1000,
         "failed": raw["failed"] + raw["socket_errors"],
         "requests": raw["requests"],
+        "ok": raw["ok"],
     }
 
 
@@ -59,21 +60,38 @@ def fixed_rate(url: str, items: list[dict], rate: float, work: Path, name: str) 
     }
 
 
+def database_ceiling(uri: str) -> dict:
+    """The bare database baseline (bench/rawdb.py) in its own process: small writes/s from 16 clients."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.rawdb", "--uri", uri, "--threads", str(CONNECTIONS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(out.stdout)
+
+
 def measure(s, work: Path, credentials: dict, seconds: int, fixed_seconds: int) -> dict:
     """hello, skeleton and the real intake: full-load req/s and latency, then p99 at 300 req/s."""
     today = dt.date.today()
     creds, template = work / "wrk-credentials.txt", work / "wrk-body.json"
     creds.write_text(data.wrk_credentials(credentials))
     template.write_text(data.wrk_template(today))
+    out: dict = {"cpu": {}, "database": {}, "database_ceiling": database_ceiling(s.settings.mongo_uri)}
+    print(f"  database: {out['database_ceiling']['rate']:,.0f} single-document writes/s (16 clients)", flush=True)
     urls = {
         "hello": stack.start_web(s, "hello-web", "bench.baselines:create_hello_app()", stack.free_port()),
         "skeleton": stack.start_web(s, "skeleton-web", "bench.baselines:create_skeleton_app()", stack.free_port()),
         "intake": stack.start_service_web(s, "checks"),
     }
-    out = {}
     for run, (name, url) in enumerate(urls.items(), start=1):
         wrk(url, creds, template, 2, run * 10)  # warm-up: connections, producer metadata, caches
+        window, database = stack.CpuWindow(s), stack.DatabaseWindow(s)
+        window.start()
+        database.start()
         out[name] = wrk(url, creds, template, seconds, run * 10 + 1)
+        out["cpu"][name], out["database"][name] = window.stop(), database.stop()
         print(f"  {name}: {out[name]['rps']:,.0f} req/s, p99 {out[name]['p99']:.1f} ms", flush=True)
     rate = 300
     count = rate * fixed_seconds

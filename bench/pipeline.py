@@ -115,9 +115,13 @@ def measure(root: Path, credentials: dict, count: int, budget: float) -> dict:
         raw = raw_consume(s.settings.kafka_bootstrap, count)
 
         started = time.time()
+        window, database = stack.CpuWindow(s), stack.DatabaseWindow(s)
+        window.start()
+        database.start()
         for service in WORKERS:
             stack.start_worker(s, service)
         finished, done, validator_finished, decided = drain(admin, count, budget)
+        cpu, database_use = window.stop(), database.stop()
         joined = max(
             stack.log_time_of(s, f"{w}-worker", "partitions assigned", after=started) or started for w in WORKERS
         )
@@ -137,6 +141,8 @@ def measure(root: Path, credentials: dict, count: int, budget: float) -> dict:
             "validator_rate": decided / max(validator_finished - joined, 1e-9),
             "memory": memory,
             "memory_idle": memory_idle,
+            "cpu": cpu,
+            "database": database_use,
         }
     finally:
         s.stop()

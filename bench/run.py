@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from bench import e2e, intake, pipeline, stack
-from bench.report import figures, machine
+from bench.report import figures, format_cpu, format_database, machine
 from bench.stats import format_table
 
 SIZES = (10_000, 40_000, 78_000)
@@ -64,6 +64,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"logs kept in {root}", file=sys.stderr)
     print()
     print(format_table(figures(results), title=_title(results)))
+    cpu = format_cpu(results)
+    if cpu:
+        print()
+        print(cpu)
+        print("(2 cores in all; the load generators' own CPU is not in these figures)")
+    database = format_database(results)
+    if database:
+        print()
+        print(database)
     for error in errors:
         print(f"not measured: {error}")
     return 1 if errors else 0

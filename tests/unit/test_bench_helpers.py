@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import data
-from bench.report import figures
+from bench.report import figures, format_cpu
 from bench.stats import Figure, format_table, number, percentile
 
 
@@ -84,3 +84,57 @@ def test_site_addresses_are_distinct_private_addresses():
     addresses = {data.site_address(f"S{i:04d}") for i in range(1, 1501)}
     assert len(addresses) == 1500
     assert all(a.startswith("10.") for a in addresses)
+
+
+def test_cpu_table_lists_every_process_per_window_with_a_total():
+    results = {
+        "intake": {"cpu": {"skeleton": {"database": 0.1, "skeleton-web": 1.2}, "intake": {"database": 0.95}}},
+        "e2e": {"cpu": {"database": 0.9, "aggregate-worker": 0.25, "notify-worker": 0.3}},
+    }
+    lines = format_cpu(results).splitlines()
+    assert lines[0].split("  ")[0] == "CPU, cores used while measured"
+    assert [c.strip() for c in lines[0].split("  ") if c.strip()][1:] == [
+        "skeleton (wrk)",
+        "intake (wrk)",
+        "e2e at 100/s",
+    ]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    assert rows["database"] == ["0.10", "0.95", "0.90"]
+    assert rows["aggregate-worker"] == ["0.25"]  # only measured in one window
+    assert lines[-1].startswith("all of the stack") and lines[-1].split()[-3:] == ["1.30", "0.95", "1.45"]
+    assert format_cpu({}) == ""
+
+
+def test_cpu_of_this_process_grows_as_it_works():
+    import os
+
+    from bench.stack import cpu_seconds_of
+
+    before = cpu_seconds_of(os.getpid())
+    deadline = before + 0.05
+    while cpu_seconds_of(os.getpid()) < deadline:  # burn CPU until /proc shows it: a deadline, not a sleep
+        sum(range(10_000))
+    assert cpu_seconds_of(os.getpid()) >= deadline
+    assert cpu_seconds_of(2**22 + 7) == 0.0  # no such process
+
+
+def test_intake_is_read_against_what_the_database_allows_it():
+    run = {"rps": 150.0, "p50": 80.0, "p99": 200.0, "failed": 0, "ok": 1500}
+    skeleton = {"rps": 1000.0, "p50": 10.0, "p99": 30.0, "failed": 0}
+    results = {
+        "intake": {
+            "hello": {"rps": 5000.0, "p50": 1.0, "p99": 5.0, "failed": 0},
+            "skeleton": skeleton,
+            "intake": run,
+            "intake_fixed": {"p99": 900.0, "failed": 0},
+            "skeleton_fixed": {"p99": 3.0, "failed": 0},
+            "database_ceiling": {"rate": 1200.0},
+            "database": {"intake": {"requests": 6000, "collections": {}}},
+            "memory": {},
+        }
+    }
+    rows = {f.name: f for f in figures(results)}
+    assert rows["  database: single-document writes (16 clients)"].value == 1200.0
+    allowed = rows["intake vs. what the database allows it"]
+    assert allowed.baseline == pytest.approx(300.0)  # 1,200 writes/s at 4 requests per submission
+    assert allowed.ratio == pytest.approx(0.5) and "4.0 requests each" in allowed.baseline_name
