@@ -19,9 +19,9 @@ can and writes the counts in one bulk write about once a second:
   ``$inc`` and decides on the count that returns. The trade-off: the
   total let through in a window may exceed the limit by up to that 1 % per
   process serving the key. With limits under 100 the slack is 0, so a
-  checker's 30 a minute and sign-ins' 10 are decided exactly, one atomic
-  ``$inc`` each, as before; a care home's 300 a minute costs a round trip
-  every fourth request, and the bulk write.
+  checker's 30 a minute and sign-ins' 10 are decided exactly, with one
+  conditional upsert each (``_take_one``); a care home's 300 a minute costs
+  two round trips every fourth request, and the bulk write.
 
 If the database cannot be reached the request is let through (and logged):
 the routes limited here need the database anyway and will answer 503 or fail
@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable
 
 from flask import current_app, request
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
@@ -137,16 +137,25 @@ class RateLimiter:
                 self.flush()
             return decision
         try:
-            total = self._add(doc_id, hits, count.expires_at)
+            if hits == 1:  # limits without slack: decided exactly, one conditional write
+                allowed, total = self._take_one(doc_id, limit, count.expires_at)
+            else:
+                total = self._add(doc_id, hits, count.expires_at)
+                allowed = total <= limit
         except PyMongoError:
             with self._lock:
                 count.pending += hits  # still to be written
             raise
         with self._lock:
-            count.known = max(count.known, total)
+            if total is None:  # taken: the count is ours plus whatever it was
+                count.known += 1
+            else:
+                count.known = max(count.known, total)
+            if not allowed and hits == 1:
+                count.pending += 1  # refused without a write: counted with the next flush
         if due:
             self.flush()
-        return Decision(total <= limit, total, limit, retry_after)
+        return Decision(allowed, total if total is not None else count.known, limit, retry_after)
 
     def flush(self) -> None:
         """Write every count held here in one bulk write, and forget windows that are over."""
@@ -186,18 +195,53 @@ class RateLimiter:
         # Counts lost to an outage only ever let a little more through; never fail a request for it.
         log.warning("rate limit counts not written: database unavailable", extra={"error": repr(error)[:300]})
 
+    def _take_one(self, doc_id: str, limit: int, expires_at: dt.datetime) -> tuple[bool, int | None]:
+        """Count one hit only if the window has room: (allowed, the count if it was read).
+
+        One conditional upsert decides it: it matches the window's document only
+        while its count is under the limit, and creates it on the window's first
+        hit; when the document is full, the upsert collides with it on ``_id``
+        (DuplicateKeyError) and the hit is refused. Exact across processes, as
+        each hit either takes a place under the limit or finds none, and neither
+        ``find_one_and_update`` (a collection scan on the embedded database, see
+        qc.mongo.update_and_read) nor a read is needed to allow a request.
+        """
+        for _ in range(5):
+            try:
+                self.collection.update_one(
+                    {"_id": doc_id, "count": {"$lt": limit}},
+                    {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": expires_at}},
+                    upsert=True,
+                )
+                return True, None
+            except DuplicateKeyError:
+                doc = self.collection.find_one({"_id": doc_id}, {"count": 1})
+                if doc is not None and doc["count"] >= limit:
+                    return False, int(doc["count"])
+                # Two first hits raced to create it (SecantusDB may not show the winner's yet): again.
+        raise OperationFailure(f"rate limit document {doc_id} neither taken nor found full")
+
     def _add(self, doc_id: str, hits: int, expires_at: dt.datetime) -> int:
-        """Add ``hits`` to a document atomically; its count afterwards."""
+        """Add ``hits`` to a document atomically; its count afterwards (at least).
+
+        For the hits a process held under its slack (limits of 100 and more).
+        An atomic ``$inc``, then a read of the count: not ``find_one_and_update``,
+        which the embedded database serves with a scan of the whole collection
+        (qc.mongo.update_and_read). The count read back may already include
+        other processes' hits made just after ours, so at the very edge of a
+        limit two racing requests may both be refused; never is more let through.
+        """
         update = {"$inc": {"count": hits}, "$setOnInsert": {"expires_at": expires_at}}
         for _ in range(5):
             try:
-                doc = self.collection.find_one_and_update(
-                    {"_id": doc_id}, update, upsert=True, return_document=ReturnDocument.AFTER
-                )
+                counted = self.collection.update_one({"_id": doc_id}, update, upsert=True)
             except DuplicateKeyError:
-                # Two first requests of a window raced to insert; the loser now finds the document
+                # Two first requests of a window raced to insert; the loser adds to the winner's
                 # (SecantusDB has been seen not to show it yet: then nothing was counted; try again).
-                doc = self.collection.find_one_and_update({"_id": doc_id}, update, return_document=ReturnDocument.AFTER)
+                counted = self.collection.update_one({"_id": doc_id}, update)
+                if not counted.matched_count:
+                    continue
+            doc = self.collection.find_one({"_id": doc_id}, {"count": 1})
             if doc is not None:
                 return int(doc["count"])
         raise OperationFailure(f"rate limit document {doc_id} neither inserted nor found")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import DESCENDING
 from pymongo.database import Database
 
 from qc import events
+from qc.mongo import update_and_read
 
 PICTURES = ("symbols", "photos", "words")
 TEXT_SIZES = ("normal", "large", "very-large")
@@ -137,10 +138,10 @@ class Drafts:
 
     def update(self, checker_id: str, draft_id: str, changes: dict) -> dict | None:
         """Set some fields of an unsent draft; None when it is gone or already sent."""
-        return self.collection.find_one_and_update(
+        return update_and_read(
+            self.collection,
             {"_id": draft_id, "checker_id": checker_id, "sent_at": None},
             {"$set": {**changes, "updated_at": events.now()}},
-            return_document=ReturnDocument.AFTER,
         )
 
     def mark_sent(self, checker_id: str, draft_id: str) -> None:

@@ -58,16 +58,21 @@ def _anonymise_submissions(db: Database, query: dict) -> int:
     """
     done = 0
     while True:
-        claimed = db["submissions"].find_one_and_update(
-            query,
+        # Read, then claim with a conditional write (not find_one_and_update, which the embedded
+        # database serves with a scan of every submission: qc.mongo.update_and_read); a record
+        # another run claimed in between does not match the write and is skipped here.
+        claimed = db["submissions"].find_one(query, {"checker_id": 1, "status": 1, "visited_on": 1})
+        if claimed is None:
+            return done
+        taken = db["submissions"].update_one(
+            {"_id": claimed["_id"], "checker_id": claimed.get("checker_id"), "anonymised_at": {"$exists": False}},
             {
                 "$set": {"checker_id": None, "anonymised_at": events.now()},
                 "$unset": {"content_hash": "", "correlation_id": ""},
             },
-            projection={"checker_id": 1, "status": 1, "visited_on": 1},
         )
-        if claimed is None:
-            return done
+        if not taken.matched_count:
+            continue
         done += 1
         if claimed.get("checker_id") and claimed.get("status") in COUNTED:
             Contributions(db).tally_anonymised(claimed["checker_id"], claimed["visited_on"])

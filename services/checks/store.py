@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from qc import events
+from qc.mongo import update_and_read
 
 SENDING = "sending"  # claimed by intake, not yet acknowledged by the broker
 
@@ -71,14 +72,14 @@ class Submissions:
             return doc
         except DuplicateKeyError:
             pass
-        return self.collection.find_one_and_update(
+        return update_and_read(
+            self.collection,
             {
                 "_id": received["submission_id"],
                 "status": SENDING,
                 "claimed_at": {"$lt": now - dt.timedelta(seconds=stale_after)},
             },
             {"$set": {"claimed_at": now}},
-            return_document=ReturnDocument.AFTER,
         )
 
     def release(self, submission_id: str) -> None:
@@ -94,7 +95,7 @@ class Submissions:
         on_insert = {f: received[f] for f in _INTAKE_FIELDS}
         on_insert.update(responses=[])
         try:
-            return self.collection.find_one_and_update(
+            self.collection.update_one(
                 # Matches only an undecided record, so a redelivery cannot
                 # overwrite the first decision: its upsert hits the unique _id.
                 {"_id": received["submission_id"], "decided_at": {"$exists": False}},
@@ -108,10 +109,11 @@ class Submissions:
                     "$setOnInsert": on_insert,
                 },
                 upsert=True,
-                return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
-            return self.get(received["submission_id"])
+            pass  # decided before: that decision stands
+        # Read back rather than find_one_and_update: see qc.mongo.update_and_read.
+        return self.get(received["submission_id"])
 
     def decided(self, submission_ids: list[str]) -> dict[str, dict]:
         """The records among these that already hold a decision, by id (one query for a batch)."""

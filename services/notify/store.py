@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from qc import events
+from qc.mongo import update_and_read
 from services.notify.rules import Candidate
 
 OPEN_STATUSES = ("open", "acknowledged")
@@ -41,12 +42,12 @@ class AlertStore:
         if candidate.voices:
             # Built the same way every time, so a redelivered event adds nothing twice.
             joining["voices"] = {"$each": list(candidate.voices)}
-        joined = self.alerts.find_one_and_update(
-            {"key": candidate.key, "status": {"$in": list(OPEN_STATUSES)}},
-            {"$addToSet": joining},
-            return_document=ReturnDocument.AFTER,
-        )
-        if joined is not None:
+        is_open = {"key": candidate.key, "status": {"$in": list(OPEN_STATUSES)}}
+        if self.alerts.update_one(is_open, {"$addToSet": joining}).matched_count:
+            # Read back as it is now: still open, or (closed in between) the latest with this key.
+            joined = self.alerts.find_one(is_open) or self.alerts.find_one(
+                {"key": candidate.key}, sort=[("raised_at", DESCENDING)]
+            )
             return joined, False
         now = events.now()
         rule = candidate.rule
@@ -101,25 +102,25 @@ class AlertStore:
     ) -> dict | None:
         """Move an alert on (open → acknowledged → resolved); None if it was not in ``allowed_from``."""
         now = events.now()
-        return self.alerts.find_one_and_update(
+        return update_and_read(
+            self.alerts,
             {"_id": alert_id, "status": {"$in": list(allowed_from)}},
             {
                 "$set": {"status": status, f"{status}_by": by, f"{status}_at": now, **extra},
                 "$push": {"history": {"status": status, "by": by, "at": now}},
             },
-            return_document=ReturnDocument.AFTER,
         )
 
     def reopen(self, alert_id: str, answered_at) -> dict | None:
         """Back to open after a checker says "not better", unless it was resolved again since they answered."""
         now = events.now()
-        return self.alerts.find_one_and_update(
+        return update_and_read(
+            self.alerts,
             {"_id": alert_id, "status": "resolved", "resolved_at": {"$lte": answered_at}},
             {
                 "$set": {"status": "open", "reopened_at": now},
                 "$push": {"history": {"status": "reopened", "by": "checker", "at": now}},
             },
-            return_document=ReturnDocument.AFTER,
         )
 
     def unrouted(self, limit: int = 100) -> list[dict]:
