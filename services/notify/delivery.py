@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from qc import events
 from services.notify import consent, questions
@@ -120,26 +120,51 @@ def record_delivery(
 
     ``recipient`` is the field naming who receives it and its value: ("person_id", …) or ("hook_id", …).
     """
-    field, recipient_id = recipient
     try:
-        collection.insert_one(
-            {
-                "_id": f"{alert_id}:{key}:{channel}:{recipient_id}",
-                "alert_id": alert_id,
-                "purpose": purpose or key,
-                "channel": channel,
-                field: recipient_id,
-                "address": address,
-                "status": status,
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-                "last_error": None,
-            }
-        )
+        collection.insert_one(delivery_record(alert_id, key, channel, recipient, address, status, now, purpose))
     except DuplicateKeyError:
         return False
     return True
+
+
+def delivery_record(
+    alert_id: str,
+    key: str,
+    channel: str,
+    recipient: tuple[str, str],
+    address: str,
+    status: str,
+    now,
+    purpose: str | None = None,
+) -> dict:
+    """The stored form of one delivery; its id (alert + key + channel + recipient) makes it happen once."""
+    field, recipient_id = recipient
+    return {
+        "_id": f"{alert_id}:{key}:{channel}:{recipient_id}",
+        "alert_id": alert_id,
+        "purpose": purpose or key,
+        "channel": channel,
+        field: recipient_id,
+        "address": address,
+        "status": status,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "last_error": None,
+    }
+
+
+def insert_new(collection, records: list[dict]) -> int:
+    """Insert deliveries in one round trip; those recorded before (same id) are skipped. How many were new."""
+    if not records:
+        return 0
+    try:
+        return len(collection.insert_many(records, ordered=False).inserted_ids)
+    except BulkWriteError as e:
+        errors = e.details.get("writeErrors", [])
+        if any(err.get("code") != 11000 for err in errors) or e.details.get("writeConcernErrors"):
+            raise
+        return len(records) - len(errors)
 
 
 def record_email(
@@ -173,19 +198,22 @@ class Deliveries:
             status = "silenced"
         else:
             status = "pending" if alert.get("immediate", True) or purpose in ("escalation", "reopened") else "digest"
-        made = 0
-        for person in recipients:
-            # ``occasion`` tells apart repeats of one purpose (an alert reopened twice).
-            made += record_email(
-                self.collection,
+        # One insert for all of them (a round trip each was most of notify's time: docs/benchmarks.md).
+        # ``occasion`` tells apart repeats of one purpose (an alert reopened twice).
+        records = [
+            delivery_record(
                 alert["_id"],
                 f"{purpose}{occasion}",
-                person["_id"],
+                "email",
+                ("person_id", person["_id"]),
                 person["email"],
                 status,
                 now,
                 purpose=purpose,
             )
+            for person in recipients
+        ]
+        made = insert_new(self.collection, records)
         if not recipients:
             notify_metrics.NOTIFICATIONS.labels("email", "no_recipient").inc()
             log.warning("alert has nobody to tell yet; will try again", extra={"alert_id": alert["_id"]})
@@ -200,25 +228,32 @@ class Deliveries:
     def send_due(self, alerts_by_id, limit: int = 100) -> int:
         """Try every immediate delivery whose time has come; returns how many were sent."""
         now = events.now()
-        sent = 0
         due = self.collection.find(
             {"channel": "email", "status": {"$in": ["pending", "failed"]}, "next_attempt_at": {"$lte": now}},
             limit=limit,
         )
         # One look-up per alert and per site, not per delivery (an alert has several recipients).
-        alerts, places = {}, {}
-        with self.mailer.session():
-            for delivery in due:
-                if delivery["alert_id"] not in alerts:
-                    alerts[delivery["alert_id"]] = alerts_by_id(delivery["alert_id"])
-                alert = alerts[delivery["alert_id"]]
-                if alert is None:
-                    continue
-                if alert["site_id"] not in places:
-                    site = self.sites.find_one({"_id": alert["site_id"]}) or {}
-                    places[alert["site_id"]] = site.get("name") or alert["site_id"]
-                sent += self._attempt([delivery], self._message(delivery, alert, places[alert["site_id"]]), now)
-        return sent
+        alerts, places, done = {}, {}, []
+        try:
+            with self.mailer.session():
+                for delivery in due:
+                    if delivery["alert_id"] not in alerts:
+                        alerts[delivery["alert_id"]] = alerts_by_id(delivery["alert_id"])
+                    alert = alerts[delivery["alert_id"]]
+                    if alert is None:
+                        continue
+                    if alert["site_id"] not in places:
+                        site = self.sites.find_one({"_id": alert["site_id"]}) or {}
+                        places[alert["site_id"]] = site.get("name") or alert["site_id"]
+                    message = self._message(delivery, alert, places[alert["site_id"]])
+                    if self._attempt([delivery], message, now, mark_sent=False):
+                        done.append(delivery["_id"])
+        finally:
+            # Marked sent together, once the session is over: one write instead of one per e-mail.
+            # A crash between a send and this write sends those e-mails again (at least once,
+            # never lost); the window is one session of at most ``limit`` e-mails.
+            self._mark_sent(done)
+        return len(done)
 
     def _message(self, delivery: dict, alert: dict, place: str) -> tuple[str, str, str]:
         purpose = delivery.get("purpose", "alert")
@@ -272,7 +307,16 @@ class Deliveries:
             sent, failed = sent + ok, failed + (1 - ok)
         return sent, failed
 
-    def _attempt(self, deliveries: list[dict], message: tuple[str, str, str], now, channel: str = "email") -> int:
+    def _mark_sent(self, ids: list[str]) -> None:
+        if ids:
+            self.collection.update_many(
+                {"_id": {"$in": ids}},
+                {"$set": {"status": "sent", "sent_at": events.now(), "last_error": None}, "$inc": {"attempts": 1}},
+            )
+
+    def _attempt(
+        self, deliveries: list[dict], message: tuple[str, str, str], now, channel: str = "email", mark_sent=True
+    ) -> int:
         subject, text, html = message
         try:
             self.mailer.send(deliveries[0]["address"], subject, text, html)
@@ -282,11 +326,8 @@ class Deliveries:
             notify_metrics.NOTIFICATIONS.labels(channel, "failed").inc()
             log.warning("e-mail not delivered; will retry", extra={"deliveries": len(deliveries)})
             return 0
-        ids = [d["_id"] for d in deliveries]
-        self.collection.update_many(
-            {"_id": {"$in": ids}},
-            {"$set": {"status": "sent", "sent_at": events.now(), "last_error": None}, "$inc": {"attempts": 1}},
-        )
+        if mark_sent:
+            self._mark_sent([d["_id"] for d in deliveries])
         notify_metrics.NOTIFICATIONS.labels(channel, "sent").inc()
         return 1
 

@@ -30,3 +30,19 @@ def test_a_failed_attempt_is_counted_and_put_off(db, status, after):
     assert abs(stored["next_attempt_at"].replace(tzinfo=now.tzinfo) - (now + dt.timedelta(seconds=40))) < dt.timedelta(
         milliseconds=1
     )
+
+
+def test_a_batch_of_deliveries_is_recorded_once_each_in_one_insert(db):
+    from services.notify.delivery import delivery_record, insert_new
+
+    now = events.now()
+    first = [
+        delivery_record("a1", "alert", "email", ("person_id", p), f"{p}@example.org", "pending", now) for p in "xy"
+    ]
+    assert insert_new(db["deliveries"], first) == 2
+    # A redelivered event plans the same two again, and one more: only the new one is recorded.
+    again = first + [delivery_record("a1", "alert", "email", ("person_id", "z"), "z@example.org", "pending", now)]
+    assert insert_new(db["deliveries"], [dict(r) for r in again]) == 1
+    stored = sorted(d["_id"] for d in db["deliveries"].find({"alert_id": "a1"}))
+    assert stored == ["a1:alert:email:x", "a1:alert:email:y", "a1:alert:email:z"]
+    assert insert_new(db["deliveries"], []) == 0
