@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.database import Database
 
 from qc import events, periods
@@ -23,6 +23,9 @@ class Knowledge:
         self._recipients: list[dict] | None = None  # every possible recipient, while a batch is handled
         self._caching = False
         self._visits: dict[str, str] = {}  # site -> latest visit seen in this batch, written at its end
+        # While a batch is handled: scores noted in it (written at its end), and those read ahead for it.
+        self._scores: dict[str, dict] = {}
+        self._read_scores: dict[str, float | None] = {}
 
     def ensure_indexes(self) -> None:
         """Look-ups for routing and the rules."""
@@ -43,8 +46,28 @@ class Knowledge:
         try:
             yield
             self._flush_visits()
+            self._flush_scores()
         finally:
             self._caching, self._recipients, self._visits = False, None, {}
+            self._scores, self._read_scores = {}, {}
+
+    def read_scores_ahead(self, rollups: list[dict]) -> None:
+        """Inside ``batch()``: the previous periods' scores of these roll-ups, in one query.
+
+        ``note_score`` was two round trips per monthly site roll-up (a third of notify's database
+        requests at 100 submissions/s); the writes wait for the batch's end, the reads are done here.
+        """
+        wanted = {_score_id(r["site_id"], periods.previous(r["period"])) for r in rollups} - set(self._read_scores)
+        if not wanted:
+            return
+        found = {d["_id"]: d["score"] for d in self.scores.find({"_id": {"$in": sorted(wanted)}})}
+        self._read_scores.update({i: found.get(i) for i in wanted})
+
+    def _flush_scores(self) -> None:
+        if self._scores:
+            self.scores.bulk_write(
+                [ReplaceOne({"_id": i}, doc, upsert=True) for i, doc in self._scores.items()], ordered=False
+            )
 
     def _flush_visits(self) -> None:
         """The batch's latest visit per site in one write (was one round trip per submission)."""
@@ -107,12 +130,18 @@ class Knowledge:
 
     def note_score(self, rollup: dict) -> float | None:
         """Keep a site roll-up's score; return the previous period's score, if known."""
-        self.scores.replace_one(
-            {"_id": f"{rollup['site_id']}:{rollup['period']}"},
-            {"_id": f"{rollup['site_id']}:{rollup['period']}", "score": rollup["score"], "checks": rollup["checks"]},
-            upsert=True,
-        )
-        previous = self.scores.find_one({"_id": f"{rollup['site_id']}:{periods.previous(rollup['period'])}"})
+        doc_id = _score_id(rollup["site_id"], rollup["period"])
+        doc = {"_id": doc_id, "score": rollup["score"], "checks": rollup["checks"]}
+        previous_id = _score_id(rollup["site_id"], periods.previous(rollup["period"]))
+        if self._caching:  # in a batch: written at its end, and read from what this batch saw first
+            self._scores[doc_id] = doc
+            if previous_id in self._scores:
+                return self._scores[previous_id]["score"]
+            if previous_id in self._read_scores:
+                return self._read_scores[previous_id]
+        else:
+            self.scores.replace_one({"_id": doc_id}, doc, upsert=True)
+        previous = self.scores.find_one({"_id": previous_id})
         return previous["score"] if previous else None
 
     def note_rejection(self, rejected: dict) -> None:
@@ -155,3 +184,7 @@ class Knowledge:
     def person_by_username(self, username: str) -> dict | None:
         """A manager's contact record by their sign-in name."""
         return self.contacts.find_one({"username": username, "active": True})
+
+
+def _score_id(site_id: str, period: str) -> str:
+    return f"{site_id}:{period}"

@@ -56,6 +56,13 @@ class NotifyHandler(Handler):
     def handle(self, batch: list[Delivery]) -> None:
         """Apply each event, then send what is due at once."""
         with self.knowledge.batch():
+            self.knowledge.read_scores_ahead(
+                [
+                    d.event["data"]
+                    for d in batch
+                    if d.event["type"] == "org.qc.rollup.updated" and self._rule_reads(d.event["data"])
+                ]
+            )
             for delivery in batch:
                 event = delivery.event
                 kind = event["type"]
@@ -92,9 +99,13 @@ class NotifyHandler(Handler):
             details = {"urgent_concern": validated.get("urgent_concern")} if candidate.rule.safeguarding else {}
             self.raise_alert(candidate, details, event.get("correlationid"), validated["received_at"])
 
+    def _rule_reads(self, rollup: dict) -> bool:
+        """A site roll-up of a period kind some roll-up rule reads (the rest need no work at all)."""
+        return rollup["scope"] == "site" and rollup["period_kind"] in self.rollup_kinds
+
     def _rollup(self, event: dict) -> None:
         rollup = event["data"]
-        if rollup["scope"] != "site" or rollup["period_kind"] not in self.rollup_kinds:
+        if not self._rule_reads(rollup):
             return
         previous = self.knowledge.note_score(rollup)
         for candidate in alert_rules.evaluate_rollup(self.rules, rollup, previous):

@@ -151,6 +151,32 @@ def test_a_roll_up_of_a_period_kind_no_rule_reads_is_skipped(db, publisher, sett
     assert [s["_id"] for s in db["notify_scores"].find()] == ["S0001:2026-11"]
 
 
+@pytest.mark.parametrize("together", [True, False], ids=["one batch", "two batches"])
+def test_a_score_drop_is_seen_whether_the_months_come_in_one_batch_or_two(db, publisher, settings, together):
+    """Scores are read ahead and written at a batch's end; the previous month is found either way."""
+    handler = _handler(db, settings, publisher)
+    october = {
+        "scope": "site",
+        "site_id": "S0001",
+        "region_id": "R01",
+        "period": "2026-10",
+        "period_kind": "month",
+        "checks": 4,
+        "score": 2.9,
+        "share_good": 0.9,
+        "questions": {},
+        "updated_at": "2026-11-25T10:00:00Z",
+        "latest_received_at": None,
+    }
+    november = {**october, "period": "2026-11", "score": 2.2, "share_good": 0.5}
+    made = [events.make_event("org.qc.rollup.updated", source="t", subject="r", data=r) for r in (october, november)]
+    for batch in [made] if together else [made[:1], made[1:]]:
+        handler.handle(_deliveries(*batch))
+    drops = [a for a in handler.store.alerts.find() if a["rule"] == "score_drop"]
+    assert [(a["period"], a["details"]["previous_score"]) for a in drops] == [("2026-11", 2.9)]
+    assert {s["_id"]: s["score"] for s in db["notify_scores"].find()} == {"S0001:2026-10": 2.9, "S0001:2026-11": 2.2}
+
+
 def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
     handler = _handler(db, settings, publisher, smtp_url="smtp://127.0.0.1:1")  # nothing listens on port 1
     handler.handle(_deliveries(_validated()))
