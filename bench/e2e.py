@@ -13,13 +13,14 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from bench import data, intake, stack
 from bench.pipeline import directory_size, wait_committed
+from bench.report import E2E_RATE
 from bench.stats import percentile
 from qc import periods
 from qc.devstack import SERVICES
 from qc.kafka import Publisher, make_producer
 from qc.settings import TOPICS
 
-RATE = 100
+RATE = E2E_RATE  # the rate the issue's target is set at
 URGENT_SHARE = 0.05
 
 
@@ -52,7 +53,7 @@ class Observer:
         self.consumer.close()
 
 
-def broker_hop(s, seconds: int = 10) -> list[float]:
+def broker_hop(s, rate: int, seconds: int = 10) -> list[float]:
     """Baseline: produce -> consume latency of one bare hop at the same rate, with the services' producer."""
     topic = "bench.latency"
     publisher = Publisher(make_producer(s.settings, "bench-hop"), source="bench", timeout=10)
@@ -60,8 +61,8 @@ def broker_hop(s, seconds: int = 10) -> list[float]:
     observer = Observer(s.settings.kafka_bootstrap, [topic])
     time.sleep(1)
     start = time.monotonic()
-    for i in range(RATE * seconds):
-        time.sleep(max(0.0, start + i / RATE - time.monotonic()))
+    for i in range(rate * seconds):
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))
         publisher.producer.send(topic, key=b"k", value=json.dumps({"sent": time.time()}).encode())
     time.sleep(2)
     observer.close()
@@ -69,8 +70,8 @@ def broker_hop(s, seconds: int = 10) -> list[float]:
     return [at - event["sent"] for at, _t, event in observer.seen[1:]]
 
 
-def measure(root: Path, work: Path, credentials: dict, seconds: int) -> dict:
-    """All services running; the generator sends ``RATE``/s for ``seconds``; latencies in ms."""
+def measure(root: Path, work: Path, credentials: dict, seconds: int, rate: int = RATE) -> dict:
+    """All services running; the generator sends ``rate``/s for ``seconds``; latencies in ms."""
     s = stack.make_stack(root, "e2e")
     try:
         stack.start(s, root)
@@ -82,14 +83,14 @@ def measure(root: Path, work: Path, credentials: dict, seconds: int) -> dict:
         expected = directory_size(s)
         wait_committed(admin, [(g, TOPICS["directory"], expected) for g in ("qc-aggregate", "qc-notify")], timeout=180)
         admin.close()
-        hop = broker_hop(s)
+        hop = broker_hop(s, rate)
         observer = Observer(s.settings.kafka_bootstrap, [TOPICS["rollups"], TOPICS["alerts"]])
         today = dt.date.today()
-        items = data.e2e_requests(credentials, RATE * seconds, today, URGENT_SHARE)
+        items = data.e2e_requests(credentials, rate * seconds, today, URGENT_SHARE)
         window, database = stack.CpuWindow(s), stack.DatabaseWindow(s)
         window.start()
         database.start()
-        sent = intake.fixed_rate(stack_url(s), items, RATE, work, "e2e")
+        sent = intake.fixed_rate(stack_url(s), items, rate, work, "e2e")
         cpu = window.stop()
         accepted = {}
         for item, (status, _latency, done_at) in zip(items, sent["results"], strict=True):
@@ -128,7 +129,8 @@ def measure(root: Path, work: Path, credentials: dict, seconds: int) -> dict:
             "rollup": _ms(to_rollup, len(accepted)),
             "alert": _ms(to_alert, urgent),
             "urgent": urgent,
-            "hop": _ms(hop, RATE * 10),
+            "hop": _ms(hop, rate * 10),
+            "rate": rate,
             "memory": stack.peak_rss(s),
             "cpu": cpu,
             "database": database_use,

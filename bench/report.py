@@ -12,6 +12,7 @@ INTAKE_FLOOR = 1500  # submissions/s
 FIXED_P99_MS = 50
 PIPELINE_SECONDS = 60
 E2E_P99_MS = 1000
+E2E_RATE = 100  # submissions/s, where the issue sets the end-to-end target
 
 
 def machine() -> str:
@@ -184,23 +185,25 @@ def _unfinished(run: dict) -> str:
 
 
 def _e2e(r: dict) -> list[Figure]:
-    hop = r["hop"]
+    hop, rate = r["hop"], r.get("rate", E2E_RATE)
     rows = []
     for key, what in (("rollup", "roll-up updated"), ("alert", "alert raised")):
         x = r[key]
         seen = f"[{x['seen']} of {x['expected']}]" if key == "rollup" else f"[{x['seen']} alerts]"
         rows.append(
-            Figure(f"e2e at 100/s: 202 -> {what}, p50", x["p50"], "ms", hop["p50"], "one bare broker hop", note=seen)
+            Figure(f"e2e at {rate}/s: 202 -> {what}, p50", x["p50"], "ms", hop["p50"], "one bare broker hop", note=seen)
         )
+        met = x["p99"] is not None and x["p99"] < E2E_P99_MS
         rows.append(
             Figure(
-                f"e2e at 100/s: 202 -> {what}, p99",
+                f"e2e at {rate}/s: 202 -> {what}, p99",
                 x["p99"],
                 "ms",
                 hop["p99"],
                 "one bare broker hop",
-                f"< {E2E_P99_MS:,} ms",
-                x["p99"] is not None and x["p99"] < E2E_P99_MS,
+                # The target is set at 100/s; at another rate the figure is shown, not judged.
+                f"< {E2E_P99_MS:,} ms" if rate == E2E_RATE else "",
+                met if rate == E2E_RATE else None,
             )
         )
     return rows
@@ -252,7 +255,7 @@ def cpu_windows(results: dict) -> dict[str, dict[str, float]]:
         if "cpu" in run:
             windows[f"pipeline {run['count']:,}"] = run["cpu"]
     if "cpu" in results.get("e2e", {}):
-        windows["e2e at 100/s"] = results["e2e"]["cpu"]
+        windows[f"e2e at {results['e2e'].get('rate', E2E_RATE)}/s"] = results["e2e"]["cpu"]
     return windows
 
 
@@ -290,7 +293,7 @@ def database_windows(results: dict) -> dict[str, tuple[dict, int]]:
             windows[f"pipeline {run['count']:,}"] = (run["database"], run["done"])
     e2e = results.get("e2e", {})
     if "database" in e2e:
-        windows["e2e at 100/s"] = (e2e["database"], e2e["accepted"])
+        windows[f"e2e at {e2e.get('rate', E2E_RATE)}/s"] = (e2e["database"], e2e["accepted"])
     return windows
 
 

@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES), help="pipeline sizes")
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per app")
     parser.add_argument("--e2e-seconds", type=int, default=30)
+    parser.add_argument(
+        "--e2e-rate", type=int, default=e2e.RATE, help="submissions/s in the end-to-end phase (the target is at 100)"
+    )
     parser.add_argument("--budget", type=float, default=60, help="seconds each pipeline drain may take at most")
     parser.add_argument("--mongo-options", default="", help="extra MongoDB URI options, for experiments")
     parser.add_argument(
@@ -104,8 +107,8 @@ def _pipeline(root: Path, credentials: dict, args, results: dict) -> None:
 
 
 def _e2e(root: Path, credentials: dict, args, results: dict) -> None:
-    print(f"end to end: {e2e.RATE}/s for {args.e2e_seconds} s …", flush=True)
-    results["e2e"] = e2e.measure(root, root, credentials, args.e2e_seconds)
+    print(f"end to end: {args.e2e_rate}/s for {args.e2e_seconds} s …", flush=True)
+    results["e2e"] = e2e.measure(root, root, credentials, args.e2e_seconds, args.e2e_rate)
 
 
 PHASES = {"intake": _intake, "pipeline": _pipeline, "e2e": _e2e}

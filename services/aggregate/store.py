@@ -61,16 +61,23 @@ class RollupStore:
             failed = {err["index"] for err in errors}
             return {fact_id for i, fact_id in enumerate(ids) if i not in failed}
 
-    def recompute(self, keys: set[tuple[str, str, str]], new_ids: set[str] | None = None) -> list[dict]:
+    def recompute(
+        self, keys: set[tuple[str, str, str]], new_ids: set[str] | None = None, sites_done=None
+    ) -> list[dict]:
         """Rebuild the site and region roll-ups for these (site, region, period) keys.
 
         ``new_ids`` (the facts ``save_facts`` just stored) is only a hint for
         speed: a site roll-up made of new facts alone is tried as an insert first.
+        ``sites_done`` is called with the site roll-ups as soon as they are stored:
+        a site's own figures need not wait for its region's and the organisation's,
+        whose sums read every site roll-up of the region (the larger part of the work).
         """
         if not keys:
             return []
         now = events.now()
         site_rollups = self._recompute_sites(keys, now, new_ids)
+        if sites_done is not None:
+            sites_done(site_rollups)
         region_keys = {(region, period) for _site, region, period in keys}
         region_rollups = self._recompute_regions(region_keys, now)
         org_rollups = self._recompute_org({period for _region, period in region_keys}, now)

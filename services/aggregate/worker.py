@@ -51,10 +51,8 @@ class AggregateHandler(Handler):
                 self.feedback.record(event["data"])
         new_ids = self.store.save_facts(facts)
         self.answerers.record(validated)
-        rollups = self.store.recompute(handlers.affected_keys(facts), new_ids)
-        for rollup in rollups if self.publisher else []:
-            key = rollup["site_id"] or rollup["region_id"] or "org"
-            self.publisher.send(TOPICS["rollups"], key, rollup_event(rollup))
+        rollups = self.store.recompute(handlers.affected_keys(facts), new_ids, sites_done=self._announce)
+        self._announce([r for r in rollups if r["scope"] != "site"])
         now = events.now()
         for fact in facts:
             if fact["_id"] in new_ids:  # replays would distort the latency figures
@@ -62,6 +60,12 @@ class AggregateHandler(Handler):
                 metrics.PIPELINE_LATENCY.labels("rollup_updated").observe(max((now - received).total_seconds(), 0))
         if facts:
             log.info("roll-ups updated", extra={"facts": len(facts), "new": len(new_ids), "rollups": len(rollups)})
+
+    def _announce(self, rollups: list[dict]) -> None:
+        """Send ``rollup.updated`` for each (the producer batches them; the loop flushes before committing)."""
+        for rollup in rollups if self.publisher else []:
+            key = rollup["site_id"] or rollup["region_id"] or "org"
+            self.publisher.send(TOPICS["rollups"], key, rollup_event(rollup))
 
 
 def rollup_event(rollup: dict) -> dict:

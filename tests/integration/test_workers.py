@@ -95,6 +95,23 @@ def test_rollups_are_the_same_whichever_way_the_facts_are_read(db):
     assert figures[0]["site:S0009:2026-10"][0] == 1 and figures[0]["org:all:2026-11"][0] == 10
 
 
+def test_site_rollups_are_announced_before_their_regions_are_summed(db):
+    """A site's figures go out as soon as they are stored; the region and organisation sums follow."""
+    store = RollupStore(db)
+    store.ensure_indexes()
+    facts = [handlers.fact_from_validated(_validated(site=s)["data"]) for s in ("S0001", "S0002")]
+    announced = []
+
+    def sites_done(rollups):
+        stored_regions = store.rollups.count_documents({"scope": {"$in": ["region", "org"]}})
+        announced.append(({r["scope"] for r in rollups}, len(rollups), stored_regions))
+
+    everything = store.recompute(handlers.affected_keys(facts), store.save_facts(facts), sites_done=sites_done)
+    # Two sites × week, month, quarter, announced once, before any region or organisation sum existed.
+    assert announced == [({"site"}, 6, 0)]
+    assert {r["scope"] for r in everything} == {"site", "region", "org"}
+
+
 class _Recorder(Handler):
     def __init__(self, topic):
         self.topics = [topic]
