@@ -61,11 +61,14 @@ class Silences:
         """Silences in force now."""
         return list(self.collection.find({"ends_at": {"$gt": now}, "ended_by": None}))
 
-    def silencing(self, alert: dict, now: dt.datetime) -> dict | None:
-        """The silence that holds this alert back, if any (never for safeguarding)."""
+    def silencing(self, alert: dict, now: dt.datetime, active: list[dict] | None = None) -> dict | None:
+        """The silence that holds this alert back, if any (never for safeguarding).
+
+        ``active``: the silences in force, if the caller read them already (once per batch).
+        """
         if alert.get("safeguarding"):
             return None
-        for silence in self.active(now):
+        for silence in self.active(now) if active is None else active:
             if all(alert.get(field) == value for field, value in silence["matchers"].items()):
                 return silence
         return None

@@ -127,9 +127,10 @@ class AlertStore:
         """Open alerts nobody has been told about yet."""
         return list(self.alerts.find({"routed": False, "status": {"$in": list(OPEN_STATUSES)}}, limit=limit))
 
-    def mark_routed(self, alert_id: str) -> None:
-        """Deliveries are planned for this alert."""
-        self.alerts.update_one({"_id": alert_id}, {"$set": {"routed": True}})
+    def mark_routed(self, *alert_ids: str) -> None:
+        """Deliveries are planned for these alerts (one write for all of them)."""
+        if alert_ids:
+            self.alerts.update_many({"_id": {"$in": list(alert_ids)}}, {"$set": {"routed": True}})
 
     def due_for_escalation(self, now) -> list[dict]:
         """Open (not acknowledged) alerts whose time to be acknowledged has passed."""

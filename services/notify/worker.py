@@ -52,9 +52,22 @@ class NotifyHandler(Handler):
         # The period kinds a roll-up rule reads: a site has a roll-up per kind for every check, and
         # the others (most of them) need neither their score kept nor two database round trips.
         self.rollup_kinds = {rule.param("period_kind") for rule in alert_rules.rules_for(rules, "rollup")}
+        self._batch: dict | None = None  # what ``handle`` keeps for the batch in hand
 
     def handle(self, batch: list[Delivery]) -> None:
         """Apply each event, then send what is due at once."""
+        # Per batch rather than per alert: the silences in force (read once, when first needed) and
+        # the alerts routed (marked in one write at the end; a crash before it is repaired by ``tick``'s
+        # sweep of unrouted alerts, whose deliveries are recorded once whatever happens).
+        self._batch = {"silences": None, "routed": []}
+        try:
+            self._handle(batch)
+            self.store.mark_routed(*self._batch["routed"])
+        finally:
+            self._batch = None
+        self._send()
+
+    def _handle(self, batch: list[Delivery]) -> None:
         with self.knowledge.batch():
             self.knowledge.read_scores_ahead(
                 [
@@ -77,7 +90,6 @@ class NotifyHandler(Handler):
                         self._rejected(event)
                     elif kind == "org.qc.fix.feedback":
                         self._feedback(event["data"])
-        self._send()
 
     def tick(self) -> None:
         """Route what had nobody to tell, run the schedule, send what is due."""
@@ -158,13 +170,19 @@ class NotifyHandler(Handler):
         """Publish ``alert.raised`` and plan its deliveries (held back if silenced)."""
         names = consent.names_for(self.knowledge.contacts, [alert])
         self.publisher.send(TOPICS["alerts"], alert["key"], raised_event(alert, correlation_id, names))
-        silence = self.silences.silencing(alert, events.now())
+        now = events.now()
+        if self._batch is not None and self._batch["silences"] is None:
+            self._batch["silences"] = self.silences.active(now)
+        silence = self.silences.silencing(alert, now, self._batch["silences"] if self._batch else None)
         recipients = self.knowledge.people(alert["notify"], alert)
         self.deliveries.plan(alert, recipients, silenced=silence is not None)
         if self.webhooks:
             self.webhooks.plan(alert, silenced=silence is not None)
         if recipients:
-            self.store.mark_routed(alert["_id"])
+            if self._batch is not None:
+                self._batch["routed"].append(alert["_id"])
+            else:
+                self.store.mark_routed(alert["_id"])
 
 
 def raised_event(alert: dict, correlation_id: str | None, names: dict[str, str] | None = None) -> dict:

@@ -122,6 +122,9 @@ def test_a_directory_change_inside_a_batch_reaches_the_alerts_after_it(db, publi
         for a in handler.store.alerts.find()
     }
     assert told == {"safety_not_good": {"SM1", "RM1"}, "urgent_concern": {"SM1", "SM2", "RM1", "SG1"}}
+    # Marked routed together at the batch's end, so the sweep on tick leaves them alone.
+    assert [a["routed"] for a in handler.store.alerts.find()] == [True, True]
+    assert handler.store.unrouted() == []
     # The batch's visits are written once at its end: the latest one counts.
     assert handler.knowledge.site("S0001")["last_visited_on"] == "2026-11-12"
 
