@@ -32,8 +32,20 @@ class AlertStore:
         self.alerts.create_index([("region_id", ASCENDING), ("status", ASCENDING), ("raised_at", DESCENDING)])
         self.alerts.create_index([("status", ASCENDING), ("escalate_at", ASCENDING)])
 
-    def raise_or_join(self, candidate: Candidate, details: dict) -> tuple[dict, bool]:
-        """(alert, is_new): join the open alert with this key, or open a new one."""
+    def open_by_key(self, keys: set[str]) -> dict[str, dict]:
+        """The open alert of each of these keys that has one, by key (one query for a batch)."""
+        if not keys:
+            return {}
+        query = {"key": {"$in": sorted(keys)}, "status": {"$in": list(OPEN_STATUSES)}}
+        return {a["key"]: a for a in self.alerts.find(query)}
+
+    def raise_or_join(self, candidate: Candidate, details: dict, open_now: dict | None = None) -> tuple[dict, bool]:
+        """(alert, is_new): join the open alert with this key, or open a new one.
+
+        ``open_now``: the open alerts by key, read ahead for a batch (``open_by_key``, this key among
+        those read). A key not in it has no open alert to join, so the new one is inserted straight
+        away (one round trip rather than two); it is kept up to date here for the rest of the batch.
+        """
         joining = {"question_ids": {"$each": list(candidate.question_ids)}}
         if candidate.submission_id:
             joining["submission_ids"] = candidate.submission_id
@@ -43,12 +55,13 @@ class AlertStore:
             # Built the same way every time, so a redelivered event adds nothing twice.
             joining["voices"] = {"$each": list(candidate.voices)}
         is_open = {"key": candidate.key, "status": {"$in": list(OPEN_STATUSES)}}
-        if self.alerts.update_one(is_open, {"$addToSet": joining}).matched_count:
-            # Read back as it is now: still open, or (closed in between) the latest with this key.
-            joined = self.alerts.find_one(is_open) or self.alerts.find_one(
-                {"key": candidate.key}, sort=[("raised_at", DESCENDING)]
-            )
-            return joined, False
+        if open_now is None or candidate.key in open_now:
+            if self.alerts.update_one(is_open, {"$addToSet": joining}).matched_count:
+                # Read back as it is now: still open, or (closed in between) the latest with this key.
+                joined = self.alerts.find_one(is_open) or self.alerts.find_one(
+                    {"key": candidate.key}, sort=[("raised_at", DESCENDING)]
+                )
+                return joined, False
         now = events.now()
         rule = candidate.rule
         doc = {
@@ -86,7 +99,12 @@ class AlertStore:
             self.alerts.insert_one(doc)
         except DuplicateKeyError:
             # Raised before from this very submission (redelivery or replay).
-            return self.alerts.find_one({"_id": candidate.alert_id}), False
+            existing = self.alerts.find_one({"_id": candidate.alert_id})
+            if open_now is not None and existing and existing["status"] in OPEN_STATUSES:
+                open_now[candidate.key] = existing
+            return existing, False
+        if open_now is not None:
+            open_now[candidate.key] = doc
         return doc, True
 
     def get(self, alert_id: str) -> dict | None:

@@ -59,7 +59,7 @@ class NotifyHandler(Handler):
         # Per batch rather than per alert: the silences in force (read once, when first needed) and
         # the alerts routed (marked in one write at the end; a crash before it is repaired by ``tick``'s
         # sweep of unrouted alerts, whose deliveries are recorded once whatever happens).
-        self._batch = {"silences": None, "routed": []}
+        self._batch = {"silences": None, "routed": [], "open": {}, "read": set()}
         try:
             self._handle(batch)
             self.store.mark_routed(*self._batch["routed"])
@@ -68,6 +68,14 @@ class NotifyHandler(Handler):
         self._send()
 
     def _handle(self, batch: list[Delivery]) -> None:
+        # The open alerts the batch's checks may join, in one query (was a round trip per alert).
+        keys = {
+            candidate.key
+            for d in batch
+            if d.event["type"] == "org.qc.submission.validated"
+            for candidate in alert_rules.evaluate(self.rules, d.event["data"])
+        }
+        self._batch["open"], self._batch["read"] = self.store.open_by_key(keys), keys
         with self.knowledge.batch():
             self.knowledge.read_scores_ahead(
                 [
@@ -150,7 +158,8 @@ class NotifyHandler(Handler):
 
     def raise_alert(self, candidate, details: dict, correlation_id: str | None, received_at: str | None = None):
         """Open or join the alert for a candidate; announce and route a new one."""
-        alert, is_new = self.store.raise_or_join(candidate, details)
+        read_ahead = self._batch is not None and candidate.key in self._batch["read"]
+        alert, is_new = self.store.raise_or_join(candidate, details, self._batch["open"] if read_ahead else None)
         if is_new:
             notify_metrics.ALERTS_RAISED.labels(alert["rule"], alert["severity"]).inc()
             if received_at:

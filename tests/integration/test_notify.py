@@ -95,6 +95,21 @@ def test_a_flood_of_100_identical_events_makes_one_alert(db, publisher, settings
     assert db["deliveries"].count_documents({}) == 5  # SM1, RM1 (safety); SM1, RM1, SG1 (urgent)
 
 
+def test_checks_of_one_site_and_month_join_one_open_alert_within_a_batch_and_after_it(db, publisher, settings):
+    """The open alerts are read ahead once per batch; those opened in the batch are joined too."""
+    handler = _handler(db, settings, publisher)
+    handler.handle(_deliveries(_validated(), _validated(), _validated()))
+    [alert] = list(handler.store.alerts.find())
+    assert len(alert["submission_ids"]) == 3
+    handler.handle(_deliveries(_validated()))
+    assert len(handler.store.get(alert["_id"])["submission_ids"]) == 4
+    handler.store.transition(alert["_id"], ("open", "acknowledged"), "resolved", "SM1", {})
+    handler.handle(_deliveries(_validated(), _validated()))  # resolved: a new alert, joined by the second
+    fresh = [a for a in handler.store.alerts.find() if a["_id"] != alert["_id"]]
+    assert [(a["status"], len(a["submission_ids"])) for a in fresh] == [("open", 2)]
+    assert db["deliveries"].count_documents({}) == 4  # site and regional manager, for each of the two
+
+
 def test_a_directory_change_inside_a_batch_reaches_the_alerts_after_it(db, publisher, settings):
     # Recipients are read once per batch; a person added in the same batch must still be told.
     handler = _handler(db, settings, publisher)
