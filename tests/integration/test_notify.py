@@ -69,6 +69,19 @@ def _handler(db, settings, publisher, smtp_url=None, hooks=(), with_scheduler=Fa
     )
 
 
+def _site_rollup(**figures) -> dict:
+    """A site roll-up event's data for S0001 in R01, with the period and figures given."""
+    return {
+        "scope": "site",
+        "site_id": "S0001",
+        "region_id": "R01",
+        "questions": {},
+        "updated_at": "2026-11-25T10:00:00Z",
+        "latest_received_at": None,
+        **figures,
+    }
+
+
 def _mine(stack, settings):
     return [m for m in mail_messages(stack) if settings.mongo_db in m["To"]]
 
@@ -146,19 +159,7 @@ def test_a_directory_change_inside_a_batch_reaches_the_alerts_after_it(db, publi
 
 def test_a_roll_up_of_a_period_kind_no_rule_reads_is_skipped(db, publisher, settings):
     handler = _handler(db, settings, publisher)
-    week = {
-        "scope": "site",
-        "site_id": "S0001",
-        "region_id": "R01",
-        "period": "2026-W47",
-        "period_kind": "week",
-        "checks": 3,
-        "score": 1.0,
-        "share_good": 0.0,
-        "questions": {},
-        "updated_at": "2026-11-25T10:00:00Z",
-        "latest_received_at": None,
-    }
+    week = _site_rollup(period="2026-W47", period_kind="week", checks=3, score=1.0, share_good=0.0)
     month = {**week, "period": "2026-11", "period_kind": "month"}
     handler.handle(
         _deliveries(
@@ -173,19 +174,7 @@ def test_a_roll_up_of_a_period_kind_no_rule_reads_is_skipped(db, publisher, sett
 def test_a_score_drop_is_seen_whether_the_months_come_in_one_batch_or_two(db, publisher, settings, together):
     """Scores are read ahead and written at a batch's end; the previous month is found either way."""
     handler = _handler(db, settings, publisher)
-    october = {
-        "scope": "site",
-        "site_id": "S0001",
-        "region_id": "R01",
-        "period": "2026-10",
-        "period_kind": "month",
-        "checks": 4,
-        "score": 2.9,
-        "share_good": 0.9,
-        "questions": {},
-        "updated_at": "2026-11-25T10:00:00Z",
-        "latest_received_at": None,
-    }
+    october = _site_rollup(period="2026-10", period_kind="month", checks=4, score=2.9, share_good=0.9)
     november = {**october, "period": "2026-11", "score": 2.2, "share_good": 0.5}
     made = [events.make_event("org.qc.rollup.updated", source="t", subject="r", data=r) for r in (october, november)]
     for batch in [made] if together else [made[:1], made[1:]]:
