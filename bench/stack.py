@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -42,6 +43,7 @@ def make_stack(root: Path, name: str, **extra_env: str) -> Stack:
         "QC_CHECKS_PUBLIC_URL": f"http://127.0.0.1:{ports['checks']}",
         "QC_NOTIFY_PUBLIC_URL": f"http://127.0.0.1:{ports['notify']}",
         "QC_VAR_DIR": str(var),
+        "QC_SECRET_KEY": secrets.token_urlsafe(32),
         # A year of weekly checks must pass the validator's visit window.
         "QC_VISIT_WINDOW_DAYS": "400",
         # As behind the production proxy (docker-compose's nginx): the load generators say in

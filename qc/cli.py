@@ -9,7 +9,7 @@ from pathlib import Path
 
 from qc import auth, mongo
 from qc.kafka import Publisher, create_topics
-from qc.settings import Settings
+from qc.settings import InsecureSettings, Settings
 from services.checks.directory import Directory, publish_all
 from services.checks.seed import demo_directory
 
@@ -187,6 +187,10 @@ def cmd_retention_run(settings: Settings, args) -> int:
     return 0
 
 
+# Commands whose results are signed with QC_SECRET_KEY (anonymised ids): they need a real key.
+_SIGNS = (cmd_retention_run,)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``qc``."""
     parser = argparse.ArgumentParser(prog="qc", description="Quality checks operator commands")
@@ -233,7 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     ret_run.add_argument("--dry-run", action="store_true", help="count what would change; change nothing")
     ret_run.set_defaults(func=cmd_retention_run)
     args = parser.parse_args(argv)
-    return args.func(Settings.from_env(), args)
+    settings = Settings.from_env()
+    if args.func in _SIGNS:
+        try:
+            settings = settings.checked()
+        except InsecureSettings as e:
+            print(f"refusing: {e}", file=sys.stderr)
+            return 2
+    return args.func(settings, args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -18,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from qc.settings import Settings
+from qc.settings import MIN_SECRET_KEY_LENGTH, Settings
 
 SERVICES = ("checks", "aggregate", "notify")
 STOPPING = "stopping"  # marker file: a `make stop` is in progress
@@ -276,12 +277,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def install_secret_key(var_dir: Path) -> str:
+    """This install's own QC_SECRET_KEY: made once, kept in var/secret-key (never committed: var/ is ignored)."""
+    path = Path(var_dir) / "secret-key"
+    if path.exists():
+        key = path.read_text().strip()
+        if len(key) >= MIN_SECRET_KEY_LENGTH:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Created readable by its owner only, before the key is written into it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    return key
+
+
 def run(settings: Settings) -> int:
     """`make run`: start everything, seed if empty, print the URLs, wait for Ctrl-C."""
     # On one machine every request comes from 127.0.0.1, so a per-address
     # limit would throttle the demo as a whole (`qc demo-checks`); per-token
     # and sign-in limits stay on. Set the variable to choose otherwise.
     local = {"QC_RATE_LIMIT_SUBMISSIONS_PER_ADDRESS_PER_MINUTE": "0"}
+    if "QC_SECRET_KEY" not in os.environ:
+        local["QC_SECRET_KEY"] = install_secret_key(settings.var_dir)
     stack = Stack(settings.var_dir, {k: v for k, v in local.items() if k not in os.environ})
     try:
         print("starting broker, database and SMTP sink …", flush=True)

@@ -14,7 +14,7 @@ from pymongo.database import Database
 from qc import logs, metrics, mongo
 from qc.consumer import ConsumerLoop, Handler, is_transient
 from qc.kafka import Publisher, make_consumer
-from qc.settings import Settings
+from qc.settings import InsecureSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ def run_worker(
     """
     settings = settings or Settings.from_env()
     logs.setup(f"{service}-worker", settings.log_level)
+    try:
+        settings = settings.checked()
+    except InsecureSettings as e:
+        log.error("refusing to start: %s", e)
+        raise SystemExit(2) from None
     # Installed before anything slow, so a SIGTERM during start-up is not
     # fatal: the loop then stops before its first poll.
     stop_requested = threading.Event()

@@ -13,9 +13,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Development default only: `make run` and the tests use it; production sets
-# QC_SECRET_KEY (docker-compose.yml requires it).
+# Everything that proves who someone is (manager tokens, board links, CSRF
+# tokens, anonymised ids) is signed with QC_SECRET_KEY, so a guessable key
+# lets anyone act as the safeguarding lead. Services refuse to start with a
+# key shorter than this, unless QC_DEV_MODE says it is a developer's machine.
+MIN_SECRET_KEY_LENGTH = 32
+# Used only under QC_DEV_MODE when no key is set; public, so refused otherwise.
 DEV_SECRET_KEY = "dev-only-secret-change-me"
+
+
+class InsecureSettings(RuntimeError):
+    """The settings would let anyone sign tokens; the message says what to set."""
+
 
 TOPICS = {
     "received": "qc.submissions.received",
@@ -48,7 +57,10 @@ class Settings:
     notify_public_url: str = "http://127.0.0.1:8003"
     # The organisation's name as it appears on a checker's printable record of their contribution (a CV line).
     organisation_name: str = "Example Care"
-    secret_key: str = DEV_SECRET_KEY
+    # Required, at least MIN_SECRET_KEY_LENGTH characters (`make run` makes one in var/secret-key).
+    secret_key: str = ""
+    # A developer's own machine only: allows a short or missing secret key (then the public DEV_SECRET_KEY).
+    dev_mode: bool = False
     token_ttl_seconds: int = 8 * 3600
     topic_partitions: int = 6
     # Tansu holds a new group member for about half the session timeout,
@@ -129,6 +141,25 @@ class Settings:
         """A copy with some fields changed (tests and create_app overrides)."""
         return dataclasses.replace(self, **changes)
 
+    def checked(self) -> Settings:
+        """These settings if safe to serve with (fail closed); InsecureSettings naming what to set if not."""
+        key = self.secret_key
+        if self.dev_mode:
+            return self if key else self.replace(secret_key=DEV_SECRET_KEY)
+        if not key:
+            problem = "QC_SECRET_KEY is not set"
+        elif key == DEV_SECRET_KEY:
+            problem = "QC_SECRET_KEY is the public development key"
+        elif len(key) < MIN_SECRET_KEY_LENGTH:
+            problem = f"QC_SECRET_KEY is {len(key)} characters long; it must be at least {MIN_SECRET_KEY_LENGTH}"
+        else:
+            return self
+        raise InsecureSettings(
+            f"{problem}. Anyone who can guess it can sign in as any manager. Set it to a long random value, "
+            "the same for every service (python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+            "or set QC_DEV_MODE=1 on a developer's own machine."
+        )
+
     @property
     def kafka_api_tuple(self) -> tuple[int, ...]:
         """``kafka_api_version`` as kafka-python wants it."""
@@ -146,6 +177,9 @@ class Settings:
         return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
+_KIND_WORDS = {"bool": "1 or 0 (true or false)"}
+
+
 def _convert(field: dataclasses.Field, raw: str):
     kind = field.type if isinstance(field.type, str) else field.type.__name__
     try:
@@ -155,6 +189,12 @@ def _convert(field: dataclasses.Field, raw: str):
             return float(raw)
         if kind == "Path":
             return Path(raw)
+        if kind == "bool":
+            if raw.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.strip().lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
     except ValueError as e:
-        raise ValueError(f"QC_{field.name.upper()} must be a {kind}, got {raw!r}") from e
+        raise ValueError(f"QC_{field.name.upper()} must be {_KIND_WORDS.get(kind, 'a ' + kind)}, got {raw!r}") from e
     return raw

@@ -19,7 +19,7 @@ from services.aggregate.themes import load_themes
 
 def create_app(config: dict | None = None) -> Flask:
     """The aggregate web app; ``config`` overrides settings (tests)."""
-    settings = Settings.from_env().replace(**(config or {}))
+    settings = Settings.from_env().replace(**(config or {})).checked()
     logs.setup("aggregate", settings.log_level)
     db = mongo.connect(settings, "qc-aggregate-web")
     directory = SiteDirectory(db)

@@ -32,7 +32,7 @@ class Context:
 
 def create_app(config: dict | None = None, *, producer: KafkaProducer | None = None) -> Flask:
     """The checks web app; ``config`` overrides settings (tests)."""
-    settings = Settings.from_env().replace(**(config or {}))
+    settings = Settings.from_env().replace(**(config or {})).checked()
     logs.setup("checks", settings.log_level)
     db = mongo.connect(settings, "qc-checks-web")
     publisher = (

@@ -18,7 +18,7 @@ from services.notify.store import AlertStore
 
 def create_app(config: dict | None = None, *, producer: KafkaProducer | None = None) -> Flask:
     """The notify web app; ``config`` overrides settings (tests)."""
-    settings = Settings.from_env().replace(**(config or {}))
+    settings = Settings.from_env().replace(**(config or {})).checked()
     logs.setup("notify", settings.log_level)
     db = mongo.connect(settings, "qc-notify-web")
     publisher = (

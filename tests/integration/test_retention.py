@@ -146,6 +146,7 @@ def _feedback_counts(db) -> dict:
 def _cli(monkeypatch, capsys, settings, *args) -> str:
     monkeypatch.setenv("QC_MONGO_URI", settings.mongo_uri)
     monkeypatch.setenv("QC_MONGO_DB", settings.mongo_db)
+    monkeypatch.setenv("QC_SECRET_KEY", settings.secret_key)
     assert cli.main(["retention", "run", *args]) == 0
     return capsys.readouterr().out
 

@@ -508,3 +508,17 @@ def test_dockerignore_keeps_local_state_out_and_the_package_in():
         assert wiring.dockerignored(patterns, path), path
     for path in ("qc/settings.py", "services/checks/static/checks.css", "schemas", "deploy/alert-rules.yaml"):
         assert not wiring.dockerignored(patterns, path), path
+
+
+def test_compose_has_no_default_credentials_and_publishes_only_the_proxy(compose):
+    raw = (ROOT / "docker-compose.yml").read_text()
+    # ${NAME:-default} would start with a known secret; ${NAME:?message} refuses to start without one.
+    defaults = re.findall(r"\$\{([A-Z0-9_]*(?:PASSWORD|SECRET|KEY|TOKEN)[A-Z0-9_]*):-", raw)
+    assert defaults == [], f"secrets with defaults: {defaults}"
+    assert "${QC_SECRET_KEY:?" in raw and "${GRAFANA_ADMIN_PASSWORD:?" in raw
+    published = sorted(name for name, svc in compose["services"].items() if svc.get("ports"))
+    assert published == ["proxy"]
+    ops = yaml.safe_load((ROOT / "deploy" / "compose.ops-ports.yml").read_text())
+    for name, svc in ops["services"].items():
+        assert name in compose["services"]
+        assert all(str(p).startswith("127.0.0.1:") for p in svc["ports"]), f"{name} is published beyond loopback"
