@@ -19,7 +19,13 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def app(settings, db, publisher):
     handler = _handler(db, settings, publisher)
-    handler.handle(_deliveries(_validated()))
+    # The checker shared their name for the answer behind the alert: a supporter may hear how it ended
+    # (an anonymous one, or a worry, never reaches the supporter: test_notify_consent.py).
+    named = [
+        {"question_id": q, "score": sc, "comment": "", "safety": q == "feel-safe", "share": "named"}
+        for q, sc in (("listened-to", 3), ("feel-safe", 1), ("home-clean", None))
+    ]
+    handler.handle(_deliveries(_validated(answers=named)))
     application = create_app(dataclasses.asdict(settings))
     yield application
     application.extensions["qc.close"]()
@@ -109,7 +115,13 @@ def test_resolving_tells_the_checkers_supporter_only_where_the_site_chose_it(
             "supporter_email": supporter,
         }
     )
-    handler.handle(_deliveries(_validated()))
+    # The checker shared their name for the answer behind the alert: a supporter may hear how it ended
+    # (an anonymous one, or a worry, never reaches the supporter: test_notify_consent.py).
+    named = [
+        {"question_id": q, "score": sc, "comment": "", "safety": q == "feel-safe", "share": "named"}
+        for q, sc in (("listened-to", 3), ("feel-safe", 1), ("home-clean", None))
+    ]
+    handler.handle(_deliveries(_validated(answers=named)))
     application = create_app(dataclasses.asdict(settings))
     try:
         client = application.test_client()

@@ -142,12 +142,15 @@ def test_anonymous_answers_and_worry_show_no_name_and_no_checker_id_anywhere(
     try:
         client = app.test_client()
         rm = _bearer(settings, username="rm1", role="regional_manager", region_id="R01")
-        done = client.post(
-            f"/api/v1/alerts/{alerts['safety_not_good']['_id']}/resolve", headers=rm, json={"response": "New locks."}
-        )
-        assert done.status_code == 200
-        handler.tick()  # the supporter's note: filed under the checker, never shown as them
-        wait_for(lambda: db["deliveries"].find_one({"purpose": "response", "status": "sent"}), 10, "the note")
+        for rule in ("safety_not_good", "urgent_concern"):
+            done = client.post(
+                f"/api/v1/alerts/{alerts[rule]['_id']}/resolve", headers=rm, json={"response": "New locks."}
+            )
+            assert done.status_code == 200
+        handler.tick()
+        # The site tells supporters, but this checker shared nothing with their name, and one alert is a
+        # worry: a note would tell the supporter (who may be who it is about) that this checker spoke up.
+        assert db["deliveries"].find_one({"purpose": "response"}) is None
         shown = _everything_shown(app, settings, stack, [a["_id"] for a in alerts.values()])
     finally:
         app.extensions["qc.close"]()
@@ -176,7 +179,6 @@ def test_anonymous_answers_and_worry_show_no_name_and_no_checker_id_anywhere(
     }
     page = shown[f"page {alerts['safety_not_good']['_id']}"]
     assert "Answered with a supporter" in page and "Do you feel safe where you live?" in page
-    assert "the checker&#39;s supporter" in page or "the checker's supporter" in page
     hooked = [json.loads(b) for b in _Hooked.bodies]
     assert all(v["from"] == "Anonymous" for h in hooked for v in h["data"]["voices"])
 
@@ -198,9 +200,24 @@ def test_named_answers_show_the_name_everywhere_but_never_the_checker_id(db, pub
     wait_for(lambda: len(_Hooked.bodies) >= 2, 10, "the webhooks")
     app = create_app(dataclasses.asdict(settings))
     try:
+        rm = _bearer(settings, username="rm1", role="regional_manager", region_id="R01")
+        for rule, response in (("safety_not_good", "New locks."), ("urgent_concern", "We spoke to the police.")):
+            done = app.test_client().post(
+                f"/api/v1/alerts/{alerts[rule]['_id']}/resolve", headers=rm, json={"response": response}
+            )
+            assert done.status_code == 200
+        handler.tick()
+        note = wait_for(lambda: db["deliveries"].find_one({"purpose": "response", "status": "sent"}), 10, "the note")
         shown = _everything_shown(app, settings, stack, [a["_id"] for a in alerts.values()])
     finally:
         app.extensions["qc.close"]()
+    # Named answers: the supporter hears what was done about them; about the worry, never (even named).
+    assert note["alert_id"] == alerts["safety_not_good"]["_id"]
+    assert [d["alert_id"] for d in db["deliveries"].find({"purpose": "response"})] == [note["alert_id"]]
+    supporter_mail = [m for m in _mine(stack, settings) if m["To"].startswith("supporter-")]
+    assert len(supporter_mail) == 1 and "police" not in supporter_mail[0].get_body(("plain",)).get_content()
+    page = shown[f"page {alerts['safety_not_good']['_id']}"]
+    assert "the checker&#39;s supporter" in page or "the checker's supporter" in page
     for where, text in shown.items():
         assert CHECKER_ID not in text, f"the checker id is in the {where}"
     safety = json.loads(shown[f"api {alerts['safety_not_good']['_id']}"])
