@@ -12,6 +12,7 @@ from services.notify import api, board_pages, pages
 from services.notify.audit import AuditLog
 from services.notify.context import Context
 from services.notify.feedback import FixFeedback
+from services.notify.rules import load_rules
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
 
@@ -36,6 +37,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         publisher,
         contacts=db["contacts"],
         feedback=FixFeedback(db),
+        safety_rules=frozenset(r.id for r in load_rules(settings.alert_rules_path) if r.safety),
     )
 
     app.extensions["qc.audit"] = AuditLog(db)

@@ -101,6 +101,7 @@ def _change(alert_id: str, status: str, extra: dict):
     if alert is None:
         return _not_found(alert_id)
     try:
+        lifecycle.check_may_change(g.principal.role, alert)
         changed = lifecycle.change(ctx(), alert, status, g.principal.username, extra)
     except lifecycle.LifecycleError as e:
         headers = {"Retry-After": "30"} if e.status == 503 else None
@@ -113,7 +114,7 @@ def _change(alert_id: str, status: str, extra: dict):
 @web.require_manager
 def list_silences():
     """Silences in force that the manager may see."""
-    return {"silences": [_silence(s) for s in ctx().silences.active(events.now()) if _silence_visible(s)]}
+    return {"silences": [_silence(s) for s in ctx().silences.active(events.now()) if _silence_affects_me(s)]}
 
 
 @bp.post("/silences")
@@ -129,14 +130,23 @@ def create_silence():
     principal = g.principal
     if principal.role == "site_manager":
         matchers["site_id"] = principal.site_id  # a manager silences only what they may see
+        # ...and the region too: it changes nothing that matches, and the regional manager sees the silence.
+        matchers["region_id"] = principal.region_id
     elif principal.role == "regional_manager":
         matchers["region_id"] = principal.region_id
+    covers_safety = principal.role != "site_manager"
+    if not covers_safety and matchers.get("rule") in ctx().safety_rules:
+        return web.problem(
+            403,
+            "Not allowed",
+            "Alerts about safety can only be silenced by a regional manager or the safeguarding lead.",
+        )
     try:
         ends_at = dt.datetime.fromisoformat(str(body.get("ends_at", "")).replace("Z", "+00:00"))
         if ends_at.tzinfo is None:
             raise ValueError("no time zone")
         silence = ctx().silences.create(
-            principal.username, matchers, ends_at, str(body.get("reason", "")), events.now()
+            principal.username, matchers, ends_at, str(body.get("reason", "")), events.now(), covers_safety
         )
     except ValueError as e:  # SilenceError is a ValueError
         detail = str(e) if isinstance(e, SilenceError) else "'ends_at' must be a date and time with a time zone."
@@ -158,8 +168,22 @@ def end_silence(silence_id: str):
 
 
 def _silence_visible(silence: dict) -> bool:
-    """A silence is the manager's to see when it is scoped within what they may see."""
+    """A silence is the manager's to end when it is scoped within what they may see."""
     return all(silence["matchers"].get(k) == v for k, v in scope_query().items())
+
+
+def _silence_affects_me(silence: dict) -> bool:
+    """Whether a silence may hold back alerts this manager would be told of: then they see it.
+
+    A region-wide silence holds back the site managers' e-mails too, so they see it (but may not end it).
+    """
+    principal, matchers = g.principal, silence["matchers"]
+    mine = {"region_id": principal.region_id}
+    if principal.role == "site_manager":
+        mine["site_id"] = principal.site_id
+    elif principal.role != "regional_manager":
+        return True
+    return all(matchers.get(k) in (None, v) for k, v in mine.items())
 
 
 def _silence(doc: dict) -> dict:

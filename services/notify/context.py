@@ -26,6 +26,7 @@ class Context:
     publisher: Publisher
     contacts: object = None  # people from the directory, for the names checkers agreed to show
     feedback: object = None  # FixFeedback: "is it better now?" answers, for the board
+    safety_rules: frozenset = frozenset()  # ids of the rules about safety: silenced only by a regional manager or above
 
 
 def ctx() -> Context:

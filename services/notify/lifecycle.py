@@ -34,6 +34,21 @@ def check_response(response) -> str:
     return response.strip()
 
 
+def check_may_change(role: str, alert: dict) -> None:
+    """LifecycleError (403) when this role may not acknowledge or resolve this alert.
+
+    A worry may be about the site's own staff or manager: the site manager can
+    read it and act, but the regional manager or the safeguarding lead closes it.
+    """
+    if role == "site_manager" and alert.get("safeguarding"):
+        raise LifecycleError(
+            403,
+            "Not yours to close",
+            "An urgent concern is acknowledged and resolved by the regional manager or the safeguarding lead. "
+            "Tell them what you have done; they will close it.",
+        )
+
+
 def change(ctx: Context, alert: dict, status: str, by: str, extra: dict) -> dict:
     """Publish the change (so checks can tell the checker), then store it; returns the alert."""
     if alert["status"] == status:

@@ -61,9 +61,18 @@ def alert_page(alert_id: str):
         checker_name=shown.get("checker_name"),
         deliveries=deliveries,
         csrf=_csrf(),
+        may_change=_may_change(alert),
         site_name=_names([alert["site_id"]]).get(alert["site_id"], alert["site_id"]),
         error=request.args.get("error"),
     )
+
+
+def _may_change(alert: dict) -> bool:
+    try:
+        lifecycle.check_may_change(g.principal.role, alert)
+    except lifecycle.LifecycleError:
+        return False
+    return True
 
 
 @bp.post("/<alert_id>/<action>")
@@ -76,6 +85,7 @@ def act(alert_id: str, action: str):
     try:
         extra = {"response": lifecycle.check_response(request.form.get("response"))} if action == "resolve" else {}
         status = "resolved" if action == "resolve" else "acknowledged"
+        lifecycle.check_may_change(g.principal.role, alert)
         lifecycle.change(ctx(), alert, status, g.principal.username, extra)
     except lifecycle.LifecycleError as e:
         return redirect(f"/manager/alerts/{alert_id}?error={e.status}", code=303)

@@ -13,6 +13,7 @@ from services.notify import consent
 
 SEVERITIES = ("critical", "high", "warning", "info")
 IMMEDIATE = ("critical", "high")  # sent at once; the others go into the daily digest
+SAFETY_KINDS = ("urgent_concern", "safety_not_good")
 RECIPIENT_ROLES = ("site_manager", "regional_manager", "safeguarding_lead")
 # kind -> (what it reads, {param: type}); every param is required.
 KINDS = {
@@ -50,6 +51,11 @@ class Rule:
     def safeguarding(self) -> bool:
         """Safeguarding alerts are never grouped, delayed, silenced or inhibited."""
         return self.kind == "urgent_concern"
+
+    @property
+    def safety(self) -> bool:
+        """About someone's safety: only a regional manager or above may silence it (never a worry)."""
+        return self.kind in SAFETY_KINDS
 
     @property
     def immediate(self) -> bool:

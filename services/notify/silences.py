@@ -3,6 +3,12 @@
 A silenced alert is still raised, stored and listed; only its e-mails are
 held back (recorded with status ``silenced``). The owner is reminded before
 the silence ends.
+
+Safety alerts ("not good" to a safety question) are held back only by a
+silence that a regional manager or above made (``covers_safety``): a site
+manager must not be able to quieten what is said about their own site. Every
+silence carries the region it applies in, so the regional manager, whose
+deliveries it holds back too, sees it.
 """
 
 from __future__ import annotations
@@ -33,8 +39,19 @@ class Silences:
         """Active silences by end time."""
         self.collection.create_index([("ends_at", ASCENDING)])
 
-    def create(self, owner: str, matchers: dict, ends_at: dt.datetime, reason: str, now: dt.datetime) -> dict:
-        """Make a silence; SilenceError if it is too broad, too long, or has no reason."""
+    def create(
+        self,
+        owner: str,
+        matchers: dict,
+        ends_at: dt.datetime,
+        reason: str,
+        now: dt.datetime,
+        covers_safety: bool = False,
+    ) -> dict:
+        """Make a silence; SilenceError if it is too broad, too long, or has no reason.
+
+        ``covers_safety``: whether it may hold back safety alerts (its owner is a regional manager or above).
+        """
         matchers = {k: v for k, v in matchers.items() if k in MATCHERS and v}
         if not matchers:
             raise SilenceError(f"Say what to silence: at least one of {', '.join(MATCHERS)}.")
@@ -49,6 +66,7 @@ class Silences:
             "matchers": matchers,
             "owner": owner,
             "reason": reason.strip(),
+            "covers_safety": bool(covers_safety),
             "created_at": now,
             "ends_at": ends_at,
             "reminded_at": None,
@@ -68,7 +86,11 @@ class Silences:
         """
         if alert.get("safeguarding"):
             return None
+        # "rule": alerts raised before the "safety" field was stored.
+        safety = alert.get("safety", alert.get("rule") == "safety_not_good")
         for silence in self.active(now) if active is None else active:
+            if safety and not silence.get("covers_safety"):
+                continue
             if all(alert.get(field) == value for field, value in silence["matchers"].items()):
                 return silence
         return None

@@ -74,6 +74,7 @@ class AlertStore:
             # silently drop an alert that is already open.
             "immediate": rule.immediate,
             "safeguarding": rule.safeguarding,
+            "safety": rule.safety,
             "escalate_to": list(rule.escalate_to),
             "escalate_at": now + dt.timedelta(minutes=rule.escalate_after_minutes)
             if rule.escalate_after_minutes

@@ -254,7 +254,8 @@ def test_low_score_waits_for_the_daily_digest(db, publisher, stack, settings):
 def test_a_silence_holds_back_e_mail_but_never_an_urgent_concern(db, publisher, settings):
     handler = _handler(db, settings, publisher)
     now = events.now()
-    handler.silences.create("rm1", {"site_id": "S0001"}, now + dt.timedelta(days=1), "Building works", now)
+    # A regional manager's silence (covers_safety): it may hold back the safety alert, never the worry.
+    handler.silences.create("rm1", {"site_id": "S0001"}, now + dt.timedelta(days=1), "Building works", now, True)
     handler.handle(_deliveries(_validated(urgent_concern="I am scared at night")))
     statuses = {
         a["rule"]: {d["status"] for d in db["deliveries"].find({"alert_id": a["_id"]})}
