@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from qc import auth, mongo
+from qc.consumer import is_transient
 from qc.kafka import Publisher, create_topics
 from qc.settings import InsecureSettings, Settings
 from services.checks.directory import Directory, publish_all
@@ -97,7 +98,21 @@ def cmd_replay(settings: Settings, args) -> int:
     if not args.from_start:
         print("only --from-start is supported", file=sys.stderr)
         return 2
-    figures = replay_from_start(settings, mongo.connect(settings, "qc-cli"))
+    from services.aggregate.replay import ReplayError
+
+    try:
+        figures = replay_from_start(settings, mongo.connect(settings, "qc-cli"))
+    except ReplayError as e:
+        print(f"replay refused: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        if not is_transient(e):
+            raise
+        print(
+            f"the broker or database is unavailable ({type(e).__name__}); nothing was changed, run it again later",
+            file=sys.stderr,
+        )
+        return 1
     print("replay done: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     return 0
 

@@ -4,6 +4,13 @@ Pause the live workers, read ``qc.submissions.validated`` from the beginning
 up to its current end into fresh collections, rename them into place, resume.
 Roll-ups are a pure function of the facts, so the result equals what the live
 workers computed, whatever order or duplication they saw.
+
+The stored facts hold the only copy of checkers' comments and texts once the
+log's retention (7 days by default on Apache Kafka) has removed old events,
+so a replay never destroys history: it refuses, changing nothing, when the
+log no longer starts at offset 0 or when any stored fact is missing from the
+rebuild. A broker or database outage stops it with an error (the live
+collections untouched) instead of counting events as skipped.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pymongo.database import Database
 
 from qc import events
-from qc.consumer import Delivery, where
+from qc.consumer import Delivery, is_transient, where
 from qc.settings import TOPICS, Settings
 from services.aggregate.control import ReplayControl
 from services.aggregate.directory import SiteDirectory
@@ -44,7 +51,13 @@ def replay_from_start(settings: Settings, db: Database, pause_timeout: float = 6
         prefix = f"agg_replay_{int(time.time())}_"
         store = RollupStore(db, prefix=prefix)
         store.ensure_indexes()
-        figures = _rebuild(settings, store, SiteDirectory(db))
+        try:
+            figures = _rebuild(settings, store, SiteDirectory(db))
+            _check_nothing_lost(db["agg_facts"], store.facts)
+        except BaseException:
+            for collection in (store.facts, store.rollups):
+                collection.drop()
+            raise
         for name in LIVE:
             db[prefix + name.removeprefix("agg_")].rename(name, dropTarget=True)
     finally:
@@ -60,20 +73,49 @@ def _caught_up(consumer: KafkaConsumer, tp: TopicPartition, listed_end: int) -> 
     return high is not None and position >= max(high, listed_end)
 
 
+def _check_nothing_lost(live, rebuilt) -> None:
+    """ReplayError when a fact stored now is not in the rebuild: its event has left the log."""
+    kept = {d["_id"] for d in rebuilt.find({}, {"_id": 1})}
+    missing = sum(1 for d in live.find({}, {"_id": 1}) if d["_id"] not in kept)
+    if missing:
+        raise ReplayError(
+            f"{missing} checks stored now are no longer in {TOPICS['validated']} (the log's retention removed "
+            "them); a replay would lose them and their comments. Nothing was changed."
+        )
+
+
+def _check_log_starts_at_zero(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+    """ReplayError when retention has removed the start of the log on any partition."""
+    trimmed = sorted(tp.partition for tp, first in consumer.beginning_offsets(partitions).items() if first > 0)
+    if trimmed:
+        raise ReplayError(
+            f"{TOPICS['validated']} no longer starts at offset 0 on partition(s) {trimmed} (the log's retention "
+            "removed older events); a replay would lose the checks that are only stored now. Nothing was changed."
+        )
+
+
 def _apply(handler: AggregateHandler, batch: list[Delivery]) -> int:
-    """Handle a batch; if it fails, event by event, skipping (and counting) those that fail."""
+    """Handle a batch; if it fails, event by event, skipping (and counting) those that fail.
+
+    An outage (broker or database unavailable) is raised, never counted as skipped: the
+    replay stops with the live collections untouched, as the consumer loop would retry.
+    """
     if not batch:
         return 0
     try:
         handler.handle(batch)
         return 0
     except Exception as e:
+        if is_transient(e):
+            raise
         log.error("replay batch failed; retrying its events one by one", extra={"error": where(e)})
     failed = 0
     for delivery in batch:
         try:
             handler.handle([delivery])
-        except Exception:
+        except Exception as e:
+            if is_transient(e):
+                raise
             failed += 1  # the live worker dead-lettered it too
     return failed
 
@@ -90,6 +132,7 @@ def _rebuild(settings: Settings, store: RollupStore, directory: SiteDirectory) -
     read = skipped = 0
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        _check_log_starts_at_zero(consumer, partitions)
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         # Read to the end as it stands once the workers are paused. Tansu 0.6
