@@ -97,7 +97,8 @@ def report(region_id: str, period: str):
     if refused:
         return refused
     if request.args.get("format") == "csv":
-        rows = tables.report_sites(found)
+        show = found["status"] == "published" or region_manager(region_id)  # as the page shows them
+        rows = tables.report_sites(found, show, mine)
         filename = export.filename_for("region", region_id, "report", period, found["status"])
         return export.csv_response(rows, filename, tables.REPORT_SITES)
     return _report_page(found, mine)

@@ -75,11 +75,17 @@ REPORT_SITES = [
 ]
 
 
-def report_sites(report: dict) -> list[dict]:
-    """A region report's sites, each with its site manager's reply (empty when none)."""
+def report_sites(report: dict, show_replies: bool = True, mine: str | None = None) -> list[dict]:
+    """A region report's sites, each with its site manager's reply (empty when none).
+
+    ``show_replies`` False (a draft read by a site manager): only the reply of ``mine``, their own
+    site, as the page shows it; other sites' draft replies are theirs until the report is published.
+    """
     rows = []
     for site in report["sites"]:
         reply = report.get("replies", {}).get(site["site_id"]) or {}
+        if not show_replies and site["site_id"] != mine:
+            reply = {}
         rows.append(
             {
                 **site,

@@ -135,6 +135,10 @@ def test_prepare_reply_publish_and_frozen(world):
     # The region's manager reads the replies in the draft; another site's manager does not, until publication.
     assert "two new staff in November" in _row(world.client("rm").get(REPORT).get_data(as_text=True), "S1")
     assert "two new staff" not in world.client("sm2").get(REPORT).get_data(as_text=True)
+    # ...nor in the draft's CSV, which shows what the page shows: their own reply only.
+    assert "two new staff" not in world.client("sm2").get(f"{REPORT}?format=csv").get_data(as_text=True)
+    assert "two new staff" in world.client("sm1").get(f"{REPORT}?format=csv").get_data(as_text=True)
+    assert "two new staff" in world.client("rm").get(f"{REPORT}?format=csv").get_data(as_text=True)
 
     # Not the other site's reply, and not before the deadline while a site has not replied.
     assert world.post("sm1", f"{REPORT}/replies/S2", reply="Not mine").status_code == 403
