@@ -129,6 +129,8 @@ class ChecksHandler(Handler):
                 "received_at": received["received_at"],
                 "rejected_at": events.isoformat(record["decided_at"]),
                 "reasons": reasons,
+                # Not for a duplicate: the same worry came with the check it repeats, and was raised then.
+                **({} if any(r["code"] == "duplicate" for r in reasons) else _worry(received)),
             }
             topic, event_type = TOPICS["rejected"], "org.qc.submission.rejected"
         out = events.make_event(
@@ -193,3 +195,16 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _worry(received: dict) -> dict:
+    """A worry in a rejected check, to travel with the rejection: notify raises its alert all the same."""
+    worry = received.get("urgent_concern")
+    if not isinstance(worry, str) or not worry.strip():
+        return {}
+    out = {"urgent_concern": worry[:2000]}
+    if received.get("urgent_concern_share") in ("named", "anonymous"):
+        out["urgent_concern_share"] = received["urgent_concern_share"]
+    if received.get("answered_by") in ("alone", "with_supporter", "supporter_wrote"):
+        out["answered_by"] = received["answered_by"]
+    return out

@@ -155,11 +155,7 @@ def evaluate(rules: list[Rule], validated: dict) -> list[Candidate]:
     out = []
     for rule in rules_for(rules, "validated"):
         if rule.kind == "urgent_concern" and (validated.get("urgent_concern") or "").strip():
-            # Never grouped: every concern is its own alert.
-            key = f"{rule.id}:{validated['site_id']}:{validated['submission_id']}"
-            summary = "A quality checker raised an urgent concern."
-            voices = (consent.voice(validated, None, validated.get("urgent_concern_share")),)
-            out.append(_candidate(rule, key, validated, month, (), summary, voices))
+            out.append(_worry(rule, validated, month))
         elif rule.kind == "safety_not_good":
             answers = [a for a in validated["answers"] if a["safety"] and a["score"] == 1]
             if answers:
@@ -172,6 +168,22 @@ def evaluate(rules: list[Rule], validated: dict) -> list[Candidate]:
                 out.append(_candidate(rule, key, validated, month, questions, summary, voices))
     guarded = iter(consent.guard([v for c in out for v in c.voices]))
     return [dataclasses.replace(c, voices=tuple(next(guarded) for _ in c.voices)) for c in out]
+
+
+def evaluate_rejected_worry(rules: list[Rule], rejected: dict) -> list[Candidate]:
+    """The alert for a worry inside a check the validator turned back: a worry is never lost with its check."""
+    if not (rejected.get("urgent_concern") or "").strip():
+        return []
+    month = rejected["received_at"][:7]
+    return [_worry(rule, rejected, month) for rule in rules_for(rules, "validated") if rule.kind == "urgent_concern"]
+
+
+def _worry(rule: Rule, submission: dict, month: str) -> Candidate:
+    # Never grouped: every concern is its own alert.
+    key = f"{rule.id}:{submission['site_id']}:{submission['submission_id']}"
+    summary = "A quality checker raised an urgent concern."
+    voices = (consent.voice(submission, None, submission.get("urgent_concern_share")),)
+    return _candidate(rule, key, submission, month, (), summary, voices)
 
 
 def evaluate_rollup(rules: list[Rule], rollup: dict, previous_score: float | None) -> list[Candidate]:

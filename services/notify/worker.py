@@ -135,6 +135,9 @@ class NotifyHandler(Handler):
 
     def _rejected(self, event: dict) -> None:
         rejected = event["data"]
+        for candidate in alert_rules.evaluate_rejected_worry(self.rules, rejected):
+            details = {"urgent_concern": rejected["urgent_concern"]}
+            self.raise_alert(candidate, details, event.get("correlationid"), rejected["received_at"])
         self.knowledge.note_rejection(rejected)
         now = events.now()
 
