@@ -9,6 +9,7 @@ every service can check it without a call to checks.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import secrets
 
@@ -17,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 ROLES = ("site_manager", "regional_manager", "org_admin", "safeguarding_lead")
-_TOKEN_SALT = "qc.manager-token.v1"
+MANAGER_TOKEN_SALT = _TOKEN_SALT = "qc.manager-token.v1"
 
 
 class AuthError(Exception):
@@ -69,23 +70,42 @@ def verify_password(hasher: PasswordHasher, stored_hash: str, password: str) -> 
         return False
 
 
-def issue_manager_token(secret_key: str, principal: Principal) -> str:
-    """A signed, timestamped bearer token describing ``principal``."""
-    return URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT).dumps(dataclasses.asdict(principal))
+@dataclasses.dataclass(frozen=True)
+class ManagerToken:
+    """A verified manager token: who, when it was signed, and when they signed in (a refreshed session
+    cookie is signed again, but keeps the time of the sign-in it came from)."""
+
+    principal: Principal
+    signed_at: dt.datetime
+    auth_at: dt.datetime
 
 
-def read_manager_token(secret_key: str, token: str, max_age: int) -> Principal:
-    """The principal in a token, or AuthError saying why it is not accepted."""
+def issue_manager_token(secret_key: str, principal: Principal, auth_at: dt.datetime | None = None) -> str:
+    """A signed, timestamped bearer token describing ``principal`` (signed in at ``auth_at``, default now)."""
+    claims = {**dataclasses.asdict(principal), "auth_at": int((auth_at or dt.datetime.now(dt.UTC)).timestamp())}
+    return URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT).dumps(claims)
+
+
+def read_manager_claims(secret_key: str, token: str, max_age: int | None) -> ManagerToken:
+    """A verified token signed at most ``max_age`` seconds ago, or AuthError saying why it is not accepted."""
     serializer = URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT)
     try:
-        claims = serializer.loads(token, max_age=max_age)
+        claims, signed_at = serializer.loads(token, max_age=max_age, return_timestamp=True)
     except SignatureExpired as e:
         raise AuthError("token has expired; sign in again") from e
     except BadSignature as e:
         raise AuthError("token is not valid") from e
     if not isinstance(claims, dict) or claims.get("role") not in ROLES:
         raise AuthError("token is not valid")
-    return Principal(**{f.name: claims.get(f.name) for f in dataclasses.fields(Principal)})
+    principal = Principal(**{f.name: claims.get(f.name) for f in dataclasses.fields(Principal)})
+    auth_at = claims.get("auth_at")
+    signed_in = dt.datetime.fromtimestamp(auth_at, dt.UTC) if isinstance(auth_at, int) else signed_at
+    return ManagerToken(principal, signed_at, signed_in)
+
+
+def read_manager_token(secret_key: str, token: str, max_age: int) -> Principal:
+    """The principal in a token, or AuthError saying why it is not accepted."""
+    return read_manager_claims(secret_key, token, max_age).principal
 
 
 def bearer_token(authorization_header: str | None) -> str:
@@ -99,24 +119,37 @@ def bearer_token(authorization_header: str | None) -> str:
 
 
 # A "You said, we did" board link for the people of one site (served by notify, made by checks'
-# My checks): signed with the shared key, so notify needs no look-up, and it expires.
-_BOARD_SALT = "qc.board-token.v1"
+# My checks or by a manager): signed with the shared key, so notify needs no call to checks, and it
+# expires. It names who it was given to, so notify can refuse it once that person's links are
+# stopped or they are deactivated (the directory tells it when).
+_BOARD_SALT = "qc.board-token.v2"
 BOARD_TOKEN_MAX_AGE = 30 * 24 * 3600
 
 
-def issue_board_token(secret_key: str, site_id: str) -> str:
+@dataclasses.dataclass(frozen=True)
+class BoardLink:
+    """What a board link allows: one site's board, given to ``holder`` ("checker:<id>" or "manager:<username>")."""
+
+    site_id: str
+    holder: str
+    issued_at: dt.datetime
+
+
+def issue_board_token(secret_key: str, site_id: str, holder: str) -> str:
     """A signed, timestamped token that lets its holder read one site's board."""
-    return URLSafeTimedSerializer(secret_key, salt=_BOARD_SALT).dumps({"site_id": site_id})
+    return URLSafeTimedSerializer(secret_key, salt=_BOARD_SALT).dumps({"site_id": site_id, "holder": holder})
 
 
-def read_board_token(secret_key: str, token: str, max_age: int = BOARD_TOKEN_MAX_AGE) -> str:
-    """The site a board token is for, or AuthError saying why it is not accepted."""
+def read_board_token(secret_key: str, token: str, max_age: int = BOARD_TOKEN_MAX_AGE) -> BoardLink:
+    """The site and holder of a board token, or AuthError saying why it is not accepted."""
     try:
-        claims = URLSafeTimedSerializer(secret_key, salt=_BOARD_SALT).loads(token, max_age=max_age)
+        claims, signed_at = URLSafeTimedSerializer(secret_key, salt=_BOARD_SALT).loads(
+            token, max_age=max_age, return_timestamp=True
+        )
     except SignatureExpired as e:
         raise AuthError("this board link has run out") from e
     except BadSignature as e:
         raise AuthError("this board link is not valid") from e
-    if not isinstance(claims, dict) or not isinstance(claims.get("site_id"), str):
+    if not isinstance(claims, dict) or not all(isinstance(claims.get(k), str) for k in ("site_id", "holder")):
         raise AuthError("this board link is not valid")
-    return claims["site_id"]
+    return BoardLink(claims["site_id"], claims["holder"], signed_at)

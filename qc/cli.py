@@ -10,8 +10,8 @@ from pathlib import Path
 from qc import auth, mongo
 from qc.consumer import is_transient
 from qc.kafka import Publisher, create_topics
-from qc.settings import InsecureSettings, Settings
-from services.checks.directory import Directory, publish_all
+from qc.settings import TOPICS, InsecureSettings, Settings
+from services.checks.directory import Directory, directory_event, directory_problems, publish_all
 from services.checks.seed import demo_directory
 
 
@@ -66,6 +66,12 @@ def cmd_directory_import(settings: Settings, args) -> int:
     """Load regions, sites and people from a JSON file ({"regions": [], "sites": [], "people": []})."""
     raw = json.loads(Path(args.file).read_text())
     entities = {"region": raw.get("regions", []), "site": raw.get("sites", []), "person": raw.get("people", [])}
+    problems = directory_problems(raw)
+    if problems:
+        print("nothing was imported; correct these and try again:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     for docs in entities.values():
         for doc in docs:
             if "id" in doc:
@@ -79,14 +85,30 @@ def cmd_directory_import(settings: Settings, args) -> int:
 
 
 def cmd_checker_link(settings: Settings, args) -> int:
-    """Make a new personal sign-in link for a checker and print it."""
+    """Stop a checker's links and (unless --stop) make a new personal sign-in link and print it."""
+    import getpass
+
     directory = Directory(mongo.connect(settings, "qc-cli"))
     person = directory.person(args.checker_id)
     if person is None or person.get("role") != "checker" or not person.get("active", True):
         print(f"no active checker {args.checker_id}", file=sys.stderr)
         return 1
+    by = f"cli:{getpass.getuser()}"
+    if not args.keep_old:
+        # A new link is usually for a lost or shared phone: the old ones must stop, and the board links too.
+        stopped, person = directory.stop_links(person["_id"], by, None)
+        publisher = _publisher(settings)
+        try:
+            publisher.send(TOPICS["directory"], person["_id"], directory_event("person", person))
+            publisher.flush()
+        finally:
+            publisher.close()
+        print(f"stopped {stopped} older link(s) of {person['_id']}", file=sys.stderr)
+    if args.stop:
+        return 0
     token = auth.new_checker_token()
     directory.add_checker_token(person["_id"], person["site_id"], auth.hash_checker_token(token))
+    directory.log_link(person["_id"], "issued", by, None, 1)
     print(f"{settings.checks_public_url.rstrip('/')}/s/{token}")
     return 0
 
@@ -221,8 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     imp = directory.add_parser("import", help="import regions, sites and people from JSON")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_directory_import)
-    link = sub.add_parser("checker-link", help="make a checker's sign-in link")
+    link = sub.add_parser("checker-link", help="make a checker's sign-in link (their older links stop)")
     link.add_argument("checker_id")
+    what = link.add_mutually_exclusive_group()
+    what.add_argument("--stop", action="store_true", help="only stop every link of theirs; make none")
+    what.add_argument("--keep-old", action="store_true", help="keep their older links working (a second phone)")
     link.set_defaults(func=cmd_checker_link)
     replay = sub.add_parser("replay", help="rebuild roll-ups from the validated topic")
     replay.add_argument("--from-start", action="store_true", required=True)

@@ -251,12 +251,10 @@ class RateLimiter:
 
 
 def client_address(settings: Settings) -> str:
-    """The client's address; behind ``trusted_proxy_hops`` proxies, read from X-Forwarded-For."""
-    hops = settings.trusted_proxy_hops
-    if hops > 0:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
+    """The client's address; behind ``trusted_proxy_hops`` proxies, the one they forwarded.
+
+    qc.web installs werkzeug's ProxyFix with that hop count, so ``remote_addr`` is already it.
+    """
     return request.remote_addr or "unknown"
 
 

@@ -62,6 +62,10 @@ class Settings:
     # A developer's own machine only: allows a short or missing secret key (then the public DEV_SECRET_KEY).
     dev_mode: bool = False
     token_ttl_seconds: int = 8 * 3600
+    # A manager's page session ends after this many minutes without use (the API's bearer tokens do not idle).
+    manager_idle_minutes: int = 30
+    # A checker's sign-in link that nobody has used for this many days stops working (0: never).
+    checker_link_idle_days: int = 180
     topic_partitions: int = 6
     # Tansu holds a new group member for about half the session timeout,
     # so a short one makes start-up quick (see shared/DESIGN.md).

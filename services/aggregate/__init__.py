@@ -6,6 +6,7 @@ from flask import Flask
 
 from qc import logs, mongo, web
 from qc.settings import ROOT, Settings
+from qc.standing import Standing
 from services.aggregate import api, pages, report_pages, team_feedback, workdays
 from services.aggregate.answerers import Answerers
 from services.aggregate.context import Context
@@ -41,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
         RightOfReply(db, reports, holidays, settings.report_reply_working_days, settings.timezone),
     )
     app.extensions["qc.close"] = db.client.close
+    app.extensions[web.STANDING] = Standing(directory.manager)
     web.install(
         app,
         "aggregate",

@@ -1,17 +1,21 @@
-"""What aggregate knows of the directory: sites (for coverage and scoping) and active checkers."""
+"""What aggregate knows of the directory: sites (for coverage and scoping), active checkers, and managers
+(whether their tokens still stand: qc.standing)."""
 
 from __future__ import annotations
 
 from pymongo import ASCENDING
 from pymongo.database import Database
 
+from qc import events
+
 
 class SiteDirectory:
-    """``agg_sites`` and ``agg_checkers``, filled from ``qc.directory`` events."""
+    """``agg_sites``, ``agg_checkers`` and ``agg_managers``, filled from ``qc.directory`` events."""
 
     def __init__(self, db: Database):
         self.sites = db["agg_sites"]
         self.checkers = db["agg_checkers"]
+        self.managers = db["agg_managers"]
 
     def ensure_indexes(self) -> None:
         """Look-ups by region and by site."""
@@ -26,6 +30,21 @@ class SiteDirectory:
                 {"_id": data["id"], "region_id": data.get("region_id"), "name": data["name"], "active": data["active"]},
                 upsert=True,
             )
+        elif data["entity"] == "person" and data.get("username") and data.get("role") != "checker":
+            self.managers.replace_one(
+                {"_id": data["username"]},
+                {
+                    "_id": data["username"],
+                    "role": data.get("role"),
+                    "region_id": data.get("region_id"),
+                    "site_id": data.get("site_id"),
+                    "active": data["active"],
+                    "tokens_valid_after": events.parse_time(data["tokens_valid_after"])
+                    if data.get("tokens_valid_after")
+                    else None,
+                },
+                upsert=True,
+            )
         elif data["entity"] == "person" and data.get("role") == "checker":
             self.checkers.replace_one(
                 {"_id": data["id"]},
@@ -33,6 +52,10 @@ class SiteDirectory:
                 {"_id": data["id"], "site_id": data.get("site_id"), "name": data.get("name"), "active": data["active"]},
                 upsert=True,
             )
+
+    def manager(self, username: str) -> dict | None:
+        """A manager's role, area, active and tokens_valid_after (qc.standing)."""
+        return self.managers.find_one({"_id": username})
 
     def site(self, site_id: str) -> dict | None:
         """A site as the directory last described it."""

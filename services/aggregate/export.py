@@ -40,6 +40,7 @@ def _cell(value):
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value  # a spreadsheet must not run a cell as a formula
+    # A spreadsheet must not run a cell as a formula, also when spaces or line breaks come before it.
+    if isinstance(value, str) and (value.startswith(_FORMULA_START) or value.lstrip(" \n").startswith(_FORMULA_START)):
+        return "'" + value
     return value

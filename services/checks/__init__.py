@@ -12,6 +12,7 @@ from qc import logs, mongo, ratelimit, web
 from qc.auth import password_hasher
 from qc.kafka import Publisher
 from qc.settings import Settings
+from qc.standing import Standing
 from services.checks.directory import Directory
 from services.checks.question_sets import QuestionSets, answer_options
 from services.checks.store import Submissions
@@ -45,7 +46,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         settings=settings,
         db=db,
         publisher=publisher,
-        directory=Directory(db),
+        directory=Directory(db, settings.checker_link_idle_days),
         submissions=Submissions(db),
         question_sets=QuestionSets.load(settings.schemas_dir),
         hasher=password_hasher(),
@@ -56,6 +57,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         db.client.close()
 
     app.extensions["qc.close"] = close
+    app.extensions[web.STANDING] = Standing(app.extensions["qc.checks"].directory.manager_standing)
     app.extensions[ratelimit.EXTENSION] = ratelimit.RateLimiter(db, settings.secret_key)
     web.install(
         app,
@@ -64,11 +66,20 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
     )
     # check_screens and feedback add their routes to pages.bp when imported.
-    from services.checks import api, check_screens, feedback, manager_auth, manager_contributions, pages  # noqa: F401
+    from services.checks import (  # noqa: F401
+        api,
+        check_screens,
+        feedback,
+        manager_auth,
+        manager_contributions,
+        manager_links,
+        pages,
+    )
 
     app.jinja_env.globals["answer_options"] = answer_options
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(manager_auth.bp)
     app.register_blueprint(manager_contributions.bp)
+    app.register_blueprint(manager_links.bp)
     return app

@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from qc import auth, jsonbody, ratelimit, web
 from services.checks import intake
 from services.checks import metrics as checks_metrics
+from services.checks.passwords import check_manager_password
 from services.checks.schemas import TokenRequestSchema, flatten_errors
 from services.checks.store import SENDING
 
@@ -122,7 +123,7 @@ def get_submission(submission_id: str):
             return web.problem(404, "Not found", "There is no submission with this id for you.")
         return _status(doc)
     try:
-        principal = auth.read_manager_token(ctx.settings.secret_key, token, ctx.settings.token_ttl_seconds)
+        principal = web.verify_manager_token(ctx.settings, token)
     except auth.AuthError as e:
         return _unauthorised(str(e))
     if doc is None:
@@ -165,8 +166,8 @@ def issue_token():
             422, "Username and password needed", "Send 'username' and 'password'.", errors=flatten_errors(e.messages)
         )
     ctx = _ctx()
-    person = ctx.directory.manager_by_username(creds["username"])
-    if person is None or not auth.verify_password(ctx.hasher, person["password_hash"], creds["password"]):
+    person = check_manager_password(ctx.directory, ctx.hasher, creds["username"], creds["password"], "api")
+    if person is None:
         return _unauthorised("The username or password is not right.")
     principal = auth.Principal(
         username=person["username"],

@@ -13,26 +13,47 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from qc import events
+from qc.mongo import update_and_read
 from qc.settings import TOPICS
 
 MANAGER_ROLES = ("site_manager", "regional_manager", "org_admin", "safeguarding_lead")
-_PUBLIC_FIELDS = ("name", "region_id", "site_id", "role", "email", "username", "supporter_email", "tell_supporters")
+_PUBLIC_FIELDS = (
+    "name",
+    "region_id",
+    "site_id",
+    "role",
+    "email",
+    "username",
+    "supporter_email",
+    "tell_supporters",
+    "links_reset_at",
+    "tokens_valid_after",
+)
+# A link's last use is written at most this often: a day is exact enough for an idle limit in days
+# and costs one write a day per checker, not one per request.
+USE_RESOLUTION = dt.timedelta(days=1)
 
 
 class Directory:
-    """checks' collections: ``regions``, ``sites``, ``people``, ``checker_tokens``."""
+    """checks' collections: ``regions``, ``sites``, ``people``, ``checker_tokens``, ``checker_link_log``.
 
-    def __init__(self, db: Database):
+    ``link_idle_days``: a checker link not used for this many days stops working (0: never).
+    """
+
+    def __init__(self, db: Database, link_idle_days: int = 0):
         self.regions = db["regions"]
         self.sites = db["sites"]
         self.people = db["people"]
         self.tokens = db["checker_tokens"]
+        self.link_log = db["checker_link_log"]
+        self.link_idle_days = link_idle_days
 
     def ensure_indexes(self) -> None:
         """Indexes the look-ups below rely on (idempotent)."""
         self.people.create_index([("username", ASCENDING)], unique=True, sparse=True)
         self.people.create_index([("site_id", ASCENDING), ("role", ASCENDING)])
         self.tokens.create_index([("checker_id", ASCENDING)])
+        self.link_log.create_index([("checker_id", ASCENDING), ("at", ASCENDING)])
 
     def is_empty(self) -> bool:
         """True before any site has been loaded."""
@@ -51,22 +72,35 @@ class Directory:
         return self.people.find_one({"username": username, "role": {"$in": list(MANAGER_ROLES)}, "active": True})
 
     def checker_for_token(self, token_hash: str) -> dict | None:
-        """The live token record for a hashed checker token, or None.
+        """The live token record for a hashed checker token, or None (stopped, or unused too long).
 
         Read every time, never cached: a stopped link must stop in every web
-        process at once (a lost phone). A per-process cache was measured and
-        bought nothing visible (docs/benchmarks.md).
+        process at once (a lost phone).
         """
-        return self.tokens.find_one({"_id": token_hash, "revoked_at": None})
+        record = self.tokens.find_one({"_id": token_hash, "revoked_at": None})
+        if record is None:
+            return None
+        now = events.now()
+        used = record.get("used_at") or record["created_at"]
+        if self.link_idle_days and used < now - dt.timedelta(days=self.link_idle_days):
+            stopped = self.tokens.update_one({"_id": token_hash, "revoked_at": None}, {"$set": {"revoked_at": now}})
+            if stopped.modified_count:
+                self.log_link(record["checker_id"], "expired", "qc", None, 1)
+            return None
+        if used < now - USE_RESOLUTION:
+            self.tokens.update_one({"_id": token_hash}, {"$set": {"used_at": now}})
+        return record
 
     def add_checker_token(self, checker_id: str, site_id: str, token_hash: str) -> None:
         """Store a new sign-in token (its hash only)."""
+        now = events.now()
         self.tokens.insert_one(
             {
                 "_id": token_hash,
                 "checker_id": checker_id,
                 "site_id": site_id,
-                "created_at": events.now(),
+                "created_at": now,
+                "used_at": now,
                 "revoked_at": None,
             }
         )
@@ -78,9 +112,57 @@ class Directory:
             query["_id"] = token_hash
         return self.tokens.update_many(query, {"$set": {"revoked_at": events.now()}}).modified_count
 
+    def stop_links(self, person_id: str, by: str, role: str | None) -> tuple[int, dict | None]:
+        """Stop every link of a person (sign-in links, the sessions on their phones, their board links).
+
+        Returns (sign-in links stopped, the person as now stored): publish the person, so the other
+        services refuse board links given before ``links_reset_at``.
+        """
+        stopped = self.revoke_checker_tokens(person_id)
+        person = update_and_read(self.people, {"_id": person_id}, {"$set": {"links_reset_at": events.now()}})
+        self.log_link(person_id, "stopped", by, role, stopped)
+        return stopped, person
+
+    def end_sessions(self, username: str) -> dict | None:
+        """End every token and session of a manager (sign-out everywhere); the person as now stored, to publish."""
+        return update_and_read(
+            self.people,
+            {"username": username, "role": {"$in": list(MANAGER_ROLES)}},
+            {"$set": {"tokens_valid_after": events.now()}},
+            read={"username": username},
+        )
+
+    def manager_standing(self, username: str) -> dict | None:
+        """What qc.standing needs of a manager: role, area, active, tokens_valid_after."""
+        fields = {"role": 1, "region_id": 1, "site_id": 1, "active": 1, "tokens_valid_after": 1}
+        return self.people.find_one({"username": username, "role": {"$in": list(MANAGER_ROLES)}}, fields)
+
+    def live_links(self, checker_id: str) -> list[dict]:
+        """A checker's working links (hashes, when made and last used), newest first."""
+        return list(self.tokens.find({"checker_id": checker_id, "revoked_at": None}, sort=[("created_at", -1)]))
+
+    def log_link(self, checker_id: str, action: str, by: str, role: str | None, count: int) -> None:
+        """Who issued or stopped a checker's links, and when (identifiers only)."""
+        self.link_log.insert_one(
+            {"checker_id": checker_id, "action": action, "by": by, "role": role, "count": count, "at": events.now()}
+        )
+
     def upsert(self, entity: str, doc: dict) -> None:
         """Create or replace one region, site or person."""
         collection = {"region": self.regions, "site": self.sites, "person": self.people}[entity]
+        if entity == "person":
+            before = self.people.find_one({"_id": doc["_id"]}, {"password_hash": 0}) or {}
+            for kept in ("links_reset_at", "tokens_valid_after"):  # a re-import must not revive what was stopped
+                if before.get(kept) and kept not in doc:
+                    doc = {**doc, kept: before[kept]}
+            if before and any(before.get(f) != doc.get(f) for f in ("role", "region_id", "site_id", "active")):
+                # A manager's tokens carry their role and area: those made before the change stop.
+                doc = {**doc, "tokens_valid_after": events.now()}
+            if not doc.get("active", True) and before.get("active", True):
+                # Deactivated: every link, session and board link stops at once, not when they run out.
+                stopped = self.revoke_checker_tokens(doc["_id"])
+                doc = {**doc, "links_reset_at": events.now()}
+                self.log_link(doc["_id"], "deactivated", "directory", None, stopped)
         collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
     def all_entities(self):
@@ -90,12 +172,43 @@ class Directory:
                 yield entity, doc
 
 
+_EMAIL_FIELDS = ("email", "supporter_email")
+
+
+def directory_problems(raw: dict) -> list[str]:
+    """What is wrong with a directory file, one plain line per value; empty when it may be imported.
+
+    A line break in a name or address would end up in e-mail headers (a site name is in the subject),
+    so no text may hold a control character, and addresses must look like one.
+    """
+    problems = []
+    for group in ("regions", "sites", "people"):
+        for i, doc in enumerate(raw.get(group) or []):
+            if not isinstance(doc, dict):
+                problems.append(f"{group}[{i}] must be an object")
+                continue
+            where = f"{group}[{i}] ({doc.get('id', doc.get('_id', 'no id'))})"
+            for field, value in doc.items():
+                if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+                    problems.append(f"{where}: '{field}' has a line break or another control character")
+                elif field in _EMAIL_FIELDS and value is not None and not _looks_like_email(value):
+                    problems.append(f"{where}: '{field}' is not an e-mail address")
+    return problems
+
+
+def _looks_like_email(value) -> bool:
+    if not isinstance(value, str) or value.count("@") != 1 or any(c.isspace() for c in value):
+        return False
+    local, domain = value.split("@")
+    return bool(local) and bool(domain.strip("."))
+
+
 def directory_event(entity: str, doc: dict, *, time: dt.datetime | None = None) -> dict:
     """The public ``org.qc.directory.changed`` event for one entity."""
     data = {"entity": entity, "id": doc["_id"], "active": bool(doc.get("active", True)), "name": doc["name"]}
     for field in _PUBLIC_FIELDS[1:]:
         if field in doc:
-            data[field] = doc[field]
+            data[field] = events.isoformat(doc[field]) if isinstance(doc[field], dt.datetime) else doc[field]
     return events.make_event(
         "org.qc.directory.changed",
         source="qc/checks/directory",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 import time
 import uuid
 from zoneinfo import ZoneInfo
@@ -51,6 +52,9 @@ class Result:
         return self.outcome in (ACCEPTED, REPEAT)
 
 
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) -> Result:
     """Validate ``body`` for ``checker`` and publish it once, waiting for the broker's acknowledgement."""
     try:
@@ -72,7 +76,9 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
             return _repeat(existing, received)
         checks_metrics.SUBMISSIONS.labels(INVALID).inc()
         return Result(INVALID, errors=[{"field": "visited_on", "message": date_error}])
-    correlation_id = correlation_id or str(uuid.uuid4())
+    # A client's X-Correlation-ID travels into events and logs: only a short, plain one is kept.
+    if not correlation_id or not _CORRELATION_ID.fullmatch(correlation_id):
+        correlation_id = str(uuid.uuid4())
     try:
         existing = _claim_or_existing(ctx, received, correlation_id)
     except (StillSending, ConnectionFailure):

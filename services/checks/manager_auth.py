@@ -8,16 +8,22 @@ too (and, in production, one proxy serves them all).
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
-from qc import auth, ratelimit
+from qc import auth, ratelimit, web
+from qc.kafka import PublishError
+from qc.settings import TOPICS
 from qc.web import MANAGER_COOKIE
+from services.checks.directory import directory_event
+from services.checks.passwords import check_manager_password
 
 bp = Blueprint("manager_auth", __name__, url_prefix="/manager")
 CSRF_COOKIE = "qc_signin_csrf"
+log = logging.getLogger(__name__)
 
 
 def _ctx():
@@ -78,8 +84,8 @@ def sign_in():
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     ctx = _ctx()
-    person = ctx.directory.manager_by_username(username) if username else None
-    if person is None or not auth.verify_password(ctx.hasher, person["password_hash"], password):
+    person = check_manager_password(ctx.directory, ctx.hasher, username, password, "page")
+    if person is None:
         return _form(401, "The username or password is not right.", username)
     principal = auth.Principal(
         username=person["username"],
@@ -88,21 +94,30 @@ def sign_in():
         site_id=person.get("site_id"),
     )
     response = redirect(_safe_next(request.form.get("next")), code=303)
-    response.set_cookie(
-        MANAGER_COOKIE,
-        auth.issue_manager_token(ctx.settings.secret_key, principal),
-        max_age=ctx.settings.token_ttl_seconds,
-        httponly=True,
-        samesite="Lax",
-        secure=request.is_secure,
-    )
+    web.set_session_cookie(response, ctx.settings, auth.issue_manager_token(ctx.settings.secret_key, principal))
     response.delete_cookie(CSRF_COOKIE, path="/manager")
     return response
 
 
 @bp.get("/sign-out")
 def sign_out():
-    """End the manager's session on this browser."""
+    """Sign out everywhere: this browser's session, and every other session and token of this manager.
+
+    The other services hear of it from the person's directory event (``tokens_valid_after``).
+    """
+    ctx = _ctx()
     response = redirect("/manager/sign-in", code=303)
     response.delete_cookie(MANAGER_COOKIE)
+    try:
+        principal = web.verify_manager_token(ctx.settings, request.cookies.get(MANAGER_COOKIE, ""), from_cookie=True)
+    except auth.AuthError:
+        return response  # not signed in (or already signed out): nothing more to end
+    person = ctx.directory.end_sessions(principal.username)
+    current_app.extensions[web.STANDING].forget(principal.username)
+    if person is not None:
+        try:
+            ctx.publisher.publish_sync(TOPICS["directory"], person["_id"], directory_event("person", person))
+        except PublishError:
+            # Ended here at once; the other services learn it when the directory is next published.
+            log.warning("signed out, but the directory event was not published", extra={"person": person["_id"]})
     return response

@@ -28,7 +28,7 @@ def _store() -> Contributions:
     return store
 
 
-def _checker_in_scope(checker_id: str):
+def checker_in_scope(checker_id: str):
     """(checker, site) for a checker this manager may see; 404 if there is no such checker, 403 if not theirs."""
     directory = _ctx().directory
     person = directory.person(checker_id)
@@ -89,7 +89,7 @@ def checkers():
 @web.require_manager_page
 def contributions(checker_id: str):
     """A checker's recorded time and training, and the form to add an entry."""
-    found, refused = _checker_in_scope(checker_id)
+    found, refused = checker_in_scope(checker_id)
     return refused or _page(*found)
 
 
@@ -97,7 +97,7 @@ def contributions(checker_id: str):
 @web.require_manager_form
 def add_contribution(checker_id: str):
     """Add one entry (date, kind, hours, what it was); errors in plain words next to the fields."""
-    found, refused = _checker_in_scope(checker_id)
+    found, refused = checker_in_scope(checker_id)
     if refused:
         return refused
     checker, site = found
@@ -113,7 +113,7 @@ def add_contribution(checker_id: str):
 @web.require_manager_form
 def remove_contribution(checker_id: str, entry_id: str):
     """Remove one entry written down by mistake."""
-    found, refused = _checker_in_scope(checker_id)
+    found, refused = checker_in_scope(checker_id)
     if refused:
         return refused
     # Already gone (a second tap on Remove) is not an error: back to the list, which shows it is gone.

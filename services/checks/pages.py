@@ -128,15 +128,30 @@ def _signed_in(view):
 # --- sign-in and the start page -----------------------------------------------------------------
 
 
-@bp.get("/s/<token>")
+@bp.route("/s/<token>", methods=["GET", "POST"])
 def sign_in(token: str):
-    """Sign a checker in on this phone from their personal link."""
-    record = _ctx().directory.checker_for_token(auth.hash_checker_token(token))
+    """Sign a checker in on this phone from their personal link.
+
+    If the phone is signed in for someone else, it first says whose link this
+    is and asks (POST to confirm): nobody signs another person's phone in as
+    themselves by tapping a link on it.
+    """
+    ctx = _ctx()
+    record = ctx.directory.checker_for_token(auth.hash_checker_token(token))
     if record is None:
         return render_template("link_not_valid.html"), 404
+    current = g.checker
+    if request.method == "GET" and current is not None and current["checker_id"] != record["checker_id"]:
+        page = render_template(
+            "sign_in_confirm.html",
+            link_name=_name(ctx.directory.person(record["checker_id"])),
+            current_name=_name(ctx.directory.person(current["checker_id"])),
+            token=token,
+        )
+        return page, 200, {"Cache-Control": "no-store"}
     response = redirect("/", code=303)
     # Long-lived on purpose: checkers should not have to sign in again on
-    # their own phone. A supporter revokes the link to end it.
+    # their own phone. A supporter or manager stops the link to end it.
     response.set_cookie(
         COOKIE,
         token,
@@ -146,6 +161,11 @@ def sign_in(token: str):
         secure=request.is_secure,
     )
     return response
+
+
+def _name(person: dict | None) -> str:
+    """A checker's name as the directory has it (the whole name: two checkers may share a first name)."""
+    return (person or {}).get("name") or "someone else"
 
 
 @bp.get("/")
@@ -189,7 +209,7 @@ def board_url() -> str:
     """Notify's "You said, we did" board for the checker's own site, with a fresh signed link (it expires)."""
     settings = _ctx().settings
     site_id = g.checker["site_id"]
-    token = auth.issue_board_token(settings.secret_key, site_id)
+    token = auth.issue_board_token(settings.secret_key, site_id, f"checker:{g.checker['checker_id']}")
     return f"{settings.notify_public_url.rstrip('/')}/sites/{quote(site_id, safe='')}/board?{urlencode({'t': token})}"
 
 

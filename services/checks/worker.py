@@ -180,6 +180,19 @@ def publish_directory_if_missing(settings: Settings, db, publisher) -> None:
         log.info("directory published", extra={"entities": count})
 
 
+def _worry(received: dict) -> dict:
+    """A worry in a rejected check, to travel with the rejection: notify raises its alert all the same."""
+    worry = received.get("urgent_concern")
+    if not isinstance(worry, str) or not worry.strip():
+        return {}
+    out = {"urgent_concern": worry[:2000]}
+    if received.get("urgent_concern_share") in ("named", "anonymous"):
+        out["urgent_concern_share"] = received["urgent_concern_share"]
+    if received.get("answered_by") in ("alone", "with_supporter", "supporter_wrote"):
+        out["answered_by"] = received["answered_by"]
+    return out
+
+
 def main() -> None:
     """Run the checks worker until SIGTERM."""
 
@@ -195,16 +208,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def _worry(received: dict) -> dict:
-    """A worry in a rejected check, to travel with the rejection: notify raises its alert all the same."""
-    worry = received.get("urgent_concern")
-    if not isinstance(worry, str) or not worry.strip():
-        return {}
-    out = {"urgent_concern": worry[:2000]}
-    if received.get("urgent_concern_share") in ("named", "anonymous"):
-        out["urgent_concern_share"] = received["urgent_concern_share"]
-    if received.get("answered_by") in ("alone", "with_supporter", "supporter_wrote"):
-        out["answered_by"] = received["answered_by"]
-    return out

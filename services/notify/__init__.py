@@ -8,6 +8,7 @@ from kafka import KafkaProducer
 from qc import logs, mongo, web
 from qc.kafka import Publisher
 from qc.settings import Settings
+from qc.standing import Standing
 from services.notify import api, board_pages, pages
 from services.notify.audit import AuditLog
 from services.notify.context import Context
@@ -47,6 +48,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         db.client.close()
 
     app.extensions["qc.close"] = close
+    app.extensions[web.STANDING] = Standing(lambda username: db["contacts"].find_one({"username": username}))
     web.install(
         app,
         "notify",

@@ -5,7 +5,9 @@ token, scoped like alerts), and anyone holding a board link for that site —
 a signed, expiring, site-scoped token (qc.auth.issue_board_token) that
 checks' "My checks" or a manager hands to the people who live there. Notify
 cannot check a checker's own sign-in (only checks knows those), so the
-link is the checker's way in.
+link is the checker's way in. The link names who it was given to; it stops
+when that person is deactivated, moves site, or has their links stopped
+(``links_reset_at``, from the directory).
 """
 
 from __future__ import annotations
@@ -87,11 +89,13 @@ def _board(site_id: str, template: str):
     token = request.args.get("t")
     if token:
         try:
-            allowed = auth.read_board_token(settings.secret_key, token)
+            link = auth.read_board_token(settings.secret_key, token)
         except auth.AuthError as e:
             return _problem(401, "This link does not work", f"{str(e).capitalize()}. Ask for a new one.")
-        if site is None or allowed != site_id:
+        if site is None or link.site_id != site_id:
             return _missing()
+        if not _holder_may_read(link):
+            return _problem(401, "This link does not work", "This board link has been stopped. Ask for a new one.")
         manager = False
     else:
         try:
@@ -111,7 +115,7 @@ def _board(site_id: str, template: str):
     share_link = None
     if manager:
         # For the manager to hand on (or print) to the people who live there.
-        fresh = auth.issue_board_token(settings.secret_key, site_id)
+        fresh = auth.issue_board_token(settings.secret_key, site_id, f"manager:{principal.username}")
         share_link = f"{settings.notify_public_url.rstrip('/')}/sites/{site_id}/board?{urlencode({'t': fresh})}"
     query = f"?{urlencode({'t': token})}" if token else ""
     page = render_template(
@@ -126,6 +130,24 @@ def _board(site_id: str, template: str):
         assets=_assets(),
     )
     return _respond(page)
+
+
+def _holder_may_read(link: auth.BoardLink) -> bool:
+    """Whether the person the link was given to is still active, still at that site (a checker), and has
+    not had their links stopped since it was made (links_reset_at, to the second the link is signed in)."""
+    kind, _, who = link.holder.partition(":")
+    if kind == "checker":
+        person = ctx().contacts.find_one({"_id": who})
+        if person is None or person.get("site_id") != link.site_id:
+            return False
+    elif kind == "manager":
+        person = ctx().contacts.find_one({"username": who})
+    else:
+        return False
+    if person is None or not person.get("active"):
+        return False
+    reset = person.get("links_reset_at")
+    return reset is None or link.issued_at >= reset.replace(microsecond=0)
 
 
 def _missing():

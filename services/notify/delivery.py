@@ -30,6 +30,10 @@ _templates = Environment(loader=PackageLoader("services.notify", "templates"), a
 LABELS = {"critical": "Urgent", "high": "Important", "warning": "Please look", "info": "For information"}
 
 
+class BadAddress(ValueError):
+    """An e-mail address that cannot be sent to as it is; the directory must be corrected."""
+
+
 class Mailer:
     """Sends one message per call over SMTP (plain text with an HTML alternative).
 
@@ -58,9 +62,13 @@ class Mailer:
                 self._close()
 
     def send(self, to: str, subject: str, text: str, html: str) -> None:
-        """Send or raise (smtplib.SMTPException / OSError)."""
+        """Send or raise (smtplib.SMTPException / OSError; BadAddress for an address that cannot be a header)."""
+        if not to or any(ord(c) < 32 or ord(c) == 127 for c in to):
+            # A line break in a header would let an address add recipients (header injection).
+            raise BadAddress("the address has a line break or another control character")
         message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.sender, to, subject
+        # A site name with a line break must not break (or add to) the headers: it is folded to spaces.
+        message["From"], message["To"], message["Subject"] = self.sender, to, " ".join(subject.split())
         message.set_content(text)
         message.add_alternative(html, subtype="html")
         if not self._sessions:
@@ -320,7 +328,8 @@ class Deliveries:
         subject, text, html = message
         try:
             self.mailer.send(deliveries[0]["address"], subject, text, html)
-        except (smtplib.SMTPException, OSError) as e:
+        except (smtplib.SMTPException, OSError, BadAddress) as e:
+            # Recorded and retried with back-off, like any failed send; the batch goes on with the others.
             for delivery in deliveries:
                 mark_failed(self.collection, delivery, f"{type(e).__name__}: {e}", now)
             notify_metrics.NOTIFICATIONS.labels(channel, "failed").inc()

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import requests
 import yaml
@@ -60,8 +61,10 @@ def load_hooks(path: Path, secrets: dict[str, str]) -> list[Hook]:
     hooks = []
     for i, raw in enumerate(doc.get("webhooks") or []):
         hook_id, url = raw.get("id"), raw.get("url", "")
-        if not hook_id or not url.startswith(("http://", "https://")):
-            raise WebhooksError(f"{path}: webhooks[{i}] needs an 'id' and an http(s) 'url'")
+        if not hook_id or not _safe_url(url):
+            raise WebhooksError(
+                f"{path}: webhooks[{i}] needs an 'id' and an https 'url' (http only to this machine, for testing)"
+            )
         if hook_id not in secrets:
             raise WebhooksError(
                 f"{path}: webhook {hook_id!r} has no secret; add '{hook_id}=<secret>' to QC_WEBHOOK_SECRETS"
@@ -71,6 +74,14 @@ def load_hooks(path: Path, secrets: dict[str, str]) -> list[Hook]:
             Hook(hook_id, url, secrets[hook_id], tuple(match.get("severity", [])), tuple(match.get("region_id", [])))
         )
     return hooks
+
+
+def _safe_url(url: str) -> bool:
+    """https, or plain http to this machine only: an alert must not cross a network unencrypted."""
+    parsed = urlparse(url)
+    if parsed.scheme == "https" and parsed.hostname:
+        return True
+    return parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 class Webhooks:
@@ -127,7 +138,10 @@ class Webhooks:
                 "X-QC-Delivery": delivery["_id"],
             }
             try:
-                response = requests.post(hook.url, data=body, headers=headers, timeout=self.timeout)
+                # Never followed: a redirect could carry the alert to a place nobody configured.
+                response = requests.post(
+                    hook.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
                 error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
             except requests.RequestException as e:
                 error = f"{type(e).__name__}: {e}"[:300]

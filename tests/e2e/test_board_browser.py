@@ -16,7 +16,7 @@ from qc.kafka import Publisher, make_producer
 from services.notify import create_app
 from tests.conftest import wait_for
 from tests.e2e.conftest import assert_accessible
-from tests.integration.test_board import build_board
+from tests.integration.test_board import SAMIRA, build_board
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def served_board(stack):
 
 
 def _board_url(served, print_version=False):
-    token = auth.issue_board_token(served["settings"].secret_key, "S0001")
+    token = auth.issue_board_token(served["settings"].secret_key, "S0001", f"checker:{SAMIRA[0]}")
     return f"{served['url']}/sites/S0001/board{'/print' if print_version else ''}?t={token}"
 
 

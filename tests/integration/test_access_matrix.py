@@ -104,6 +104,10 @@ def build_world(settings, **overrides) -> World:
         directory.add_checker_token(f"C{n}", site, auth.hash_checker_token(checker_tokens[f"C{n}"]))
         agg_sites.apply({"entity": "site", "id": site, "name": f"Site {n}", "region_id": region, "active": True})
         agg_sites.apply({"entity": "person", "id": f"C{n}", "role": "checker", "site_id": site, "active": True})
+    # C3 at S0001 is only for the routes that stop a checker's links (C1's must keep working for the rest).
+    directory.upsert("person", {"_id": "C3", "name": "C3", "role": "checker", "site_id": "S0001"})
+    checker_tokens["C3"] = auth.new_checker_token()
+    directory.add_checker_token("C3", "S0001", auth.hash_checker_token(checker_tokens["C3"]))
     for username, claims in MANAGERS.items():
         directory.upsert(
             "person",
@@ -208,6 +212,7 @@ def _checker_csrf(world: World, checker: str) -> str:
 PUBLIC = {
     ("checks", "/", "GET"),
     ("checks", "/s/<token>", "GET"),
+    ("checks", "/s/<token>", "POST"),  # "yes, sign in as …" after the phone said whose link it is
     ("checks", "/api/v1/question-sets/current", "GET"),
     ("checks", "/api/v1/auth/token", "POST"),
     ("checks", "/manager/sign-in", "GET"),
@@ -438,6 +443,28 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         ("session", "sm1"),
         ok=(303,),
         wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("checks", "/manager/checkers/<checker_id>/links", "GET"): Case(
+        "/manager/checkers/C3/links",
+        "page",
+        ("session", "sm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("checks", "/manager/checkers/<checker_id>/links/stop", "POST"): Case(
+        "/manager/checkers/C3/links/stop",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("checks", "/manager/checkers/<checker_id>/links/new", "POST"): Case(
+        "/manager/checkers/C3/links/new",
+        "page",
+        ("session", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "rm1")),
         wrong_region=OTHER_REGION_PAGE,
     ),
     # aggregate: the API

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import hashlib
 import re
 import uuid
@@ -12,6 +13,7 @@ import pytest
 
 from qc import auth, events, web
 from services.notify import create_app
+from services.notify.knowledge import Knowledge
 from tests.integration.test_notify import _handler
 from tests.integration.test_workers import _deliveries, _validated
 
@@ -205,7 +207,7 @@ def test_who_may_see_a_board(board):
     assert _get(board, "/sites/S9999/board", **SM1).status_code == 404
 
     # The people who live there: a signed board link for their site, and only for it.
-    token = auth.issue_board_token(settings.secret_key, "S0001")
+    token = auth.issue_board_token(settings.secret_key, "S0001", f"checker:{SAMIRA[0]}")
     mine = _get(board, f"{BOARD}?t={token}")
     assert mine.status_code == 200 and "We mended the back door lock." in mine.get_data(as_text=True)
     assert "A link for the people who live here" not in mine.get_data(as_text=True)  # that is for managers
@@ -231,3 +233,34 @@ def test_the_manager_gets_a_working_link_to_hand_on_and_the_boards_list(board):
     assert 'href="/manager/boards"' in inbox
     alert_page = _get(board, f"/manager/alerts/{board['fixed']['_id']}", **SM1).get_data(as_text=True)
     assert f'href="{BOARD}"' in alert_page
+
+
+def test_a_board_link_stops_with_its_holders_links(board, db):
+    """Stopped links, deactivation or a move to another site end a board link given before; a new one works."""
+    settings = board["settings"]
+    knowledge = Knowledge(db)
+    samira = {
+        "entity": "person",
+        "id": SAMIRA[0],
+        "name": SAMIRA[1],
+        "role": "checker",
+        "site_id": "S0001",
+        "active": True,
+    }
+    given = auth.issue_board_token(settings.secret_key, "S0001", f"checker:{SAMIRA[0]}")
+    assert _get(board, f"{BOARD}?t={given}").status_code == 200
+    later = events.now() + dt.timedelta(seconds=2)  # links stopped after the link was made
+    knowledge.apply_directory({**samira, "links_reset_at": events.isoformat(later)})
+    stopped = _get(board, f"{BOARD}?t={given}")
+    assert stopped.status_code == 401 and "has been stopped" in stopped.get_data(as_text=True)
+    knowledge.apply_directory(samira)
+    assert _get(board, f"{BOARD}?t={given}").status_code == 200
+    knowledge.apply_directory({**samira, "active": False})
+    assert _get(board, f"{BOARD}?t={given}").status_code == 401
+    knowledge.apply_directory({**samira, "site_id": "S0002"})
+    assert _get(board, f"{BOARD}?t={given}").status_code == 401
+    for holder in ("checker:C-nobody", "manager:nobody", "someone"):
+        unknown = auth.issue_board_token(settings.secret_key, "S0001", holder)
+        assert _get(board, f"{BOARD}?t={unknown}").status_code == 401, holder
+    manager_link = auth.issue_board_token(settings.secret_key, "S0001", "manager:sm1")
+    assert _get(board, f"{BOARD}?t={manager_link}").status_code == 200

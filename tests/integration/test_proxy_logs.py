@@ -33,6 +33,7 @@ def _conf(tmp: Path, port: int, dead: int) -> Path:
     text = (ROOT / "deploy" / "nginx.conf").read_text()
     for old, new in (
         ("pid /var/run/nginx.pid;", f"pid {tmp}/nginx.pid;"),
+        ("error_log /dev/stderr crit;", f"error_log {tmp}/error.log crit;"),
         ("access_log /dev/stdout qc;", f"access_log {tmp}/access.log qc;"),
         ("listen 8080;", f"listen 127.0.0.1:{port};"),
         ("http://checks-web:8001", f"http://127.0.0.1:{dead}"),
@@ -58,15 +59,25 @@ def test_sign_in_links_and_query_strings_are_not_logged(tmp_path):
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _answers(f"{base}/proxy-healthz"), 20, "nginx to answer")
         secret, board_token, words = "s3cr3t-sign-in-token", "b0ard-t0ken", "my-carer-shouts"
-        for path in (f"/s/{secret}", f"/sites/S0001/board?t={board_token}", f"/manager/themes/x/y?q={words}"):
-            assert requests.get(base + path, timeout=10).status_code == 502
+        paths = (
+            f"/s/{secret}",
+            f"//s/{secret}",  # the same link to the app, written differently
+            f"/%73/{secret}",
+            f"/sites/S0001/board?t={board_token}",
+            f"/manager/themes/x/y?q={words}",
+        )
+        for path in paths:
+            assert requests.get(base + path, timeout=10).status_code == 502, path
+        assert requests.get(f"{base}/readyz", timeout=10).status_code == 404  # not for the public
         log = tmp_path / "access.log"
-        text = wait_for(lambda: _lines(log, 3), 10, "three access lines")
+        text = wait_for(lambda: _lines(log, 6), 10, "six access lines")
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
-    assert secret not in text and board_token not in text and words not in text
-    assert '"GET /s/[token] HTTP/1.1" 502' in text
+    errors = (tmp_path / "error.log").read_text() if (tmp_path / "error.log").exists() else ""
+    for written in (text, errors):
+        assert secret not in written and board_token not in written and words not in written
+    assert text.count('"GET /s/[token] HTTP/1.1" 502') == 3
     assert '"GET /sites/S0001/board?[query] HTTP/1.1" 502' in text
 
 

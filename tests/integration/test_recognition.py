@@ -193,7 +193,8 @@ def test_my_checks_links_to_the_sites_board_with_a_token_for_that_site(app, sett
     assert f"{url.scheme}://{url.netloc}" == settings.notify_public_url.rstrip("/")
     assert url.path == "/sites/S0001/board"
     token = parse_qs(url.query)["t"][0]
-    assert auth.read_board_token(settings.secret_key, token) == "S0001"
+    link = auth.read_board_token(settings.secret_key, token)
+    assert (link.site_id, link.holder) == ("S0001", "checker:C1")
     other = _checker(app, "C2").get("/my-checks").get_data(as_text=True)
     assert "/sites/S0002/board?t=" in other and "/sites/S0001/board" not in other
 

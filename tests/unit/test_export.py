@@ -20,6 +20,13 @@ def test_a_cell_that_a_spreadsheet_would_run_is_quoted(start):
     assert _read(response)[1] == [f"'{start}SUM(A1)"]
 
 
+@pytest.mark.parametrize("text", [" =SUM(A1)", "\n=cmd|' /C calc'!A0", "  \n+1"])
+def test_a_formula_behind_spaces_or_a_line_break_is_quoted_too(text):
+    with Flask(__name__).app_context():
+        response = export.csv_response([{"text": text}], "t.csv")
+    assert _read(response)[1] == [f"'{text}"]
+
+
 def test_numbers_names_and_empty_cells_are_left_as_they_are():
     rows = [{"site": "Café Ørsted", "score_change": -0.5, "days": None, "checker": True}]
     with Flask(__name__).app_context():

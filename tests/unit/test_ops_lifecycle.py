@@ -235,3 +235,22 @@ def test_worker_exit_closes_the_app_s_clients():
     app.extensions["qc.close"] = lambda: closed.append(True)
     gunicorn_conf.worker_exit(None, types.SimpleNamespace(wsgi=app))
     assert closed == [True] and app.extensions["qc.draining"]
+
+
+def test_an_unknown_http_method_is_counted_as_other_and_adds_no_series():
+    from prometheus_client import REGISTRY
+
+    client = _app().test_client()
+    made_up = "QC" + "X" * 60
+    client.open("/healthz", method=made_up)
+    client.open("/healthz", method="PROPFIND")
+    client.get("/healthz")
+    series = {
+        s.labels["method"]
+        for metric in REGISTRY.collect()
+        if metric.name == "qc_http_requests"
+        for s in metric.samples
+        if s.labels.get("service") == "unit"
+    }
+    assert "other" in series and "GET" in series
+    assert made_up not in series and "PROPFIND" not in series

@@ -1,0 +1,57 @@
+"""Sign-in links at phone size: a manager stops and replaces a checker's links; a phone asks whose link it is."""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.conftest import wait_for
+from tests.e2e.conftest import assert_accessible
+
+pytestmark = pytest.mark.e2e
+
+
+def _checker(services, site_id):
+    return next(c for c in services["creds"]["checkers"] if c["site_id"] == site_id)
+
+
+def _open(driver, url):
+    driver.get(url)
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 10, url)
+
+
+def test_a_phone_signed_in_for_someone_else_asks_before_it_changes(form_services, browser_factory):
+    services, driver = form_services, browser_factory(javascript=True)
+    mine, theirs = _checker(services, "S0021"), _checker(services, "S0022")
+    _open(driver, f"{services['url']}/s/{mine['token']}")
+    _open(driver, f"{services['url']}/s/{theirs['token']}")
+    assert driver.find_element(By.CSS_SELECTOR, "[data-sign-in-confirm]").text == "Is this your link?"
+    assert driver.find_element(By.CSS_SELECTOR, "[data-link-name]").text == "Checker 00022"
+    assert driver.find_element(By.CSS_SELECTOR, "[data-current-name]").text == "Checker 00021"
+    assert_accessible(driver, "21-is-this-your-link")
+    driver.find_element(By.CSS_SELECTOR, "[data-keep]").click()
+    wait_for(lambda: "You are checking" in driver.page_source, 10, "the start page, still as 00021")
+    assert "0021" in driver.find_element(By.CSS_SELECTOR, ".panel strong").text
+
+
+def test_a_manager_stops_a_checkers_links_and_makes_a_new_one(form_services, browser_factory):
+    services, driver = form_services, browser_factory(javascript=True)
+    checker = _checker(services, "S0023")
+    phone = browser_factory(javascript=True)
+    _open(phone, f"{services['url']}/s/{checker['token']}")
+    manager = next(m for m in services["creds"]["managers"] if m.get("site_id") == "S0023")
+    _open(driver, f"{services['url']}/manager/sign-in")
+    driver.find_element(By.ID, "username").send_keys(manager["username"])
+    driver.find_element(By.ID, "password").send_keys(manager["password"])
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "/manager" in driver.current_url and "sign-in" not in driver.current_url, 10, "signed in")
+    _open(driver, f"{services['url']}/manager/checkers/{checker['checker_id']}/links")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "[data-live-links] tbody tr")) == 1
+    assert_accessible(driver, "manager-links")
+    driver.find_element(By.CSS_SELECTOR, "[data-make-new]").click()
+    link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-link]"), 10, "the new link")[0].text
+    assert_accessible(driver, "manager-links-new")
+    _open(phone, f"{services['url']}/my-checks")
+    assert "This link does not work" in phone.page_source  # the old link, and its session, stopped
+    _open(phone, link)
+    wait_for(lambda: "You are checking" in phone.page_source, 10, "signed in with the new link")
