@@ -34,7 +34,7 @@ def _load(settings: Settings, entities: dict) -> int:
             directory.upsert(entity, doc)
     publisher = _publisher(settings)
     try:
-        return publish_all(directory, publisher)
+        return publish_all(directory, publisher, settings.secret_key)
     finally:
         publisher.close()
 
@@ -99,7 +99,9 @@ def cmd_checker_link(settings: Settings, args) -> int:
         stopped, person = directory.stop_links(person["_id"], by, None)
         publisher = _publisher(settings)
         try:
-            publisher.send(TOPICS["directory"], person["_id"], directory_event("person", person))
+            publisher.send(
+                TOPICS["directory"], person["_id"], directory_event("person", person, secret_key=settings.secret_key)
+            )
             publisher.flush()
         finally:
             publisher.close()
@@ -224,8 +226,8 @@ def cmd_retention_run(settings: Settings, args) -> int:
     return 0
 
 
-# Commands whose results are signed with QC_SECRET_KEY (anonymised ids): they need a real key.
-_SIGNS = (cmd_retention_run,)
+# Commands whose results are signed with QC_SECRET_KEY (anonymised ids, directory events): they need a real key.
+_SIGNS = (cmd_retention_run, cmd_demo_seed, cmd_directory_import, cmd_checker_link)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import datetime as dt
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from qc import events
+from qc import events, signing
 from qc.mongo import update_and_read
 from qc.settings import TOPICS
 
@@ -203,26 +203,27 @@ def _looks_like_email(value) -> bool:
     return bool(local) and bool(domain.strip("."))
 
 
-def directory_event(entity: str, doc: dict, *, time: dt.datetime | None = None) -> dict:
-    """The public ``org.qc.directory.changed`` event for one entity."""
+def directory_event(entity: str, doc: dict, *, secret_key: str, time: dt.datetime | None = None) -> dict:
+    """The public ``org.qc.directory.changed`` event for one entity, signed (qc/signing.py)."""
     data = {"entity": entity, "id": doc["_id"], "active": bool(doc.get("active", True)), "name": doc["name"]}
     for field in _PUBLIC_FIELDS[1:]:
         if field in doc:
             data[field] = events.isoformat(doc[field]) if isinstance(doc[field], dt.datetime) else doc[field]
-    return events.make_event(
+    event = events.make_event(
         "org.qc.directory.changed",
         source="qc/checks/directory",
         subject=f"{entity}/{doc['_id']}",
         data=data,
         time=time,
     )
+    return signing.sign(secret_key, event)
 
 
-def publish_all(directory: Directory, publisher) -> int:
+def publish_all(directory: Directory, publisher, secret_key: str) -> int:
     """Send every entity to ``qc.directory`` and wait for the acknowledgements."""
     count = 0
     for entity, doc in directory.all_entities():
-        publisher.send(TOPICS["directory"], doc["_id"], directory_event(entity, doc))
+        publisher.send(TOPICS["directory"], doc["_id"], directory_event(entity, doc, secret_key=secret_key))
         count += 1
     publisher.flush()
     return count

@@ -116,7 +116,11 @@ def sign_out():
     current_app.extensions[web.STANDING].forget(principal.username)
     if person is not None:
         try:
-            ctx.publisher.publish_sync(TOPICS["directory"], person["_id"], directory_event("person", person))
+            ctx.publisher.publish_sync(
+                TOPICS["directory"],
+                person["_id"],
+                directory_event("person", person, secret_key=ctx.settings.secret_key),
+            )
         except PublishError:
             # Ended here at once; the other services learn it when the directory is next published.
             log.warning("signed out, but the directory event was not published", extra={"person": person["_id"]})

@@ -72,7 +72,9 @@ def _stop(person: dict) -> tuple[int, bool]:
     directory = _ctx().directory
     stopped, stored = directory.stop_links(person["_id"], g.principal.username, g.principal.role)
     try:
-        _ctx().publisher.publish_sync(TOPICS["directory"], stored["_id"], directory_event("person", stored))
+        _ctx().publisher.publish_sync(
+            TOPICS["directory"], stored["_id"], directory_event("person", stored, secret_key=_ctx().settings.secret_key)
+        )
     except PublishError:
         # The sign-in links are stopped already; the board links stop when the directory is next published.
         log.warning("links stopped but the directory event was not published", extra={"person": stored["_id"]})

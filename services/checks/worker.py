@@ -176,7 +176,7 @@ def publish_directory_if_missing(settings: Settings, db, publisher) -> None:
     finally:
         consumer.close()
     if sum(ends.values()) == 0:
-        count = publish_all(Directory(db), publisher)
+        count = publish_all(Directory(db), publisher, settings.secret_key)
         log.info("directory published", extra={"entities": count})
 
 

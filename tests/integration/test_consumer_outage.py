@@ -19,7 +19,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from qc import events, mongo
+from qc import events, mongo, signing
 from qc.consumer import ConsumerLoop, Handler, is_transient
 from qc.devstack import free_port
 from qc.kafka import Publisher, PublishError, make_consumer, make_producer
@@ -121,6 +121,7 @@ def test_the_loop_waits_out_a_database_outage(stack, settings, db):
             subject=f"R{i}",
             data={"entity": "region", "id": f"R{i}", "active": True, "name": "R"},
         )
+        event = signing.sign(settings.secret_key, event)  # a directory event is applied only when signed
         sent.append(event["id"])
         raw.send(topic, key=b"k", value=events.encode(event)).get(timeout=10)
     raw.close()

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from qc import cli, events, mongo
+from qc import cli, events, mongo, signing
 from qc.consumer import ConsumerLoop
 from qc.deadletter import REPLAYS
 from qc.kafka import Publisher, make_consumer, make_producer
@@ -33,7 +33,8 @@ def dead(stack):
         subject="ok",
         data={"entity": "region", "id": "R1", "active": True, "name": "R"},
     )
-    explode = {**good, "id": "explode-1", "subject": "explode"}
+    good = signing.sign(settings.secret_key, good)  # a directory event is applied only when signed
+    explode = signing.sign(settings.secret_key, {**good, "id": "explode-1", "subject": "explode"})
     wrong_schema = {**good, "id": "wrong-1", "data": {**good["data"], "name": 5, "note": SECRET}}
     raw = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     sent = [

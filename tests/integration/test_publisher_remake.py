@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from qc import events
+from qc import events, signing
 from qc.kafka import Publisher, PublishError, make_producer
 from qc.settings import TOPICS
 from tests.conftest import read_topic
@@ -26,12 +26,15 @@ def _dead_port() -> int:
         return s.getsockname()[1]  # closed again at once: nothing listens there
 
 
-def _event():
-    return events.make_event(
-        "org.qc.directory.changed",
-        source="qc/tests",
-        subject=f"R-{uuid.uuid4().hex[:6]}",
-        data={"entity": "region", "id": "R-remake", "active": True, "name": "Remade"},
+def _event(settings):
+    return signing.sign(
+        settings.secret_key,
+        events.make_event(
+            "org.qc.directory.changed",
+            source="qc/tests",
+            subject=f"R-{uuid.uuid4().hex[:6]}",
+            data={"entity": "region", "id": "R-remake", "active": True, "name": "Remade"},
+        ),
     )
 
 
@@ -47,13 +50,13 @@ def test_a_publisher_that_keeps_failing_remakes_its_producer_and_publishes_again
     publisher.REMAKE_AFTER_SECONDS = 0.0  # the rule under test, without waiting for it
     try:
         with pytest.raises(PublishError):
-            publisher.publish_sync(TOPICS["directory"], "k", _event())
+            publisher.publish_sync(TOPICS["directory"], "k", _event(settings))
         assert made == []  # one failure is not enough: the broker may just be slow
         with pytest.raises(PublishError):
-            publisher.publish_sync(TOPICS["directory"], "k", _event())
+            publisher.publish_sync(TOPICS["directory"], "k", _event(settings))
         assert made == [1] and publisher.remade == 1
 
-        event = _event()
+        event = _event(settings)
         publisher.publish_sync(TOPICS["directory"], "k", event)  # the new producer reaches the broker
         assert made == [1]
         seen = read_topic(settings, TOPICS["directory"], lambda evs: any(e["id"] == event["id"] for e in evs))
@@ -69,6 +72,6 @@ def test_without_a_remake_the_producer_is_kept(settings):
     publisher.REMAKE_AFTER_SECONDS = 0.0
     for _ in range(3):
         with pytest.raises(PublishError):
-            publisher.publish_sync(TOPICS["directory"], "k", _event())
+            publisher.publish_sync(TOPICS["directory"], "k", _event(settings))
     assert publisher.producer is producer and publisher.remade == 0
     producer.close(timeout=0)

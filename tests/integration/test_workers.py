@@ -9,7 +9,7 @@ import uuid
 import pytest
 from kafka import KafkaProducer
 
-from qc import events
+from qc import events, signing
 from qc.consumer import ConsumerLoop, Delivery, Handler
 from qc.kafka import make_consumer
 from qc.settings import TOPICS
@@ -133,7 +133,8 @@ def test_poison_events_go_to_the_dead_letter_topic_and_the_loop_goes_on(settings
         subject="ok",
         data={"entity": "region", "id": "R1", "active": True, "name": "R"},
     )
-    bad = {**good, "id": "bad-1", "subject": "explode"}
+    good = signing.sign(settings.secret_key, good)  # a directory event is applied only when signed
+    bad = signing.sign(settings.secret_key, {**good, "id": "bad-1", "subject": "explode"})
     for value in (b"not json at all", events.encode(bad), events.encode(good)):
         raw.send(topic, key=b"k", value=value).get(timeout=10)
     raw.close()

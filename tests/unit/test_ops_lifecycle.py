@@ -12,7 +12,7 @@ from flask import Flask
 from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import REGISTRY
 
-from qc import events, gunicorn_conf, metrics, web
+from qc import events, gunicorn_conf, metrics, signing, web
 from qc.consumer import ConsumerLoop, Handler
 from qc.settings import ROOT, Settings
 from services.checks import metrics as checks_metrics
@@ -108,6 +108,7 @@ def _record(offset: int) -> ConsumerRecord:
         subject=f"R{offset}",
         data={"entity": "region", "id": f"R{offset}", "active": True, "name": "R"},
     )
+    event = signing.sign(Settings().secret_key, event)  # the loop applies a directory event only when signed
     return ConsumerRecord("t.unit", 0, None, offset, 0, 0, b"k", events.encode(event), [], None, 1, 1, 0)
 
 
