@@ -62,7 +62,7 @@ def _anonymise_alerts(db: Database, query: dict) -> int:
             {"_id": alert["_id"], **query},  # still closed and not yet done
             {
                 "$set": {"checker_id": None, "checker_ids": [], "voices": voices, "anonymised_at": events.now()},
-                "$unset": {"details.urgent_concern": ""},
+                "$unset": {"details.urgent_concern": "", "details.more_concerns": ""},
             },
         )
         done += result.modified_count

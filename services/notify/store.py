@@ -31,6 +31,8 @@ class AlertStore:
         self.alerts.create_index([("routed", ASCENDING)])
         self.alerts.create_index([("region_id", ASCENDING), ("status", ASCENDING), ("raised_at", DESCENDING)])
         self.alerts.create_index([("status", ASCENDING), ("escalate_at", ASCENDING)])
+        # join_recent_worry: a checker's latest alerts (few per checker, so the rest of its filter is cheap).
+        self.alerts.create_index([("checker_id", ASCENDING), ("raised_at", DESCENDING)])
 
     def open_by_key(self, keys: set[str]) -> dict[str, dict]:
         """The open alert of each of these keys that has one, by key (one query for a batch)."""
@@ -107,6 +109,44 @@ class AlertStore:
         if open_now is not None:
             open_now[candidate.key] = doc
         return doc, True
+
+    def join_recent_worry(self, candidate: Candidate, text: str, received_at: str, minutes: int) -> dict | None:
+        """Add a worry to the same checker's open worry alert at this site whose worry was sent within
+        ``minutes`` of this one (``received_at``); the alert joined, or None.
+
+        One checker can send many worries in a few minutes (a phone, a crisis, or someone else holding
+        it): each is kept, in full, on one alert, which was routed when it was raised, rather than each
+        raising its own alert and a round of e-mails. Never for an alert that is closed or older.
+        """
+        if not candidate.checker_id:
+            return None
+        sent = events.parse_time(received_at)
+        window = dt.timedelta(minutes=minutes)
+        query = {
+            "checker_id": candidate.checker_id,
+            # The same format as received_at everywhere (events.isoformat): compared as text.
+            "details.received_at": {
+                "$gte": events.isoformat(sent - window),
+                "$lte": events.isoformat(sent + window),
+            },
+            "rule": candidate.rule.id,
+            "site_id": candidate.site_id,
+            "status": {"$in": list(OPEN_STATUSES)},
+        }
+        recent = self.alerts.find_one(query, sort=[("raised_at", DESCENDING)])
+        if recent is None or recent["_id"] == candidate.alert_id:
+            return None
+        if candidate.submission_id in recent.get("submission_ids", []):
+            return recent  # this very worry, redelivered
+        joined = {
+            "submission_ids": candidate.submission_id,
+            "voices": {"$each": list(candidate.voices)},
+            # Idempotent: the same worry redelivered adds nothing twice.
+            "details.more_concerns": {"submission_id": candidate.submission_id, "text": text},
+        }
+        return update_and_read(
+            self.alerts, {"_id": recent["_id"], "status": {"$in": list(OPEN_STATUSES)}}, {"$addToSet": joined}
+        )
 
     def get(self, alert_id: str) -> dict | None:
         """One alert, or None."""

@@ -20,6 +20,8 @@ from services.notify.store import AlertStore
 from services.notify.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
+# Worries from one checker at one site this close together are one alert (one round of e-mails).
+WORRY_GROUP_MINUTES = 10
 GROUP = "qc-notify"
 
 
@@ -116,8 +118,10 @@ class NotifyHandler(Handler):
         validated = event["data"]
         self.knowledge.note_visit(validated["site_id"], validated["visited_on"])
         for candidate in alert_rules.evaluate(self.rules, validated):
-            details = {"urgent_concern": validated.get("urgent_concern")} if candidate.rule.safeguarding else {}
-            self.raise_alert(candidate, details, event.get("correlationid"), validated["received_at"])
+            if candidate.rule.safeguarding:
+                self.raise_worry(candidate, validated["urgent_concern"], event, validated["received_at"])
+            else:
+                self.raise_alert(candidate, {}, event.get("correlationid"), validated["received_at"])
 
     def _rule_reads(self, rollup: dict) -> bool:
         """A site roll-up of a period kind some roll-up rule reads (the rest need no work at all)."""
@@ -136,8 +140,7 @@ class NotifyHandler(Handler):
     def _rejected(self, event: dict) -> None:
         rejected = event["data"]
         for candidate in alert_rules.evaluate_rejected_worry(self.rules, rejected):
-            details = {"urgent_concern": rejected["urgent_concern"]}
-            self.raise_alert(candidate, details, event.get("correlationid"), rejected["received_at"])
+            self.raise_worry(candidate, rejected["urgent_concern"], event, rejected["received_at"])
         self.knowledge.note_rejection(rejected)
         now = events.now()
 
@@ -158,6 +161,19 @@ class NotifyHandler(Handler):
         log.warning("alert reopened by the checker", extra={"alert_id": alert["_id"]})
         people = self.knowledge.people(alert["notify"], alert)
         self.deliveries.plan(alert, people, purpose="reopened", occasion=feedback["at"])
+
+    def raise_worry(self, candidate, text: str, event: dict, received_at: str) -> None:
+        """A worry: its own alert, or (sent within WORRY_GROUP_MINUTES of a worry of the same checker at this
+        site whose alert is still open) added to that alert, which was routed already: no second round of e-mails.
+
+        By when the worries were sent, not when they are read: a backlog read at once is not grouped.
+        """
+        joined = self.store.join_recent_worry(candidate, text, received_at, WORRY_GROUP_MINUTES)
+        if joined is not None:
+            log.warning("worry added to the checker's open worry alert", extra={"alert_id": joined["_id"]})
+            return
+        details = {"urgent_concern": text, "received_at": received_at}
+        self.raise_alert(candidate, details, event.get("correlationid"), received_at)
 
     def raise_alert(self, candidate, details: dict, correlation_id: str | None, received_at: str | None = None):
         """Open or join the alert for a candidate; announce and route a new one."""
