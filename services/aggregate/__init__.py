@@ -37,7 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
         settings,
         directory,
         reports,
-        Texts(store.facts, directory, theme_list),
+        Texts(store.facts, directory, theme_list, Answerers(db), settings.team_feedback_min_answers),
         team_feedback.TeamFeedback(store, Answerers(db), key_questions, settings.team_feedback_min_answers),
         RightOfReply(db, reports, holidays, settings.report_reply_working_days, settings.timezone),
     )

@@ -83,6 +83,16 @@ class Answerers:
             ]
             self.collection.bulk_write(updates, ordered=False)
 
+    def checkers(self, site_id: str, months: list[str]) -> dict[str, int]:
+        """{month: how many different checkers checked the site} for the months from min to max of ``months``."""
+        if not months:
+            return {}
+        out: dict[str, int] = {}
+        query = {"site_id": site_id, "month": {"$gte": min(months), "$lte": max(months)}}
+        for doc in self.collection.find(query, {"month": 1}):
+            out[doc["month"]] = out.get(doc["month"], 0) + 1
+        return out
+
     def people(self, site_id: str, months: list[str]) -> dict[tuple[str, str], int]:
         """{(month, question_id): how many different checkers answered it} for a site."""
         query = {"site_id": site_id, "month": {"$gte": min(months), "$lte": max(months)}}

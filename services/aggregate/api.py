@@ -144,9 +144,18 @@ def themes():
 @bp.get("/sites/<site_id>/comments")
 @web.require_manager
 def comments(site_id: str):
-    """The newest free-text answers of a site."""
+    """The newest free-text answers of a site: named ones dated, anonymous ones apart (see Texts)."""
     _site, denied = _site_allowed(site_id)
-    return denied or {"site_id": site_id, "comments": ctx().texts.latest_comments(site_id)}
+    if denied:
+        return denied
+    latest = ctx().texts.latest_comments(site_id)
+    return {
+        "site_id": site_id,
+        "comments": latest["named"],
+        "anonymous": latest["anonymous"],
+        "anonymous_withheld": latest["withheld"],
+        "anonymous_withheld_why": latest["why"],
+    }
 
 
 @bp.get("/sites/<site_id>/team-feedback")
@@ -189,7 +198,7 @@ def theme_texts(kind: str, theme_id: str):
         return web.problem(404, "Not found", "The kind of text is 'working' or 'not_working'.")
     if theme_id not in labels:
         return web.problem(404, "Unknown theme", f"There is no theme {theme_id}; see deploy/themes.yaml.")
-    rows = ctx().texts.theme_texts(kind, theme_id, period, region_id=region_id, site_id=site_id)
+    rows, withheld = ctx().texts.theme_texts(kind, theme_id, period, region_id=region_id, site_id=site_id)
     if request.args.get("format") == "csv":
         scope = ("site", site_id) if site_id else ("region", region_id) if region_id else ("org", "all")
         return export.csv_response(rows, export.filename_for(*scope, kind, theme_id, period), tables.THEME_TEXTS)
@@ -202,6 +211,8 @@ def theme_texts(kind: str, theme_id: str):
         "theme": theme_id,
         "label": labels[theme_id],
         "texts": rows,
+        # Anonymous texts from a site and month with too few different checkers to hide among.
+        "anonymous_withheld": withheld,
     }
 
 

@@ -240,7 +240,7 @@ def theme(kind: str, theme_id: str):
     period, error = period_arg()
     if error:
         return error
-    rows = ctx().texts.theme_texts(kind, theme_id, period, region_id=region_id, site_id=site_id)
+    rows, withheld = ctx().texts.theme_texts(kind, theme_id, period, region_id=region_id, site_id=site_id)
     scope = ("site", site_id) if site_id else ("region", region_id) if region_id else ("org", "all")
     if request.args.get("format") == "csv":
         return _download({"texts": lambda: (rows, tables.THEME_TEXTS)}, *scope, period, f"{kind}-{theme_id}")
@@ -252,6 +252,8 @@ def theme(kind: str, theme_id: str):
         scope=scope,
         period=period,
         rows=rows,
+        withheld=withheld,
+        min_people=ctx().texts.min_people,
         nav=_nav(period),
         csv=_csv_urls("texts", period=period, region_id=region_id, site_id=site_id),
     )

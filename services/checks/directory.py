@@ -205,7 +205,7 @@ def _looks_like_email(value) -> bool:
 
 def directory_event(entity: str, doc: dict, *, secret_key: str, time: dt.datetime | None = None) -> dict:
     """The public ``org.qc.directory.changed`` event for one entity, signed (qc/signing.py)."""
-    data = {"entity": entity, "id": doc["_id"], "active": bool(doc.get("active", True)), "name": doc["name"]}
+    data = {"entity": entity, "id": doc["_id"], "active": bool(doc.get("active", True)), "name": doc.get("name", "")}
     for field in _PUBLIC_FIELDS[1:]:
         if field in doc:
             data[field] = events.isoformat(doc[field]) if isinstance(doc[field], dt.datetime) else doc[field]

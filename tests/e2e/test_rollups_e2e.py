@@ -109,9 +109,12 @@ def test_who_wrote_the_answers_and_what_was_shared_named(form_services, stack):
         site = checker["site_id"]
         url = f"{urls['aggregate']}/api/v1/themes/working/food/submissions?site_id={site}&period={month}"
         answer = requests.get(url, headers=admin, timeout=10)
-        [row] = [r for r in answer.json()["texts"] if r["text"] == body["working"][0]]
+        rows = [r for r in answer.json()["texts"] if r["text"] == body["working"][0]]
         name = "Checker " + checker["checker_id"][1:]
-        assert row["by"] == (name if body["texts_share"] == "named" else "Anonymous"), (checker, body["texts_share"])
+        if body["texts_share"] == "named":
+            assert [r["by"] for r in rows] == [name], checker
+        else:  # one checker per demo site: too few to hide among, so withheld (test_anonymous_texts.py)
+            assert rows == [] and answer.json()["anonymous_withheld"] >= 1, checker
         page = requests.get(f"{urls['aggregate']}/manager/sites/{site}?period={month}", headers=admin, timeout=10)
         csv_file = requests.get(url + "&format=csv", headers=admin, timeout=10)
         for text in (answer.text, page.text, csv_file.text):
@@ -160,7 +163,14 @@ def test_regional_manager_signs_in_and_sorts_the_region(form_services, stack, br
     checker = next(c for c in creds["checkers"] if c["site_id"] == site)
     [(_token_unused, body)] = generate(creds, 1, seed=7, today=dt.date.today())
     texts = [f"The food is good {uuid.uuid4().hex[:6]}"]
-    body.update(site_id=site, submission_id=str(uuid.uuid4()), visited_on=dt.date.today().isoformat(), working=texts)
+    # Shared with the name: an anonymous text of a site with one checker is withheld (test_anonymous_texts.py).
+    body.update(
+        site_id=site,
+        submission_id=str(uuid.uuid4()),
+        visited_on=dt.date.today().isoformat(),
+        working=texts,
+        texts_share="named",
+    )
     _post(urls, checker["token"], body)
     rm = _token(urls["checks"], creds, "rm-r01")
     food_url = f"{urls['aggregate']}/api/v1/themes/working/food/submissions?region_id=R01"
@@ -214,13 +224,14 @@ def test_regional_manager_signs_in_and_sorts_the_region(form_services, stack, br
     violations = [v for v in run_axe(driver) if v["impact"] in ("serious", "critical")]
     assert violations == [], violations
     assert driver.find_elements(By.PARTIAL_LINK_TEXT, "Download this table (CSV)")
-    # From the text to its site: the comment is there, marked anonymous (the check shared nothing named).
+    # From the text to its site: the comment is there, with the name the checker chose to share.
+    name = f"Checker {checker['checker_id'][1:]}"
     row = driver.find_element(By.XPATH, f"//tr[td[normalize-space()='{texts[0]}']]")
-    assert row.find_element(By.CSS_SELECTOR, "td.by").text == "Anonymous"
+    assert row.find_element(By.CSS_SELECTOR, "td.by").text == name
     row.find_element(By.CSS_SELECTOR, "a[href^='/manager/sites/']").click()
     wait_for(lambda: f"/manager/sites/{site}" in driver.current_url, 10, "the site page")
     comment = driver.find_element(By.XPATH, f"//article[contains(., '{texts[0]}')]")
-    assert comment.get_attribute("data-shared") == "anonymous" and "Anonymous" in comment.text
+    assert comment.get_attribute("data-shared") == "named" and name in comment.text
     assert checker["checker_id"] not in driver.page_source
     violations = [v for v in run_axe(driver) if v["impact"] in ("serious", "critical")]
     assert violations == [], violations
