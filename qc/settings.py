@@ -109,6 +109,8 @@ class Settings:
     rate_limit_submissions_per_address_per_minute: int = 300
     # Manager sign-in (API token and page), per address: password guessing.
     rate_limit_signin_per_minute: int = 10
+    # The form's own saves (starting a check, each screen without JavaScript), per phone: each is a database write.
+    rate_limit_form_saves_per_minute: int = 120
     # How many proxies in front add X-Forwarded-For (nginx in docker-compose: 1);
     # 0 trusts no header and uses the connection's address.
     trusted_proxy_hops: int = 0

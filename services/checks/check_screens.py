@@ -33,6 +33,19 @@ FORM_SENDS = ratelimit.limit(
     ),
 )
 
+# Each save is a database write: a phone may save a lot, but not without end.
+FORM_SAVES = ratelimit.limit(
+    "saves",
+    (ratelimit.by_checker_token, "rate_limit_form_saves_per_minute"),
+    page=lambda seconds: _page(
+        "problem.html",
+        429,
+        heading="Please wait a moment",
+        detail=f"That was a lot of saving in a short time. Wait {ratelimit.wait_words(seconds)}, "
+        "then press the button again. Your answers so far are kept.",
+    ),
+)
+
 # --- the check without JavaScript: one screen at a time, the draft kept on the server ------------
 
 
@@ -61,6 +74,7 @@ def _today() -> dt.date:
 
 
 @bp.post("/check/start")
+@FORM_SAVES
 def start_check():
     """Start a new check (the draft's id is the check's submission_id)."""
     draft = _drafts().start(g.checker, _ctx().question_sets.current())
@@ -70,6 +84,7 @@ def start_check():
 
 @bp.route("/check/<draft_id>/<name>", methods=["GET", "POST"])
 @_signed_in
+@FORM_SAVES
 def step(draft_id: str, name: str):
     """One screen of the check: a question (or all of them), what works, what does not, check answers."""
     draft = _draft_or_404(draft_id)

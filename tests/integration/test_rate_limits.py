@@ -278,6 +278,28 @@ def test_the_form_sends_share_the_checker_budget(checks):
     assert sent.status_code == 303 and sent.headers["Location"].endswith("/sent")
 
 
+def test_the_forms_saves_are_limited_per_phone_and_keep_what_was_saved(settings, checks):
+    app = _make_app(settings, rate_limit_form_saves_per_minute=3)
+    try:
+        client = app.test_client()
+        assert client.get(f"/s/{checks.tokens[1]}").status_code == 303
+        csrf = _csrf(client)
+        start = client.post("/check/start", data={"csrf_token": csrf})
+        draft_id = start.headers["Location"].split("/")[2]
+        saves = [
+            client.post(f"/check/{draft_id}/who", data={"csrf_token": csrf, "answered_by": "with_supporter"})
+            for _ in range(3)
+        ]
+        assert [r.status_code for r in [start, *saves]] == [303, 303, 303, 429]
+        text = saves[-1].get_data(as_text=True)
+        assert "Please wait a moment" in text and "Your answers so far are kept." in text
+        assert saves[-1].headers["Retry-After"] == "10"
+        assert client.get(f"/check/{draft_id}/who").status_code == 200  # reading is never refused
+        assert "with_supporter\" checked" in client.get(f"/check/{draft_id}/who").get_data(as_text=True)
+    finally:
+        app.extensions["qc.close"]()
+
+
 def test_zero_turns_a_limit_off(settings, checks):
     app = _make_app(settings, rate_limit_submissions_per_minute=0, rate_limit_submissions_per_address_per_minute=0)
     try:
