@@ -8,13 +8,15 @@ workers computed, whatever order or duplication they saw.
 The stored facts hold the only copy of checkers' comments and texts once the
 log's retention (7 days by default on Apache Kafka) has removed old events,
 so a replay never destroys history: it refuses, changing nothing, when the
-log no longer starts at offset 0 or when any stored fact is missing from the
-rebuild. A broker or database outage stops it with an error (the live
-collections untouched) instead of counting events as skipped.
+log no longer starts at offset 0 or when any stored fact's event is no longer
+in the log (checked first, reading ids only, before any rebuilding). A broker
+or database outage stops it with an error (the live collections untouched)
+instead of counting events as skipped.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -48,12 +50,13 @@ def replay_from_start(settings: Settings, db: Database, pause_timeout: float = 6
             if time.monotonic() > deadline:
                 raise ReplayError(f"aggregation workers did not pause within {pause_timeout:.0f} s")
             time.sleep(0.2)
+        # Before any work: the log must still hold every check stored now (reading ids only is quick).
+        _check_nothing_lost(db["agg_facts"], _ids_in_log(settings))
         prefix = f"agg_replay_{int(time.time())}_"
         store = RollupStore(db, prefix=prefix)
         store.ensure_indexes()
         try:
             figures = _rebuild(settings, store, SiteDirectory(db))
-            _check_nothing_lost(db["agg_facts"], store.facts)
         except BaseException:
             for collection in (store.facts, store.rollups):
                 collection.drop()
@@ -73,10 +76,31 @@ def _caught_up(consumer: KafkaConsumer, tp: TopicPartition, listed_end: int) -> 
     return high is not None and position >= max(high, listed_end)
 
 
-def _check_nothing_lost(live, rebuilt) -> None:
-    """ReplayError when a fact stored now is not in the rebuild: its event has left the log."""
-    kept = {d["_id"] for d in rebuilt.find({}, {"_id": 1})}
-    missing = sum(1 for d in live.find({}, {"_id": 1}) if d["_id"] not in kept)
+def _ids_in_log(settings: Settings) -> set[str]:
+    """The submission ids of every event on the validated topic (the log's retention may have removed some)."""
+    consumer = _consumer(settings)
+    topic, ids = TOPICS["validated"], set()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        _check_log_starts_at_zero(consumer, partitions)
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        while not all(_caught_up(consumer, tp, ends[tp]) for tp in partitions):
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    try:
+                        ids.add(json.loads(record.value)["data"]["submission_id"])
+                    except (ValueError, TypeError, KeyError):
+                        pass  # not an event: dead-lettered by the live worker, so never a stored fact
+    finally:
+        consumer.close()
+    return ids
+
+
+def _check_nothing_lost(live, in_log: set[str]) -> None:
+    """ReplayError when a fact stored now has no event in the log any more."""
+    missing = sum(1 for d in live.find({}, {"_id": 1}) if d["_id"] not in in_log)
     if missing:
         raise ReplayError(
             f"{missing} checks stored now are no longer in {TOPICS['validated']} (the log's retention removed "
@@ -120,19 +144,22 @@ def _apply(handler: AggregateHandler, batch: list[Delivery]) -> int:
     return failed
 
 
-def _rebuild(settings: Settings, store: RollupStore, directory: SiteDirectory) -> dict:
-    consumer = KafkaConsumer(
+def _consumer(settings: Settings) -> KafkaConsumer:
+    return KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
         api_version=settings.kafka_api_tuple,
         max_poll_records=settings.consumer_max_records,
     )
+
+
+def _rebuild(settings: Settings, store: RollupStore, directory: SiteDirectory) -> dict:
+    consumer = _consumer(settings)
     handler = AggregateHandler(store, directory, publisher=None)
     topic = TOPICS["validated"]
     read = skipped = 0
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        _check_log_starts_at_zero(consumer, partitions)
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         # Read to the end as it stands once the workers are paused. Tansu 0.6

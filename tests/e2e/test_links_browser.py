@@ -56,3 +56,27 @@ def test_a_manager_stops_a_checkers_links_and_makes_a_new_one(form_services, bro
     assert "This link does not work" in phone.page_source  # the old link, and its session, stopped
     _open(phone, link)
     wait_for(lambda: "You are checking" in phone.page_source, 10, "signed in with the new link")
+
+
+def test_signing_out_warns_about_an_unsent_check_then_leaves_nothing_on_the_phone(form_services, browser_factory):
+    services, driver = form_services, browser_factory(javascript=True)
+    _open(driver, f"{services['url']}/s/{_checker(services, 'S0024')['token']}")
+    # A check begun on this phone and not sent yet (what the one-page check keeps in the phone's storage).
+    driver.execute_script(
+        "const who = document.querySelector('meta[name=qc-checker]').content;"
+        "localStorage.setItem('qc.draft.' + who, JSON.stringify({submission_id: 'unsent', answers: {}}));"
+        "localStorage.setItem('qc.outbox.' + who, JSON.stringify([{state: 'waiting', body: {submission_id: 'w',"
+        " visited_on: '2026-12-01'}}]));"
+    )
+    _open(driver, f"{services['url']}/how-i-like-it")
+    driver.find_element(By.CSS_SELECTOR, "[data-sign-out]").click()
+    warning = driver.find_element(By.CSS_SELECTOR, "[data-sign-out-form] [data-sign-out-warning]")
+    assert warning.is_displayed() and warning.text.startswith("2 checks have not been sent yet.")
+    assert "/how-i-like-it" in driver.current_url  # not signed out yet
+    assert_accessible(driver, "22-sign-out-unsent-check")
+    driver.find_element(By.CSS_SELECTOR, "[data-sign-out]").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-signed-out]"), 10, "the signed-out page")
+    kept = driver.execute_script(
+        "return Object.keys(localStorage).filter(k => k.startsWith('qc.draft.') || k.startsWith('qc.outbox.'))"
+    )
+    assert kept == []

@@ -50,6 +50,7 @@
   }
   function setUpOffline() {
     if (document.querySelector("[data-signed-out]")) {
+      forgetEveryChecker();
       store.remove("qc.cache-owner");
       clearAppCache();
       if ("serviceWorker" in navigator) {
@@ -248,6 +249,45 @@
         if (link.getAttribute("href") === "/worried") link.setAttribute("href", "/check/app#worried");
       });
     }
+  }
+
+  /* ---- signing out: this phone keeps nothing of the checker afterwards ----
+   * A check kept on the phone and not yet sent would be lost, so the first press says so in plain
+   * words and the second signs out; either way the draft and the outbox are emptied first. */
+  function setUpSignOut() {
+    document.querySelectorAll("[data-sign-out-form]").forEach(function (form) {
+      var warned = false;
+      form.addEventListener("submit", function (event) {
+        var waiting = outbox.items().filter(function (i) { return i.state !== "sent"; }).length;
+        var unsent = waiting + (store.get(draftKey) ? 1 : 0);
+        if (unsent && !warned) {
+          event.preventDefault();
+          warned = true;
+          var note = form.querySelector("[data-sign-out-warning]");
+          note.textContent = unsent === 1
+            ? "1 check has not been sent yet. If you sign out now, it will be taken off this phone and not sent. "
+            : unsent + " checks have not been sent yet. If you sign out now, they will be taken off this phone " +
+              "and not sent. ";
+          note.textContent += "Press the button again to sign out anyway.";
+          note.hidden = false;
+          note.focus();
+          return;
+        }
+        store.remove(draftKey);
+        store.remove(outboxKey);
+      });
+    });
+  }
+
+  function forgetEveryChecker() {
+    try {
+      for (var i = window.localStorage.length - 1; i >= 0; i--) {
+        var key = window.localStorage.key(i);
+        if (key && (key.indexOf("qc.draft.") === 0 || key.indexOf("qc.outbox.") === 0)) {
+          window.localStorage.removeItem(key);
+        }
+      }
+    } catch (e) { /* nothing kept */ }
   }
 
   function setUpOutboxList() {
@@ -635,6 +675,7 @@
     setUpStartPage();
     setUpApp();
     setUpOutboxList();
+    setUpSignOut();
     setUpReadAloud();
     flush();
   });
