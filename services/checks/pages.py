@@ -141,14 +141,18 @@ def sign_in(token: str):
     if record is None:
         return render_template("link_not_valid.html"), 404
     current = g.checker
-    if request.method == "GET" and current is not None and current["checker_id"] != record["checker_id"]:
-        page = render_template(
-            "sign_in_confirm.html",
-            link_name=_name(ctx.directory.person(record["checker_id"])),
-            current_name=_name(ctx.directory.person(current["checker_id"])),
-            token=token,
-        )
-        return page, 200, {"Cache-Control": "no-store"}
+    if current is not None and current["checker_id"] != record["checker_id"]:
+        # Another person is signed in here: only their own "Sign in as …" press switches, proven by a
+        # value bound to this phone's session (another site cannot make it, so cannot post it for them).
+        expected = _switch_proof(current["_id"], record["_id"])
+        if request.method == "GET" or not hmac.compare_digest(request.form.get("switch", ""), expected):
+            page = render_template(
+                "sign_in_confirm.html",
+                link_name=_name(ctx.directory.person(record["checker_id"])),
+                current_name=_name(ctx.directory.person(current["checker_id"])),
+                switch=expected,
+            )
+            return page, 200, {"Cache-Control": "no-store"}
     response = redirect("/", code=303)
     # Long-lived on purpose: checkers should not have to sign in again on
     # their own phone. A supporter or manager stops the link to end it.
@@ -161,6 +165,11 @@ def sign_in(token: str):
         secure=request.is_secure,
     )
     return response
+
+
+def _switch_proof(current_hash: str, link_hash: str) -> str:
+    key = _ctx().settings.secret_key.encode()
+    return hmac.new(key, f"qc.sign-in-switch.v1:{current_hash}:{link_hash}".encode(), hashlib.sha256).hexdigest()
 
 
 def _name(person: dict | None) -> str:

@@ -129,7 +129,12 @@ def test_a_phone_signed_in_for_someone_else_asks_before_it_changes(checks_app):
     assert "data-link-name>C</strong>" in text and "data-current-name>Alex Jones</strong>" in text
     assert asked.headers["Cache-Control"] == "no-store"
     assert _whose(phone) == "C2"  # unchanged until they say so
-    switched = phone.post(f"/s/{checks_app.token}")
+    # A form posted from elsewhere (another site, a forged link) cannot switch it: it asks again.
+    forged = phone.post(f"/s/{checks_app.token}", data={"switch": "0" * 64})
+    assert forged.status_code == 200 and "Is this your link?" in forged.get_data(as_text=True)
+    assert _whose(phone) == "C2"
+    proof = re.search(r'name="switch" value="([0-9a-f]{64})"', text).group(1)
+    switched = phone.post(f"/s/{checks_app.token}", data={"switch": proof})
     assert switched.status_code == 303 and _whose(phone) == "C1"
     # A new link of the person already signed in needs no question.
     same = _phone(checks_app, checks_app.token).get(f"/s/{checks_app.token}")
