@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop test lint bench clean browser prometheus nginx
+.PHONY: run stop status test lint bench clean browser prometheus nginx
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ run: $(STAMP)
 
 stop: $(STAMP)
 	$(PY) -m qc.devstack stop
+
+# Every process of the stack `make run` started: pid, state, uptime, restarts, memory, ready.
+status: $(STAMP)
+	$(PY) -m qc.cli status
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qc services tests

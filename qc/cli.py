@@ -1,4 +1,5 @@
-"""Operator CLI: ``qc topics | demo-seed | demo-checks | directory | checker-link | replay | deadletter | retention``"""
+"""Operator CLI: ``qc topics | demo-seed | demo-checks | directory | checker-link | replay | deadletter | retention |
+status``"""
 
 from __future__ import annotations
 
@@ -197,6 +198,15 @@ def cmd_deadletter_replay(settings: Settings, args) -> int:
     return 1 if missing or counts["failed"] else 0
 
 
+def cmd_status(settings: Settings, args) -> int:
+    """Every process of the `make run` stack: pid, state, uptime, restarts, memory, ready."""
+    from qc import status
+
+    found = status.rows(settings)
+    print(json.dumps(found, indent=1) if args.json else status.table(found))
+    return 0 if found and all(r["ready"] for r in found) else 1
+
+
 def cmd_retention_run(settings: Settings, args) -> int:
     """Anonymise submissions older than QC_RETENTION_DAYS in every service's store; print the counts."""
     from pymongo.errors import ConnectionFailure
@@ -274,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     dl_replay.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     dl_replay.add_argument("--force", action="store_true", help="send again even if replayed before")
     dl_replay.set_defaults(func=cmd_deadletter_replay)
+    status = sub.add_parser("status", help="every process of the make run stack and whether it is ready")
+    status.add_argument("--json", action="store_true", help="as JSON")
+    status.set_defaults(func=cmd_status)
     kept = sub.add_parser("retention", help="anonymise old submissions").add_subparsers(dest="action", required=True)
     ret_run = kept.add_parser("run", help="remove free text and checker identity older than QC_RETENTION_DAYS")
     ret_run.add_argument("--dry-run", action="store_true", help="count what would change; change nothing")

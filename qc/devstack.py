@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from qc.settings import MIN_SECRET_KEY_LENGTH, Settings
+from qc.supervisor import Supervisor
 
 SERVICES = ("checks", "aggregate", "notify")
 STOPPING = "stopping"  # marker file: a `make stop` is in progress
@@ -88,6 +89,7 @@ class Stack:
         self.env = {**env, "QC_MONGO_URI": embedded_mongo_uri(uri)}
         self.settings = Settings.from_env(self.env)
         self.procs: dict[str, subprocess.Popen] = {}
+        self.specs: dict[str, tuple[list[str], dict | None]] = {}  # how each was started, to start it again
         for sub in ("log", "run"):
             (self.var_dir / sub).mkdir(parents=True, exist_ok=True)
 
@@ -99,7 +101,28 @@ class Stack:
         log.close()
         (self.var_dir / "run" / f"{name}.pid").write_text(str(proc.pid))
         self.procs[name] = proc
+        self.specs[name] = (argv, extra_env)
         return proc
+
+    def terminate(self, name: str, timeout: float = 25) -> None:
+        """Stop one process (SIGTERM to its group, SIGKILL after ``timeout``) and wait for it."""
+        proc = self.procs[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def respawn(self, name: str) -> subprocess.Popen:
+        """Start a process again as it was started before (its PID file then names the new one)."""
+        old = self.procs.get(name)
+        if old is not None:
+            old.wait()  # reaped, so it leaves no zombie behind
+        argv, extra_env = self.specs[name]
+        return self.spawn(name, argv, extra_env)
 
     def _host_port(self, address: str) -> tuple[str, int]:
         host, _, port = address.rpartition(":")
@@ -293,6 +316,18 @@ def install_secret_key(var_dir: Path) -> str:
     return key
 
 
+def after_restart(stack: Stack, name: str) -> None:
+    """The embedded broker keeps its log in memory: once it is back, make the topics again (their partitions)."""
+    if name != "broker":
+        return
+    host, port = stack._host_port(stack.settings.kafka_bootstrap)
+    try:
+        wait_until(lambda: port_open(host, port), 30, "broker", stack.procs["broker"])
+        print(stack.run_cli("topics", "create").strip(), flush=True)
+    except StackError as e:
+        print(f"broker restarted, but its topics were not made: {e}", file=sys.stderr, flush=True)
+
+
 def run(settings: Settings) -> int:
     """`make run`: start everything, seed if empty, print the URLs, wait for Ctrl-C."""
     # On one machine every request comes from 127.0.0.1, so a per-address
@@ -330,16 +365,16 @@ Stop with Ctrl-C here or `make stop`.""",
     )
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    # One process that stops is started again, not a reason to stop them all (qc/supervisor.py).
+    services = [f"{s}-{kind}" for s in SERVICES for kind in ("web", "worker")]
+    supervisor = Supervisor(stack, on_restart=lambda name: after_restart(stack, name), dependents={"broker": services})
     try:
         while not stopping:
             time.sleep(0.5)
             if (settings.var_dir / "run" / STOPPING).exists():
                 print("`make stop` is stopping the stack.", flush=True)
                 return 0
-            dead = [n for n, p in stack.procs.items() if p.poll() is not None]
-            if dead:
-                print(f"stopped unexpectedly: {', '.join(dead)}; see {settings.var_dir / 'log'}", file=sys.stderr)
-                break
+            supervisor.check()
     except KeyboardInterrupt:
         pass
     print("stopping …", flush=True)
