@@ -293,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     ret_run.set_defaults(func=cmd_retention_run)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    installed = settings.var_dir / "secret-key"
+    if not settings.secret_key and installed.exists():
+        # After `make run`, the operator's shell has no QC_SECRET_KEY: this install's own key is the one.
+        settings = settings.replace(secret_key=installed.read_text().strip())
     if args.func in _SIGNS:
         try:
             settings = settings.checked()

@@ -91,3 +91,17 @@ def test_make_run_keeps_one_private_key_per_install(tmp_path):
     mode = stat.S_IMODE((tmp_path / "secret-key").stat().st_mode)
     assert mode == 0o600
     assert install_secret_key(tmp_path / "other") != key  # another install gets its own
+
+
+def test_after_make_run_the_cli_uses_the_installs_own_key(stack, tmp_path):
+    key = install_secret_key(tmp_path)
+    env = _env(stack, QC_VAR_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "qc.cli", "checker-link", "C-nobody"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "no active checker C-nobody" in result.stderr  # not refused for the key
+    assert key not in result.stdout + result.stderr
