@@ -241,27 +241,23 @@ class Deliveries:
             limit=limit,
         )
         # One look-up per alert and per site, not per delivery (an alert has several recipients).
-        alerts, places, done = {}, {}, []
-        try:
-            with self.mailer.session():
-                for delivery in due:
-                    if delivery["alert_id"] not in alerts:
-                        alerts[delivery["alert_id"]] = alerts_by_id(delivery["alert_id"])
-                    alert = alerts[delivery["alert_id"]]
-                    if alert is None:
-                        continue
-                    if alert["site_id"] not in places:
-                        site = self.sites.find_one({"_id": alert["site_id"]}) or {}
-                        places[alert["site_id"]] = site.get("name") or alert["site_id"]
-                    message = self._message(delivery, alert, places[alert["site_id"]])
-                    if self._attempt([delivery], message, now, mark_sent=False):
-                        done.append(delivery["_id"])
-        finally:
-            # Marked sent together, once the session is over: one write instead of one per e-mail.
-            # A crash between a send and this write sends those e-mails again (at least once,
-            # never lost); the window is one session of at most ``limit`` e-mails.
-            self._mark_sent(done)
-        return len(done)
+        alerts, places, sent = {}, {}, 0
+        # One SMTP connection for the lot; each e-mail is marked sent as soon as it has gone, so a
+        # crash sends again at most the one e-mail in flight (at least once, never lost). Marking
+        # them together at the end of the session would resend a whole session's e-mails.
+        with self.mailer.session():
+            for delivery in due:
+                if delivery["alert_id"] not in alerts:
+                    alerts[delivery["alert_id"]] = alerts_by_id(delivery["alert_id"])
+                alert = alerts[delivery["alert_id"]]
+                if alert is None:
+                    continue
+                if alert["site_id"] not in places:
+                    site = self.sites.find_one({"_id": alert["site_id"]}) or {}
+                    places[alert["site_id"]] = site.get("name") or alert["site_id"]
+                message = self._message(delivery, alert, places[alert["site_id"]])
+                sent += self._attempt([delivery], message, now)
+        return sent
 
     def _message(self, delivery: dict, alert: dict, place: str) -> tuple[str, str, str]:
         purpose = delivery.get("purpose", "alert")
