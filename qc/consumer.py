@@ -170,7 +170,7 @@ class ConsumerLoop:
                     # pause: nothing uncommitted is lost, the next owner
                     # (maybe us) replays it, and handlers are idempotent.
                     metrics.PROCESSING_ERRORS.labels(self.group, "transient").inc()
-                    self._wait_for_infrastructure("poll, pause check or commit failed", e)
+                    self._wait_for_infrastructure("infrastructure unavailable: poll, pause check or commit failed", e)
         finally:
             # Every handled batch is already committed (see _step), so there
             # is nothing left to commit; closing leaves the group at once so

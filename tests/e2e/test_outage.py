@@ -232,7 +232,9 @@ def outage(tmp_path_factory, report):
             answers.update(_post_all(urls["checks"], during))
             cookies = {"qc_checker": during[0][0]}
             page = requests.get(f"{urls['checks']}/", cookies=cookies, timeout=30)
-            for name in WORKERS:  # each worker met the outage with events in hand, and waits
+            # Each worker met the outage and waits: with events in hand, or (aggregate, a moment earlier)
+            # when it asked the database whether a replay wants it paused; both log "infrastructure unavailable".
+            for name in WORKERS:
                 wait_for(
                     lambda n=name: _logged_since(stack, n, log_offsets[n], "infrastructure unavailable"),
                     60,
