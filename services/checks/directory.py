@@ -8,14 +8,17 @@ leave this module's collections.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from pymongo import ASCENDING
 from pymongo.database import Database
 
 from qc import events, signing
+from qc.kafka import PublishError
 from qc.mongo import update_and_read
 from qc.settings import TOPICS
 
+log = logging.getLogger(__name__)
 MANAGER_ROLES = ("site_manager", "regional_manager", "org_admin", "safeguarding_lead")
 _PUBLIC_FIELDS = (
     "name",
@@ -217,6 +220,21 @@ def directory_event(entity: str, doc: dict, *, secret_key: str, time: dt.datetim
         time=time,
     )
     return signing.sign(secret_key, event)
+
+
+def publish_person(publisher, secret_key: str, person: dict, why: str) -> bool:
+    """Tell the other services a person changed (access stopped), waiting for the broker; False if it could not.
+
+    The change is stored already and stands here; the others learn it when the directory is next published.
+    """
+    try:
+        publisher.publish_sync(
+            TOPICS["directory"], person["_id"], directory_event("person", person, secret_key=secret_key)
+        )
+    except PublishError:
+        log.warning("directory event not published", extra={"person": person["_id"], "why": why})
+        return False
+    return True
 
 
 def publish_all(directory: Directory, publisher, secret_key: str) -> int:

@@ -8,22 +8,18 @@ too (and, in production, one proxy serves them all).
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
 from qc import auth, ratelimit, web
-from qc.kafka import PublishError
-from qc.settings import TOPICS
 from qc.web import MANAGER_COOKIE
-from services.checks.directory import directory_event
+from services.checks.directory import publish_person
 from services.checks.passwords import check_manager_password
 
 bp = Blueprint("manager_auth", __name__, url_prefix="/manager")
 CSRF_COOKIE = "qc_signin_csrf"
-log = logging.getLogger(__name__)
 
 
 def _ctx():
@@ -115,13 +111,5 @@ def sign_out():
     person = ctx.directory.end_sessions(principal.username)
     current_app.extensions[web.STANDING].forget(principal.username)
     if person is not None:
-        try:
-            ctx.publisher.publish_sync(
-                TOPICS["directory"],
-                person["_id"],
-                directory_event("person", person, secret_key=ctx.settings.secret_key),
-            )
-        except PublishError:
-            # Ended here at once; the other services learn it when the directory is next published.
-            log.warning("signed out, but the directory event was not published", extra={"person": person["_id"]})
+        publish_person(ctx.publisher, ctx.settings.secret_key, person, "signed out")
     return response

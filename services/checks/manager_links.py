@@ -14,9 +14,7 @@ import logging
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from qc import auth, events, web
-from qc.kafka import PublishError
-from qc.settings import TOPICS
-from services.checks.directory import directory_event
+from services.checks.directory import publish_person
 from services.checks.manager_contributions import checker_in_scope
 from services.checks.pages import _long_date
 
@@ -69,17 +67,9 @@ def new(checker_id: str):
 
 def _stop(person: dict) -> tuple[int, bool]:
     """Stop the links, then tell the other services (board links); (links stopped, whether they were told)."""
-    directory = _ctx().directory
-    stopped, stored = directory.stop_links(person["_id"], g.principal.username, g.principal.role)
-    try:
-        _ctx().publisher.publish_sync(
-            TOPICS["directory"], stored["_id"], directory_event("person", stored, secret_key=_ctx().settings.secret_key)
-        )
-    except PublishError:
-        # The sign-in links are stopped already; the board links stop when the directory is next published.
-        log.warning("links stopped but the directory event was not published", extra={"person": stored["_id"]})
-        return stopped, False
-    return stopped, True
+    stopped, stored = _ctx().directory.stop_links(person["_id"], g.principal.username, g.principal.role)
+    # The sign-in links are stopped already; the board links stop when the others hear of it.
+    return stopped, publish_person(_ctx().publisher, _ctx().settings.secret_key, stored, "links stopped")
 
 
 def _page(person: dict, site: dict, status: int = 200, **shown):
