@@ -58,8 +58,10 @@ def isoformat(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_time(text: str) -> dt.datetime:
-    """An RFC 3339 timestamp (as ``isoformat`` writes it) as a timezone-aware datetime."""
+def parse_time(text: str | None) -> dt.datetime | None:
+    """An RFC 3339 timestamp (as ``isoformat`` writes it) as a timezone-aware datetime; None stays None."""
+    if not text:
+        return None
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from urllib.parse import urlencode, urlparse
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -255,9 +254,9 @@ def manager_csrf_token(settings: Settings, session_token: str) -> str:
     signed again as the session is used.
     """
     try:
-        claims = URLSafeTimedSerializer(settings.secret_key, salt=auth.MANAGER_TOKEN_SALT).loads(session_token)
-        bound = f"{claims['username']}:{claims['auth_at']}" if isinstance(claims, dict) else session_token
-    except (BadSignature, KeyError, TypeError):
+        verified = auth.read_manager_claims(settings.secret_key, session_token, None)
+        bound = f"{verified.principal.username}:{int(verified.auth_at.timestamp())}"
+    except auth.AuthError:
         bound = session_token
     return hmac.new(settings.secret_key.encode(), f"qc.manager-csrf.v2:{bound}".encode(), "sha256").hexdigest()
 

@@ -39,9 +39,7 @@ class SiteDirectory:
                     "region_id": data.get("region_id"),
                     "site_id": data.get("site_id"),
                     "active": data["active"],
-                    "tokens_valid_after": events.parse_time(data["tokens_valid_after"])
-                    if data.get("tokens_valid_after")
-                    else None,
+                    "tokens_valid_after": events.parse_time(data.get("tokens_valid_after")),
                 },
                 upsert=True,
             )

@@ -95,9 +95,9 @@ class Knowledge:
                     "supporter_email": data.get("supporter_email"),
                     "active": data["active"],
                     # Board links given to this person before then no longer work (board_pages.py).
-                    "links_reset_at": _time(data.get("links_reset_at")),
+                    "links_reset_at": events.parse_time(data.get("links_reset_at")),
                     # A manager's tokens signed before then no longer work (qc.standing).
-                    "tokens_valid_after": _time(data.get("tokens_valid_after")),
+                    "tokens_valid_after": events.parse_time(data.get("tokens_valid_after")),
                 },
                 upsert=True,
             )
@@ -192,7 +192,3 @@ class Knowledge:
 
 def _score_id(site_id: str, period: str) -> str:
     return f"{site_id}:{period}"
-
-
-def _time(text: str | None):
-    return events.parse_time(text) if text else None
