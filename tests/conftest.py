@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -47,6 +49,13 @@ def stack(tmp_path_factory) -> Stack:
 def settings(stack) -> Settings:
     """Settings pointing at the session's stack, with a database of the test's own."""
     return stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
+
+
+def run_qc(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """The ``qc`` command run as an operator runs it, with ``env`` as its whole environment; output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "qc.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def mail_messages(stack: Stack) -> list:

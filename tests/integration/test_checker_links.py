@@ -7,8 +7,6 @@ import datetime as dt
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +14,7 @@ from qc import auth, events, web
 from qc.settings import TOPICS
 from services.checks import create_app
 from services.checks.directory import Directory
-from tests.conftest import read_topic
+from tests.conftest import read_topic, run_qc
 
 pytestmark = pytest.mark.integration
 SM1 = auth.Principal("sm1", "site_manager", "R01", "S0001")
@@ -151,8 +149,7 @@ def _app_db(client):
 
 
 def _cli(stack, settings, *args):
-    env = {**os.environ, **stack.env, "QC_MONGO_DB": settings.mongo_db}
-    return subprocess.run([sys.executable, "-m", "qc.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+    return run_qc({**os.environ, **stack.env, "QC_MONGO_DB": settings.mongo_db}, *args, timeout=120)
 
 
 def test_the_command_line_stops_links_and_makes_a_new_one(stack, settings, checks_app):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from services.checks.directory import Directory
-from tests.conftest import mail_messages, wait_for
+from tests.conftest import mail_messages, run_qc, wait_for
 from tests.integration.test_notify import _handler
 from tests.integration.test_workers import _deliveries, _validated
 
@@ -29,13 +27,7 @@ def test_the_directory_import_refuses_line_breaks_and_addresses_that_are_not_add
     path = tmp_path / "directory.json"
     path.write_text(json.dumps(raw))
     env = {**os.environ, **stack.env, "QC_MONGO_DB": settings.mongo_db}
-    result = subprocess.run(
-        [sys.executable, "-m", "qc.cli", "directory", "import", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_qc(env, "directory", "import", str(path), timeout=120)
     assert result.returncode == 2
     assert "nothing was imported" in result.stderr
     assert "sites[0] (S0001): 'name' has a line break or another control character" in result.stderr

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -17,6 +15,7 @@ from services.aggregate import replay
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
+from tests.conftest import run_qc
 from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
@@ -43,13 +42,7 @@ def test_a_replay_refuses_when_a_stored_check_is_no_longer_in_the_log(stack, set
         assert len(before["agg_facts"]) == 2
 
         env = {**os.environ, **stack.env, "QC_MONGO_DB": settings.mongo_db}
-        result = subprocess.run(
-            [sys.executable, "-m", "qc.cli", "replay", "--from-start"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = run_qc(env, "replay", "--from-start", timeout=300)
         assert result.returncode == 1, result.stdout + result.stderr
         assert "replay refused: 1 checks stored now are no longer in qc.submissions.validated" in result.stderr
         assert "Nothing was changed" in result.stderr

@@ -12,6 +12,7 @@ import pytest
 
 from qc.devstack import free_port, install_secret_key
 from qc.settings import DEV_SECRET_KEY, InsecureSettings, Settings
+from tests.conftest import run_qc
 
 BIN = Path(sys.executable).parent
 
@@ -62,13 +63,7 @@ def test_a_worker_refuses_to_start_without_a_key(stack):
 
 
 def test_the_retention_command_refuses_a_short_key(stack):
-    result = subprocess.run(
-        [sys.executable, "-m", "qc.cli", "retention", "run", "--dry-run"],
-        env=_env(stack, QC_SECRET_KEY="x" * 31),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_qc(_env(stack, QC_SECRET_KEY="x" * 31), "retention", "run", "--dry-run", timeout=60)
     assert result.returncode == 2
     assert "31 characters long" in result.stderr
 
@@ -95,13 +90,6 @@ def test_make_run_keeps_one_private_key_per_install(tmp_path):
 
 def test_after_make_run_the_cli_uses_the_installs_own_key(stack, tmp_path):
     key = install_secret_key(tmp_path)
-    env = _env(stack, QC_VAR_DIR=str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "qc.cli", "checker-link", "C-nobody"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_qc(_env(stack, QC_VAR_DIR=str(tmp_path)), "checker-link", "C-nobody", timeout=60)
     assert result.returncode == 1 and "no active checker C-nobody" in result.stderr  # not refused for the key
     assert key not in result.stdout + result.stderr
