@@ -19,31 +19,30 @@ from services.checks.pages import _ctx, _page, _signed_in, bp
 from services.checks.profiles import Drafts, next_step, previous_step, steps
 from services.checks.question_sets import answer_words
 
+
+def _wait_page(what: str, kept: str):
+    """The calm page for a form post over a limit: what happened, how long to wait, that nothing is lost."""
+    return lambda seconds: _page(
+        "problem.html",
+        429,
+        heading="Please wait a moment",
+        detail=f"{what} Wait {ratelimit.wait_words(seconds)}, then press the button again. {kept}",
+    )
+
+
 # Every way of sending a check shares the API's budget (per phone and per address).
 FORM_SENDS = ratelimit.limit(
     "submissions",
     (ratelimit.by_address, "rate_limit_submissions_per_address_per_minute"),
     (ratelimit.by_checker_token, "rate_limit_submissions_per_minute"),
-    page=lambda seconds: _page(
-        "problem.html",
-        429,
-        heading="Please wait a moment",
-        detail=f"A lot has been sent from here just now. Wait {ratelimit.wait_words(seconds)}, "
-        "then press the button again. Your answers are kept.",
-    ),
+    page=_wait_page("A lot has been sent from here just now.", "Your answers are kept."),
 )
 
 # Each save is a database write: a phone may save a lot, but not without end.
 FORM_SAVES = ratelimit.limit(
     "saves",
     (ratelimit.by_checker_token, "rate_limit_form_saves_per_minute"),
-    page=lambda seconds: _page(
-        "problem.html",
-        429,
-        heading="Please wait a moment",
-        detail=f"That was a lot of saving in a short time. Wait {ratelimit.wait_words(seconds)}, "
-        "then press the button again. Your answers so far are kept.",
-    ),
+    page=_wait_page("That was a lot of saving in a short time.", "Your answers so far are kept."),
 )
 
 # --- the check without JavaScript: one screen at a time, the draft kept on the server ------------
