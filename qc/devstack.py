@@ -276,9 +276,9 @@ def stop_pids(var_dir: Path, timeout: float = 25, procs: dict | None = None) -> 
                     proc.wait()
             else:
                 deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline and _alive(pid):
+                while time.monotonic() < deadline and alive(pid):
                     time.sleep(0.1)
-                if _alive(pid):
+                if alive(pid):
                     os.killpg(pid, signal.SIGKILL)
             stopped.append(name)
         files[name].unlink(missing_ok=True)
@@ -286,7 +286,8 @@ def stop_pids(var_dir: Path, timeout: float = 25, procs: dict | None = None) -> 
     return stopped
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while the process runs (a child of ours is reaped; another's zombie counts as gone)."""
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)
         if waited == pid:
@@ -297,7 +298,13 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def install_secret_key(var_dir: Path) -> str:

@@ -8,11 +8,10 @@ connections; a worker runs).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
-from qc.devstack import SERVICES, http_ok, port_open
+from qc.devstack import SERVICES, alive, http_ok, port_open
 from qc.settings import Settings
 from qc.supervisor import STATE_FILE
 
@@ -32,16 +31,16 @@ def rows(settings: Settings) -> list[dict]:
         except (FileNotFoundError, ValueError):
             continue
         known = supervised.get(name, {})
-        alive = _alive(pid)
+        running = alive(pid)
         out.append(
             {
                 "process": name,
                 "pid": pid,
-                "state": "crash loop" if known.get("crash_loop") else "running" if alive else "down",
-                "up_seconds": round(time.time() - known["started_at"]) if alive and known.get("started_at") else None,
+                "state": "crash loop" if known.get("crash_loop") else "running" if running else "down",
+                "up_seconds": round(time.time() - known["started_at"]) if running and known.get("started_at") else None,
                 "restarts": known.get("restarts", 0),
-                "memory_mb": _rss_mb(pid) if alive else None,
-                "ready": alive and _ready(settings, name),
+                "memory_mb": _rss_mb(pid) if running else None,
+                "ready": running and _ready(settings, name),
                 "last_exit": known.get("last_exit"),
             }
         )
@@ -61,17 +60,6 @@ def table(found: list[dict]) -> str:
             f"{'yes' if r['ready'] else 'NO':<5}  {r['last_exit'] or ''}"
         )
     return "\n".join(lines)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z")  # a zombie is not running
 
 
 def _rss_mb(pid: int) -> float | None:

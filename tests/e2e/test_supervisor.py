@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from qc import status
-from qc.devstack import Stack, http_ok, stop_pids
+from qc.devstack import Stack, alive, http_ok, stop_pids
 from qc.supervisor import Supervisor
 from tests.conftest import wait_for
 from tests.e2e.own_stack import own_env, own_stack
@@ -52,7 +52,7 @@ def test_a_process_that_keeps_stopping_backs_off_and_is_reported_as_a_crash_loop
     finally:
         started = [proc.pid for proc in stack.procs.values()]
         stop_pids(stack.var_dir, timeout=10, procs=stack.procs)
-    assert not [pid for pid in started if _running(pid)]  # `make stop` leaves nothing behind, restarted ones too
+    assert not [pid for pid in started if alive(pid)]  # `make stop` leaves nothing behind, restarted ones too
 
 
 def test_a_killed_worker_and_web_service_come_back_and_intake_goes_on(tmp_path):
@@ -90,15 +90,6 @@ def test_a_killed_worker_and_web_service_come_back_and_intake_goes_on(tmp_path):
         finally:
             stop.set()
             watcher.join(10)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = open(f"/proc/{pid}/stat").read()  # noqa: SIM115
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def test_a_killed_broker_comes_back_with_our_topics_and_its_clients_start_again(tmp_path):

@@ -295,7 +295,7 @@ def test_the_forms_saves_are_limited_per_phone_and_keep_what_was_saved(settings,
         assert "Please wait a moment" in text and "Your answers so far are kept." in text
         assert saves[-1].headers["Retry-After"] == "10"
         assert client.get(f"/check/{draft_id}/who").status_code == 200  # reading is never refused
-        assert "with_supporter\" checked" in client.get(f"/check/{draft_id}/who").get_data(as_text=True)
+        assert 'with_supporter" checked' in client.get(f"/check/{draft_id}/who").get_data(as_text=True)
     finally:
         app.extensions["qc.close"]()
 
