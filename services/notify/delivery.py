@@ -318,9 +318,7 @@ class Deliveries:
                 {"$set": {"status": "sent", "sent_at": events.now(), "last_error": None}, "$inc": {"attempts": 1}},
             )
 
-    def _attempt(
-        self, deliveries: list[dict], message: tuple[str, str, str], now, channel: str = "email", mark_sent=True
-    ) -> int:
+    def _attempt(self, deliveries: list[dict], message: tuple[str, str, str], now, channel: str = "email") -> int:
         subject, text, html = message
         try:
             self.mailer.send(deliveries[0]["address"], subject, text, html)
@@ -331,8 +329,7 @@ class Deliveries:
             notify_metrics.NOTIFICATIONS.labels(channel, "failed").inc()
             log.warning("e-mail not delivered; will retry", extra={"deliveries": len(deliveries)})
             return 0
-        if mark_sent:
-            self._mark_sent([d["_id"] for d in deliveries])
+        self._mark_sent([d["_id"] for d in deliveries])
         notify_metrics.NOTIFICATIONS.labels(channel, "sent").inc()
         return 1
 
