@@ -39,10 +39,10 @@ class World:
     handler: AggregateHandler
     now: list
 
-    def client(self, who: str):
-        """A test client with ``who``'s session cookie."""
+    def client(self, who: str, token: str | None = None):
+        """A test client with ``who``'s session cookie (``token``, or a new one)."""
         client = self.app.test_client()
-        client.set_cookie(web.MANAGER_COOKIE, self.token(who))
+        client.set_cookie(web.MANAGER_COOKIE, token or self.token(who))
         return client
 
     def token(self, who: str) -> str:
@@ -50,8 +50,10 @@ class World:
 
     def post(self, who: str, path: str, **form):
         """A page form sent with ``who``'s session and its CSRF token."""
-        form["csrf_token"] = web.manager_csrf_token(self.settings, self.token(who))
-        return self.client(who).post(path, data=form)
+        # One token for the cookie and its CSRF token: two made a second apart are two sign-ins.
+        token = self.token(who)
+        form["csrf_token"] = web.manager_csrf_token(self.settings, token)
+        return self.client(who, token).post(path, data=form)
 
     def api(self, who: str, path: str):
         return self.app.test_client().get(path, headers={"Authorization": f"Bearer {self.token(who)}"})
