@@ -18,18 +18,24 @@ from bench.stats import percentile
 from qc import periods
 from qc.devstack import SERVICES
 from qc.kafka import Publisher, make_producer
-from qc.settings import TOPICS
+from qc.settings import TOPICS, Settings
 
 RATE = E2E_RATE  # the rate the issue's target is set at
 URGENT_SHARE = 0.05
 
 
 class Observer:
-    """Reads topics from the start in a thread, noting when each event arrived (epoch s)."""
+    """Reads topics from the start in a thread, noting when each event arrived (epoch s).
 
-    def __init__(self, bootstrap: str, topics: list[str]):
+    With the services' own fetch wait, so the bare hop it times is the hop the services make.
+    """
+
+    def __init__(self, settings: Settings, topics: list[str]):
         self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, api_version=(3, 9), enable_auto_commit=False, fetch_max_wait_ms=10
+            bootstrap_servers=settings.kafka_bootstrap,
+            api_version=settings.kafka_api_tuple,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
         )
         partitions = [TopicPartition(t, p) for t in topics for p in sorted(self.consumer.partitions_for_topic(t))]
         self.consumer.assign(partitions)
@@ -58,7 +64,7 @@ def broker_hop(s, rate: int, seconds: int = 10) -> list[float]:
     topic = "bench.latency"
     publisher = Publisher(make_producer(s.settings, "bench-hop"), source="bench", timeout=10)
     publisher.publish_sync(topic, "warm", {"sent": time.time()})  # creates the topic
-    observer = Observer(s.settings.kafka_bootstrap, [topic])
+    observer = Observer(s.settings, [topic])
     time.sleep(1)
     start = time.monotonic()
     for i in range(rate * seconds):
@@ -84,7 +90,7 @@ def measure(root: Path, work: Path, credentials: dict, seconds: int, rate: int =
         wait_committed(admin, [(g, TOPICS["directory"], expected) for g in ("qc-aggregate", "qc-notify")], timeout=180)
         admin.close()
         hop = broker_hop(s, rate)
-        observer = Observer(s.settings.kafka_bootstrap, [TOPICS["rollups"], TOPICS["alerts"]])
+        observer = Observer(s.settings, [TOPICS["rollups"], TOPICS["alerts"]])
         today = dt.date.today()
         items = data.e2e_requests(credentials, rate * seconds, today, URGENT_SHARE)
         window, database = stack.CpuWindow(s), stack.DatabaseWindow(s)

@@ -71,6 +71,7 @@ def make_consumer(settings: Settings, group_id: str) -> KafkaConsumer:
         session_timeout_ms=session_ms,
         heartbeat_interval_ms=max(session_ms // 3, 100),
         max_poll_records=settings.consumer_max_records,
+        fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
     )
 
 

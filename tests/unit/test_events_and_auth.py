@@ -130,7 +130,7 @@ def _refs(node) -> list:
 def test_inlined_schemas_check_what_the_schemas_say(path):
     """Local $refs are written out in place for speed: no $ref is left to resolve, and the verdicts agree."""
     schema = json.loads(path.read_text())
-    inlined = events._validator(SCHEMAS, path.stem).schema
+    inlined = events._validator(SCHEMAS, path.stem).full.schema
     assert not _refs({k: v for k, v in inlined.items() if k != "$defs"})
     plain = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     if path.stem == "submission.received.v1":
@@ -151,8 +151,19 @@ def test_inlined_schemas_check_what_the_schemas_say(path):
         assert [plain.is_valid(x) for x in samples] == [True] + [False] * 8
     else:
         samples = [{}, {"id": 1}, []]
-    inlined_validator = events._validator(SCHEMAS, path.stem)
-    assert [inlined_validator.is_valid(x) for x in samples] == [plain.is_valid(x) for x in samples]
+    validator = events._validator(SCHEMAS, path.stem)
+    # Both the compiled yes/no and the inlined jsonschema validator give the plain schema's verdicts.
+    assert [validator.is_valid(x) for x in samples] == [plain.is_valid(x) for x in samples]
+    assert [validator.full.is_valid(x) for x in samples] == [plain.is_valid(x) for x in samples]
+
+
+def test_where_the_compiled_check_is_stricter_jsonschema_decides():
+    """jsonschema is the authority: fastjsonschema checks date-time, jsonschema (without rfc3339-validator) does not."""
+    validator = events._Validator({"$schema": "https://json-schema.org/draft/2020-12/schema", "format": "date-time"})
+    assert not validator.is_valid("soon") and validator.full.is_valid("soon")
+    events._check("soon", validator, "x")  # accepted, as jsonschema accepts it
+    with pytest.raises(events.EventError, match="x does not match its schema"):
+        events._check("soon", events._Validator({"type": "integer"}), "x")
 
 
 def test_manager_token_round_trip_and_tampering():
