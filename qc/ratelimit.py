@@ -23,6 +23,15 @@ can and writes the counts in one bulk write about once a second:
   conditional upsert each (``_take_one``); a care home's 300 a minute costs
   two round trips every fourth request, and the bulk write.
 
+The submission routes count in this process only (``shared=False``): sending
+a check is the hot path, and a write or read per request there cost more than
+the rest of intake together. Each process then lets through up to the limit
+on its own, so across processes a key can send up to (processes serving it)
+times the limit: with gunicorn's 2 workers, a checker's 30 a minute becomes
+at most 60, and a care home's 300 at most 600. Both are still far below a
+flood, which is what these limits are for; sign-ins, where guessing is the
+threat, stay shared and exact.
+
 If the database cannot be reached the request is let through (and logged):
 the routes limited here need the database anyway and will answer 503 or fail
 on their own, and a limiter should never be the reason a check is lost.
@@ -99,12 +108,26 @@ class RateLimiter:
         self._indexed = False
         self._lock = threading.Lock()
         self._counts: dict[str, _Count] = {}
+        self._here: dict[str, int] = {}  # in-process limits: hits by (limit, key, window)
+        self._here_window = 0
         self._flushed_at = time.monotonic()
 
     def ensure_indexes(self) -> None:
         """The TTL index that removes finished windows."""
         self.collection.create_index("expires_at", expireAfterSeconds=0)
         self._indexed = True
+
+    def hit_here(self, name: str, key: str, limit: int) -> Decision:
+        """Count one request in this process only (no database): allowed while this process's count <= ``limit``."""
+        now = self.clock()
+        window = int(now // self.window)
+        retry_after = max(1, math.ceil((window + 1) * self.window - now))
+        doc_id = f"{name}:{self._digest(key)}"
+        with self._lock:
+            if window != self._here_window:  # a new window: every count starts again
+                self._here, self._here_window = {}, window
+            count = self._here[doc_id] = self._here.get(doc_id, 0) + 1
+        return Decision(count <= limit, count, limit, retry_after)
 
     def hit(self, name: str, key: str, limit: int) -> Decision:
         """Count one request for ``key`` under limit ``name``; allowed while the window's count <= ``limit``."""
@@ -273,8 +296,15 @@ def by_checker_token(settings: Settings) -> str | None:
     return "token:" + cookie if cookie else None
 
 
-def limit(name: str, *rules: tuple[Callable[[Settings], str | None], str], page: Callable | None = None):
+def limit(
+    name: str,
+    *rules: tuple[Callable[[Settings], str | None], str],
+    page: Callable | None = None,
+    shared: bool = True,
+):
     """Refuse a view's requests over the limits: each rule is (key function, name of a per-minute setting).
+
+    ``shared=False`` counts in this process only (see the module's docstring for what that lets through).
 
     Rules are counted in order and counting stops at the first refusal, so a
     flood refused by address does not also fill the token counters. A refused
@@ -290,7 +320,7 @@ def limit(name: str, *rules: tuple[Callable[[Settings], str | None], str], page:
             # Only sends count: reading a page of a limited route is never refused.
             if limiter is not None and request.method not in ("GET", "HEAD"):
                 for key_of, setting in rules:
-                    refused = _check(limiter, settings, name, key_of, getattr(settings, setting))
+                    refused = _check(limiter, settings, name, key_of, getattr(settings, setting), shared)
                     if refused is not None:
                         return _refuse(refused, page)
             return view(*args, **kwargs)
@@ -300,12 +330,13 @@ def limit(name: str, *rules: tuple[Callable[[Settings], str | None], str], page:
     return decorate
 
 
-def _check(limiter: RateLimiter, settings: Settings, name: str, key_of, per_minute: int) -> Decision | None:
+def _check(limiter: RateLimiter, settings: Settings, name: str, key_of, per_minute: int, shared: bool):
     key = key_of(settings)
     if key is None or per_minute <= 0:  # 0 turns a limit off
         return None
+    count = limiter.hit if shared else limiter.hit_here
     try:
-        decision = limiter.hit(f"{name}:{key.split(':', 1)[0]}", key, per_minute)
+        decision = count(f"{name}:{key.split(':', 1)[0]}", key, per_minute)
     except PyMongoError as e:
         log.warning("rate limit not checked: database unavailable", extra={"limit": name, "error": repr(e)})
         return None

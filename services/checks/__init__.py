@@ -54,6 +54,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
 
     def close():
         publisher.close()
+        app.extensions["qc.checks"].submissions.close()
         db.client.close()
 
     app.extensions["qc.close"] = close

@@ -49,6 +49,7 @@ LIMIT_SUBMISSIONS = ratelimit.limit(
     "submissions",
     (ratelimit.by_address, "rate_limit_submissions_per_address_per_minute"),
     (ratelimit.by_checker_token, "rate_limit_submissions_per_minute"),
+    shared=False,  # the hot path: counted per process (qc/ratelimit.py says what that lets through)
 )
 LIMIT_SIGN_IN = ratelimit.limit("signin", (ratelimit.by_address, "rate_limit_signin_per_minute"))
 

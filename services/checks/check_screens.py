@@ -36,6 +36,7 @@ FORM_SENDS = ratelimit.limit(
     (ratelimit.by_address, "rate_limit_submissions_per_address_per_minute"),
     (ratelimit.by_checker_token, "rate_limit_submissions_per_minute"),
     page=_wait_page("A lot has been sent from here just now.", "Your answers are kept."),
+    shared=False,  # the same budget as the API's, counted the same way
 )
 
 # Each save is a database write: a phone may save a lot, but not without end.
@@ -43,6 +44,7 @@ FORM_SAVES = ratelimit.limit(
     "saves",
     (ratelimit.by_checker_token, "rate_limit_form_saves_per_minute"),
     page=_wait_page("That was a lot of saving in a short time.", "Your answers so far are kept."),
+    shared=False,  # every screen of the form saves: counted per process, like sending
 )
 
 # --- the check without JavaScript: one screen at a time, the draft kept on the server ------------

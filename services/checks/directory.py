@@ -17,6 +17,7 @@ from qc import events, signing
 from qc.kafka import PublishError
 from qc.mongo import update_and_read
 from qc.settings import TOPICS
+from services.checks.token_table import TokenTable
 
 log = logging.getLogger(__name__)
 MANAGER_ROLES = ("site_manager", "regional_manager", "org_admin", "safeguarding_lead")
@@ -38,7 +39,8 @@ USE_RESOLUTION = dt.timedelta(days=1)
 
 
 class Directory:
-    """checks' collections: ``regions``, ``sites``, ``people``, ``checker_tokens``, ``checker_link_log``.
+    """checks' collections: ``regions``, ``sites``, ``people``, ``checker_tokens`` (with
+    ``checker_token_stops``, see token_table.py), ``checker_link_log``.
 
     ``link_idle_days``: a checker link not used for this many days stops working (0: never).
     """
@@ -50,6 +52,7 @@ class Directory:
         self.tokens = db["checker_tokens"]
         self.link_log = db["checker_link_log"]
         self.link_idle_days = link_idle_days
+        self.token_table = TokenTable(self.tokens, db["checker_token_stops"])
 
     def ensure_indexes(self) -> None:
         """Indexes the look-ups below rely on (idempotent)."""
@@ -77,10 +80,10 @@ class Directory:
     def checker_for_token(self, token_hash: str) -> dict | None:
         """The live token record for a hashed checker token, or None (stopped, or unused too long).
 
-        Read every time, never cached: a stopped link must stop in every web
-        process at once (a lost phone).
+        Held in memory (token_table.py): a link stopped here stops at once,
+        one stopped in another process within half a second.
         """
-        record = self.tokens.find_one({"_id": token_hash, "revoked_at": None})
+        record = self.token_table.live(token_hash)
         if record is None:
             return None
         now = events.now()
@@ -89,9 +92,11 @@ class Directory:
             stopped = self.tokens.update_one({"_id": token_hash, "revoked_at": None}, {"$set": {"revoked_at": now}})
             if stopped.modified_count:
                 self.log_link(record["checker_id"], "expired", "qc", None, 1)
+            self.token_table.stopped()
             return None
         if used < now - USE_RESOLUTION:
             self.tokens.update_one({"_id": token_hash}, {"$set": {"used_at": now}})
+            self.token_table.used(token_hash, now)
         return record
 
     def add_checker_token(self, checker_id: str, site_id: str, token_hash: str) -> None:
@@ -113,7 +118,9 @@ class Directory:
         query = {"checker_id": checker_id, "revoked_at": None}
         if token_hash:
             query["_id"] = token_hash
-        return self.tokens.update_many(query, {"$set": {"revoked_at": events.now()}}).modified_count
+        stopped = self.tokens.update_many(query, {"$set": {"revoked_at": events.now()}}).modified_count
+        self.token_table.stopped()  # even when none matched here: another process may hold one stopped meanwhile
+        return stopped
 
     def stop_links(self, person_id: str, by: str, role: str | None) -> tuple[int, dict | None]:
         """Stop every link of a person (sign-in links, the sessions on their phones, their board links).

@@ -109,15 +109,8 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
             except ConnectionFailure:
                 pass  # the claim goes stale and a retry takes it over (Submissions.claim)
             return Result(UNAVAILABLE, received["submission_id"])
-        try:
-            ctx.submissions.mark_accepted(received["submission_id"])
-        except ConnectionFailure:
-            # The broker has it, so it is accepted: the validator writes the
-            # record when it decides (either writer may create it; store.py).
-            log.warning(
-                "accepted, but its record could not be updated: database unavailable",
-                extra={"submission_id": received["submission_id"]},
-            )
+        # Written with the others held in a moment, off the request path (store.py).
+        ctx.submissions.mark_accepted(received["submission_id"])
         log.info(
             "submission accepted", extra={"submission_id": received["submission_id"], "site_id": received["site_id"]}
         )

@@ -8,15 +8,21 @@ both upsert, and each only sets the fields it owns.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from qc import events
 from qc.mongo import update_and_read
 
+log = logging.getLogger(__name__)
 SENDING = "sending"  # claimed by intake, not yet acknowledged by the broker
+ACCEPTED = "accepted"
+# How often the "accepted" marks held by a process are written, in one bulk write.
+MARK_EVERY_SECONDS = 0.05
 
 # Fields copied from the received event; either writer may create the record.
 _INTAKE_FIELDS = (
@@ -32,8 +38,13 @@ _INTAKE_FIELDS = (
 class Submissions:
     """The ``submissions`` collection, keyed by the client's submission_id."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, mark_every: float = MARK_EVERY_SECONDS):
         self.collection = db["submissions"]
+        self.mark_every = mark_every
+        self._marks: set[str] = set()  # acknowledged by the broker here, "accepted" not yet written
+        self._marks_lock = threading.Lock()
+        self._marker: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def ensure_indexes(self) -> None:
         """Indexes for the duplicate rule and a checker's list."""
@@ -43,8 +54,11 @@ class Submissions:
         self.collection.create_index([("content_hash", ASCENDING)])
 
     def get(self, submission_id: str) -> dict | None:
-        """One submission's record, or None."""
-        return self.collection.find_one({"_id": submission_id})
+        """One submission's record, or None (accepted here and not yet written: read as accepted)."""
+        doc = self.collection.find_one({"_id": submission_id})
+        if doc is not None and doc["status"] == SENDING and submission_id in self._marks:
+            doc["status"] = ACCEPTED
+        return doc
 
     def claim(self, received: dict, correlation_id: str, stale_after: float) -> dict | None:
         """Claim a new submission_id before publishing it; None if someone else holds it.
@@ -87,8 +101,49 @@ class Submissions:
         self.collection.delete_one({"_id": submission_id, "status": SENDING})
 
     def mark_accepted(self, submission_id: str) -> None:
-        """The broker has it; the validator may have decided already, which stands."""
-        self.collection.update_one({"_id": submission_id, "status": SENDING}, {"$set": {"status": "accepted"}})
+        """The broker has it: written within ``mark_every`` seconds, with the others held, off the request path.
+
+        Until then this process reads it as accepted (``get``); another one
+        sees "sending" for those few milliseconds and waits, as for any check
+        still being sent. A mark lost with the process costs nothing: the
+        validator writes the record when it decides, and a claim left
+        "sending" goes stale and may be taken over by a retry with the same id.
+        """
+        with self._marks_lock:
+            self._marks.add(submission_id)
+            if self._marker is None:
+                self._marker = threading.Thread(target=self._mark_held, name="accepted-marks", daemon=True)
+                self._marker.start()
+
+    def write_marks(self) -> int:
+        """Write the held "accepted" marks in one bulk write; how many were written. The validator's decision stands."""
+        with self._marks_lock:
+            ids = sorted(self._marks)
+        if not ids:
+            return 0
+        ops = [UpdateOne({"_id": i, "status": SENDING}, {"$set": {"status": ACCEPTED}}) for i in ids]
+        self.collection.bulk_write(ops, ordered=False)
+        with self._marks_lock:
+            self._marks.difference_update(ids)
+        return len(ids)
+
+    def close(self) -> None:
+        """Write what is held (worker exit) and stop the marking thread."""
+        self._closing.set()
+        if self._marker is not None:
+            self._marker.join(timeout=5)
+        try:
+            self.write_marks()
+        except PyMongoError as e:
+            log.warning("accepted marks not written at exit: database unavailable", extra={"error": repr(e)[:300]})
+
+    def _mark_held(self) -> None:
+        while not self._closing.wait(self.mark_every):
+            try:
+                self.write_marks()
+            except PyMongoError as e:  # kept, and tried again next time
+                log.warning("accepted marks not written yet: database unavailable", extra={"error": repr(e)[:300]})
+                self._closing.wait(1.0)
 
     def record_decision(self, received: dict, status: str, reasons: list, region_id) -> dict:
         """Store the validator's decision once; a repeat returns the first one."""

@@ -14,7 +14,8 @@ from qc.consumer import Delivery
 from qc.settings import TOPICS
 from services.checks import create_app
 from services.checks.directory import Directory
-from tests.conftest import read_topic
+from services.checks.token_table import TokenTable
+from tests.conftest import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +63,21 @@ def test_accepted_submission_is_on_the_topic_before_the_202(client, settings):
     assert status.json["status"] in ("accepted", "validated", "rejected")
 
 
+def test_the_accepted_mark_is_written_off_the_request_path_and_read_at_once_here(client):
+    body = _body()
+    submissions = client.application.extensions["qc.checks"].submissions
+    submissions._closing.set()  # no marking thread: only the test's write_marks below writes the mark
+    assert _post(client, body).status_code == 202
+    assert submissions.collection.find_one({"_id": body["submission_id"]})["status"] == "sending"
+    assert submissions.get(body["submission_id"])["status"] == "accepted"  # as this process reads it
+    status = client.get(
+        f"/api/v1/submissions/{body['submission_id']}", headers={"Authorization": f"Bearer {client.token}"}
+    )
+    assert status.status_code == 200 and status.json["status"] == "accepted"
+    assert submissions.write_marks() == 1
+    assert submissions.collection.find_one({"_id": body["submission_id"]})["status"] == "accepted"
+
+
 def test_each_bad_field_is_named(client):
     response = _post(
         client,
@@ -105,15 +121,48 @@ def test_without_a_valid_token_nothing_is_accepted(client):
     assert response.status_code == 401 and "WWW-Authenticate" in response.headers
 
 
-def test_a_link_stopped_elsewhere_is_refused_at_once(client, settings):
-    """A supporter stops a lost phone's link (another web process, its own connection): the next request fails."""
+def test_a_link_stopped_elsewhere_is_refused_within_a_second(client, settings):
+    """A supporter stops a lost phone's link (another web process, its own connection): refused within a second."""
     assert _post(client, _body()).status_code == 202
     other_process = mongo.connect(settings, "qc-tests-other")
     try:
         assert Directory(other_process).revoke_checker_tokens("C1") == 1
     finally:
         other_process.client.close()
+    wait_for(lambda: _post(client, _body()).status_code == 401, timeout=5, what="the stopped link refused")
+
+
+def test_a_process_holding_a_stopped_link_drops_it_at_its_next_refresh(checks_app, settings):
+    """The bound, on a clock the test turns: held until the next read of the stop counter, refused from then."""
+    db = checks_app.extensions["qc.checks"].db
+    now = [1000.0]
+    table = TokenTable(db["checker_tokens"], db["checker_token_stops"], refresh_seconds=0.5, clock=lambda: now[0])
+    token_hash = auth.hash_checker_token(checks_app.token)
+    assert table.live(token_hash)["checker_id"] == "C1"
+    other_process = mongo.connect(settings, "qc-tests-other")
+    try:
+        Directory(other_process).revoke_checker_tokens("C1")
+    finally:
+        other_process.client.close()
+    now[0] += 0.4
+    assert table.live(token_hash) is not None  # still held: the counter is not read again yet
+    now[0] += 0.1
+    assert table.live(token_hash) is None  # half a second on: the stop is seen, the record read again
+
+
+def test_a_link_stopped_in_this_process_is_refused_at_once(client):
+    assert _post(client, _body()).status_code == 202
+    client.application.extensions["qc.checks"].directory.revoke_checker_tokens("C1")
     assert _post(client, _body()).status_code == 401
+
+
+def test_a_held_token_costs_no_database_read(client):
+    """Once read, a token is answered from memory: the token collection is not read again per request."""
+    directory = client.application.extensions["qc.checks"].directory
+    assert _post(client, _body()).status_code == 202
+    directory.tokens = None  # any read of the collection would now fail
+    directory.token_table.tokens = None
+    assert _post(client, _body()).status_code == 202
 
 
 def test_a_checker_cannot_submit_for_another_site(client):

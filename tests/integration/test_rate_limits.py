@@ -1,4 +1,4 @@
-"""Rate limits over the real database: per checker token and per address, shared by every worker and process."""
+"""Rate limits: sign-ins shared by every worker and process over the real database; sends counted per process."""
 
 from __future__ import annotations
 
@@ -106,14 +106,27 @@ def test_a_new_window_lets_them_send_again(checks):
     assert _submit(client, c1).status_code == 202
 
 
-def test_two_workers_share_one_count(checks, settings):
-    """Two apps (two MongoClients, like two gunicorn workers) draw on the same budget."""
+def test_two_workers_share_one_sign_in_count(checks, settings):
+    """Two apps (two MongoClients, like two gunicorn workers) draw on the same sign-in budget."""
+    other = _make_app(settings)
+    try:
+        clients = [checks.test_client(), other.test_client()]
+        wrong = {"username": "rm1", "password": "guess"}
+        tries = [clients[i % 2].post("/api/v1/auth/token", json=wrong).status_code for i in range(4)]
+        assert tries == [401, 401, 429, 429]
+    finally:
+        other.extensions["qc.close"]()
+
+
+def test_each_worker_counts_sends_on_its_own_so_at_most_workers_times_the_limit_get_through(checks, settings):
+    """Sending is counted in memory per process: two workers let a checker's 3 a minute through twice, no more."""
     other = _make_app(settings)
     try:
         clients = [checks.test_client(), other.test_client()]
         c1 = checks.tokens[0]
-        statuses = [_submit(clients[i % 2], c1).status_code for i in range(6)]
-        assert statuses == [202, 202, 202, 429, 429, 429]
+        statuses = [_submit(clients[i % 2], c1, address=f"10.0.1.{i}").status_code for i in range(8)]
+        assert statuses == [202] * 6 + [429] * 2
+        assert checks.extensions["qc.checks"].db["rate_limits"].count_documents({}) == 0  # no write for sends
     finally:
         other.extensions["qc.close"]()
 
@@ -330,13 +343,12 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(settings, checks)
         proxied.extensions["qc.close"]()
 
 
-class _DownLimiter:
-    def hit(self, *args):
-        raise ServerSelectionTimeoutError("database down")
+def _database_down(*args):
+    raise ServerSelectionTimeoutError("database down")
 
 
 def test_a_database_outage_does_not_turn_the_limiter_into_a_500(checks):
-    checks.extensions[ratelimit.EXTENSION] = _DownLimiter()
+    checks.extensions[ratelimit.EXTENSION].hit = _database_down  # the shared counts; sends count in memory
     client = checks.test_client()
     assert _submit(client, checks.tokens[0]).status_code == 202
     assert client.post("/api/v1/auth/token", json={"username": "rm1", "password": "x"}).status_code == 401

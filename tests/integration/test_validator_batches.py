@@ -85,6 +85,7 @@ def test_one_poll_is_decided_like_one_by_one(handler, db, settings, publisher):
     store = Submissions(db)  # intake wrote its record first, as it does: claim, publish, mark accepted
     store.claim(first["data"], "corr", stale_after=60)
     store.mark_accepted(first["data"]["submission_id"])
+    store.write_marks()
     _handle(handler, publisher, first, same_again, unknown_site)
 
     records = {d["_id"]: d for d in db["submissions"].find()}
