@@ -95,6 +95,12 @@ class Handler:
         """True to stop fetching for now (asked between batches, so nothing is half done)."""
         return False
 
+    def committed(self) -> None:
+        """A batch's effects, follow-up events and offsets are all durable now."""
+
+    def close(self) -> None:
+        """The loop has stopped: let go of what the handler runs beside it (threads)."""
+
 
 class _Listener(ConsumerRebalanceListener):
     def __init__(self, group: str):
@@ -176,6 +182,7 @@ class ConsumerLoop:
             # is nothing left to commit; closing leaves the group at once so
             # the other members take over our partitions without waiting for
             # the session timeout.
+            self.handler.close()
             self.consumer.close(autocommit=False)
             log.info("consumer stopped", extra={"group": self.group})
 
@@ -192,6 +199,7 @@ class ConsumerLoop:
         records = [r for batch in polled.values() for r in batch]
         if records and self._process(records):
             self.consumer.commit()
+            self.handler.committed()
             self._rewound = False
             self._recovered()  # a batch went through to its commit
         elif not records and not self._rewound:

@@ -15,6 +15,7 @@ from services.notify.delivery import Deliveries, Mailer
 from services.notify.feedback import FixFeedback
 from services.notify.knowledge import Knowledge
 from services.notify.schedule import Scheduler
+from services.notify.sending import Sender
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
 from services.notify.webhooks import Webhooks
@@ -41,6 +42,7 @@ class NotifyHandler(Handler):
         webhooks: Webhooks | None = None,
         scheduler: Scheduler | None = None,
         feedback: FixFeedback | None = None,
+        sender: Sender | None = None,
     ):
         self.rules = rules
         self.store = store
@@ -51,6 +53,8 @@ class NotifyHandler(Handler):
         self.webhooks = webhooks
         self.scheduler = scheduler
         self.feedback = feedback or FixFeedback(store.alerts.database)
+        # The worker sends from a thread of its own (sending.py); without one (tests), at the end of each batch.
+        self.sender = sender
         # The period kinds a roll-up rule reads: a site has a roll-up per kind for every check, and
         # the others (most of them) need neither their score kept nor two database round trips.
         self.rollup_kinds = {rule.param("period_kind") for rule in alert_rules.rules_for(rules, "rollup")}
@@ -67,7 +71,17 @@ class NotifyHandler(Handler):
             self.store.mark_routed(*self._batch["routed"])
         finally:
             self._batch = None
-        self._send()
+        if self.sender is None:
+            self.send_due()
+
+    def committed(self) -> None:
+        """The batch's alert.raised events are out: send its e-mails and webhooks now."""
+        if self.sender is not None:
+            self.sender.wake()
+
+    def close(self) -> None:
+        if self.sender is not None:
+            self.sender.stop()
 
     def _handle(self, batch: list[Delivery]) -> None:
         # The open alerts the batch's checks may join, in one query (was a round trip per alert).
@@ -107,9 +121,13 @@ class NotifyHandler(Handler):
             self.announce_and_route(alert, None)
         if self.scheduler:
             self.scheduler.run(self)
-        self._send()
+        if self.sender is None:
+            self.send_due()
+        else:
+            self.sender.wake()
 
-    def _send(self) -> None:
+    def send_due(self) -> None:
+        """Send every e-mail and webhook whose time has come."""
         self.deliveries.send_due(self.store.get)
         if self.webhooks:
             self.webhooks.send_due(self.store.get)
@@ -241,7 +259,21 @@ def build_handler(settings: Settings, db, publisher) -> NotifyHandler:
     for part in (store, knowledge, silences, deliveries, webhooks, feedback):
         part.ensure_indexes()
     scheduler = Scheduler(settings, rules, db, mailer)
-    return NotifyHandler(rules, store, knowledge, deliveries, silences, publisher, webhooks, scheduler, feedback)
+    # The sending thread has its own SMTP connection and webhook client; the loop's are the scheduler's.
+    sending = Deliveries(
+        db, Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds), settings.notify_public_url
+    )
+    sending_hooks = Webhooks.load(db, settings)
+
+    def send_due() -> None:
+        sending.send_due(store.get)
+        if sending_hooks:
+            sending_hooks.send_due(store.get)
+
+    sender = Sender(send_due).start()
+    return NotifyHandler(
+        rules, store, knowledge, deliveries, silences, publisher, webhooks, scheduler, feedback, sender=sender
+    )
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import socket
 import threading
 import uuid
 
@@ -15,6 +16,7 @@ from services.notify import rules as alert_rules
 from services.notify.delivery import Deliveries, Mailer
 from services.notify.knowledge import Knowledge
 from services.notify.schedule import Scheduler
+from services.notify.sending import Sender
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
 from services.notify.webhooks import Hook, Webhooks, sign
@@ -184,6 +186,22 @@ def test_a_score_drop_is_seen_whether_the_months_come_in_one_batch_or_two(db, pu
     assert {s["_id"]: s["score"] for s in db["notify_scores"].find()} == {"S0001:2026-10": 2.9, "S0001:2026-11": 2.2}
 
 
+def test_a_manager_deactivated_by_another_member_is_not_told_from_a_held_copy(db, publisher, settings):
+    """Recipients are held in memory; a change applied by another member of the group reaches the next batch."""
+    handler = _handler(db, settings, publisher)
+    alert = {"site_id": "S0001", "region_id": "R01"}
+    with handler.knowledge.batch():
+        assert [p["_id"] for p in handler.knowledge.people(["site_manager", "regional_manager"], alert)] == [
+            "RM1",
+            "SM1",
+        ]
+    other_member = Knowledge(db)
+    with other_member.batch():
+        other_member.apply_directory({"entity": "person", "id": "SM1", "role": "site_manager", "active": False})
+    with handler.knowledge.batch():
+        assert [p["_id"] for p in handler.knowledge.people(["site_manager", "regional_manager"], alert)] == ["RM1"]
+
+
 def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
     handler = _handler(db, settings, publisher, smtp_url="smtp://127.0.0.1:1")  # nothing listens on port 1
     handler.handle(_deliveries(_validated()))
@@ -193,6 +211,28 @@ def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
     handler.deliveries.mailer = Mailer(settings.smtp_url, settings.mail_from, 5)
     handler.tick()
     assert {d["status"] for d in db["deliveries"].find()} == {"sent"}
+
+
+def test_a_hanging_smtp_server_does_not_hold_up_alerts(db, publisher, settings):
+    """The worker sends from its own thread: the batch is handled, and its alert announced, while SMTP hangs."""
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections and never says a word
+    connected, held = threading.Event(), []
+    threading.Thread(target=lambda: (held.append(silent.accept()[0]), connected.set()), daemon=True).start()
+    handler = _handler(db, settings, publisher, smtp_url=f"smtp://127.0.0.1:{silent.getsockname()[1]}")
+    handler.deliveries.mailer.timeout = 60
+    handler.sender = Sender(handler.send_due).start()
+    try:
+        handler.handle(_deliveries(_validated()))
+        publisher.flush()  # what the loop does next: alert.raised is out
+        handler.committed()
+        assert {d["status"] for d in db["deliveries"].find()} == {"pending"}  # not tried on the loop's thread
+        assert list(handler.store.alerts.find())[0]["status"] == "open"
+        wait_for(connected.is_set, 10, "the sending thread to try the SMTP server")
+    finally:
+        for connection in held:
+            connection.close()
+        silent.close()
+        handler.sender.stop()
 
 
 def test_an_unacknowledged_high_alert_is_escalated_once(db, publisher, stack, settings):
