@@ -98,13 +98,18 @@ class Handler:
     def committed(self) -> None:
         """A batch's effects, follow-up events and offsets are all durable now."""
 
+    def partitions_changed(self, owns_all: bool) -> None:
+        """Partitions were assigned or revoked; ``owns_all``: this member now reads every partition of its topics."""
+
     def close(self) -> None:
         """The loop has stopped: let go of what the handler runs beside it (threads)."""
 
 
 class _Listener(ConsumerRebalanceListener):
-    def __init__(self, group: str):
+    def __init__(self, group: str, consumer: KafkaConsumer, handler: Handler):
         self.group = group
+        self.consumer = consumer
+        self.handler = handler
 
     def on_partitions_revoked(self, revoked):
         # Offsets are committed after every batch, before the next poll, so
@@ -116,12 +121,23 @@ class _Listener(ConsumerRebalanceListener):
             # 0, not removal: the gauge is "livemax" across processes, so the
             # partition's new owner reports the real figure.
             metrics.CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(0)
+        self.handler.partitions_changed(False)
 
     def on_partitions_assigned(self, assigned):
         # Which ones, so the logs show how a scaled-out group shares the work.
+        owns_all = self._owns_all(assigned)
         log.info(
-            "partitions assigned", extra={"group": self.group, "count": len(assigned), "partitions": _names(assigned)}
+            "partitions assigned",
+            extra={"group": self.group, "count": len(assigned), "partitions": _names(assigned), "all": owns_all},
         )
+        self.handler.partitions_changed(owns_all)
+
+    def _owns_all(self, assigned) -> bool:
+        for topic in self.handler.topics:
+            every = self.consumer.partitions_for_topic(topic)
+            if not every or {tp.partition for tp in assigned if tp.topic == topic} != set(every):
+                return False
+        return True
 
 
 def _names(partitions) -> list[str]:
@@ -159,7 +175,7 @@ class ConsumerLoop:
         """Poll, handle and commit until stopped; then leave the group and close."""
         metrics.initialise_consumer(self.group, self.handler.topics)
         metrics.CONSUMER_READY.labels(self.group).set(1)
-        self.consumer.subscribe(self.handler.topics, listener=_Listener(self.group))
+        self.consumer.subscribe(self.handler.topics, listener=_Listener(self.group, self.consumer, self.handler))
         log.info("consumer started", extra={"group": self.group, "topics": self.handler.topics})
         try:
             while not self._stopping.is_set():

@@ -52,15 +52,6 @@ def confidence_of(data: dict) -> dict:
     return {"confidence": asked[0]} if asked else {}
 
 
-def confidence_counts(facts: list[dict]) -> dict:
-    """Answers to the confidence question: sure, a_bit, not_sure, skipped (checks that were not asked: none)."""
-    out = dict.fromkeys(CONFIDENCE_BANDS.values(), 0)
-    for fact in facts:
-        if "confidence" in fact:
-            out[CONFIDENCE_BANDS[fact["confidence"]]] += 1
-    return out
-
-
 def sum_confidence(rollups: list[dict]) -> dict:
     """Confidence counts summed over roll-ups (those stored before it existed count nothing)."""
     out = dict.fromkeys(CONFIDENCE_BANDS.values(), 0)
@@ -100,14 +91,6 @@ def _share(value) -> str:
     return NAMED if value == NAMED else ANONYMOUS
 
 
-def answered_by_counts(facts: list[dict]) -> dict:
-    """Checks by who wrote the answers: alone, with a supporter, or the supporter wrote them."""
-    out = dict.fromkeys(ANSWERED_BY, 0)
-    for fact in facts:
-        out[fact.get("answered_by") or "alone"] += 1
-    return out
-
-
 def _empty_counts() -> dict:
     return {"good": 0, "ok": 0, "not_good": 0, "skipped": 0}
 
@@ -123,17 +106,14 @@ def _finish(doc: dict) -> dict:
 
 def site_rollup(site_id: str, region_id: str, period: str, facts: list[dict]) -> dict:
     """One site's roll-up for one period from the facts of that site and period."""
-    questions: dict[str, dict] = {}
-    score_sum = answered = 0
-    latest = None
+    doc = empty_site_rollup(site_id, region_id, period)
     for fact in facts:
-        for question_id, score in fact["scores"].items():
-            counts = questions.setdefault(question_id, _empty_counts())
-            counts[BANDS[score]] += 1
-            if score is not None:
-                score_sum += score
-                answered += 1
-        latest = max(latest or fact["received_at"], fact["received_at"])
+        add_fact(doc, fact)
+    return doc
+
+
+def empty_site_rollup(site_id: str, region_id: str, period: str) -> dict:
+    """A site's roll-up for a period that counts no check yet."""
     return _finish(
         {
             "_id": f"site:{site_id}:{period}",
@@ -142,15 +122,43 @@ def site_rollup(site_id: str, region_id: str, period: str, facts: list[dict]) ->
             "region_id": region_id,
             "period": period,
             "period_kind": periods.kind_of(period),
-            "checks": len(facts),
-            "answered_by": answered_by_counts(facts),
-            "confidence": confidence_counts(facts),
-            "questions": questions,
-            "score_sum": score_sum,
-            "answered": answered,
-            "latest_received_at": latest,
+            "checks": 0,
+            "answered_by": dict.fromkeys(ANSWERED_BY, 0),
+            "confidence": dict.fromkeys(CONFIDENCE_BANDS.values(), 0),
+            "questions": {},
+            "score_sum": 0,
+            "answered": 0,
+            "latest_received_at": None,
+            # The checks it counts, so a fact met again (a redelivery, a replay) is never counted twice.
+            "fact_ids": [],
         }
     )
+
+
+def add_fact(doc: dict, fact: dict) -> bool:
+    """Count one more fact in a site roll-up, unless it counts it already; True when it changed.
+
+    Adding facts one at a time gives exactly what counting them all at once
+    does (``site_rollup`` is built this way), so a roll-up kept in memory and
+    one recomputed from the stored facts agree.
+    """
+    if fact["_id"] in doc["fact_ids"]:
+        return False
+    doc["fact_ids"].append(fact["_id"])
+    doc["checks"] += 1
+    for question_id, score in fact["scores"].items():
+        counts = doc["questions"].setdefault(question_id, _empty_counts())
+        counts[BANDS[score]] += 1
+        if score is not None:
+            doc["score_sum"] += score
+            doc["answered"] += 1
+    doc["answered_by"][fact.get("answered_by") or "alone"] += 1
+    if "confidence" in fact:
+        doc["confidence"][CONFIDENCE_BANDS[fact["confidence"]]] += 1
+    latest = doc["latest_received_at"]
+    doc["latest_received_at"] = max(latest or fact["received_at"], fact["received_at"])
+    _finish(doc)
+    return True
 
 
 def region_rollup(region_id: str, period: str, site_rollups: list[dict]) -> dict:

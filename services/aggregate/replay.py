@@ -155,7 +155,7 @@ def _consumer(settings: Settings) -> KafkaConsumer:
 
 def _rebuild(settings: Settings, store: RollupStore, directory: SiteDirectory) -> dict:
     consumer = _consumer(settings)
-    handler = AggregateHandler(store, directory, publisher=None)
+    handler = AggregateHandler(store, directory, publisher=None, sole_writer=True)  # the workers are paused
     topic = TOPICS["validated"]
     read = skipped = 0
     try:

@@ -8,12 +8,17 @@ from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from qc import events, periods
+from qc import periods
 from services.aggregate import handlers
 
 DUPLICATE_KEY = 11000
 # What handlers.site_rollup reads of a fact.
 _ROLLUP_FIELDS = {"scores": 1, "site_id": 1, "received_at": 1, "answered_by": 1, "confidence": 1}
+# Readers of roll-ups never need the ids of the checks they count (only the worker does).
+_WITHOUT_FACT_IDS = {"fact_ids": 0}
+# SecantusDB matches an ``_id $in`` list in time that grows with the square of its length:
+# lists of about 100 keep each key's cost near a single look-up's (docs/benchmarks.md).
+IN_LIST_MAX = 100
 
 
 class RollupStore:
@@ -61,36 +66,69 @@ class RollupStore:
             failed = {err["index"] for err in errors}
             return {fact_id for i, fact_id in enumerate(ids) if i not in failed}
 
-    def recompute(
-        self, keys: set[tuple[str, str, str]], new_ids: set[str] | None = None, sites_done=None
-    ) -> list[dict]:
-        """Rebuild the site and region roll-ups for these (site, region, period) keys.
+    def read_site_rollups(self, ids: list[str]) -> dict[str, dict]:
+        """Stored site roll-ups among ``ids`` (with the facts they count), by id, in short ``_id $in`` lists."""
+        found = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), IN_LIST_MAX):
+            found.update(
+                (d["_id"], d) for d in self.rollups.find({"_id": {"$in": ordered[start : start + IN_LIST_MAX]}})
+            )
+        return found
 
-        ``new_ids`` (the facts ``save_facts`` just stored) is only a hint for
-        speed: a site roll-up made of new facts alone is tried as an insert first.
-        ``sites_done`` is called with the site roll-ups as soon as they are stored:
-        a site's own figures need not wait for its region's and the organisation's,
-        whose sums read every site roll-up of the region (the larger part of the work).
+    def site_rollups_from_facts(self, keys: set[tuple[str, str, str]]) -> list[dict]:
+        """Site roll-ups for (site, region, period) counted from the stored facts (not written)."""
+        grouped = self._facts_by_site(keys)
+        return [handlers.site_rollup(site, region, period, grouped[(site, period)]) for site, region, period in keys]
+
+    def write_sites(self, inserts: list[dict], replaces: list[tuple[dict, int]]) -> set[str]:
+        """Store site roll-ups by ``_id``; the ids that could not be, as someone else changed them (a conflict).
+
+        ``inserts`` were not stored when read. ``replaces`` are (roll-up, the checks it
+        counted when read or last written): each replaces what is stored only while that
+        still counts as many, so a roll-up changed meanwhile by another member (one that
+        owned the site before a rebalance) is never overwritten. The caller recounts those.
         """
-        if not keys:
-            return []
-        now = events.now()
-        site_rollups = self._recompute_sites(keys, now, new_ids)
-        if sites_done is not None:
-            sites_done(site_rollups)
-        region_keys = {(region, period) for _site, region, period in keys}
-        region_rollups = self._recompute_regions(region_keys, now)
-        org_rollups = self._recompute_org({period for _region, period in region_keys}, now)
-        return site_rollups + region_rollups + org_rollups
+        conflicts = set()
+        if inserts:
+            try:
+                self.rollups.insert_many(inserts, ordered=False)
+            except BulkWriteError as e:
+                conflicts |= {inserts[i]["_id"] for i in _duplicate_indexes(e)}
+        if replaces:
+            # An upsert that matches nothing collides with the stored _id: that is how a conflict shows.
+            ops = [ReplaceOne({"_id": d["_id"], "checks": base}, d, upsert=True) for d, base in replaces]
+            try:
+                self.rollups.bulk_write(ops, ordered=False)
+            except BulkWriteError as e:
+                conflicts |= {replaces[i][0]["_id"] for i in _duplicate_indexes(e)}
+        return conflicts
 
-    def _recompute_sites(self, keys, now, new_ids) -> list[dict]:
-        # Per period, one query per site (few sites) or one by a range of sites, filtered here:
-        # SecantusDB answers ``$in``/``$or`` filters with a scan of the whole collection, which
-        # made every batch slower than the last (docs/benchmarks.md); real MongoDB is fine either way.
+    def rewrite_sites(self, keys: set[tuple[str, str, str]], now) -> list[dict]:
+        """Recount these site roll-ups from the facts and store them unless a later recount is stored."""
+        ticket = self._ticket()
+        docs = self.site_rollups_from_facts(keys)
+        for doc in docs:
+            doc["updated_at"] = now
+        return self._write_newer(docs, ticket)
+
+    def region_members(self, region_id: str, period: str) -> list[dict]:
+        """Every stored site roll-up of a region and period (one indexed query)."""
+        query = {"scope": "site", "region_id": region_id, "period": period}
+        return list(self.rollups.find(query, _WITHOUT_FACT_IDS))
+
+    def org_members(self, period: str) -> list[dict]:
+        """Every stored region roll-up of a period."""
+        return list(self.rollups.find({"scope": "region", "period": period}))
+
+    def write_sums(self, docs: list[dict]) -> list[dict]:
+        """Store region and organisation roll-ups (guarded by one ticket); those stored."""
+        return self._write_newer(docs, self._ticket()) if docs else []
+
+    def _facts_by_site(self, keys) -> defaultdict:
         sites_by_period = defaultdict(set)
         for site, _region, period in keys:
             sites_by_period[period].add(site)
-        ticket = self._ticket()
         grouped = defaultdict(list)
         for period, sites in sorted(sites_by_period.items()):
             field = f"periods.{periods.kind_of(period)}"
@@ -103,22 +141,18 @@ class RollupStore:
             for fact in self.facts.find(query, _ROLLUP_FIELDS):
                 if fact["site_id"] in sites:
                     grouped[(fact["site_id"], period)].append(fact)
-        docs, fresh = [], set()
-        for site, region, period in keys:
-            facts = grouped[(site, period)]
-            doc = handlers.site_rollup(site, region, period, facts)
-            doc["updated_at"] = now
-            docs.append(doc)
-            if new_ids is None or all(f["_id"] in new_ids for f in facts):
-                fresh.add(doc["_id"])  # probably not stored yet
-        return self._write_newer(docs, ticket, fresh)
+        return grouped
+
+    def recompute_sums(self, region_keys: set[tuple[str, str]], now) -> list[dict]:
+        """Region and organisation roll-ups summed from what is stored (when other members write sites too)."""
+        if not region_keys:
+            return []
+        region_rollups = self._recompute_regions(region_keys, now)
+        return region_rollups + self._recompute_org({period for _region, period in region_keys}, now)
 
     def _recompute_regions(self, keys, now) -> list[dict]:
         ticket = self._ticket()
-        grouped = {
-            (region, period): list(self.rollups.find({"scope": "site", "region_id": region, "period": period}))
-            for region, period in sorted(keys)
-        }
+        grouped = {(region, period): self.region_members(region, period) for region, period in sorted(keys)}
         docs = []
         for region, period in keys:
             doc = handlers.region_rollup(region, period, grouped[(region, period)])
@@ -190,15 +224,15 @@ class RollupStore:
 
     def rollup(self, scope: str, entity_id: str, period: str) -> dict | None:
         """One stored roll-up, or None when nothing has been checked."""
-        return self.rollups.find_one({"_id": f"{scope}:{entity_id}:{period}"})
+        return self.rollups.find_one({"_id": f"{scope}:{entity_id}:{period}"}, _WITHOUT_FACT_IDS)
 
     def site_rollups(self, region_id: str, period: str) -> list[dict]:
         """Every site roll-up of a region in a period."""
-        return list(self.rollups.find({"scope": "site", "region_id": region_id, "period": period}))
+        return list(self.rollups.find({"scope": "site", "region_id": region_id, "period": period}, _WITHOUT_FACT_IDS))
 
     def rollups_by_id(self, ids: list[str]) -> dict[str, dict]:
         """Stored roll-ups among ``ids``, by id."""
-        return {d["_id"]: d for d in self.rollups.find({"_id": {"$in": ids}})}
+        return {d["_id"]: d for d in self.rollups.find({"_id": {"$in": ids}}, _WITHOUT_FACT_IDS)}
 
 
 def _duplicate_indexes(error: BulkWriteError) -> set[int]:

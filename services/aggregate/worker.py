@@ -13,6 +13,7 @@ from services.aggregate.answerers import Answerers
 from services.aggregate.control import ReplayControl
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.feedback import Feedback
+from services.aggregate.state import OpenRollups
 from services.aggregate.store import RollupStore
 
 log = logging.getLogger(__name__)
@@ -24,21 +25,51 @@ class AggregateHandler(Handler):
 
     topics = [TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"]]
 
-    def __init__(self, store: RollupStore, directory: SiteDirectory, publisher, control: ReplayControl | None = None):
+    def __init__(
+        self,
+        store: RollupStore,
+        directory: SiteDirectory,
+        publisher,
+        control: ReplayControl | None = None,
+        *,
+        sole_writer: bool = False,
+    ):
         self.store = store
         self.directory = directory
         self.publisher = publisher  # None during a replay: rebuilt figures are not news
         self.control = control
+        # The roll-ups this member writes, held in memory (state.py); the region and
+        # organisation sums too while it is the only member (set from the assignment).
+        self.open = OpenRollups()
+        self.sole_writer = sole_writer
+        self._was_paused = False
         self.feedback = Feedback(store.facts.database)
         # Outside the store's (replay-prefixed) collections, like feedback: filing is idempotent.
         self.answerers = Answerers(store.facts.database)
 
     def paused(self) -> bool:
-        """Paused while ``qc replay`` rebuilds the collections."""
-        return self.control.worker_should_pause() if self.control else False
+        """Paused while ``qc replay`` rebuilds the collections (which then replace what is held here)."""
+        paused = self.control.worker_should_pause() if self.control else False
+        if paused and not self._was_paused:
+            self.open.clear()
+        self._was_paused = paused
+        return paused
+
+    def partitions_changed(self, owns_all: bool) -> None:
+        """Partitions moved: what is held may be someone else's now; the sums are kept here only if all are ours."""
+        self.open.clear()
+        self.sole_writer = owns_all
 
     def handle(self, batch: list[Delivery]) -> None:
         """One write per collection per batch (the database is the bottleneck)."""
+        try:
+            self._handle(batch)
+        except BaseException:
+            # What is held may count facts whose roll-ups were not written: read them again on the retry.
+            self.open.clear()
+            raise
+
+    def _handle(self, batch: list[Delivery]) -> None:
         facts, validated = [], []
         for delivery in batch:
             event = delivery.event
@@ -51,8 +82,7 @@ class AggregateHandler(Handler):
                 self.feedback.record(event["data"])
         new_ids = self.store.save_facts(facts)
         self.answerers.record(validated)
-        rollups = self.store.recompute(handlers.affected_keys(facts), new_ids, sites_done=self._announce)
-        self._announce([r for r in rollups if r["scope"] != "site"])
+        rollups = self.roll_up(facts)
         now = events.now()
         for fact in facts:
             if fact["_id"] in new_ids:  # replays would distort the latency figures
@@ -60,6 +90,89 @@ class AggregateHandler(Handler):
                 metrics.PIPELINE_LATENCY.labels("rollup_updated").observe(max((now - received).total_seconds(), 0))
         if facts:
             log.info("roll-ups updated", extra={"facts": len(facts), "new": len(new_ids), "rollups": len(rollups)})
+
+    def roll_up(self, facts: list[dict]) -> list[dict]:
+        """Count the facts into their site roll-ups (held in memory), store them, then the sums; announce each."""
+        if not facts:
+            return []
+        now = events.now()
+        keys = handlers.affected_keys(facts)
+        sites, fresh, rebuilt = self._site_rollups(keys)
+        # What each counts as stored now: the guard of its write (a recounted one's stored figure).
+        counted = {rollup_id: rebuilt.get(rollup_id, doc["checks"]) for rollup_id, doc in sites.items()}
+        dirty = set(rebuilt)
+        for fact in facts:
+            for period in fact["periods"].values():
+                rollup_id = f"site:{fact['site_id']}:{period}"
+                if handlers.add_fact(sites[rollup_id], fact):
+                    dirty.add(rollup_id)
+        for rollup_id in dirty:
+            sites[rollup_id]["updated_at"] = now
+        conflicts = self.store.write_sites(
+            [sites[i] for i in sorted(dirty & fresh)], [(sites[i], counted[i]) for i in sorted(dirty - fresh)]
+        )
+        if conflicts:
+            # Written meanwhile by a member that owned these sites before: recount them from the facts.
+            for rollup_id in conflicts:
+                self.open.forget_site(rollup_id)
+                del sites[rollup_id]
+            self.store.rewrite_sites({k for k in keys if f"site:{k[0]}:{k[2]}" in conflicts}, now)
+            sites.update(self.store.read_site_rollups(sorted(conflicts)))
+        site_rollups = [sites[i] for i in sorted(sites)]
+        self._announce(site_rollups)  # a site's own figures need not wait for its region's
+        region_keys = {(region, period) for _site, region, period in keys}
+        sums = self._sums_held(region_keys, now) if self.sole_writer and not conflicts else None
+        if sums is None:
+            self.open.regions.clear()
+            self.open.org.clear()
+            sums = self.store.recompute_sums(region_keys, now)
+        self._announce(sums)
+        return site_rollups + sums
+
+    def _site_rollups(self, keys) -> tuple[dict[str, dict], set[str], dict[str, int]]:
+        """The site roll-ups for these keys (held, read by ``_id``, or new); the new ones' ids; the recounted ones'
+        stored checks, by id."""
+        wanted = {f"site:{site}:{period}": (site, region, period) for site, region, period in keys}
+        missing = self.open.missing_sites(wanted)
+        fresh, rebuilt = set(), {}
+        if missing:
+            stored = self.store.read_site_rollups(missing)
+            legacy = {wanted[i] for i in missing if i in stored and "fact_ids" not in stored[i]}
+            for doc in self.store.site_rollups_from_facts(legacy):  # stored before fact_ids were kept
+                rebuilt[doc["_id"]] = stored[doc["_id"]]["checks"]
+                stored[doc["_id"]] = doc
+            for rollup_id in missing:
+                if rollup_id not in stored:
+                    stored[rollup_id] = handlers.empty_site_rollup(*wanted[rollup_id])
+                    fresh.add(rollup_id)
+                self.open.hold_site(stored[rollup_id])
+        return {rollup_id: self.open.site(rollup_id) for rollup_id in wanted}, fresh, rebuilt
+
+    def _sums_held(self, region_keys, now) -> list[dict] | None:
+        """Region and organisation roll-ups summed from what is held (this member writes every site)."""
+        regions = []
+        for region, period in sorted(region_keys):
+            members = self.open.region_members(region, period)
+            if members is None:
+                members = self.open.hold_region_members(region, period, self.store.region_members(region, period))
+            doc = handlers.region_rollup(region, period, list(members.values()))
+            doc["updated_at"] = now
+            regions.append(doc)
+        orgs = []
+        for period in sorted({period for _region, period in region_keys}):
+            members = self.open.org_members(period)
+            if members is None:
+                members = self.open.hold_org_members(period, self.store.org_members(period))
+            for doc in regions:
+                if doc["period"] == period:
+                    members[doc["region_id"]] = doc
+            org = handlers.org_rollup(period, list(members.values()))
+            org["updated_at"] = now
+            orgs.append(org)
+        stored = self.store.write_sums(regions + orgs)
+        if len(stored) < len(regions) + len(orgs):
+            return None  # someone else wrote later sums: this member is not alone after all; sum from the database
+        return stored
 
     def _announce(self, rollups: list[dict]) -> None:
         """Send ``rollup.updated`` for each (the producer batches them; the loop flushes before committing)."""

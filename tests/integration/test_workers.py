@@ -76,7 +76,7 @@ def test_redelivered_and_reordered_events_count_once(db, publisher):
 
 
 def test_rollups_are_the_same_whichever_way_the_facts_are_read(db):
-    """Few sites: one query per site; many: one range query, filtered. Both give the same roll-ups."""
+    """Recounting from the facts: few sites, one query per site; many, one range query, filtered. The same."""
     by_range, by_site = RollupStore(db, prefix="range_"), RollupStore(db, prefix="site_")
     by_range.per_site_max = 0  # always the range query
     first = [_validated(site=f"S000{n}", scores=(n % 3 + 1, 2, None)) for n in range(1, 10)]
@@ -85,31 +85,78 @@ def test_rollups_are_the_same_whichever_way_the_facts_are_read(db):
     figures = []
     for store in (by_range, by_site):
         store.ensure_indexes()
-        for batch in (first, later):
-            facts = [handlers.fact_from_validated(e["data"]) for e in batch]
-            new_ids = store.save_facts(facts)
-            store.recompute(handlers.affected_keys(facts), new_ids)
-        figures.append({d["_id"]: (d["checks"], d["score"], d["questions"]) for d in store.rollups.find()})
+        facts = [handlers.fact_from_validated(e["data"]) for e in first + later]
+        store.save_facts(facts)
+        recount = store.site_rollups_from_facts(handlers.affected_keys(facts))
+        figures.append({d["_id"]: (d["checks"], d["score"], d["questions"]) for d in recount})
     assert figures[0] == figures[1]
     assert figures[0]["site:S0001:2026-11"][0] == 2 and figures[0]["site:S0005:2026-11"][0] == 1
-    assert figures[0]["site:S0009:2026-10"][0] == 1 and figures[0]["org:all:2026-11"][0] == 10
+    assert figures[0]["site:S0009:2026-10"][0] == 1
+
+
+@pytest.mark.parametrize("sole_writer", [True, False], ids=["sums-held-in-memory", "sums-from-the-database"])
+def test_rollups_held_in_memory_equal_a_recount_from_the_facts(db, sole_writer):
+    """Batches, redeliveries and a restart (nothing held) through the worker: every roll-up equals a recount."""
+    store = RollupStore(db)
+    store.ensure_indexes()
+    checks = [
+        _validated(
+            site=f"S000{n % 4 + 1}", scores=(n % 3 + 1, (n + 1) % 3 + 1, None), visited_on=f"2026-11-{n % 9 + 1:02d}"
+        )
+        for n in range(24)
+    ]
+    handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)
+    handler.handle(_deliveries(*checks[:10]))
+    handler.handle(_deliveries(*checks[5:15]))  # half of it met again
+    handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)  # a restart
+    handler.handle(_deliveries(*checks[12:24], checks[0]))
+    stored = {d["_id"]: d for d in store.rollups.find()}
+    facts = [handlers.fact_from_validated(e["data"]) for e in checks]
+    sites = {d["_id"]: d for d in store.site_rollups_from_facts(handlers.affected_keys(facts))}
+    figures = ("checks", "score", "questions", "answered_by", "latest_received_at")
+    for rollup_id, recount in sites.items():
+        assert {k: stored[rollup_id][k] for k in figures} == {k: recount[k] for k in figures}
+        assert sorted(stored[rollup_id]["fact_ids"]) == sorted(recount["fact_ids"])
+    for region, period in {("R01", p) for _s, _r, p in handlers.affected_keys(facts)}:
+        members = [d for d in sites.values() if d["period"] == period]
+        expected = handlers.region_rollup(region, period, members)
+        assert {k: stored[f"region:{region}:{period}"][k] for k in figures} == {k: expected[k] for k in figures}
+        org = handlers.org_rollup(period, [expected])
+        assert {k: stored[f"org:all:{period}"][k] for k in figures} == {k: org[k] for k in figures}
+    assert stored["org:all:2026-11"]["checks"] == 24
+
+
+def test_a_site_rollup_written_by_the_member_before_is_recounted_not_overwritten(db):
+    """After a rebalance, a stored roll-up counting more than this member holds is recounted from the facts."""
+    store = RollupStore(db)
+    store.ensure_indexes()
+    a, b = _validated(), _validated(scores=(1, 1, 1))
+    mine = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True)
+    mine.handle(_deliveries(a))  # holds S0001's roll-ups counting a
+    before = AggregateHandler(store, SiteDirectory(db), publisher=None)
+    before.handle(_deliveries(b))  # another member counts b (it owned the site)
+    mine.handle(_deliveries(_validated(scores=(2, 2, 2))))  # held copy counts a; stored one a and b
+    assert store.rollup("site", "S0001", "2026-11")["checks"] == 3
+    assert store.rollup("region", "R01", "2026-11")["checks"] == 3
 
 
 def test_site_rollups_are_announced_before_their_regions_are_summed(db):
     """A site's figures go out as soon as they are stored; the region and organisation sums follow."""
     store = RollupStore(db)
     store.ensure_indexes()
-    facts = [handlers.fact_from_validated(_validated(site=s)["data"]) for s in ("S0001", "S0002")]
     announced = []
 
-    def sites_done(rollups):
-        stored_regions = store.rollups.count_documents({"scope": {"$in": ["region", "org"]}})
-        announced.append(({r["scope"] for r in rollups}, len(rollups), stored_regions))
+    class Watching(AggregateHandler):
+        def _announce(self, rollups):
+            stored_sums = store.rollups.count_documents({"scope": {"$in": ["region", "org"]}})
+            announced.append(({r["scope"] for r in rollups}, len(rollups), stored_sums))
 
-    everything = store.recompute(handlers.affected_keys(facts), store.save_facts(facts), sites_done=sites_done)
+    Watching(store, SiteDirectory(db), publisher=None).handle(
+        _deliveries(_validated(site="S0001"), _validated(site="S0002"))
+    )
     # Two sites × week, month, quarter, announced once, before any region or organisation sum existed.
-    assert announced == [({"site"}, 6, 0)]
-    assert {r["scope"] for r in everything} == {"site", "region", "org"}
+    assert announced[0] == ({"site"}, 6, 0)
+    assert announced[1][0] == {"region", "org"}
 
 
 class _Recorder(Handler):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -85,9 +86,12 @@ def test_the_confidence_question_is_known_by_every_question_set_that_has_it():
     assert not {qid for qid, kind in kinds if qid in handlers.CONFIDENCE_QUESTIONS and kind != "confidence"}
 
 
+_IDS = itertools.count()
+
+
 def _data(answers, version=2):
     return {
-        "submission_id": "s",
+        "submission_id": f"s-{next(_IDS)}",  # one fact per check: a roll-up counts each id once
         "checker_id": "c",
         "site_id": "S1",
         "region_id": "R01",

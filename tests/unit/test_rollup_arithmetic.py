@@ -109,11 +109,35 @@ def test_a_region_counts_site_rollups_from_before_the_split_as_alone():
     old = {**handlers.site_rollup("S0001", "R01", "2026-11", []), "checks": 4}
     del old["answered_by"]
     new = handlers.site_rollup(
-        "S0002", "R01", "2026-11", [{"scores": {}, "received_at": "x", "answered_by": "with_supporter"}]
+        "S0002", "R01", "2026-11", [{"_id": "f1", "scores": {}, "received_at": "x", "answered_by": "with_supporter"}]
     )
     region = handlers.region_rollup("R01", "2026-11", [old, new])
     assert region["answered_by"] == {"alone": 4, "with_supporter": 1, "supporter_wrote": 0}
     assert handlers.org_rollup("2026-11", [region])["answered_by"] == region["answered_by"]
+
+
+def test_facts_added_one_by_one_in_any_order_and_again_count_as_a_recount_does():
+    """The worker's roll-ups held in memory grow a fact at a time, with redeliveries: the figures are a recount's."""
+    facts = [handlers.fact_from_validated(s) for s in _generated(300, seed=11)]
+    rng = random.Random(3)
+    arrivals = facts + rng.sample(facts, 60)  # some met again: redelivered after a crash, or replayed
+    rng.shuffle(arrivals)
+    held = {}
+    for fact in arrivals:
+        for period in fact["periods"].values():
+            key = (fact["site_id"], fact["region_id"], period)
+            doc = held.setdefault(key, handlers.empty_site_rollup(*key))
+            handlers.add_fact(doc, fact)
+    assert len(held) == len(handlers.affected_keys(facts))
+    for (site, region, period), doc in held.items():
+        kind = handlers.periods.kind_of(period)
+        recount = handlers.site_rollup(
+            site, region, period, [f for f in facts if f["site_id"] == site and f["periods"][kind] == period]
+        )
+        assert {k: v for k, v in doc.items() if k != "fact_ids"} == {
+            k: v for k, v in recount.items() if k != "fact_ids"
+        }
+        assert sorted(doc["fact_ids"]) == sorted(recount["fact_ids"])
 
 
 def test_an_empty_period_has_no_score_rather_than_zero():

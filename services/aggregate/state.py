@@ -1,0 +1,97 @@
+"""The aggregation worker's roll-ups held in memory, the way a stream processor keeps state beside its partitions.
+
+Site roll-ups: events are keyed by site, so each site's events reach one
+member of the group, and that member is the only writer of the site's
+roll-ups. It keeps the ones it has touched here, with the ids of the facts
+each counts (``fact_ids``): a new fact is added to its roll-ups in memory
+(``handlers.add_fact``) instead of re-reading every fact of the period, and
+a fact met again (a redelivery after a crash, a replay) is not counted twice.
+A roll-up not held is read by ``_id``; one stored before roll-ups kept their
+``fact_ids`` is rebuilt once from its facts.
+
+Region and organisation sums need every site's roll-up. When this member
+owns every partition (the default: one aggregation worker; and a replay),
+nobody else writes site roll-ups, so the sums are kept here too: a region's
+site roll-ups are read once per period with one indexed query, then kept
+current with this member's own writes. When the group is shared, the sums
+are computed from the database as before (``RollupStore.recompute_sums``).
+
+Everything here is a cache of what is stored: dropped on a rebalance or a
+replay switch-over, bounded (least recently used first out), and rebuilt
+from the database on demand, so losing it costs time, never figures.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+SITE_ROLLUPS_HELD = 15_000  # ~1,500 sites x 3 period kinds x the current and previous periods, with room
+REGION_PERIODS_HELD = 120  # (region, period) pairs: 12 regions x 3 kinds x 2 periods, with room
+ORG_PERIODS_HELD = 60
+
+
+class _Lru(OrderedDict):
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def touch(self, key, value=None):
+        if value is not None:
+            self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+        return self[key]
+
+
+class OpenRollups:
+    """Site roll-ups by id; site roll-ups by (region, period); region roll-ups by period."""
+
+    def __init__(self):
+        self.sites: _Lru = _Lru(SITE_ROLLUPS_HELD)
+        self.regions: _Lru = _Lru(REGION_PERIODS_HELD)  # (region, period) -> {site_id: site roll-up}
+        self.org: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> {region_id: region roll-up}
+
+    def clear(self) -> None:
+        """Forget everything (partitions moved, or a replay replaced the stored roll-ups)."""
+        self.sites.clear()
+        self.regions.clear()
+        self.org.clear()
+
+    def missing_sites(self, ids) -> list[str]:
+        """Those site roll-up ids not held."""
+        return [i for i in ids if i not in self.sites]
+
+    def site(self, rollup_id: str) -> dict:
+        return self.sites.touch(rollup_id)
+
+    def hold_site(self, doc: dict) -> None:
+        """Hold a site roll-up (read, or just written), and keep its region's sums current if they are held."""
+        self.sites.touch(doc["_id"], doc)
+        members = self.regions.get((doc["region_id"], doc["period"]))
+        if members is not None:
+            members[doc["site_id"]] = doc
+
+    def forget_site(self, rollup_id: str) -> None:
+        self.sites.pop(rollup_id, None)
+
+    def region_members(self, region_id: str, period: str) -> dict | None:
+        """The site roll-ups of a region and period if held, else None."""
+        key = (region_id, period)
+        return self.regions.touch(key) if key in self.regions else None
+
+    def hold_region_members(self, region_id: str, period: str, docs: list[dict]) -> dict:
+        members = {d["site_id"]: self.sites.get(d["_id"], d) for d in docs}
+        return self.regions.touch((region_id, period), members)
+
+    def org_members(self, period: str) -> dict | None:
+        return self.org.touch(period) if period in self.org else None
+
+    def hold_org_members(self, period: str, docs: list[dict]) -> dict:
+        return self.org.touch(period, {d["region_id"]: d for d in docs})
+
+    def hold_region(self, doc: dict) -> None:
+        """Keep a just-written region roll-up in its period's organisation sums, if held."""
+        members = self.org.get(doc["period"])
+        if members is not None:
+            members[doc["region_id"]] = doc
