@@ -46,3 +46,15 @@ def update_and_read(collection: Collection, query: dict, update: dict, read: dic
     if collection.update_one(query, update).matched_count == 0:
         return None
     return collection.find_one(read if read is not None else {"_id": query["_id"]})
+
+
+# SecantusDB matches an ``$in`` list in time that grows with the square of its length
+# (0.12 ms a key at 100 keys, 0.52 at 500): longer lists are asked in parts of this size.
+IN_LIST_MAX = 100
+
+
+def find_in(collection: Collection, field: str, values, query: dict | None = None, projection: dict | None = None):
+    """Documents whose ``field`` is one of ``values`` (and that match ``query``), asked ``IN_LIST_MAX`` at a time."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), IN_LIST_MAX):
+        yield from collection.find({**(query or {}), field: {"$in": ordered[start : start + IN_LIST_MAX]}}, projection)

@@ -9,6 +9,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from qc import periods
+from qc.mongo import find_in
 from services.aggregate import handlers
 
 DUPLICATE_KEY = 11000
@@ -16,9 +17,6 @@ DUPLICATE_KEY = 11000
 _ROLLUP_FIELDS = {"scores": 1, "site_id": 1, "received_at": 1, "answered_by": 1, "confidence": 1}
 # Readers of roll-ups never need the ids of the checks they count (only the worker does).
 _WITHOUT_FACT_IDS = {"fact_ids": 0}
-# SecantusDB matches an ``_id $in`` list in time that grows with the square of its length:
-# lists of about 100 keep each key's cost near a single look-up's (docs/benchmarks.md).
-IN_LIST_MAX = 100
 
 
 class RollupStore:
@@ -68,13 +66,7 @@ class RollupStore:
 
     def read_site_rollups(self, ids: list[str]) -> dict[str, dict]:
         """Stored site roll-ups among ``ids`` (with the facts they count), by id, in short ``_id $in`` lists."""
-        found = {}
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), IN_LIST_MAX):
-            found.update(
-                (d["_id"], d) for d in self.rollups.find({"_id": {"$in": ordered[start : start + IN_LIST_MAX]}})
-            )
-        return found
+        return {d["_id"]: d for d in find_in(self.rollups, "_id", ids)}
 
     def site_rollups_from_facts(self, keys: set[tuple[str, str, str]]) -> list[dict]:
         """Site roll-ups for (site, region, period) counted from the stored facts (not written)."""

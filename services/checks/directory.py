@@ -14,8 +14,9 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from qc import events, signing
+from qc.generations import Generation
 from qc.kafka import PublishError
-from qc.mongo import update_and_read
+from qc.mongo import find_in, update_and_read
 from qc.settings import TOPICS
 from services.checks.token_table import TokenTable
 
@@ -39,8 +40,11 @@ USE_RESOLUTION = dt.timedelta(days=1)
 
 
 class Directory:
-    """checks' collections: ``regions``, ``sites``, ``people``, ``checker_tokens`` (with
-    ``checker_token_stops``, see token_table.py), ``checker_link_log``.
+    """checks' collections: ``regions``, ``sites``, ``people``, ``checker_tokens``, ``checker_link_log``.
+
+    Every change of a site or person bumps the ``directory`` generation and every stopped
+    link the ``checker-link-stops`` one (qc.generations), so processes holding copies
+    (token_table.py, ``HeldDirectory`` below) know to read again.
 
     ``link_idle_days``: a checker link not used for this many days stops working (0: never).
     """
@@ -52,7 +56,8 @@ class Directory:
         self.tokens = db["checker_tokens"]
         self.link_log = db["checker_link_log"]
         self.link_idle_days = link_idle_days
-        self.token_table = TokenTable(self.tokens, db["checker_token_stops"])
+        self.changes = Generation(db, "directory")
+        self.token_table = TokenTable(self.tokens, Generation(db, "checker-link-stops"))
 
     def ensure_indexes(self) -> None:
         """Indexes the look-ups below rely on (idempotent)."""
@@ -130,17 +135,20 @@ class Directory:
         """
         stopped = self.revoke_checker_tokens(person_id)
         person = update_and_read(self.people, {"_id": person_id}, {"$set": {"links_reset_at": events.now()}})
+        self.changes.bump()
         self.log_link(person_id, "stopped", by, role, stopped)
         return stopped, person
 
     def end_sessions(self, username: str) -> dict | None:
         """End every token and session of a manager (sign-out everywhere); the person as now stored, to publish."""
-        return update_and_read(
+        person = update_and_read(
             self.people,
             {"username": username, "role": {"$in": list(MANAGER_ROLES)}},
             {"$set": {"tokens_valid_after": events.now()}},
             read={"username": username},
         )
+        self.changes.bump()
+        return person
 
     def manager_standing(self, username: str) -> dict | None:
         """What qc.standing needs of a manager: role, area, active, tokens_valid_after."""
@@ -174,6 +182,7 @@ class Directory:
                 doc = {**doc, "links_reset_at": events.now()}
                 self.log_link(doc["_id"], "deactivated", "directory", None, stopped)
         collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        self.changes.bump()
 
     def all_entities(self):
         """Every (entity, doc): regions first, so consumers meet parents first."""
@@ -183,6 +192,37 @@ class Directory:
 
 
 _EMAIL_FIELDS = ("email", "supporter_email")
+
+
+class HeldDirectory:
+    """Sites and people held in memory (the validator's look-ups), read again when the directory's generation moves.
+
+    Each batch reads the generation once (one look-up by ``_id``) and only the
+    ids it has not met yet, in short ``_id $in`` lists, instead of every site
+    and checker of the batch.
+    """
+
+    def __init__(self, directory: Directory):
+        self.directory = directory
+        self._generation: int | None = None
+        self._sites: dict[str, dict] = {}
+        self._people: dict[str, dict] = {}
+
+    def look_up(self, site_ids, person_ids) -> tuple[dict[str, dict], dict[str, dict]]:
+        """(sites by id, people by id) among those asked for that exist."""
+        generation = self.directory.changes.read()
+        if generation != self._generation:
+            self._sites, self._people, self._generation = {}, {}, generation
+        for held, collection, wanted in (
+            (self._sites, self.directory.sites, site_ids),
+            (self._people, self.directory.people, person_ids),
+        ):
+            missing = [i for i in set(wanted) if i not in held]
+            held.update((d["_id"], d) for d in find_in(collection, "_id", missing))
+        return (
+            {i: self._sites[i] for i in site_ids if i in self._sites},
+            {i: self._people[i] for i in person_ids if i in self._people},
+        )
 
 
 def directory_problems(raw: dict) -> list[str]:

@@ -16,7 +16,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from qc import events
-from qc.mongo import update_and_read
+from qc.mongo import find_in, update_and_read
 
 log = logging.getLogger(__name__)
 SENDING = "sending"  # claimed by intake, not yet acknowledged by the broker
@@ -172,9 +172,8 @@ class Submissions:
 
     def decided(self, submission_ids: list[str]) -> dict[str, dict]:
         """The records among these that already hold a decision, by id (one query for a batch)."""
-        return {
-            d["_id"]: d for d in self.collection.find({"_id": {"$in": submission_ids}, "decided_at": {"$exists": True}})
-        }
+        decided = find_in(self.collection, "_id", submission_ids, {"decided_at": {"$exists": True}})
+        return {d["_id"]: d for d in decided}
 
     def record_decisions(self, decisions: list[tuple[dict, str, list, str | None]]) -> dict[str, dict]:
         """Store a batch of (received, status, reasons, region_id) in one unordered bulk write; records by id.
@@ -237,9 +236,8 @@ class Submissions:
         out: dict[tuple, list[str]] = {}
         if not content_hashes:
             return out
-        query = {"content_hash": {"$in": sorted(set(content_hashes))}}
         fields = {"checker_id": 1, "site_id": 1, "visited_on": 1, "content_hash": 1, "status": 1}
-        for doc in self.collection.find(query, fields):
+        for doc in find_in(self.collection, "content_hash", content_hashes, projection=fields):
             if doc.get("status") == "validated":
                 key = (doc["checker_id"], doc["site_id"], doc["visited_on"], doc["content_hash"])
                 out.setdefault(key, []).append(doc["_id"])

@@ -2,9 +2,9 @@
 
 Every checks process keeps the live token records it has read. What makes a
 held record wrong is a link being stopped (a lost phone, a deactivated
-checker), so every stop bumps one shared counter, the ``generation``
-document; each process reads that counter at most every ``refresh_seconds``
-and drops everything it holds when it has moved. So a stopped link stops at
+checker), so every stop bumps one shared counter (qc.generations); each
+process reads that counter at most every ``refresh_seconds`` and drops
+everything it holds when it has moved. So a stopped link stops at
 once in the process that stopped it and within ``refresh_seconds`` in every
 other one, at the cost of one read by ``_id`` per process per refresh
 instead of one per request. Stops are rare; issuing a link needs no bump, as
@@ -18,15 +18,15 @@ import time
 
 from pymongo.collection import Collection
 
-GENERATION_ID = "checker_tokens"
+from qc.generations import Generation
 
 
 class TokenTable:
     """Live token records by hash, for one process (thread-safe)."""
 
-    def __init__(self, tokens: Collection, generations: Collection, refresh_seconds: float = 0.5, clock=time.monotonic):
+    def __init__(self, tokens: Collection, stops: Generation, refresh_seconds: float = 0.5, clock=time.monotonic):
         self.tokens = tokens
-        self.generations = generations
+        self.stops = stops
         self.refresh_seconds = refresh_seconds
         self.clock = clock
         self._lock = threading.Lock()
@@ -58,7 +58,7 @@ class TokenTable:
 
     def stopped(self) -> None:
         """Links were stopped (call after the database says so): drop what is held here and tell the others."""
-        self.generations.update_one({"_id": GENERATION_ID}, {"$inc": {"generation": 1}}, upsert=True)
+        self.stops.bump()
         self.forget()
 
     def _follow_stops(self) -> None:
@@ -66,8 +66,7 @@ class TokenTable:
         if now - self._checked_at < self.refresh_seconds:
             return
         self._checked_at = now
-        doc = self.generations.find_one({"_id": GENERATION_ID}) or {}
-        generation = doc.get("generation", 0)
+        generation = self.stops.read()
         if generation != self._generation:
             self.forget()
             self._generation = generation

@@ -14,7 +14,7 @@ from qc.consumer import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.checks import metrics as checks_metrics
 from services.checks import retention, sharing
-from services.checks.directory import Directory, publish_all
+from services.checks.directory import Directory, HeldDirectory, publish_all
 from services.checks.handlers import Decision, decide
 from services.checks.question_sets import QuestionSets
 from services.checks.store import Submissions
@@ -38,7 +38,7 @@ class ChecksHandler(Handler):
 
     def __init__(self, settings: Settings, db, publisher):
         self.settings = settings
-        self.directory = Directory(db)
+        self.directory = HeldDirectory(Directory(db))
         self.submissions = Submissions(db)
         self.question_sets = QuestionSets.load(settings.schemas_dir)
         self.publisher = publisher
@@ -56,13 +56,9 @@ class ChecksHandler(Handler):
                     self._record_response(event)
 
     def _look_up(self, received: list[dict]) -> _Lookups:
-        """The sites and checkers of a batch: two queries instead of two per event."""
-        site_ids = sorted({r["site_id"] for r in received})
-        checker_ids = sorted({r["checker_id"] for r in received})
-        return _Lookups(
-            sites={d["_id"]: d for d in self.directory.sites.find({"_id": {"$in": site_ids}})},
-            people={d["_id"]: d for d in self.directory.people.find({"_id": {"$in": checker_ids}})},
-        )
+        """The sites and checkers of a batch, held in memory (read only when new, or the directory changed)."""
+        sites, people = self.directory.look_up({r["site_id"] for r in received}, {r["checker_id"] for r in received})
+        return _Lookups(sites=sites, people=people)
 
     def _validate_all(self, received_events: list[dict]) -> None:
         """Decide a poll's submissions with a few round trips per poll rather than two per event.

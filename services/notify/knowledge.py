@@ -9,15 +9,16 @@ from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.database import Database
 
 from qc import events, periods
+from qc.generations import Generation
 from services.notify.rules import RECIPIENT_ROLES
 
 
 class Knowledge:
-    """``contacts`` (with ``notify_generations``), ``notify_sites``, ``notify_scores`` and ``notify_rejections``.
+    """``contacts``, ``notify_sites``, ``notify_scores`` and ``notify_rejections``.
 
     Every possible recipient is held in memory, read once and again only when
-    the contacts have changed: each change of a person bumps a shared counter
-    (``notify_generations``), which is read once per batch. Reading the ~1,500
+    the contacts have changed: each change of a person bumps the ``contacts``
+    generation (qc.generations), which is read once per batch. Reading the ~1,500
     managers for every batch was most of notify's time at 100 submissions/s.
     The counter, not the events this process saw, says when to read again:
     members of a scaled-out group each apply only their partitions of the
@@ -26,7 +27,7 @@ class Knowledge:
 
     def __init__(self, db: Database):
         self.contacts = db["contacts"]
-        self.generations = db["notify_generations"]
+        self.changes = Generation(db, "contacts")
         self.sites = db["notify_sites"]
         self.scores = db["notify_scores"]
         self.rejections = db["notify_rejections"]
@@ -59,7 +60,7 @@ class Knowledge:
             self._flush_visits()
             self._flush_scores()
             if self._changed:
-                self._bump()
+                self.changes.bump()
         finally:
             self._caching, self._checked, self._changed, self._visits = False, False, False, {}
             self._scores, self._read_scores = {}, {}
@@ -117,7 +118,7 @@ class Knowledge:
             if self._caching:
                 self._changed = True
             else:
-                self._bump()
+                self.changes.bump()
         elif data["entity"] == "site":
             self.sites.update_one(
                 {"_id": data["id"]},
@@ -199,7 +200,7 @@ class Knowledge:
     def _current_recipients(self) -> list[dict]:
         """Every active contact with an address in a recipient role, read again when the counter has moved."""
         if not (self._caching and self._checked):
-            generation = (self.generations.find_one({"_id": "contacts"}) or {}).get("generation", 0)
+            generation = self.changes.read()
             self._checked = self._caching
             if generation != self._generation:
                 self._recipients, self._generation = None, generation
@@ -207,9 +208,6 @@ class Knowledge:
             query = {"role": {"$in": list(RECIPIENT_ROLES)}, "active": True, "email": {"$ne": None}}
             self._recipients = list(self.contacts.find(query, sort=[("_id", ASCENDING)]))
         return self._recipients
-
-    def _bump(self) -> None:
-        self.generations.update_one({"_id": "contacts"}, {"$inc": {"generation": 1}}, upsert=True)
 
     def person_by_username(self, username: str) -> dict | None:
         """A manager's contact record by their sign-in name."""

@@ -11,6 +11,7 @@ import pytest
 
 from qc import auth, mongo
 from qc.consumer import Delivery
+from qc.generations import Generation
 from qc.settings import TOPICS
 from services.checks import create_app
 from services.checks.directory import Directory
@@ -136,7 +137,9 @@ def test_a_process_holding_a_stopped_link_drops_it_at_its_next_refresh(checks_ap
     """The bound, on a clock the test turns: held until the next read of the stop counter, refused from then."""
     db = checks_app.extensions["qc.checks"].db
     now = [1000.0]
-    table = TokenTable(db["checker_tokens"], db["checker_token_stops"], refresh_seconds=0.5, clock=lambda: now[0])
+    table = TokenTable(
+        db["checker_tokens"], Generation(db, "checker-link-stops"), refresh_seconds=0.5, clock=lambda: now[0]
+    )
     token_hash = auth.hash_checker_token(checks_app.token)
     assert table.live(token_hash)["checker_id"] == "C1"
     other_process = mongo.connect(settings, "qc-tests-other")

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from qc import events
+from qc import events, mongo
 from qc.consumer import Delivery
 from qc.settings import TOPICS
 from services.checks.directory import Directory
@@ -154,3 +154,22 @@ def test_only_a_validated_check_with_the_same_checker_site_visit_and_content_is_
     _handle(handler, publisher, copy)
     record = db["submissions"].find_one({"_id": copy["id"]})
     assert [r["code"] for r in record["reasons"]] == ["duplicate"]
+
+
+def test_the_directory_held_in_memory_follows_changes_made_elsewhere(handler, db, settings, publisher):
+    """The validator holds sites and checkers; a change made by another process reaches its next batch."""
+    first = _received()
+    _handle(handler, publisher, first)
+    other_process = mongo.connect(settings, "qc-tests-other")
+    try:
+        Directory(other_process).upsert(
+            "person", {"_id": "C1", "name": "C", "role": "checker", "site_id": "S0001", "active": False}
+        )
+    finally:
+        other_process.client.close()
+    later = _received(comment="later")
+    _handle(handler, publisher, later)
+    records = {d["_id"]: d for d in db["submissions"].find()}
+    assert records[first["id"]]["status"] == "validated"
+    assert records[later["id"]]["status"] == "rejected"
+    assert [r["code"] for r in records[later["id"]]["reasons"]] == ["checker_unknown"]
