@@ -7,11 +7,14 @@ from pathlib import Path
 
 from bench.stats import Figure
 
-INTAKE_SHARE = 0.60  # of the skeleton
-INTAKE_FLOOR = 1500  # submissions/s
+INTAKE_SHARE = 0.50  # of the skeleton
+INTAKE_FLOOR = 1200  # submissions/s
 FIXED_P99_MS = 50
-PIPELINE_SECONDS = 60
+PIPELINE_RATE = 700  # events/s through to the roll-ups, the largest size fully drained (goal: GOAL_RATE)
+PIPELINE_GOAL_RATE = 1300
+LINEAR_WITHIN = 1.2  # time per event at the largest size against the smallest
 E2E_P99_MS = 1000
+MEMORY_MB = 150  # every service process
 E2E_RATE = 100  # submissions/s, where the issue sets the end-to-end target
 
 
@@ -52,7 +55,7 @@ def _intake(r: dict) -> list[Figure]:
             "/s",
             skeleton["rps"],
             "skeleton",
-            f">= 60 % of skeleton and >= {INTAKE_FLOOR:,}/s",
+            f">= {INTAKE_SHARE:.0%} of skeleton and >= {INTAKE_FLOOR:,}/s",
             rps_ok,
             note=f"[{real['failed']} failed]" if real["failed"] else "",
         ),
@@ -87,6 +90,12 @@ def _intake_ceiling(r: dict) -> list[Figure]:
         return []
     ceiling = r["database_ceiling"]["rate"]
     rows = [Figure("  database: single-document writes (16 clients)", ceiling, "/s", None, "its ceiling")]
+    for key, what in (
+        ("insert_many_rate", "insert_many of 500"),
+        ("bulk_replace_rate", "bulk ReplaceOne by _id of 500"),
+    ):
+        if key in r["database_ceiling"]:
+            rows.append(Figure(f"  database: documents/s by {what}", r["database_ceiling"][key], "/s", None, "batched"))
     use, ok = r.get("database", {}).get("intake"), r["intake"].get("ok")
     if use and ok:
         per = use["requests"] / ok
@@ -108,8 +117,8 @@ def _pipeline(runs: list[dict]) -> list[Figure]:
         n, raw = run["count"], run["raw"]
         target, met = "", None
         if n == max(r["count"] for r in runs):
-            need = n / PIPELINE_SECONDS
-            target, met = f">= {need:,.0f}/s (all in < {PIPELINE_SECONDS} s)", run["rate"] >= need
+            target = f">= {PIPELINE_RATE:,}/s (goal {PIPELINE_GOAL_RATE:,}), drained"
+            met = run["done"] >= n and run["rate"] >= PIPELINE_RATE
         rows.append(
             Figure(
                 f"pipeline {n:,}: events/s received -> roll-ups",
@@ -134,22 +143,16 @@ def _pipeline(runs: list[dict]) -> list[Figure]:
                 )
             )
     last = max(runs, key=lambda r: r["count"])
-    finished = last["done"] >= last["count"]
-    # An unfinished drain is projected at the rate it kept up while the budget lasted.
-    seconds = last["seconds"] if finished else last["count"] / max(last["rate"], 1e-9)
-    rows.append(
-        Figure(
-            f"pipeline {last['count']:,}: seconds, processing",
-            seconds,
-            "s",
-            last["raw"]["seconds"],
-            "bare consumer",
-            f"< {PIPELINE_SECONDS} s",
-            finished and seconds < PIPELINE_SECONDS,
-            note="" if finished else "(projected)",
+    if last["done"] >= last["count"]:  # drains are timed to the end: no projections
+        rows.append(
+            Figure(
+                f"pipeline {last['count']:,}: seconds, processing",
+                last["seconds"],
+                "s",
+                last["raw"]["seconds"],
+                "bare consumer",
+            )
         )
-    )
-    if finished:
         rows.append(
             Figure(
                 f"pipeline {last['count']:,}: seconds, incl. worker start-up",
@@ -161,27 +164,27 @@ def _pipeline(runs: list[dict]) -> list[Figure]:
         )
     first = min(runs, key=lambda r: r["count"])
     if first is not last:
-        per_event = first["rate"] / last["rate"]
         all_done = all(r["done"] >= r["count"] for r in runs)
-        rows.append(
-            Figure(
-                f"pipeline: time per event, {last['count']:,} vs {first['count']:,}",
-                per_event,
-                "x",
-                None,
-                "",
-                "about 1 (linear)",
-                per_event < 1.25 if all_done else None,
-                note="" if all_done else "[from unfinished drains]",
+        if all_done:  # compared only between finished runs
+            per_event = first["rate"] / last["rate"]
+            rows.append(
+                Figure(
+                    f"pipeline: time per event, {last['count']:,} vs {first['count']:,}",
+                    per_event,
+                    "x",
+                    None,
+                    "",
+                    f"< {LINEAR_WITHIN} (linear)",
+                    per_event < LINEAR_WITHIN,
+                )
             )
-        )
     return rows
 
 
 def _unfinished(run: dict) -> str:
     if run["done"] >= run["count"]:
         return ""
-    return f"[{run['done']:,} of {run['count']:,} in {run['seconds']:.0f} s budget]"
+    return f"[unfinished: {run['done']:,} of {run['count']:,} in the {run['seconds']:.0f} s budget]"
 
 
 def _e2e(r: dict) -> list[Figure]:
@@ -223,6 +226,7 @@ def _memory(results: dict) -> list[Figure]:
     for name in order:
         if name not in peaks:
             continue
+        judged = name not in ("broker", "database")  # a service's own process: the target applies
         if name.endswith("-web"):
             baseline, what = hello, "hello worker"
         elif name.endswith("-worker"):
@@ -231,8 +235,15 @@ def _memory(results: dict) -> list[Figure]:
             baseline, what = held, "MiB of received events it holds"
         else:
             baseline, what = idle_db, "database idle"
-        label = f"peak RSS {name}" + (" (largest gunicorn worker)" if name.endswith("-web") else "")
-        rows.append(Figure(label, peaks[name], "MiB", baseline, what))
+        label = f"peak RSS {name}" + (" (largest gunicorn process)" if name.endswith("-web") else "")
+        target = f"< {MEMORY_MB} MiB" if judged else ""
+        rows.append(
+            Figure(label, peaks[name], "MiB", baseline, what, target, peaks[name] < MEMORY_MB if judged else None)
+        )
+        if f"{name} (all processes)" in peaks:
+            rows.append(
+                Figure(f"  {name}: all its gunicorn processes", peaks[f"{name} (all processes)"], "MiB", None, "")
+            )
     return rows
 
 

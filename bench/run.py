@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--e2e-rate", type=int, default=e2e.RATE, help="submissions/s in the end-to-end phase (the target is at 100)"
     )
-    parser.add_argument("--budget", type=float, default=60, help="seconds each pipeline drain may take at most")
+    parser.add_argument(
+        "--budget", type=float, default=1800, help="seconds a pipeline drain may take before it is called unfinished"
+    )
     parser.add_argument("--mongo-options", default="", help="extra MongoDB URI options, for experiments")
     parser.add_argument(
         "--env", action="append", default=[], metavar="QC_X=VALUE", help="a setting for every service (repeatable)"

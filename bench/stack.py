@@ -168,15 +168,18 @@ def children(pid: int) -> list[int]:
 
 
 def peak_rss(stack: Stack) -> dict[str, float]:
-    """VmHWM per running process of the stack; a gunicorn app reports its largest worker."""
+    """VmHWM per running process of the stack; a gunicorn app reports its largest process (master or worker),
+    and under ``<name> (all processes)`` the sum of every one of them."""
     out = {}
     for name, proc in stack.procs.items():
         if proc.poll() is not None:
             continue
-        pids = children(proc.pid) if name.endswith("-web") else [proc.pid]
+        pids = [proc.pid, *children(proc.pid)] if name.endswith("-web") else [proc.pid]
         values = [v for v in (vm_hwm_mb(p) for p in pids) if v is not None]
         if values:
             out[name] = max(values)
+            if name.endswith("-web"):
+                out[f"{name} (all processes)"] = sum(values)
     return out
 
 
