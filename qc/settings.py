@@ -68,7 +68,7 @@ class Settings:
     checker_link_idle_days: int = 180
     topic_partitions: int = 6
     # Tansu holds a new group member for about half the session timeout,
-    # so a short one makes start-up quick (see shared/DESIGN.md).
+    # so a short one makes start-up quick (6 s: a join in about 3 s, measured).
     kafka_session_timeout_ms: int = 6000
     kafka_ack_timeout_seconds: float = 10.0
     # Named rather than probed: probing blocks client construction for 30 s
@@ -108,9 +108,10 @@ class Settings:
     webhooks_path: Path = ROOT / "deploy" / "webhooks.yaml"
     # "hook-id=secret,other=secret"; secrets never live in files in the repo.
     webhook_secrets: str = ""
-    # Rate limits, requests per minute (0 turns one off); counted in MongoDB so
-    # every worker and process shares them (qc/ratelimit.py). Submissions: per
-    # checker token and per address (a care home's wifi is one address for all).
+    # Rate limits, requests per minute (0 turns one off; qc/ratelimit.py). Sends
+    # and saves are counted in each web process, sign-ins in MongoDB (shared by
+    # every process). Submissions: per checker token and per address (a care
+    # home's wifi is one address for all).
     rate_limit_submissions_per_minute: int = 30
     rate_limit_submissions_per_address_per_minute: int = 300
     # Manager sign-in (API token and page), per address: password guessing.
