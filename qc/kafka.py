@@ -50,7 +50,7 @@ def make_producer(settings: Settings, client_id: str) -> KafkaProducer:
         api_version=settings.kafka_api_tuple,
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
+        linger_ms=settings.kafka_linger_ms,
         compression_type="gzip",
         retries=5,
         request_timeout_ms=int(settings.kafka_ack_timeout_seconds * 1000),

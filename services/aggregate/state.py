@@ -25,9 +25,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-SITE_ROLLUPS_HELD = 15_000  # ~1,500 sites x 3 period kinds x the current and previous periods, with room
-REGION_PERIODS_HELD = 120  # (region, period) pairs: 12 regions x 3 kinds x 2 periods, with room
-ORG_PERIODS_HELD = 60
+# Bounds measured against the 150 MiB a worker may use (docs/benchmarks.md): a site roll-up held
+# costs about 5 KiB of Python objects. The working set is the current week, month and quarter of
+# 1,500 sites (4,500) and their regions' (12 x 3), with room for the period just ended.
+SITE_ROLLUPS_HELD = 6_000
+REGION_PERIODS_HELD = 60
+ORG_PERIODS_HELD = 12
 
 
 class _Lru(OrderedDict):
