@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from qc.settings import Settings
 
@@ -48,6 +51,8 @@ def update_and_read(collection: Collection, query: dict, update: dict, read: dic
     return collection.find_one(read if read is not None else {"_id": query["_id"]})
 
 
+DUPLICATE_KEY = 11000
+
 # SecantusDB matches an ``$in`` list in time that grows with the square of its length
 # (0.12 ms a key at 100 keys, 0.52 at 500): longer lists are asked in parts of this size.
 IN_LIST_MAX = 100
@@ -58,3 +63,69 @@ def find_in(collection: Collection, field: str, values, query: dict | None = Non
     ordered = sorted(set(values))
     for start in range(0, len(ordered), IN_LIST_MAX):
         yield from collection.find({**(query or {}), field: {"$in": ordered[start : start + IN_LIST_MAX]}}, projection)
+
+
+class GroupInsert:
+    """``insert_one`` for many threads at once: the inserts asked for while one is being written go together.
+
+    The first caller writes what is queued with one unordered ``insert_many``;
+    callers arriving meanwhile queue up and the next of them writes their
+    group. Nobody waits for a timer: under one request at a time it is
+    ``insert_one``; under load, one round trip serves the requests in flight
+    (SecantusDB: 0.74 ms a document alone, about 0.2 in groups).
+    """
+
+    def __init__(self, collection: Collection):
+        self.collection = collection
+        self._cond = threading.Condition()
+        self._queue: list[_Slot] = []
+        self._writing = False
+
+    def insert(self, doc: dict) -> bool:
+        """True when inserted, False when its ``_id`` was there already; other failures are raised."""
+        slot = _Slot(doc)
+        with self._cond:
+            self._queue.append(slot)
+            while not slot.done:
+                if self._writing:
+                    self._cond.wait()
+                    continue
+                group, self._queue, self._writing = self._queue, [], True
+                self._cond.release()
+                try:
+                    self._write(group)
+                finally:
+                    self._cond.acquire()
+                    for written in group:
+                        written.done = True
+                    self._writing = False
+                    self._cond.notify_all()
+        if slot.error is not None:
+            raise slot.error
+        return slot.inserted
+
+    def _write(self, group: list[_Slot]) -> None:
+        # Each slot is marked done only once its outcome is known (under the lock, in ``insert``'s finally).
+        for slot in group:
+            slot.inserted = True
+        try:
+            self.collection.insert_many([slot.doc for slot in group], ordered=False)
+        except BulkWriteError as e:
+            if e.details.get("writeConcernErrors"):
+                for slot in group:
+                    slot.error = e
+            for error in e.details.get("writeErrors", []):
+                slot = group[error["index"]]
+                slot.inserted = False
+                if error.get("code") != DUPLICATE_KEY:
+                    slot.error = e
+        except Exception as e:  # the database is unreachable: nobody in the group was written
+            for slot in group:
+                slot.error = e
+
+
+class _Slot:
+    __slots__ = ("doc", "done", "inserted", "error")
+
+    def __init__(self, doc: dict):
+        self.doc, self.done, self.inserted, self.error = doc, False, False, None

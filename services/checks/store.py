@@ -16,13 +16,14 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from qc import events
-from qc.mongo import find_in, update_and_read
+from qc.mongo import GroupInsert, find_in, update_and_read
 
 log = logging.getLogger(__name__)
 SENDING = "sending"  # claimed by intake, not yet acknowledged by the broker
 ACCEPTED = "accepted"
-# How often the "accepted" marks held by a process are written, in one bulk write.
-MARK_EVERY_SECONDS = 0.05
+# How often the "accepted" marks held by a process are written, in one bulk write. By then the
+# validator has usually decided (its decision stands over "accepted"), so most need no write.
+MARK_EVERY_SECONDS = 1.0
 
 # Fields copied from the received event; either writer may create the record.
 _INTAKE_FIELDS = (
@@ -40,6 +41,7 @@ class Submissions:
 
     def __init__(self, db: Database, mark_every: float = MARK_EVERY_SECONDS):
         self.collection = db["submissions"]
+        self._claims = GroupInsert(self.collection)
         self.mark_every = mark_every
         self._marks: set[str] = set()  # acknowledged by the broker here, "accepted" not yet written
         self._marks_lock = threading.Lock()
@@ -81,11 +83,8 @@ class Submissions:
             responses=[],
             correlation_id=correlation_id,
         )
-        try:
-            self.collection.insert_one(doc)
+        if self._claims.insert(doc):  # with the other requests' claims in flight in this process
             return doc
-        except DuplicateKeyError:
-            pass
         return update_and_read(
             self.collection,
             {
@@ -104,7 +103,7 @@ class Submissions:
         """The broker has it: written within ``mark_every`` seconds, with the others held, off the request path.
 
         Until then this process reads it as accepted (``get``); another one
-        sees "sending" for those few milliseconds and waits, as for any check
+        sees "sending" for up to that second and waits, as for any check
         still being sent. A mark lost with the process costs nothing: the
         validator writes the record when it decides, and a claim left
         "sending" goes stale and may be taken over by a retry with the same id.
@@ -116,16 +115,19 @@ class Submissions:
                 self._marker.start()
 
     def write_marks(self) -> int:
-        """Write the held "accepted" marks in one bulk write; how many were written. The validator's decision stands."""
+        """Write the held "accepted" marks still needed in one bulk write; how many. The validator's decision stands."""
         with self._marks_lock:
             ids = sorted(self._marks)
         if not ids:
             return 0
-        ops = [UpdateOne({"_id": i, "status": SENDING}, {"$set": {"status": ACCEPTED}}) for i in ids]
-        self.collection.bulk_write(ops, ordered=False)
+        # A read by _id costs a third of a write: only those the validator has not decided yet are written.
+        sending = [d["_id"] for d in find_in(self.collection, "_id", ids, {"status": SENDING}, {"_id": 1})]
+        if sending:
+            ops = [UpdateOne({"_id": i, "status": SENDING}, {"$set": {"status": ACCEPTED}}) for i in sending]
+            self.collection.bulk_write(ops, ordered=False)
         with self._marks_lock:
             self._marks.difference_update(ids)
-        return len(ids)
+        return len(sending)
 
     def close(self) -> None:
         """Write what is held (worker exit) and stop the marking thread."""
