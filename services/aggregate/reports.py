@@ -12,7 +12,7 @@ from qc import periods
 from services.aggregate import handlers, themes
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.feedback import Feedback
-from services.aggregate.store import RollupStore
+from services.aggregate.store import RollupStore, facts_in
 
 _HIDDEN = ("_id", "score_sum", "answered", "updated_at")
 
@@ -119,7 +119,7 @@ class Reports:
 
     def themes_for(self, period: str, region_id: str | None = None, site_id: str | None = None) -> dict:
         """Themes of what is working / not working in a period, for a site, a region or everyone."""
-        query = {f"periods.{periods.kind_of(period)}": period}
+        query = facts_in(period)
         if region_id:
             query["region_id"] = region_id
         if site_id:

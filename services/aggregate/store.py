@@ -34,13 +34,14 @@ class RollupStore:
         self.sequence = db["agg_sequence"]
 
     def ensure_indexes(self) -> None:
-        """Indexes for recomputation and the API's look-ups."""
-        for kind in periods.KINDS:
-            self.facts.create_index([("site_id", ASCENDING), (f"periods.{kind}", ASCENDING)])
-            self.facts.create_index([("region_id", ASCENDING), (f"periods.{kind}", ASCENDING)])
-            # Period first: recomputation asks for one period and a range of sites.
-            self.facts.create_index([(f"periods.{kind}", ASCENDING), ("site_id", ASCENDING)])
+        """Indexes for the pages' look-ups: facts by site, region or everyone and a visit-day range (``facts_in``)."""
         self.facts.create_index([("site_id", ASCENDING), ("visited_on", DESCENDING)])
+        self.facts.create_index([("region_id", ASCENDING), ("visited_on", ASCENDING)])
+        self.facts.create_index([("visited_on", ASCENDING)])
+        # Each secondary index costs every insert (about 75 µs on SecantusDB): the nine per period kind
+        # that facts had are gone, as a visit-day range reads the same facts (docs/benchmarks.md).
+        for name in _OBSOLETE_FACT_INDEXES & set(self.facts.index_information()):
+            self.facts.drop_index(name)
         self.rollups.create_index([("scope", ASCENDING), ("region_id", ASCENDING), ("period", ASCENDING)])
         self.rollups.create_index([("scope", ASCENDING), ("period", ASCENDING)])
 
@@ -123,14 +124,14 @@ class RollupStore:
             sites_by_period[period].add(site)
         grouped = defaultdict(list)
         for period, sites in sorted(sites_by_period.items()):
-            field = f"periods.{periods.kind_of(period)}"
             if len(sites) <= self.per_site_max:
                 # A few sites spread over the directory: the range would read every site's facts between them.
                 for site in sorted(sites):
-                    grouped[(site, period)].extend(self.facts.find({field: period, "site_id": site}, _ROLLUP_FIELDS))
+                    grouped[(site, period)].extend(
+                        self.facts.find({"site_id": site, **facts_in(period)}, _ROLLUP_FIELDS)
+                    )
                 continue
-            query = {field: period, "site_id": {"$gte": min(sites), "$lte": max(sites)}}
-            for fact in self.facts.find(query, _ROLLUP_FIELDS):
+            for fact in self.facts.find(facts_in(period), _ROLLUP_FIELDS):
                 if fact["site_id"] in sites:
                     grouped[(fact["site_id"], period)].append(fact)
         return grouped
@@ -225,6 +226,19 @@ class RollupStore:
     def rollups_by_id(self, ids: list[str]) -> dict[str, dict]:
         """Stored roll-ups among ``ids``, by id."""
         return {d["_id"]: d for d in self.rollups.find({"_id": {"$in": ids}}, _WITHOUT_FACT_IDS)}
+
+
+def facts_in(period: str) -> dict:
+    """A filter for the facts of a period: a range of visit days, which every fact index ends with."""
+    first, last = periods.first_day(period), periods.last_day(period)
+    return {"visited_on": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+
+
+_OBSOLETE_FACT_INDEXES = {
+    name
+    for kind in periods.KINDS
+    for name in (f"site_id_1_periods.{kind}_1", f"region_id_1_periods.{kind}_1", f"periods.{kind}_1_site_id_1")
+}
 
 
 def _duplicate_indexes(error: BulkWriteError) -> set[int]:

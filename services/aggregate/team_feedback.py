@@ -28,7 +28,7 @@ from qc.settings import ROOT
 from qc.yamlfile import YamlFileError, load_versioned_yaml
 from services.aggregate import scrub
 from services.aggregate.answerers import Answerers
-from services.aggregate.store import RollupStore
+from services.aggregate.store import RollupStore, facts_in
 
 PATH = ROOT / "deploy" / "team-feedback.yaml"
 MONTHS = 12
@@ -133,7 +133,7 @@ class TeamFeedback:
         if not question_ids:
             return {}
         out: dict[str, list[str]] = {}
-        query = {"site_id": site_id, "periods.month": month}
+        query = {"site_id": site_id, **facts_in(month)}
         for fact in self.store.facts.find(query, {"comments": 1}):
             for question_id, text in (fact.get("comments") or {}).items():
                 if question_id in question_ids and scrub.clean(text):

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from pymongo.collection import Collection
 
-from qc import periods
 from services.aggregate import themes
 from services.aggregate.answerers import Answerers
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.handlers import ANONYMOUS, NAMED
+from services.aggregate.store import facts_in
 
 QUESTIONS = {"working": "What is working", "not_working": "What is not working"}
 ANONYMOUS_LABEL = "Anonymous"
@@ -95,7 +95,7 @@ class Texts:
         only from a site and month where at least ``min_people`` different checkers checked; ``withheld``
         counts the others.
         """
-        query = {f"periods.{periods.kind_of(period)}": period}
+        query = facts_in(period)
         if region_id:
             query["region_id"] = region_id
         if site_id:

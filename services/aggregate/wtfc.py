@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pymongo.collection import Collection
 
-from qc import periods
 from services.aggregate import scrub, themes
+from services.aggregate.store import facts_in
 
 QUOTES_PER_THEME = 3
 SECTIONS = {"working": "What is working", "not_working": "What is not working"}
@@ -20,7 +20,7 @@ SECTIONS = {"working": "What is working", "not_working": "What is not working"}
 
 def pack(facts: Collection, theme_list: list[themes.Theme], region_id: str, period: str) -> dict:
     """The pack for a region and period: {checks, working, not_working, ideas}; each theme with up to 3 quotes."""
-    query = {f"periods.{periods.kind_of(period)}": period, "region_id": region_id}
+    query = {"region_id": region_id, **facts_in(period)}
     # Newest visit first, so the quotes are the freshest; the id settles ties the same way every time.
     found = list(facts.find(query, {"working": 1, "not_working": 1}, sort=[("visited_on", -1), ("_id", 1)]))
     grouped = themes.group(found, theme_list)
