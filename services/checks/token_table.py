@@ -7,8 +7,10 @@ process reads that counter at most every ``refresh_seconds`` and drops
 everything it holds when it has moved. So a stopped link stops at
 once in the process that stopped it and within ``refresh_seconds`` in every
 other one, at the cost of one read by ``_id`` per process per refresh
-instead of one per request. Stops are rare; issuing a link needs no bump, as
-a token not held is read from the database on first use.
+instead of one per request. The whole table is read at once (a few thousand
+small records), on first use and after each stop, so a checker's first
+request of the day costs no read either. Stops are rare; issuing a link needs
+no bump, as a token not held is read from the database on first use.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class TokenTable:
         self._generation: int | None = None  # the shared counter when last read
         self._checked_at = float("-inf")
         self._epoch = 0  # bumped here at every drop, so a read that raced a drop is not kept
+        self._loaded_epoch: int | None = None  # the epoch whose whole table has been read
 
     def live(self, token_hash: str) -> dict | None:
         """The live record for a token hash (held, or read and then held), or None."""
@@ -41,14 +44,26 @@ class TokenTable:
         with self._lock:
             record = self._held.get(token_hash)
             epoch = self._epoch
+            load = self._loaded_epoch != epoch
+        if load:
+            self._load_all(epoch)
+            with self._lock:
+                record = self._held.get(token_hash)
         if record is not None:
             return record
-        record = self.tokens.find_one({"_id": token_hash, "revoked_at": None})
+        record = self.tokens.find_one({"_id": token_hash, "revoked_at": None})  # a link made since the load
         if record is not None:
             with self._lock:
                 if epoch == self._epoch:  # no stop seen while it was read: it was live after that stop
                     self._held[token_hash] = record
         return record
+
+    def _load_all(self, epoch: int) -> None:
+        every = {d["_id"]: d for d in self.tokens.find({"revoked_at": None})}
+        with self._lock:
+            if epoch == self._epoch:  # no stop seen while it was read
+                self._held.update(every)
+                self._loaded_epoch = epoch
 
     def used(self, token_hash: str, at) -> None:
         """Note a use already written to the database, so it is not written again today."""
