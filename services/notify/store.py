@@ -15,6 +15,16 @@ from services.notify.rules import Candidate
 OPEN_STATUSES = ("open", "acknowledged")
 
 
+def _add_to_sets(doc: dict, adding: dict) -> None:
+    """What ``$addToSet`` (with ``$each`` where given) did to the stored alert, done to a copy held in memory."""
+    for field, value in adding.items():
+        values = value["$each"] if isinstance(value, dict) and "$each" in value else [value]
+        present = doc.setdefault(field, [])
+        for item in values:
+            if item not in present:
+                present.append(item)
+
+
 def _escalate_at(now, minutes: int | None):
     return now + dt.timedelta(minutes=minutes) if minutes else None
 
@@ -57,6 +67,13 @@ class AlertStore:
             # Built the same way every time, so a redelivered event adds nothing twice.
             joining["voices"] = {"$each": list(candidate.voices)}
         is_open = {"key": candidate.key, "status": {"$in": list(OPEN_STATUSES)}}
+        held = (open_now or {}).get(candidate.key)
+        if held is not None:
+            # Read ahead for this batch: joined by its _id, and kept up to date here rather than read back.
+            still_open = {"_id": held["_id"], "status": {"$in": list(OPEN_STATUSES)}}
+            if self.alerts.update_one(still_open, {"$addToSet": joining}).matched_count:
+                _add_to_sets(held, joining)
+                return held, False
         if open_now is None or candidate.key in open_now:
             if self.alerts.update_one(is_open, {"$addToSet": joining}).matched_count:
                 # Read back as it is now: still open, or (closed in between) the latest with this key.
