@@ -34,16 +34,21 @@ ORG_PERIODS_HELD = 12
 
 
 class _Lru(OrderedDict):
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, on_evict=None):
         super().__init__()
         self.limit = limit
+        self.on_evict = on_evict
 
     def touch(self, key, value=None):
         if value is not None:
             self[key] = value
+        elif key not in self:
+            raise KeyError(key)
         self.move_to_end(key)
         while len(self) > self.limit:
-            self.popitem(last=False)
+            evicted, value = self.popitem(last=False)
+            if self.on_evict is not None:
+                self.on_evict(evicted, value)
         return self[key]
 
 
@@ -51,15 +56,29 @@ class OpenRollups:
     """Site roll-ups by id; site roll-ups by (region, period); region roll-ups by period."""
 
     def __init__(self):
-        self.sites: _Lru = _Lru(SITE_ROLLUPS_HELD)
+        # A site roll-up let go makes its period no longer "all held" (``period_is_new``).
+        self.sites: _Lru = _Lru(SITE_ROLLUPS_HELD, on_evict=lambda _id, doc: self.new_periods.pop(doc["period"], None))
         self.regions: _Lru = _Lru(REGION_PERIODS_HELD)  # (region, period) -> {site_id: site roll-up}
         self.org: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> {region_id: region roll-up}
+        self.new_periods: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> True when no site roll-up was stored at first look
 
     def clear(self) -> None:
         """Forget everything (partitions moved, or a replay replaced the stored roll-ups)."""
         self.sites.clear()
         self.regions.clear()
         self.org.clear()
+        self.new_periods.clear()
+
+    def period_is_new(self, period: str, store) -> bool:
+        """True when no site roll-up of ``period`` was stored when first asked (since then, every one is held here).
+
+        Held only while the answer is yes: every roll-up of the period written
+        since then was written by this member and is held (or was evicted: then
+        the period is forgotten too, and asked again).
+        """
+        if period not in self.new_periods:
+            self.new_periods.touch(period, store.period_is_empty(period))
+        return self.new_periods.touch(period)
 
     def missing_sites(self, ids) -> list[str]:
         """Those site roll-up ids not held."""
@@ -77,6 +96,7 @@ class OpenRollups:
 
     def forget_site(self, rollup_id: str) -> None:
         self.sites.pop(rollup_id, None)
+        self.new_periods.clear()  # a conflict: someone else writes here after all
 
     def region_members(self, region_id: str, period: str) -> dict | None:
         """The site roll-ups of a region and period if held, else None."""

@@ -69,6 +69,10 @@ class RollupStore:
         """Stored site roll-ups among ``ids`` (with the facts they count), by id, in short ``_id $in`` lists."""
         return {d["_id"]: d for d in find_in(self.rollups, "_id", ids)}
 
+    def period_is_empty(self, period: str) -> bool:
+        """True when no site roll-up of ``period`` is stored (one indexed look-up)."""
+        return self.rollups.find_one({"scope": "site", "period": period}, {"_id": 1}) is None
+
     def site_rollups_from_facts(self, keys: set[tuple[str, str, str]]) -> list[dict]:
         """Site roll-ups for (site, region, period) counted from the stored facts (not written)."""
         grouped = self._facts_by_site(keys)

@@ -136,7 +136,10 @@ class AggregateHandler(Handler):
         missing = self.open.missing_sites(wanted)
         fresh, rebuilt = set(), {}
         if missing:
-            stored = self.store.read_site_rollups(missing)
+            # A period with no site roll-up stored yet (a new week) has none of ours either: nothing to read.
+            # Ours are only written by us while we own the sites, and what is held is dropped when that changes.
+            new_periods = {p for p in {wanted[i][2] for i in missing} if self.open.period_is_new(p, self.store)}
+            stored = self.store.read_site_rollups([i for i in missing if wanted[i][2] not in new_periods])
             legacy = {wanted[i] for i in missing if i in stored and "fact_ids" not in stored[i]}
             for doc in self.store.site_rollups_from_facts(legacy):  # stored before fact_ids were kept
                 rebuilt[doc["_id"]] = stored[doc["_id"]]["checks"]

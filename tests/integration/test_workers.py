@@ -205,3 +205,18 @@ def test_poison_events_go_to_the_dead_letter_topic_and_the_loop_goes_on(settings
     assert mine[1]["data"]["reason"].startswith("handler failed: ValueError at tests/")
     assert "cannot handle this one" not in mine[1]["data"]["reason"]
     assert mine[1]["data"]["group"] == group
+
+
+def test_a_period_with_nothing_stored_needs_no_reads_and_a_stored_one_is_read(db):
+    """A new week's roll-ups cannot be stored yet: they are made, not looked for; a stored period's are read."""
+    store = RollupStore(db)
+    store.ensure_indexes()
+    asked = []
+    read = store.read_site_rollups
+    store.read_site_rollups = lambda ids: asked.extend(ids) or read(ids)
+    AggregateHandler(store, SiteDirectory(db), publisher=None).handle(_deliveries(_validated()))
+    assert asked == []  # week, month and quarter all new
+    restarted = AggregateHandler(store, SiteDirectory(db), publisher=None)
+    restarted.handle(_deliveries(_validated(scores=(1, 1, 1))))
+    assert sorted(asked) == ["site:S0001:2026-11", "site:S0001:2026-Q4", "site:S0001:2026-W46"]
+    assert store.rollup("site", "S0001", "2026-11")["checks"] == 2
