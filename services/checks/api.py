@@ -116,13 +116,11 @@ def get_submission(submission_id: str):
     except auth.AuthError as e:
         return _unauthorised(str(e))
     doc = ctx.submissions.get(submission_id)
-    if doc is not None and doc["status"] == SENDING:
-        doc = None  # claimed but not yet acknowledged by the broker: not accepted (yet)
     checker = ctx.directory.checker_for_token(auth.hash_checker_token(token))
     if checker is not None:
         if doc is None or doc["checker_id"] != checker["checker_id"]:
             return web.problem(404, "Not found", "There is no submission with this id for you.")
-        return _status(doc)
+        return _status_once_settled(ctx, doc, "There is no submission with this id for you.")
     try:
         principal = web.verify_manager_token(ctx.settings, token)
     except auth.AuthError as e:
@@ -132,6 +130,15 @@ def get_submission(submission_id: str):
     site = ctx.directory.site(doc["site_id"]) or {}
     if not principal.can_see_site(doc["site_id"], site.get("region_id")):
         return web.forbidden("this submission")
+    return _status_once_settled(ctx, doc, f"There is no submission {submission_id}.")
+
+
+def _status_once_settled(ctx, doc: dict, not_found: str):
+    """The status; a record still "sending" (claimed, not yet acknowledged by the broker) is not accepted (yet)."""
+    if doc["status"] == SENDING:
+        doc = ctx.submissions.settled(doc["_id"])  # its mark may be on its way from another process
+        if doc is None or doc["status"] == SENDING:
+            return web.problem(404, "Not found", not_found)
     return _status(doc)
 
 

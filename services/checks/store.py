@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.database import Database
@@ -60,6 +61,20 @@ class Submissions:
         doc = self.collection.find_one({"_id": submission_id})
         if doc is not None and doc["status"] == SENDING and submission_id in self._marks:
             doc["status"] = ACCEPTED
+        return doc
+
+    def settled(self, submission_id: str) -> dict | None:
+        """Like ``get``, but a record still "sending" is given the time its mark may take to be written.
+
+        Another process may have had the broker's acknowledgement already and not
+        yet written "accepted" (``mark_accepted``): waiting that long, polling,
+        answers from the record as it settles rather than "not accepted yet".
+        """
+        deadline = time.monotonic() + self.mark_every + 0.5
+        doc = self.get(submission_id)
+        while doc is not None and doc["status"] == SENDING and time.monotonic() < deadline:
+            time.sleep(0.05)
+            doc = self.get(submission_id)
         return doc
 
     def claim(self, received: dict, correlation_id: str, stale_after: float) -> dict | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 import uuid
 
 import pytest
@@ -77,6 +78,25 @@ def test_the_accepted_mark_is_written_off_the_request_path_and_read_at_once_here
     assert status.status_code == 200 and status.json["status"] == "accepted"
     assert submissions.write_marks() == 1
     assert submissions.collection.find_one({"_id": body["submission_id"]})["status"] == "accepted"
+
+
+def test_another_process_answers_accepted_once_the_mark_is_written(client, settings):
+    """A status asked of another web process while the mark is on its way is waited for, not a 404."""
+    body = _body()
+    submissions = client.application.extensions["qc.checks"].submissions
+    submissions._closing.set()  # no marking thread: the mark is written below, a moment after the question
+    assert _post(client, body).status_code == 202
+    other = create_app(dataclasses.asdict(settings))
+    try:
+        writer = threading.Timer(0.3, submissions.write_marks)
+        writer.start()
+        status = other.test_client().get(
+            f"/api/v1/submissions/{body['submission_id']}", headers={"Authorization": f"Bearer {client.token}"}
+        )
+        writer.join()
+        assert status.status_code == 200 and status.json["status"] == "accepted"
+    finally:
+        other.extensions["qc.close"]()
 
 
 def test_each_bad_field_is_named(client):
