@@ -42,15 +42,20 @@ def create_topics(settings: Settings) -> list[str]:
         admin.close()
 
 
-def make_producer(settings: Settings, client_id: str) -> KafkaProducer:
-    """A producer that only reports success once every in-sync replica has the event."""
+def make_producer(settings: Settings, client_id: str, linger_ms: int | None = None) -> KafkaProducer:
+    """A producer that only reports success once every in-sync replica has the event.
+
+    ``linger_ms`` (default ``QC_KAFKA_LINGER_MS``): a web process waits for each
+    event's acknowledgement before it answers, so it sends at once (0); a worker
+    flushes a whole poll's events together, so a few milliseconds' wait fills requests.
+    """
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=client_id,
         api_version=settings.kafka_api_tuple,
         acks="all",
         enable_idempotence=True,
-        linger_ms=settings.kafka_linger_ms,
+        linger_ms=settings.kafka_linger_ms if linger_ms is None else linger_ms,
         compression_type="gzip",
         retries=5,
         request_timeout_ms=int(settings.kafka_ack_timeout_seconds * 1000),
@@ -105,13 +110,13 @@ class Publisher:
         self._failing_since: float | None = None
 
     @classmethod
-    def for_settings(cls, settings: Settings, client_id: str, source: str) -> Publisher:
+    def for_settings(cls, settings: Settings, client_id: str, source: str, linger_ms: int | None = None) -> Publisher:
         """The services' publisher: a durable producer, remade if it breaks for good."""
         return cls(
-            make_producer(settings, client_id),
+            make_producer(settings, client_id, linger_ms),
             source=source,
             timeout=settings.kafka_ack_timeout_seconds,
-            remake=lambda: make_producer(settings, client_id),
+            remake=lambda: make_producer(settings, client_id, linger_ms),
         )
 
     def send(self, topic: str, key: str, event: dict):

@@ -71,8 +71,8 @@ class Settings:
     # so a short one makes start-up quick (6 s: a join in about 3 s, measured).
     kafka_session_timeout_ms: int = 6000
     kafka_ack_timeout_seconds: float = 10.0
-    # How long a producer waits to put more events in one request to the broker;
-    # the intake waits for each acknowledgement, so this is added to a send's latency.
+    # How long a worker's producer waits to put more events in one request to the
+    # broker (web processes use 0: they wait for each event's acknowledgement).
     kafka_linger_ms: int = 5
     # Named rather than probed: probing blocks client construction for 30 s
     # when the broker is down, and a web worker must start (and report 503

@@ -29,7 +29,7 @@ from collections import OrderedDict
 # costs about 5 KiB of Python objects. The working set is the current week, month and quarter of
 # 1,500 sites (4,500) and their regions' (12 x 3), with room for the period just ended.
 SITE_ROLLUPS_HELD = 6_000
-REGION_PERIODS_HELD = 60
+REGION_PERIODS_HELD = 40
 ORG_PERIODS_HELD = 12
 
 

@@ -36,10 +36,11 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     settings = Settings.from_env().replace(**(config or {})).checked()
     logs.setup("checks", settings.log_level)
     db = mongo.connect(settings, "qc-checks-web")
+    # linger 0: each event is sent alone and awaited before the answer (measured: docs/benchmarks.md).
     publisher = (
         Publisher(producer, source="qc/checks/intake", timeout=settings.kafka_ack_timeout_seconds)
         if producer
-        else Publisher.for_settings(settings, "qc-checks-web", source="qc/checks/intake")
+        else Publisher.for_settings(settings, "qc-checks-web", source="qc/checks/intake", linger_ms=0)
     )
     app = Flask(__name__)
     app.extensions["qc.checks"] = Context(

@@ -23,10 +23,11 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     settings = Settings.from_env().replace(**(config or {})).checked()
     logs.setup("notify", settings.log_level)
     db = mongo.connect(settings, "qc-notify-web")
+    # linger 0: each event is sent alone and awaited before the answer (measured: docs/benchmarks.md).
     publisher = (
         Publisher(producer, source="qc/notify", timeout=settings.kafka_ack_timeout_seconds)
         if producer
-        else Publisher.for_settings(settings, "qc-notify-web", source="qc/notify")
+        else Publisher.for_settings(settings, "qc-notify-web", source="qc/notify", linger_ms=0)
     )
     app = Flask(__name__)
     app.extensions["qc.notify"] = Context(
