@@ -134,6 +134,8 @@ class AggregateHandler(Handler):
         stored checks, by id."""
         wanted = {f"site:{site}:{period}": (site, region, period) for site, region, period in keys}
         missing = self.open.missing_sites(wanted)
+        # Taken from what is held before anything is added, so a batch larger than what may be held is whole.
+        batch = {rollup_id: self.open.site(rollup_id) for rollup_id in wanted if rollup_id not in missing}
         fresh, rebuilt = set(), {}
         if missing:
             # A period with no site roll-up stored yet (a new week) has none of ours either: nothing to read.
@@ -148,8 +150,9 @@ class AggregateHandler(Handler):
                 if rollup_id not in stored:
                     stored[rollup_id] = handlers.empty_site_rollup(*wanted[rollup_id])
                     fresh.add(rollup_id)
+                batch[rollup_id] = stored[rollup_id]
                 self.open.hold_site(stored[rollup_id])
-        return {rollup_id: self.open.site(rollup_id) for rollup_id in wanted}, fresh, rebuilt
+        return batch, fresh, rebuilt
 
     def _sums_held(self, region_keys, now) -> list[dict] | None:
         """Region and organisation roll-ups summed from what is held (this member writes every site)."""

@@ -13,7 +13,7 @@ from qc import events, signing
 from qc.consumer import ConsumerLoop, Delivery, Handler
 from qc.kafka import make_consumer
 from qc.settings import TOPICS
-from services.aggregate import handlers
+from services.aggregate import handlers, state
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
@@ -220,3 +220,14 @@ def test_a_period_with_nothing_stored_needs_no_reads_and_a_stored_one_is_read(db
     restarted.handle(_deliveries(_validated(scores=(1, 1, 1))))
     assert sorted(asked) == ["site:S0001:2026-11", "site:S0001:2026-Q4", "site:S0001:2026-W46"]
     assert store.rollup("site", "S0001", "2026-11")["checks"] == 2
+
+
+def test_a_batch_touching_more_roll_ups_than_are_held_is_counted_whole(db, monkeypatch):
+    """More site roll-ups in one poll than the worker may hold: each is still counted and stored."""
+    monkeypatch.setattr(state, "SITE_ROLLUPS_HELD", 4)
+    store = RollupStore(db)
+    store.ensure_indexes()
+    handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True)
+    handler.handle(_deliveries(*[_validated(site=f"S000{n}") for n in range(1, 5)]))  # 4 sites x 3 periods
+    assert [store.rollup("site", f"S000{n}", "2026-11")["checks"] for n in range(1, 5)] == [1, 1, 1, 1]
+    assert store.rollup("org", "all", "2026-11")["checks"] == 4
