@@ -24,8 +24,8 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from qc import periods
+from qc.mongo import DUPLICATE_KEY
 
-DUPLICATE_KEY = 11000
 SALT_ID = "salt"
 
 

@@ -112,9 +112,3 @@ class OpenRollups:
 
     def hold_org_members(self, period: str, docs: list[dict]) -> dict:
         return self.org.touch(period, {d["region_id"]: d for d in docs})
-
-    def hold_region(self, doc: dict) -> None:
-        """Keep a just-written region roll-up in its period's organisation sums, if held."""
-        members = self.org.get(doc["period"])
-        if members is not None:
-            members[doc["region_id"]] = doc

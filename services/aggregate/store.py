@@ -9,10 +9,9 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from qc import periods
-from qc.mongo import find_in
+from qc.mongo import DUPLICATE_KEY, find_in
 from services.aggregate import handlers
 
-DUPLICATE_KEY = 11000
 # What handlers.site_rollup reads of a fact.
 _ROLLUP_FIELDS = {"scores": 1, "site_id": 1, "received_at": 1, "answered_by": 1, "confidence": 1}
 # Readers of roll-ups never need the ids of the checks they count (only the worker does).

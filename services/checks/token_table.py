@@ -45,10 +45,9 @@ class TokenTable:
             record = self._held.get(token_hash)
             epoch = self._epoch
             load = self._loaded_epoch != epoch
-        if load:
-            self._load_all(epoch)
+        if load and self._load_all(epoch):
             with self._lock:
-                record = self._held.get(token_hash)
+                return self._held.get(token_hash)  # just read whole: not there is not live
         if record is not None:
             return record
         record = self.tokens.find_one({"_id": token_hash, "revoked_at": None})  # a link made since the load
@@ -58,12 +57,15 @@ class TokenTable:
                     self._held[token_hash] = record
         return record
 
-    def _load_all(self, epoch: int) -> None:
+    def _load_all(self, epoch: int) -> bool:
+        """Hold every live token; False when a stop was seen meanwhile (nothing kept)."""
         every = {d["_id"]: d for d in self.tokens.find({"revoked_at": None})}
         with self._lock:
-            if epoch == self._epoch:  # no stop seen while it was read
-                self._held.update(every)
-                self._loaded_epoch = epoch
+            if epoch != self._epoch:  # a stop was seen while it was read
+                return False
+            self._held.update(every)
+            self._loaded_epoch = epoch
+            return True
 
     def used(self, token_hash: str, at) -> None:
         """Note a use already written to the database, so it is not written again today."""

@@ -19,6 +19,13 @@ from qc.consumer import is_transient, where
 log = logging.getLogger(__name__)
 
 
+def send_due(deliveries, webhooks, alerts_by_id: Callable[[str], dict | None]) -> None:
+    """Send every e-mail (``Deliveries``) and webhook (``Webhooks``, may be None) whose time has come."""
+    deliveries.send_due(alerts_by_id)
+    if webhooks:
+        webhooks.send_due(alerts_by_id)
+
+
 class Sender:
     """Runs ``send_due`` on a thread of its own: when woken, and every ``interval`` seconds."""
 

@@ -8,7 +8,7 @@ import logging
 from qc import events, logs, metrics, runner
 from qc.consumer import Delivery, Handler
 from qc.settings import TOPICS, Settings
-from services.notify import consent, retention
+from services.notify import consent, retention, sending
 from services.notify import metrics as notify_metrics
 from services.notify import rules as alert_rules
 from services.notify.delivery import Deliveries, Mailer
@@ -128,9 +128,7 @@ class NotifyHandler(Handler):
 
     def send_due(self) -> None:
         """Send every e-mail and webhook whose time has come."""
-        self.deliveries.send_due(self.store.get)
-        if self.webhooks:
-            self.webhooks.send_due(self.store.get)
+        sending.send_due(self.deliveries, self.webhooks, self.store.get)
 
     def _validated(self, event: dict) -> None:
         validated = event["data"]
@@ -260,17 +258,11 @@ def build_handler(settings: Settings, db, publisher) -> NotifyHandler:
         part.ensure_indexes()
     scheduler = Scheduler(settings, rules, db, mailer)
     # The sending thread has its own SMTP connection and webhook client; the loop's are the scheduler's.
-    sending = Deliveries(
+    own_deliveries = Deliveries(
         db, Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds), settings.notify_public_url
     )
-    sending_hooks = Webhooks.load(db, settings)
-
-    def send_due() -> None:
-        sending.send_due(store.get)
-        if sending_hooks:
-            sending_hooks.send_due(store.get)
-
-    sender = Sender(send_due).start()
+    own_hooks = Webhooks.load(db, settings)
+    sender = Sender(lambda: sending.send_due(own_deliveries, own_hooks, store.get)).start()
     return NotifyHandler(
         rules, store, knowledge, deliveries, silences, publisher, webhooks, scheduler, feedback, sender=sender
     )
