@@ -72,15 +72,19 @@ def _post(running, site_id, body):
 def test_urgent_concern_reaches_rollup_alert_and_email(running, stack):
     """The issue's "done when": a submission with an urgent concern shows roll-up, alert and e-mail."""
     urls, rm = running["urls"], running["rm"]
+    month = dt.date.today().strftime("%Y-%m")
+    rollup_url = f"{urls['aggregate']}/api/v1/rollups/sites/S0001?period={month}"
+    # Other tests may have counted checks at this site already: wait for this one, not any.
+    before = requests.get(rollup_url, headers=rm, timeout=5)
+    counted_before = before.json()["checks"] if before.status_code == 200 else 0
     body = _submission("S0001")
     response = _post(running, "S0001", body)
     assert response.status_code == 202, response.text
     assert response.json() == {"submission_id": body["submission_id"], "status": "accepted"}
-    month = dt.date.today().strftime("%Y-%m")
 
     def site_rollup():
-        r = requests.get(f"{urls['aggregate']}/api/v1/rollups/sites/S0001?period={month}", headers=rm, timeout=5)
-        return r.json() if r.status_code == 200 and r.json()["checks"] >= 1 else None
+        r = requests.get(rollup_url, headers=rm, timeout=5)
+        return r.json() if r.status_code == 200 and r.json()["checks"] > counted_before else None
 
     rollup = wait_for(site_rollup, 30, "the site roll-up")
     assert rollup["questions"]["feel-safe"]["not_good"] >= 1
