@@ -7,8 +7,10 @@ both. Labels are low-cardinality: never free text or personal data.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +22,8 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from qc.settings import TOPICS
 
@@ -103,14 +107,56 @@ def mark_polled(group: str) -> None:
     CONSUMER_LAST_POLL.labels(group).set(time.time())
 
 
-def exposition(multiproc_dir: str | None) -> tuple[bytes, str]:
-    """The text to serve at /metrics, merged across processes when multiprocess."""
+def exposition(multiproc_dir: str | None, supervisor_state: Path | None = None) -> tuple[bytes, str]:
+    """The text to serve at /metrics, merged across processes when multiprocess.
+
+    ``supervisor_state``: under `make run`, the supervisor's state file (qc/supervisor.py), whose
+    restarts and crash loops are added when it exists.
+    """
     if multiproc_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
     else:
         registry = DEFAULT_REGISTRY
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    body = generate_latest(registry)
+    if supervisor_state is not None and supervisor_state.exists():
+        supervised = CollectorRegistry()
+        supervised.register(SupervisedProcesses(supervisor_state))
+        body += generate_latest(supervised)  # other families: the text format allows them one after another
+    return body, CONTENT_TYPE_LATEST
+
+
+# The series SupervisedProcesses exposes, with their labels (for the checks of rules and dashboards).
+SUPERVISED_SERIES = {"qc_process_restarts_total": ("process",), "qc_process_crash_looping": ("process",)}
+
+
+class SupervisedProcesses(Collector):
+    """Each process `make run` supervises: how often it was started again, and whether it is in a crash loop.
+
+    Read from the supervisor's state file at each scrape (the supervisor is
+    not a web service of its own). Under docker compose, restarts are
+    Docker's (`restart: unless-stopped`) and this file does not exist.
+    """
+
+    def __init__(self, state_file: Path):
+        self.state_file = state_file
+
+    def collect(self):
+        try:
+            state = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):  # being replaced right now, or gone: nothing this scrape
+            return
+        restarts = CounterMetricFamily(
+            "qc_process_restarts", "Times the supervisor started a process again after it stopped", labels=["process"]
+        )
+        looping = GaugeMetricFamily(
+            "qc_process_crash_looping", "1 while a process keeps stopping soon after it starts", labels=["process"]
+        )
+        for name, known in sorted(state.items()):
+            restarts.add_metric([name], known.get("restarts", 0))
+            looping.add_metric([name], 1 if known.get("crash_loop") else 0)
+        yield restarts
+        yield looping
 
 
 def mark_process_dead(pid: int, multiproc_dir: str | None) -> None:

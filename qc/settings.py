@@ -38,6 +38,13 @@ TOPICS = {
     "feedback": "qc.feedback",
 }
 
+# Each worker's consumer group and the topics it reads (its Handler.topics; a unit test keeps them equal).
+GROUP_TOPICS = {
+    "qc-checks": (TOPICS["received"], TOPICS["alerts"]),
+    "qc-aggregate": (TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"]),
+    "qc-notify": (TOPICS["validated"], TOPICS["rejected"], TOPICS["rollups"], TOPICS["directory"], TOPICS["feedback"]),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:

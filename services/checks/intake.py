@@ -16,7 +16,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from qc import events, logs
 from qc.kafka import PublishError
@@ -98,16 +98,23 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
     )
     with logs.correlation(correlation_id):
         try:
+            # Kept first: if the broker later loses its log, the check is published again (outbox.py).
+            ctx.outbox.keep(event)
+        except PyMongoError:
+            log.warning(
+                "submission not accepted: database unavailable", extra={"submission_id": received["submission_id"]}
+            )
+            checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
+            _release(ctx, received["submission_id"])
+            return Result(UNAVAILABLE, received["submission_id"])
+        try:
             ctx.publisher.publish_sync(TOPICS["received"], received["site_id"], event)
         except PublishError:
             log.exception(
                 "submission not accepted: broker unavailable", extra={"submission_id": received["submission_id"]}
             )
             checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
-            try:
-                ctx.submissions.release(received["submission_id"])
-            except ConnectionFailure:
-                pass  # the claim goes stale and a retry takes it over (Submissions.claim)
+            _release(ctx, received["submission_id"])
             return Result(UNAVAILABLE, received["submission_id"])
         # Written with the others held in a moment, off the request path (store.py).
         ctx.submissions.mark_accepted(received["submission_id"])
@@ -116,6 +123,14 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
         )
     checks_metrics.SUBMISSIONS.labels(ACCEPTED).inc()
     return Result(ACCEPTED, received["submission_id"])
+
+
+def _release(ctx, submission_id: str) -> None:
+    """Give up the claim of a check not sent (the phone is told to try again)."""
+    try:
+        ctx.submissions.release(submission_id)
+    except ConnectionFailure:
+        pass  # the claim goes stale and a retry takes it over (Submissions.claim)
 
 
 def _received(data: dict, checker_id: str) -> dict:

@@ -15,6 +15,14 @@ SUBMISSIONS = Counter(
     ["outcome"],
 )
 
+# The outbox (outbox.py): ops want to know when the broker lost events, and how many checks were sent again.
+BROKER_LOG_LOST = Counter(
+    "qc_broker_log_losses_total", "Times the broker's log was found to have gone back (events lost by the broker)"
+)
+OUTBOX_REPUBLISHED = Counter(
+    "qc_outbox_republished_total", "Checks published again from the intake's outbox after the broker lost events"
+)
+
 
 def initialise() -> None:
     """Create every outcome's series at zero, so ``increase()`` sees the first of each.

@@ -16,6 +16,7 @@ from services.checks import metrics as checks_metrics
 from services.checks import retention, sharing
 from services.checks.directory import Directory, HeldDirectory, publish_all
 from services.checks.handlers import Decision, decide
+from services.checks.outbox import OutboxWatch
 from services.checks.question_sets import QuestionSets
 from services.checks.store import Submissions
 
@@ -43,6 +44,15 @@ class ChecksHandler(Handler):
         self.question_sets = QuestionSets.load(settings.schemas_dir)
         self.publisher = publisher
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
+        self.outbox_watch = OutboxWatch(settings, db, publisher)
+
+    def tick(self) -> None:
+        """Every few seconds: publish again what a broker that lost its log lost (outbox.py)."""
+        self.outbox_watch()
+
+    def close(self) -> None:
+        """Worker exit."""
+        self.outbox_watch.close()
 
     def handle(self, batch: list[Delivery]) -> None:
         """Route each event by type; a poll's received submissions are looked up, decided and stored together."""
@@ -163,17 +173,19 @@ class ChecksHandler(Handler):
         self.submissions.add_response(data["submission_ids"], response)
 
 
-def publish_directory_if_missing(settings: Settings, db, publisher) -> None:
-    """Send the directory when the topic is empty (the embedded broker keeps no log across restarts)."""
+def publish_directory_if_missing(settings: Settings, db, publisher) -> bool:
+    """Send the directory when the topic is empty (the embedded broker keeps no log across restarts); True if sent."""
     consumer = runner.make_probe_consumer(settings)
     try:
         partitions = consumer.partitions_for_topic(TOPICS["directory"]) or set()
         ends = consumer.end_offsets([TopicPartition(TOPICS["directory"], p) for p in partitions])
     finally:
         consumer.close()
-    if sum(ends.values()) == 0:
-        count = publish_all(Directory(db), publisher, settings.secret_key)
-        log.info("directory published", extra={"entities": count})
+    if sum(ends.values()) != 0:
+        return False
+    count = publish_all(Directory(db), publisher, settings.secret_key)
+    log.info("directory published", extra={"entities": count})
+    return count > 0
 
 
 def _worry(received: dict) -> dict:
@@ -196,8 +208,11 @@ def main() -> None:
         checks_metrics.initialise()
         Directory(db).ensure_indexes()
         Submissions(db).ensure_indexes()
-        publish_directory_if_missing(settings, db, publisher)
-        return ChecksHandler(settings, db, publisher)
+        log_lost = publish_directory_if_missing(settings, db, publisher)
+        handler = ChecksHandler(settings, db, publisher)
+        # A directory to publish again means the broker lost its log (unless this is the very first start).
+        handler.outbox_watch.log_lost_at_start = log_lost
+        return handler
 
     runner.run_worker("checks", GROUP, build, jobs=[retention.job])
 

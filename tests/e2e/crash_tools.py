@@ -26,18 +26,11 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from qc.devstack import Stack
 from qc.kafka import create_topics
-from qc.settings import Settings
+from qc.settings import GROUP_TOPICS, Settings
 from tests.stack_env import stack_env
 
-# Each worker's consumer group and the topics it reads (services/*/worker.py).
-GROUPS = {
-    "checks-worker": ("qc-checks", ("qc.submissions.received", "qc.alerts")),
-    "aggregate-worker": ("qc-aggregate", ("qc.submissions.validated", "qc.directory")),
-    "notify-worker": (
-        "qc-notify",
-        ("qc.submissions.validated", "qc.submissions.rejected", "qc.rollups.updated", "qc.directory"),
-    ),
-}
+# Each worker's consumer group and the topics it reads.
+GROUPS = {f"{group.removeprefix('qc-')}-worker": (group, topics) for group, topics in GROUP_TOPICS.items()}
 
 
 def crash_env(var: Path) -> dict[str, str]:

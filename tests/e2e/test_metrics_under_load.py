@@ -77,6 +77,9 @@ FAMILIES = {
     "qc_submissions_total": Family("counter", frozenset({"outcome"}), ("checks",)),
     "qc_alerts_raised_total": Family("counter", frozenset({"rule", "severity"}), ("notify",)),
     "qc_notifications_total": Family("counter", frozenset({"channel", "outcome"}), ("notify",)),
+    # They move only when the broker loses events (tests/integration/test_outbox.py, tests/e2e/test_supervisor.py).
+    "qc_broker_log_losses_total": Family("counter", frozenset(), ("checks",)),
+    "qc_outbox_republished_total": Family("counter", frozenset(), ("checks",)),
 }
 
 # (job, sample, label matchers as regular expressions): each must be larger after the load.
@@ -497,7 +500,7 @@ def test_a_real_prometheus_scrapes_every_service(loaded, tmp_path):
         }
         # The rules load and evaluate; with every worker running, the "not reporting" alert stays quiet.
         groups = requests.get(f"{api}/rules", timeout=10).json()["data"]["groups"]
-        assert {g["name"] for g in groups} == {"qc-services", "qc-pipeline", "qc-notifications"}
+        assert {g["name"] for g in groups} == {"qc-services", "qc-pipeline", "qc-notifications", "qc-processes"}
 
         def evaluated():
             groups = requests.get(f"{api}/rules", timeout=10).json()["data"]["groups"]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
 import signal
 import sys
 import threading
+from collections import Counter
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from qc import status
 from qc.devstack import Stack, alive, http_ok, stop_pids
@@ -126,3 +129,133 @@ def test_a_killed_broker_comes_back_with_our_topics_and_its_clients_start_again(
         assert not [e for e in _log(stack) if e["event"] == "exited" and e["process"] != "broker"]
         url = stack.urls()["checks"]
         assert requests.get(f"{url}/api/v1/question-sets/current", timeout=10).status_code == 200
+
+
+def _post_all(url: str, items: list[tuple[str, dict]]) -> list[str]:
+    """POST each check; the ids answered 202 (each must be)."""
+    accepted = []
+    for token, body in items:
+        r = requests.post(
+            f"{url}/api/v1/submissions", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        assert r.status_code == 202, r.text
+        accepted.append(body["submission_id"])
+    return accepted
+
+
+def test_a_broker_crash_loses_no_check_answered_202(tmp_path, report):
+    """The embedded broker's log is in memory: kill -9 it with checks not yet validated, and others validated
+    but not yet counted. The intake's outbox (services/checks/outbox.py) publishes them again; every one is
+    counted once."""
+    from pymongo import MongoClient
+
+    from qc.demo_checks import generate
+    from qc.devstack import SERVICES, after_restart
+
+    with own_stack(tmp_path) as stack:
+        credentials = tmp_path / "credentials.json"
+        stack.run_cli("demo-seed", "--sites", "12", "--credentials", str(credentials))
+        stack.start_services()
+        stack.wait_ready(timeout=90)
+        services = [f"{s}-{kind}" for s in SERVICES for kind in ("web", "worker")]
+        said = io.StringIO()
+        supervisor = Supervisor(
+            stack,
+            out=said,
+            first_delay=0.2,
+            on_restart=lambda n: after_restart(stack, n),
+            dependents={"broker": services},
+        )
+        client = MongoClient(stack.settings.mongo_uri, tz_aware=True)
+        db = client[stack.settings.mongo_db]
+        items = generate(json.loads(credentials.read_text()), 40, seed=11, today=dt.date.today())
+        url = stack.urls()["checks"]
+        frozen = ("aggregate-worker", "notify-worker", "checks-worker")
+        try:
+            # Validated but not yet counted: aggregate and notify are frozen (SIGSTOP), the validator is not.
+            for name in frozen[:2]:
+                os.killpg(stack.procs[name].pid, signal.SIGSTOP)
+            decided_first = _post_all(url, items[:20])
+            wait_for(
+                lambda: (
+                    db["submissions"].count_documents({"_id": {"$in": decided_first}, "decided_at": {"$exists": 1}})
+                    == len(decided_first)
+                ),
+                60,
+                "the first checks to be decided",
+            )
+            # Not even decided: the validator is frozen too.
+            os.killpg(stack.procs["checks-worker"].pid, signal.SIGSTOP)
+            undecided = _post_all(url, items[20:])
+            os.killpg(stack.procs["broker"].pid, signal.SIGKILL)
+            stack.procs["broker"].wait(30)
+            for name in frozen:  # they find the broker gone, and are started again after it
+                os.killpg(stack.procs[name].pid, signal.SIGCONT)
+            wait_for(lambda: supervisor.check() or "broker: started again" in said.getvalue(), 60, "the broker back")
+            stack.wait_ready(timeout=90)
+            accepted = decided_first + undecided
+
+            def all_counted():
+                decided = {
+                    d["_id"]: d["status"]
+                    for d in db["submissions"].find({"_id": {"$in": accepted}, "decided_at": {"$exists": 1}})
+                }
+                if len(decided) < len(accepted):
+                    return None
+                validated = {sid for sid, status in decided.items() if status == "validated"}
+                facts = {d["_id"] for d in db["agg_facts"].find({"_id": {"$in": sorted(validated)}}, {"_id": 1})}
+                monthly = db["agg_rollups"].find({"scope": "site", "period_kind": "month"}, {"checks": 1})
+                site_checks = sum(d["checks"] for d in monthly)
+                # Counted once each, though their events came twice.
+                return validated if facts == validated and site_checks == len(validated) else None
+
+            validated = wait_for(all_counted, 120, "every check answered 202 to be decided and counted once")
+            republished = [line for line in _worker_log(stack) if "publishing the kept checks again" in line]
+            report(
+                f"broker crash: {len(accepted)} checks answered 202 ({len(decided_first)} validated not yet counted, "
+                f"{len(undecided)} not yet validated) when the broker was killed; after its restart "
+                f"{len(validated)} validated and counted, {len(accepted) - len(validated)} rejected, lost 0"
+            )
+            assert republished, "the outbox saw no lost log"
+            alert_keys = Counter(a["key"] for a in db["alerts"].find({}, {"key": 1}))
+            assert [key for key, n in alert_keys.items() if n > 1] == []  # none raised twice
+        finally:
+            client.close()
+
+
+def _worker_log(stack) -> list[str]:
+    path = stack.var_dir / "log" / "checks-worker.log"
+    return path.read_text(errors="replace").splitlines() if path.exists() else []
+
+
+def test_a_crash_loop_shows_on_metrics_and_makes_the_services_that_need_it_not_ready(tmp_path, settings):
+    """Ops see restarts per process on /metrics (QcProcessRestarting, QcProcessCrashLoop) and /readyz says why."""
+    import dataclasses
+
+    from services.aggregate import create_app as aggregate_app
+    from services.checks import create_app as checks_app
+
+    stack = Stack(tmp_path, own_env(tmp_path))
+    stack.spawn("checks-worker", [sys.executable, "-c", "import sys; sys.exit(3)"])
+    supervisor = Supervisor(stack, out=io.StringIO(), **QUICK)
+    config = {**dataclasses.asdict(settings), "var_dir": tmp_path}
+    checks, aggregate = checks_app(config), aggregate_app(config)
+    try:
+        assert checks.test_client().get("/readyz").status_code == 200
+        wait_for(lambda: supervisor.check() or supervisor.watched["checks-worker"].crash_loop, 20, "a crash loop", 0.02)
+        answer = checks.test_client().get("/readyz")
+        assert answer.status_code == 503
+        assert "checks-worker keeps stopping soon after it starts" in answer.get_json()["down"]["processes"]
+        assert aggregate.test_client().get("/readyz").status_code == 200  # it does not need the checks worker
+        scraped = {
+            (s.name, s.labels.get("process")): s.value
+            for family in text_string_to_metric_families(checks.test_client().get("/metrics").get_data(as_text=True))
+            for s in family.samples
+        }
+        restarts = scraped[("qc_process_restarts_total", "checks-worker")]
+        assert restarts >= 2 and restarts == supervisor.watched["checks-worker"].restarts
+        assert scraped[("qc_process_crash_looping", "checks-worker")] == 1
+    finally:
+        for app in (checks, aggregate):
+            app.extensions["qc.close"]()
+        stop_pids(stack.var_dir, timeout=10, procs=stack.procs)

@@ -33,6 +33,10 @@ def metric_modules() -> list[str]:
 def code_series() -> dict[str, frozenset[str]]:
     """Every series name the code exposes (``_total``, ``_bucket`` …) with its label names."""
     series = dict(STANDARD_SERIES)
+    # Read from `make run`'s supervisor at each scrape rather than defined as metric objects.
+    from qc.metrics import SUPERVISED_SERIES
+
+    series.update({name: frozenset(labels) | TARGET_LABELS for name, labels in SUPERVISED_SERIES.items()})
     for name in metric_modules():
         for value in vars(importlib.import_module(name)).values():
             if not isinstance(value, MetricWrapperBase):

@@ -1,0 +1,251 @@
+"""The intake's outbox: a check answered 202 survives a broker that loses its log.
+
+Intake keeps each check's "received" event in the database before it
+publishes it (``Outbox.keep``). The embedded broker keeps its log in memory
+only, so a broker restart loses every event not yet consumed all the way down
+the pipeline (a Kafka cluster can lose acknowledged events too, in an unclean
+leader election). ``OutboxWatch`` notices the log going back and publishes the
+kept events again with their original ids; the validator's "first decision
+stands" re-publishes an earlier decision unchanged, and aggregate and notify
+drop what they have already counted or raised.
+
+Which events are still needed is known from offsets, not guessed from
+timings: a *checkpoint* notes the end offsets of every topic the pipeline
+reads. Once each consumer group has committed past its topics' checkpoint
+ends, everything acknowledged before the checkpoint was taken has had all its
+effects, so the events kept before then (less the longest a publish may take)
+are no longer needed. They are kept in one collection per ten minutes
+(``outbox_<yyyymmddhhmm>``) so that forgetting them is dropping whole
+collections, not a delete per check on the request path's database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaTimeoutError
+from pymongo.database import Database
+
+from qc import events
+from qc.mongo import GroupInsert
+from qc.settings import GROUP_TOPICS, TOPICS, Settings
+from services.checks import metrics as checks_metrics
+
+log = logging.getLogger(__name__)
+PREFIX = "outbox_"
+BUCKET_MINUTES = 10
+STATE = "outbox_state"  # one document: the checkpoint and the time up to which everything has been consumed
+WATCH_EVERY_SECONDS = 3.0  # a few small requests to the broker (and rarely a write) each time
+
+
+def bucket_of(at: dt.datetime) -> str:
+    """The collection an event kept at ``at`` goes in."""
+    at = at.astimezone(dt.UTC)
+    start = at.replace(minute=at.minute - at.minute % BUCKET_MINUTES, second=0, microsecond=0)
+    return PREFIX + start.strftime("%Y%m%d%H%M")
+
+
+def bucket_end(name: str) -> dt.datetime:
+    """When the ten minutes of collection ``name`` end."""
+    start = dt.datetime.strptime(name.removeprefix(PREFIX), "%Y%m%d%H%M").replace(tzinfo=dt.UTC)
+    return start + dt.timedelta(minutes=BUCKET_MINUTES)
+
+
+class Outbox:
+    """The kept "received" events, in ten-minute collections."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._inserts: dict[str, GroupInsert] = {}
+
+    def keep(self, event: dict) -> None:
+        """Keep one check's event before it is published (with the other requests' in flight)."""
+        now = events.now()
+        name = bucket_of(now)
+        inserter = self._inserts.get(name)
+        if inserter is None:
+            # One per collection; the old ones are forgotten as time moves on.
+            self._inserts = {name: GroupInsert(self.db[name])}
+            inserter = self._inserts[name]
+        data = event["data"]
+        # False means kept already: a retry that took over a stale claim of the same check.
+        inserter.insert({"_id": data["submission_id"], "at": now, "site_id": data["site_id"], "event": event})
+
+    def buckets(self) -> list[str]:
+        """Every outbox collection, oldest first."""
+        return sorted(n for n in self.db.list_collection_names() if n.startswith(PREFIX) and n[len(PREFIX) :].isdigit())
+
+    def kept_since(self, since: dt.datetime | None) -> list[dict]:
+        """Events kept at or after ``since`` (all of them when None), oldest first."""
+        found = []
+        for name in self.buckets():
+            if since is not None and bucket_end(name) <= since:
+                continue
+            query = {} if since is None else {"at": {"$gte": since}}
+            found.extend(self.db[name].find(query))
+        return sorted(found, key=lambda d: d["at"])
+
+    def forget_before(self, before: dt.datetime) -> list[str]:
+        """Drop every collection whose ten minutes ended before ``before``; their names."""
+        dropped = [name for name in self.buckets() if bucket_end(name) < before]
+        for name in dropped:
+            self.db.drop_collection(name)
+        return dropped
+
+
+class OutboxWatch:
+    """Run between polls of the checks worker: republish what a lost log lost, forget what is consumed.
+
+    Any member of the checks group may run it; two doing the same republish
+    only send repeats, which the pipeline drops.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        publisher,
+        every: float = WATCH_EVERY_SECONDS,
+        groups: dict[str, tuple[str, ...]] = GROUP_TOPICS,
+    ):
+        self.settings = settings
+        self.groups = groups  # which consumer groups must have read which topics
+        self.outbox = Outbox(db)
+        self.state = db[STATE]
+        self.publisher = publisher
+        self.every = every
+        # A check kept at t was acknowledged by t + this at the latest (its claim waits as long: intake.py).
+        self.margin = dt.timedelta(seconds=2 * settings.kafka_ack_timeout_seconds + 1)
+        self._next = 0.0
+        self._admin: KafkaAdminClient | None = None
+        # Set by the worker when it found the directory topic empty at start (it publishes it again): on the
+        # embedded broker that means its log was lost, however few events the last look had seen.
+        self.log_lost_at_start = False
+
+    def __call__(self) -> None:
+        """Look if due (every few seconds)."""
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.every
+        self.check()
+
+    def check(self) -> str:
+        """One look; what it found: "lost", "consumed", "waiting" or "first"."""
+        read_at, ends = self._end_offsets()
+        saved = self.state.find_one({"_id": "checkpoint"})
+        if saved is None:
+            self.log_lost_at_start = False  # nothing was kept before this first look
+            self._save(read_at, ends, safe_since=None)
+            return "first"
+        # The highest end offsets seen by any look: the log has gone back if it is now below one.
+        seen = _offsets(saved["seen"])
+        went_back = sorted(f"{tp.topic}[{tp.partition}]" for tp, offset in seen.items() if ends.get(tp, 0) < offset)
+        if self.log_lost_at_start:
+            went_back.append(f"{TOPICS['directory']} (empty when the worker started)")
+        if went_back:
+            self._republish(saved["safe_since"], went_back)
+            self.log_lost_at_start = False
+            self._save(*self._end_offsets(), safe_since=saved["safe_since"])
+            return "lost"
+        if not self._consumed(_offsets(saved["ends"])):
+            if ends != seen:
+                self.state.update_one({"_id": "checkpoint"}, {"$set": {"seen": _listed(ends)}})
+            return "waiting"
+        safe_since = saved["taken_at"]
+        dropped = self.outbox.forget_before(safe_since - self.margin)
+        if dropped:
+            log.info("outbox: consumed events forgotten", extra={"collections": dropped})
+        self._save(read_at, ends, safe_since=safe_since)
+        return "consumed"
+
+    def close(self) -> None:
+        """Close the admin client (worker exit)."""
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+
+    def _republish(self, safe_since: dt.datetime | None, went_back: list[str]) -> None:
+        since = None if safe_since is None else safe_since - self.margin
+        kept = self.outbox.kept_since(since)
+        log.warning(
+            "the broker's log went back: it lost events; publishing the kept checks again",
+            extra={
+                "partitions": went_back,
+                "checks": len(kept),
+                "kept_since": events.isoformat(since) if since else None,
+            },
+        )
+        for doc in kept:
+            self.publisher.send(TOPICS["received"], doc["site_id"], doc["event"])
+        self.publisher.flush()
+        checks_metrics.OUTBOX_REPUBLISHED.inc(len(kept))
+        checks_metrics.BROKER_LOG_LOST.inc()
+
+    def _consumed(self, checkpoint: dict[TopicPartition, int]) -> bool:
+        """True when every group has committed at least up to the checkpoint's ends on every topic it reads."""
+        admin = self._admin_client()
+        for group, topics in self.groups.items():
+            wanted = [tp for tp in checkpoint if tp.topic in topics and checkpoint[tp] > 0]
+            if not wanted:
+                continue
+            committed = admin.list_group_offsets({group: wanted}).get(group, {})
+            for tp in wanted:
+                done = committed.get(tp)
+                if done is None or done.offset < checkpoint[tp]:
+                    return False
+        return True
+
+    def _end_offsets(self) -> tuple[dt.datetime, dict[TopicPartition, int]]:
+        """When they were read (just before), and the end offset of every partition the pipeline reads.
+
+        From a fetch's high watermark, not ListOffsets alone: the embedded broker answers ListOffsets
+        with the first offset of a partition's last batch, short of the end by the rest of the batch.
+        """
+        read_at = events.now()
+        # A new consumer each time: one that has fetched before keeps its old high watermarks.
+        # fetch_max_wait_ms: an empty partition answers at once, not after the default half second.
+        probe = KafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            client_id="qc-outbox",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=10,
+        )
+        try:
+            topics = sorted({t for topics in self.groups.values() for t in topics})
+            partitions = [TopicPartition(t, p) for t in topics for p in probe.partitions_for_topic(t) or ()]
+            if not partitions:
+                return read_at, {}
+            listed = probe.end_offsets(partitions)
+            probe.assign(partitions)
+            for tp in partitions:
+                probe.seek(tp, listed[tp])  # only the last batch is fetched (and dropped)
+            deadline = time.monotonic() + 5
+            while any(probe.highwater(tp) is None for tp in partitions):
+                if time.monotonic() > deadline:
+                    raise KafkaTimeoutError("no high watermark from the broker within 5 s")
+                probe.poll(timeout_ms=50)
+            return read_at, {tp: max(probe.highwater(tp), listed[tp]) for tp in partitions}
+        finally:
+            probe.close()
+
+    def _admin_client(self) -> KafkaAdminClient:
+        if self._admin is None:
+            self._admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, client_id="qc-outbox")
+        return self._admin
+
+    def _save(self, taken_at: dt.datetime, ends: dict[TopicPartition, int], safe_since: dt.datetime | None) -> None:
+        """A new checkpoint: these ends, read at ``taken_at``; everything kept before ``safe_since`` has been read."""
+        doc = {"ends": _listed(ends), "seen": _listed(ends), "taken_at": taken_at, "safe_since": safe_since}
+        self.state.replace_one({"_id": "checkpoint"}, doc, upsert=True)
+
+
+def _listed(ends: dict[TopicPartition, int]) -> list[list]:
+    """Offsets as stored: a list, not a map (topic names hold dots, which field names should not)."""
+    return [[tp.topic, tp.partition, offset] for tp, offset in sorted(ends.items())]
+
+
+def _offsets(listed: list[list]) -> dict[TopicPartition, int]:
+    return {TopicPartition(topic, partition): offset for topic, partition, offset in listed}
