@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import io
 import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -24,9 +24,11 @@ from pathlib import Path
 import requests
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from qc.devstack import Stack
+from qc.devstack import Stack, http_ok
 from qc.kafka import create_topics
 from qc.settings import GROUP_TOPICS, Settings
+from qc.supervisor import Supervisor
+from tests.conftest import wait_for
 from tests.stack_env import stack_env
 
 # Each worker's consumer group and the topics it reads.
@@ -50,24 +52,53 @@ def crash_stack(var: Path):
         stack.stop(timeout=25)
 
 
-def kill_and_restart(stack: Stack, name: str) -> int:
-    """kill -9 one worker, reap it, and start it again as Stack.start_services did; the old pid."""
+@contextlib.contextmanager
+def supervised(stack: Stack, every: float = 0.1):
+    """`make run`'s supervisor watching every process of ``stack`` (a quick first restart), until the block ends."""
+    supervisor = Supervisor(stack, out=io.StringIO(), first_delay=0.2, max_delay=2.0)
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            supervisor.check()
+            stop.wait(every)
+
+    watcher = threading.Thread(target=watch, name="supervisor", daemon=True)
+    watcher.start()
+    try:
+        yield supervisor
+    finally:
+        stop.set()
+        watcher.join(10)
+
+
+def kill_and_wait_for_restart(stack: Stack, name: str, timeout: float = 60) -> int:
+    """kill -9 one process; returns its old pid once the supervisor has started it again (a web one answering)."""
     proc = stack.procs[name]
     if proc.poll() is not None:
         raise AssertionError(f"{name} had already exited with {proc.returncode}; see {stack.var_dir}/log/{name}.log")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(30)
-    service = name.removesuffix("-worker")
-    # The same argv and metrics directory as Stack.start_services (the directory is not wiped: web shares it).
-    env = {"PROMETHEUS_MULTIPROC_DIR": str(stack.var_dir / "metrics" / service)}
-    stack.spawn(name, [sys.executable, "-m", f"services.{service}.worker"], env)
+    os.killpg(proc.pid, signal.SIGKILL)
+    wait_for(
+        lambda: stack.procs[name].pid != proc.pid and stack.procs[name].poll() is None,
+        timeout,
+        f"{name} to be started again",
+    )
+    service, _, kind = name.partition("-")
+    if kind == "web":
+        wait_for(lambda: http_ok(f"{stack.urls()[service]}/healthz"), timeout, f"{name} to answer again")
     return proc.pid
+
+
+def supervisor_log(stack: Stack) -> list[dict]:
+    """Every JSON line the supervisor has written (exits and restarts)."""
+    path = stack.var_dir / "log" / "supervisor.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 class Sender(threading.Thread):
     """POSTs (token, body) pairs to the intake API from a few threads, paced, recording every answer."""
 
-    ATTEMPTS = 5
+    ATTEMPTS = 8  # a phone keeps trying: enough to outlast a killed web process's restart
 
     def __init__(self, url: str, items: list[tuple[str, dict]], per_second: float, threads: int = 6):
         super().__init__(name="crash-sender", daemon=True)
@@ -77,6 +108,7 @@ class Sender(threading.Thread):
         self.threads = threads
         self.statuses: dict[int, int] = {}  # index in items -> HTTP status (0: no answer)
         self.errors: list[str] = []
+        self.unanswered: set[int] = set()  # items whose POST once got no answer at all (the process was killed)
         self.retries = 0
         self._next = 0
         self._lock = threading.Lock()
@@ -105,18 +137,21 @@ class Sender(threading.Thread):
     def _work(self) -> None:
         with requests.Session() as session:
             while (i := self._claim()) is not None:
-                status = self._send(session, *self.items[i])
+                status = self._send(session, i)
                 with self._lock:
                     self.statuses[i] = status
 
-    def _send(self, session: requests.Session, token: str, body: dict) -> int:
-        """POST until answered other than 503 / no answer, as a phone would retry (same submission_id)."""
+    def _send(self, session: requests.Session, i: int) -> int:
+        """POST item ``i`` until answered other than 503 / no answer, as a phone would retry (same submission_id)."""
+        token, body = self.items[i]
         for attempt in range(self.ATTEMPTS):
             try:
                 response = session.post(self.url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
                 status, detail, wait = response.status_code, response.text[:200], response.headers.get("Retry-After")
             except requests.RequestException as e:
                 status, detail, wait = 0, repr(e), None
+                with self._lock:
+                    self.unanswered.add(i)
             if status != 202 and len(self.errors) < 20:
                 self.errors.append(f"{status} {detail}")
             if status not in (0, 503) or attempt == self.ATTEMPTS - 1:

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sys
-import threading
 from collections import Counter
 
 import pytest
@@ -19,6 +18,7 @@ from qc import status
 from qc.devstack import Stack, alive, http_ok, stop_pids
 from qc.supervisor import Supervisor
 from tests.conftest import wait_for
+from tests.e2e import crash_tools
 from tests.e2e.own_stack import own_env, own_stack
 
 pytestmark = pytest.mark.e2e
@@ -26,8 +26,7 @@ QUICK = {"first_delay": 0.05, "max_delay": 0.4, "stable_after": 5.0, "crash_loop
 
 
 def _log(stack) -> list[dict]:
-    path = stack.var_dir / "log" / "supervisor.log"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return crash_tools.supervisor_log(stack)
 
 
 def test_a_process_that_keeps_stopping_backs_off_and_is_reported_as_a_crash_loop(tmp_path):
@@ -58,31 +57,21 @@ def test_a_process_that_keeps_stopping_backs_off_and_is_reported_as_a_crash_loop
     assert not [pid for pid in started if alive(pid)]  # `make stop` leaves nothing behind, restarted ones too
 
 
-def test_a_killed_worker_and_web_service_come_back_and_intake_goes_on(tmp_path):
-    with own_stack(tmp_path) as stack:
+def test_a_killed_worker_web_service_and_database_come_back_and_intake_goes_on(tmp_path):
+    with own_stack(tmp_path, db_path=tmp_path / "db") as stack:  # on disk: it outlives its process
         stack.start_services()
         stack.wait_ready(timeout=90)
-        supervisor = Supervisor(stack, out=io.StringIO(), first_delay=0.2, max_delay=2.0)
-        stop = threading.Event()
-
-        def watch():
-            while not stop.is_set():
-                supervisor.check()
-                stop.wait(0.1)
-
-        watcher = threading.Thread(target=watch)
-        watcher.start()
-        try:
-            killed = {name: stack.procs[name].pid for name in ("notify-worker", "checks-web")}
+        with crash_tools.supervised(stack):
+            killed = {name: stack.procs[name].pid for name in ("notify-worker", "checks-web", "database")}
             for pid in killed.values():
                 os.killpg(pid, signal.SIGKILL)
             wait_for(
                 lambda: all(stack.procs[n].pid != pid and stack.procs[n].poll() is None for n, pid in killed.items()),
                 30,
-                "both started again",
+                "all three started again",
             )
             url = stack.urls()["checks"]
-            wait_for(lambda: http_ok(f"{url}/readyz"), 60, "checks to be ready again")
+            stack.wait_ready(timeout=90)  # /readyz of every service: the database answers again
             assert requests.get(f"{url}/api/v1/question-sets/current", timeout=10).status_code == 200
             exits = {e["process"]: e for e in _log(stack) if e["event"] == "exited"}
             assert exits["notify-worker"]["exit"] == "signal SIGKILL"
@@ -90,9 +79,6 @@ def test_a_killed_worker_and_web_service_come_back_and_intake_goes_on(tmp_path):
             rows = {r["process"]: r for r in status.rows(stack.settings)}
             assert rows["notify-worker"]["restarts"] == 1 and rows["notify-worker"]["state"] == "running"
             assert rows["checks-web"]["pid"] == stack.procs["checks-web"].pid
-        finally:
-            stop.set()
-            watcher.join(10)
 
 
 def test_a_killed_broker_comes_back_with_our_topics_and_its_clients_start_again(tmp_path):
