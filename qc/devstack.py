@@ -104,17 +104,20 @@ class Stack:
         self.specs[name] = (argv, extra_env)
         return proc
 
-    def terminate(self, name: str, timeout: float = 25) -> None:
-        """Stop one process (SIGTERM to its group, SIGKILL after ``timeout``) and wait for it."""
-        proc = self.procs[name]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+    def terminate(self, *names: str, timeout: float = 25) -> None:
+        """Stop processes together (SIGTERM to each group, SIGKILL to those still running after ``timeout``)."""
+        procs = [self.procs[name] for name in names]
+        for proc in procs:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
     def respawn(self, name: str) -> subprocess.Popen:
         """Start a process again as it was started before (its PID file then names the new one)."""
