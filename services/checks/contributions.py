@@ -16,6 +16,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from qc import events
+from services.checks.intake import parse_day
 
 KINDS = {
     "check_visit": "Check visit time",
@@ -147,18 +148,7 @@ def read_entry(form, today: dt.date) -> tuple[dict, dict[str, str]]:
 
 
 def _day(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        pass
-    parts = text.replace("-", "/").replace(".", "/").split("/")
-    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
-        return None
-    try:  # isdigit() also says yes to "²", which int() refuses; a huge year overflows
-        d, m, y = (int(p) for p in parts)
-        return dt.date(y + 2000 if y < 100 else y, m, d)
-    except (ValueError, OverflowError):
-        return None
+    return parse_day(text.strip())
 
 
 def _hours(text: str) -> float | None:

@@ -322,13 +322,14 @@ def parse_day(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         pass
-    parts = text.replace("-", "/").replace(".", "/").replace(" ", "/").split("/")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    parts = [p for p in text.replace("-", "/").replace(".", "/").replace(" ", "/").split("/") if p]
+    # isascii: isdigit() also says yes to "²" and other scripts' digits, which int() refuses.
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
         return None
     day, month, year = (int(p) for p in parts)
     if year < 100:
         year += 2000
     try:
         return dt.date(year, month, day)
-    except ValueError:
+    except (ValueError, OverflowError):  # a day that does not exist, or a year too large for a date
         return None

@@ -131,11 +131,17 @@ def test_a_whole_check_without_javascript_is_sent_once(client, settings):
 
 @pytest.mark.parametrize(
     "days_ago,words",
-    [(-1, "cannot be in the future"), (31, "more than 30 days ago"), (None, "like this: 3/11/2026")],
+    [
+        (-1, "cannot be in the future"),
+        (31, "more than 30 days ago"),
+        ("32/13/2026", "like this: 3/11/2026"),
+        ("1/1/²", "like this: 3/11/2026"),  # a digit to isdigit(), not to int()
+        ("1/1/" + "9" * 30, "like this: 3/11/2026"),  # a year too large for a date
+    ],
 )
 def test_a_visit_on_another_day_must_be_in_the_last_30_days(client, days_ago, words):
     draft_id = _start(client)
-    day = "32/13/2026" if days_ago is None else (dt.date.today() - dt.timedelta(days=days_ago)).isoformat()
+    day = days_ago if isinstance(days_ago, str) else (dt.date.today() - dt.timedelta(days=days_ago)).isoformat()
     bad = _answer(client, draft_id, "when", {"visited": "other", "visited_on": day})
     assert bad.status_code == 400
     text = bad.get_data(as_text=True)
