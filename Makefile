@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test lint bench clean browser prometheus nginx
+.PHONY: run stop status test unit integration e2e lint bench clean browser prometheus nginx
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,19 @@ nginx:
 
 test: $(STAMP) lint browser prometheus nginx
 	$(PY) -m pytest -q
+
+# The tiers one at a time. unit: no broker, database or browser, a few seconds
+# (the promtool cases run when Debian's prometheus is installed).
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+# APIs, pages and workers in-process over a real broker, database and SMTP sink it starts.
+integration: $(STAMP) nginx
+	$(PY) -m pytest -q tests/integration
+
+# gunicorn and worker processes, headless Chromium, crash, outage and load tests; then the fuzzer.
+e2e: $(STAMP) browser prometheus
+	$(PY) -m pytest -q tests/e2e tests/fuzz
 
 # The benchmark (issue 8): its own stack on free ports under a temporary directory; prints one table.
 bench: $(STAMP)

@@ -413,7 +413,7 @@ def broker_outage(outage, report):
 
     The embedded broker keeps its log, committed offsets and producer state in
     memory, so it cannot come back as it was; with Apache Kafka it does, and
-    the workers go on from their committed offsets (README, Operations).
+    the workers go on from their committed offsets (docs/operations.md).
     """
     stack, urls = outage.stack, outage.stack.urls()
     creds = json.loads((stack.var_dir / "outage-credentials.json").read_text())
