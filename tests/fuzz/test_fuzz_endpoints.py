@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qc import auth, web
+from qc.settings import ROOT
 from tests.integration.test_access_matrix import MANAGERS, ROUTES, World, _checker_csrf, build_world, fill
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,7 @@ NO_LIMITS = {
     "rate_limit_submissions_per_minute": 10**9,
     "rate_limit_submissions_per_address_per_minute": 10**9,
     "rate_limit_signin_per_minute": 10**9,
+    "rate_limit_form_saves_per_minute": 10**9,
 }
 
 
@@ -111,6 +113,8 @@ def known_values(world: World) -> list[str]:
         world.alert_id,
         world.silence_id,
         "q-listened-to",
+        "who",
+        "when",  # the visit day: a date parser behind it
         "questions",
         "working",
         "not-working",
@@ -195,33 +199,41 @@ def near_valid(world: World):
     return st.one_of(submission, silence, response, token, anything)
 
 
+def form_field_names() -> list[str]:
+    """Every field a page reads: each literal ``form.get("…")`` in the services, each field a template names,
+    and the per-question fields for every question of every question set (``score-<id>`` …)."""
+    names = {"from", "per_screen", "text_size", "pictures", "read_aloud"}
+    question_ids = set()
+    for path in sorted(ROOT.glob("schemas/question-sets/*.json")):
+        question_ids |= {q["id"] for q in json.loads(path.read_text())["questions"]}
+    names |= {f"{kind}-{q}" for q in question_ids for kind in ("score", "comment", "share")}
+    names |= {"share-working", "share-not-working", "share-concern", "texts_share", "urgent_concern_share"}
+    for path in ROOT.glob("services/*/*.py"):
+        names |= set(re.findall(r'form\.get(?:list)?\(\s*"([^"]+)"', path.read_text()))
+    for path in ROOT.glob("services/*/templates/*.html"):
+        names |= set(re.findall(r'name="([a-z][a-z0-9_-]*)"', path.read_text()))
+    return sorted(names - {"viewport", "robots", "qc-csrf", "qc-checker"})
+
+
+# Days as people write them, and the ones that once broke a parser: "²" is a digit to isdigit()
+# but not to int(), and a year that overflows a date.
+DAYS = st.one_of(
+    st.dates().map(lambda d: f"{d.day}/{d.month}/{d.year}"),
+    st.dates().map(str),
+    st.sampled_from(["1/1/²", "1/1/" + "9" * 30, "31/2/2026", "0/0/0", "3 / 11 / 26", "03.11.2026", "٣/١١/٢٠٢٦"]),
+)
+
+
 def form_fields(world: World):
     """Form posts: the fields the pages read, plus anything, with a CSRF token that is right or wrong."""
-    names = st.sampled_from(
-        [
-            "csrf_token",
-            "score-listened-to",
-            "comment-listened-to",
-            "score-feel-safe",
-            "items",
-            "concern",
-            "action",
-            "from",
-            "username",
-            "password",
-            "next",
-            "response",
-            "per_screen",
-            "text_size",
-            "pictures",
-            "read_aloud",
-        ]
-    )
+    names = st.sampled_from(form_field_names())
     values = st.one_of(
         st.sampled_from(["3", "2", "1", "skip", "send", "keep", "one", "all", "large", "symbols", "on", "off"]),
+        st.sampled_from(["today", "yesterday", "other", "alone", "with_supporter", "named", "anonymous"]),
         st.sampled_from([world.csrf["C1"], world.csrf["C2"]]),
         st.sampled_from([*MANAGERS, *(f"{m} password" for m in MANAGERS)]),
         QUERY["next"],
+        DAYS,
         TEXT,
     )
     return st.dictionaries(st.one_of(names, TEXT), values, max_size=8)
@@ -410,3 +422,30 @@ def test_no_request_gets_a_5xx(world, service, fuzz_figures):
 
     fuzz()
     assert figures["5xx"] == 0
+
+
+def test_the_form_screens_answer_whatever_is_written_without_a_5xx(world, fuzz_figures):
+    """A signed-in checker's real draft, each screen posted with the fields the pages read filled with anything,
+    the visit day above all (a "²" or a year too large for a date once answered 500)."""
+    figures = fuzz_figures.setdefault("form screens", {"requests": 0, "5xx": 0, "statuses": collections.Counter()})
+    # Not "check" or "worried": sending the draft would end it, and the screens after it would only say so.
+    screens = ["who", "when", "q-listened-to", "q-feel-safe", "working", "not-working"]
+
+    @settings(max_examples=300)
+    @given(
+        screen=st.sampled_from(screens),
+        fields=form_fields(world),
+        visited=st.sampled_from(["other", "other", "today", "yesterday", ""]),
+        day=st.one_of(DAYS, TEXT),
+    )
+    def fuzz(screen, fields, visited, day):
+        body = {**fields, "visited": visited, "visited_on": day, "csrf_token": world.csrf["C1"]}
+        cookies = {"qc_checker": world.checker_tokens["C1"]}
+        form = "application/x-www-form-urlencoded"
+        status = _send(world, "checks", ("POST", f"/check/{world.draft_id}/{screen}", [], {}, cookies, body, form))
+        figures["requests"] += 1
+        figures["statuses"][status] += 1
+        figures["5xx"] += status >= 500
+        assert status < 500, f"{status} for {screen} {body!r}"
+
+    fuzz()
