@@ -15,7 +15,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from qc import status
-from qc.devstack import Stack, alive, http_ok, stop_pids
+from qc.devstack import Stack, alive, stop_pids
 from qc.supervisor import Supervisor
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
