@@ -5,12 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hmac
-import json
 import logging
-import socket
 import time
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request
@@ -18,9 +15,9 @@ from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from qc import auth, metrics, mongo
+from qc import auth, metrics
+from qc import readiness as ready
 from qc.settings import Settings
-from qc.supervisor import STATE_FILE
 
 log = logging.getLogger(__name__)
 # How long a client is asked to wait when a dependency is down (the intake API says the same).
@@ -45,7 +42,7 @@ def install(app: Flask, service: str, settings: Settings, readiness: dict[str, C
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["qc.settings"] = settings
     # Under `make run`: not ready while a process this service needs keeps crashing (qc/supervisor.py).
-    readiness = {**readiness, "processes": processes_ready(settings, service)}
+    readiness = {**readiness, "processes": ready.processes_ready(settings, service)}
     app.register_blueprint(_ops_blueprint(service, settings, readiness))
     if settings.trusted_proxy_hops > 0:
         # Behind the proxy: the client's address, scheme and host are the ones it forwards, so
@@ -156,60 +153,10 @@ def _ops_blueprint(service: str, settings: Settings, readiness: dict[str, Callab
     @ops.get("/metrics")
     def metrics_route():
         """Prometheus text exposition."""
-        body, content_type = metrics.exposition(settings.multiproc_dir, supervisor_state(settings))
+        body, content_type = metrics.exposition(settings.multiproc_dir, ready.supervisor_state(settings))
         return Response(body, content_type=content_type)
 
     return ops
-
-
-def supervisor_state(settings: Settings) -> Path:
-    """Where `make run`'s supervisor keeps the state of every process (absent elsewhere)."""
-    return Path(settings.var_dir) / "run" / STATE_FILE
-
-
-# What each service needs running to do its work, besides itself.
-NEEDS = {
-    "checks": ("broker", "database", "checks-worker"),
-    "aggregate": ("broker", "database", "aggregate-worker"),
-    "notify": ("broker", "database", "smtp", "notify-worker"),
-}
-
-
-def processes_ready(settings: Settings, service: str) -> Callable:
-    """Readiness check: none of the processes ``service`` needs is in a crash loop (only under `make run`)."""
-
-    def check():
-        try:
-            state = json.loads(supervisor_state(settings).read_text())
-        except (OSError, ValueError):
-            return  # not supervised here (docker compose), or the file is being replaced
-        looping = [name for name in NEEDS[service] if state.get(name, {}).get("crash_loop")]
-        if looping:
-            raise RuntimeError(f"{', '.join(looping)} keeps stopping soon after it starts (crash loop)")
-
-    return check
-
-
-def mongo_ready(db) -> Callable:
-    """Readiness check for the database."""
-    return lambda: mongo.ping(db)
-
-
-def kafka_ready(bootstrap: str) -> Callable:
-    """Readiness check for the broker: its listener accepts a connection."""
-
-    def check():
-        errors = []
-        for address in bootstrap.split(","):
-            host, _, port = address.strip().rpartition(":")
-            try:
-                socket.create_connection((host, int(port)), timeout=1).close()
-                return
-            except OSError as e:
-                errors.append(f"{address}: {e}")
-        raise ConnectionError("; ".join(errors))
-
-    return check
 
 
 MANAGER_COOKIE = "qc_manager"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from qc import logs, mongo, web
+from qc import logs, mongo, readiness, web
 from qc.settings import ROOT, Settings
 from qc.standing import Standing
 from services.aggregate import api, pages, report_pages, team_feedback, workdays
@@ -47,7 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
         app,
         "aggregate",
         settings,
-        {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
+        {"database": readiness.mongo_ready(db), "broker": readiness.kafka_ready(settings.kafka_bootstrap)},
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

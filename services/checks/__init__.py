@@ -8,7 +8,7 @@ from flask import Flask
 from kafka import KafkaProducer
 from pymongo.database import Database
 
-from qc import logs, mongo, ratelimit, web
+from qc import logs, mongo, ratelimit, readiness, web
 from qc.auth import password_hasher
 from qc.kafka import Publisher
 from qc.settings import Settings
@@ -68,7 +68,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         app,
         "checks",
         settings,
-        {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
+        {"database": readiness.mongo_ready(db), "broker": readiness.kafka_ready(settings.kafka_bootstrap)},
     )
     # check_screens and feedback add their routes to pages.bp when imported.
     from services.checks import (  # noqa: F401

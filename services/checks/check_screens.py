@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, g, redirect, render_template, request, url_for
 
 from qc import jsonbody, ratelimit
-from services.checks import api, intake
+from services.checks import api, form_reading, intake
 from services.checks.pages import _ctx, _page, _signed_in, bp
 from services.checks.profiles import Drafts, next_step, previous_step, steps
 from services.checks.question_sets import answer_words
@@ -102,21 +102,21 @@ def step(draft_id: str, name: str):
     if request.method == "POST":
         form = request.form
         if questions is not None:
-            answers, errors = intake.read_answers(form, questions)
+            answers, errors = form_reading.read_answers(form, questions)
             changes = {f"answers.{qid}": answer for qid, answer in answers.items()}
             values = answers
         elif name == "who":
-            answered_by, errors = intake.read_answered_by(form)
+            answered_by, errors = form_reading.read_answered_by(form)
             changes = {"answered_by": answered_by}
             values = {"answered_by": form.get("answered_by")}
         elif name == "when":
-            visited_on, errors = intake.read_visit(form, _today(), _visit_days())
+            visited_on, errors = form_reading.read_visit(form, _today(), _visit_days())
             changes = {"visited_on": visited_on}
             values = {"visited": form.get("visited"), "visited_on": form.get("visited_on", "")}
         else:
-            items, errors = intake.read_lines(form.get("items"))
+            items, errors = form_reading.read_lines(form.get("items"))
             # One choice covers both "working" and "not working" (texts_share): the last one made stands.
-            changes = {name.replace("-", "_"): items, "texts_share": intake.read_share(form, f"share-{name}")}
+            changes = {name.replace("-", "_"): items, "texts_share": form_reading.read_share(form, f"share-{name}")}
             values = {"items": form.get("items", ""), "share": changes["texts_share"]}
         if not errors:
             _drafts().update(g.checker["checker_id"], draft_id, changes)
@@ -160,7 +160,7 @@ def _values(draft: dict, name: str, questions: list[dict] | None) -> dict:
 
 
 def _visit_days() -> int:
-    return min(intake.FORM_VISIT_DAYS, _ctx().settings.visit_window_days)
+    return min(form_reading.FORM_VISIT_DAYS, _ctx().settings.visit_window_days)
 
 
 def _visit_bounds() -> dict:
@@ -309,8 +309,8 @@ def worried_in_check(draft_id: str):
     share = draft.get("urgent_concern_share") or "anonymous"
     if request.method == "POST":
         send_now = request.form.get("action") == "send"
-        concern, errors = intake.read_concern(request.form.get("concern"), required=send_now)
-        share = intake.read_share(request.form, "share-concern")
+        concern, errors = form_reading.read_concern(request.form.get("concern"), required=send_now)
+        share = form_reading.read_share(request.form, "share-concern")
         if not errors:
             changes = {"urgent_concern": concern, "urgent_concern_share": share}
             draft = _drafts().update(g.checker["checker_id"], draft_id, changes) or draft

@@ -16,7 +16,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from qc import events
-from services.checks.intake import parse_day
+from services.checks.form_reading import parse_day
 
 KINDS = {
     "check_visit": "Check visit time",

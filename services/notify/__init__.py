@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from kafka import KafkaProducer
 
-from qc import logs, mongo, web
+from qc import logs, mongo, readiness, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
@@ -54,7 +54,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         app,
         "notify",
         settings,
-        {"database": web.mongo_ready(db), "broker": web.kafka_ready(settings.kafka_bootstrap)},
+        {"database": readiness.mongo_ready(db), "broker": readiness.kafka_ready(settings.kafka_bootstrap)},
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

@@ -84,7 +84,8 @@ def test_a_killed_worker_web_service_and_database_come_back_and_intake_goes_on(t
 def test_a_killed_broker_comes_back_with_our_topics_and_its_clients_start_again(tmp_path):
     from kafka import KafkaConsumer
 
-    from qc.devstack import SERVICES, after_restart
+    from qc.devstack import SERVICES
+    from qc.make_run import after_restart
     from qc.settings import TOPICS
 
     with own_stack(tmp_path) as stack:
@@ -136,7 +137,8 @@ def test_a_broker_crash_loses_no_check_answered_202(tmp_path, report):
     from pymongo import MongoClient
 
     from qc.demo_checks import generate
-    from qc.devstack import SERVICES, after_restart
+    from qc.devstack import SERVICES
+    from qc.make_run import after_restart
 
     with own_stack(tmp_path) as stack:
         credentials = tmp_path / "credentials.json"

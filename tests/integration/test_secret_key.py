@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qc.devstack import free_port, install_secret_key
+from qc.devstack import free_port
+from qc.make_run import install_secret_key
 from qc.settings import DEV_SECRET_KEY, InsecureSettings, Settings
 from tests.conftest import run_qc
 

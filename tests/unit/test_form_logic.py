@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 from qc.settings import ROOT
-from services.checks import intake, sharing
+from services.checks import form_reading, intake, sharing
 from services.checks.handlers import content_hash
 from services.checks.profiles import Profile, next_step, previous_step, steps
 from services.checks.question_sets import answer_options, answer_words
@@ -18,7 +18,7 @@ QUESTIONS = QUESTION_SET["questions"]
 
 def test_each_answer_choice_becomes_its_score():
     form = {"score-listened-to": "3", "score-feel-safe": "skip", "comment-feel-safe": "  at night  "}
-    answers, errors = intake.read_answers(form, QUESTIONS[:2])
+    answers, errors = form_reading.read_answers(form, QUESTIONS[:2])
     assert errors == {}
     assert answers == {
         "listened-to": {"score": 3, "comment": "", "share": "anonymous"},
@@ -27,26 +27,26 @@ def test_each_answer_choice_becomes_its_score():
 
 
 def test_no_choice_is_an_error_in_plain_words_and_not_a_skip():
-    answers, errors = intake.read_answers({"score-listened-to": "7"}, QUESTIONS[:1])
+    answers, errors = form_reading.read_answers({"score-listened-to": "7"}, QUESTIONS[:1])
     assert "score" not in answers["listened-to"]
     assert errors["score-listened-to"].startswith("Choose an answer.")
 
 
 def test_a_long_comment_is_an_error():
-    _, errors = intake.read_answers({"score-listened-to": "2", "comment-listened-to": "x" * 1001}, QUESTIONS[:1])
+    _, errors = form_reading.read_answers({"score-listened-to": "2", "comment-listened-to": "x" * 1001}, QUESTIONS[:1])
     assert "1000 letters or fewer" in errors["comment-listened-to"]
 
 
 def test_things_are_one_per_line():
-    assert intake.read_lines(" the garden \n\n the cook\r\n") == (["the garden", "the cook"], {})
-    assert "more than 20" in intake.read_lines("\n".join("x" * 21))[1]["items"]
-    assert "500 letters" in intake.read_lines("y" * 501)[1]["items"]
+    assert form_reading.read_lines(" the garden \n\n the cook\r\n") == (["the garden", "the cook"], {})
+    assert "more than 20" in form_reading.read_lines("\n".join("x" * 21))[1]["items"]
+    assert "500 letters" in form_reading.read_lines("y" * 501)[1]["items"]
 
 
 def test_a_worry_is_needed_only_to_send_it_now():
-    assert intake.read_concern("  ", required=False) == ("", {})
-    assert "Write what you are worried about" in intake.read_concern(" ", required=True)[1]["concern"]
-    assert "too long" in intake.read_concern("z" * 2001, required=False)[1]["concern"]
+    assert form_reading.read_concern("  ", required=False) == ("", {})
+    assert "Write what you are worried about" in form_reading.read_concern(" ", required=True)[1]["concern"]
+    assert "too long" in form_reading.read_concern("z" * 2001, required=False)[1]["concern"]
 
 
 def test_a_draft_becomes_a_valid_intake_body_with_every_question():
@@ -115,24 +115,24 @@ def test_a_draft_keeps_who_answered_what_may_be_shared_and_the_day():
 
 
 def test_the_name_is_shared_only_when_the_checker_chose_it():
-    assert intake.read_share({"share-x": "named"}, "share-x") == "named"
+    assert form_reading.read_share({"share-x": "named"}, "share-x") == "named"
     for value in (None, "", "anonymous", "NAMED", "everyone"):
-        assert intake.read_share({"share-x": value}, "share-x") == "anonymous"
-    answers, _ = intake.read_answers({"score-respect": "1", "share-respect": "named"}, [QUESTIONS[4]])
+        assert form_reading.read_share({"share-x": value}, "share-x") == "anonymous"
+    answers, _ = form_reading.read_answers({"score-respect": "1", "share-respect": "named"}, [QUESTIONS[4]])
     assert answers["respect"]["share"] == "named"
 
 
 def test_who_is_answering_must_be_chosen():
-    assert intake.read_answered_by({"answered_by": "with_supporter"}) == ("with_supporter", {})
-    assert intake.read_answered_by({}) == (None, {"answered-by": "Choose who is answering the questions."})
-    assert intake.read_answered_by({"answered_by": "robot"})[1]
+    assert form_reading.read_answered_by({"answered_by": "with_supporter"}) == ("with_supporter", {})
+    assert form_reading.read_answered_by({}) == (None, {"answered-by": "Choose who is answering the questions."})
+    assert form_reading.read_answered_by({"answered_by": "robot"})[1]
 
 
 def test_the_visit_is_today_yesterday_or_a_day_in_the_last_30_days():
     today = dt.date(2026, 11, 25)
 
     def visit(**form):
-        return intake.read_visit(form, today, 30)
+        return form_reading.read_visit(form, today, 30)
 
     assert visit(visited="today") == ("2026-11-25", {})
     assert visit(visited="yesterday") == ("2026-11-24", {})

@@ -1,0 +1,111 @@
+"""Reading the form's screens: pure functions, each error in plain words keyed by the field's id.
+
+The no-JavaScript form (check_screens.py) saves a draft screen by screen; these turn what one screen
+posted into the draft's values, or into the errors shown back above the screen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.checks import sharing
+from services.checks.intake import visit_date_error
+
+SCORES_FROM_FORM = {"3": 3, "2": 2, "1": 1, "skip": None}
+MAX_COMMENT = 1000
+MAX_ITEM = 500
+MAX_ITEMS = 20
+MAX_CONCERN = 2000
+
+
+def read_answers(form, questions: list[dict]) -> tuple[dict, dict[str, str]]:
+    """Answers to ``questions`` from a question screen, and an error for each one not answered."""
+    answers, errors = {}, {}
+    for question in questions:
+        qid = question["id"]
+        choice = form.get(f"score-{qid}")
+        comment = (form.get(f"comment-{qid}") or "").strip()
+        if choice not in SCORES_FROM_FORM:
+            errors[f"score-{qid}"] = "Choose an answer. If you do not want to answer, choose “I don’t want to answer”."
+        if len(comment) > MAX_COMMENT:
+            errors[f"comment-{qid}"] = f"What you wrote is too long. Please use {MAX_COMMENT} letters or fewer."
+        # An answer without "score" is one not chosen yet (only shown back, never stored).
+        answers[qid] = {"comment": comment, "share": read_share(form, f"share-{qid}")}
+        if choice in SCORES_FROM_FORM:
+            answers[qid]["score"] = SCORES_FROM_FORM[choice]
+    return answers, errors
+
+
+def read_lines(text: str | None, field: str = "items") -> tuple[list[str], dict[str, str]]:
+    """Each non-empty line is one thing; at most 20 things of at most 500 letters."""
+    items = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if len(items) > MAX_ITEMS:
+        return items, {field: f"You wrote more than {MAX_ITEMS} things. Please put some of them together."}
+    if any(len(item) > MAX_ITEM for item in items):
+        return items, {field: f"One thing is too long. Please use {MAX_ITEM} letters or fewer for each thing."}
+    return items, {}
+
+
+def read_concern(text: str | None, *, required: bool) -> tuple[str, dict[str, str]]:
+    """What the checker is worried about; needed only when they ask to send it now."""
+    concern = (text or "").strip()
+    if required and not concern:
+        return concern, {"concern": "Write what you are worried about, then press the button again."}
+    if len(concern) > MAX_CONCERN:
+        return concern, {"concern": f"What you wrote is too long. Please use {MAX_CONCERN} letters or fewer."}
+    return concern, {}
+
+
+def read_share(form, field: str) -> str:
+    """Named only when the checker chose it; anything else keeps their name private (the safe choice)."""
+    return sharing.NAMED if form.get(field) == sharing.NAMED else sharing.ANONYMOUS
+
+
+def read_answered_by(form) -> tuple[str | None, dict[str, str]]:
+    """Who is answering: one of the three choices, or an error asking to choose."""
+    choice = form.get("answered_by")
+    if choice not in sharing.ANSWERED_BY:
+        return None, {"answered-by": "Choose who is answering the questions."}
+    return choice, {}
+
+
+VISIT_CHOICES = ("today", "yesterday", "other")
+FORM_VISIT_DAYS = 30  # the form offers the last 30 days; the API takes up to settings.visit_window_days
+
+
+def read_visit(form, today: dt.date, window_days: int) -> tuple[str | None, dict[str, str]]:
+    """The day of the visit as an ISO date: today, yesterday or a day the checker gives (never in the future)."""
+    choice = form.get("visited")
+    if choice not in VISIT_CHOICES:
+        return None, {"visited": "Choose the day you visited."}
+    if choice != "other":
+        return (today - dt.timedelta(days=0 if choice == "today" else 1)).isoformat(), {}
+    text = (form.get("visited_on") or "").strip()
+    if not text:
+        return None, {"visited-on": "Write the day you visited, for example 3/11/2026."}
+    day = parse_day(text)
+    if day is None:
+        return None, {"visited-on": "Write the day you visited like this: 3/11/2026 (day, month, year)."}
+    error = visit_date_error(day, today, window_days)
+    if error:
+        return None, {"visited-on": error}
+    return day.isoformat(), {}
+
+
+def parse_day(text: str) -> dt.date | None:
+    """A date from a date picker (2026-11-03) or as people write it in the UK (3/11/2026, 3-11-26)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    parts = [p for p in text.replace("-", "/").replace(".", "/").replace(" ", "/").split("/") if p]
+    # isascii: isdigit() also says yes to "²" and other scripts' digits, which int() refuses.
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    day, month, year = (int(p) for p in parts)
+    if year < 100:
+        year += 2000
+    try:
+        return dt.date(year, month, day)
+    except (ValueError, OverflowError):  # a day that does not exist, or a year too large for a date
+        return None
