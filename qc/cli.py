@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from qc import auth, mongo
-from qc.consumer import is_transient
+from qc.failures import is_transient
 from qc.kafka import Publisher, create_topics
 from qc.settings import TOPICS, InsecureSettings, Settings
 from services.checks.directory import Directory, directory_event, directory_problems, publish_all

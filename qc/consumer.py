@@ -9,100 +9,24 @@ event's fault, so the batch is rewound and retried with back-off instead.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import IllegalStateError, KafkaError
-from pymongo.errors import ConnectionFailure, CursorNotFound
+from kafka.errors import IllegalStateError
 
 from qc import events, logs, metrics, signing
-from qc.kafka import Publisher, PublishError
+from qc.failures import is_transient, where
+from qc.handler import Delivery, Handler
+from qc.kafka import Publisher
 from qc.settings import TOPICS, Settings
 
 log = logging.getLogger(__name__)
 
-# Errors that say "the infrastructure is down", not "this event is bad".
-# ConnectionFailure covers pymongo's AutoReconnect, NetworkTimeout,
-# ServerSelectionTimeoutError and NotPrimaryError; a cursor is lost when the
-# database restarts mid-read, which is no fault of the event either.
-TRANSIENT = (ConnectionFailure, CursorNotFound, PublishError, KafkaError)
 MAX_BACKOFF_SECONDS = 5.0
-
-
-def is_transient(error: BaseException) -> bool:
-    """True when ``error``, or an error it was raised from, means the broker or database is unavailable."""
-    seen = 0
-    while error is not None and seen < 10:  # handlers may translate driver errors (``raise X from e``)
-        if isinstance(error, TRANSIENT):
-            return True
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return False
-
-
-_ROOTS = ("qc", "services", "tests")
-
-
-def where(error: BaseException) -> str:
-    """The error's type and the line that raised it, never its message.
-
-    Messages can quote what a checker wrote (a comment, a name), and logs and
-    the dead-letter reason must not; the event itself is in the dead letter.
-    """
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
-        return type(error).__name__
-    ours = [f for f in frames if any(f"/{root}/" in f.filename for root in _ROOTS)]
-    last = (ours or frames)[-1]  # our line that called into a library says more than the library's
-    return f"{type(error).__name__} at {_short_path(last.filename)}:{last.lineno} in {last.name}"
-
-
-def _short_path(filename: str) -> str:
-    """The path from the package root (qc/…, services/…), or the file name for library code."""
-    parts = filename.replace("\\", "/").split("/")
-    for root in _ROOTS:
-        if root in parts:
-            return "/".join(parts[len(parts) - 1 - parts[::-1].index(root) :])
-    return parts[-1]
-
-
-@dataclasses.dataclass
-class Delivery:
-    """One consumed record and its decoded event."""
-
-    record: ConsumerRecord
-    event: dict
-
-
-class Handler:
-    """What a worker does with events; every method must be safe to repeat."""
-
-    topics: list[str] = []
-
-    def handle(self, batch: list[Delivery]) -> None:
-        """Make the batch's effects durable and queue follow-up events."""
-        raise NotImplementedError
-
-    def tick(self) -> None:
-        """Periodic work between polls (e.g. retrying deliveries)."""
-
-    def paused(self) -> bool:
-        """True to stop fetching for now (asked between batches, so nothing is half done)."""
-        return False
-
-    def committed(self) -> None:
-        """A batch's effects, follow-up events and offsets are all durable now."""
-
-    def partitions_changed(self, owns_all: bool) -> None:
-        """Partitions were assigned or revoked; ``owns_all``: this member now reads every partition of its topics."""
-
-    def close(self) -> None:
-        """The loop has stopped: let go of what the handler runs beside it (threads)."""
 
 
 class _Listener(ConsumerRebalanceListener):

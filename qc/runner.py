@@ -12,7 +12,9 @@ from kafka import KafkaConsumer
 from pymongo.database import Database
 
 from qc import logs, metrics, mongo
-from qc.consumer import ConsumerLoop, Handler, is_transient
+from qc.consumer import ConsumerLoop
+from qc.failures import is_transient
+from qc.handler import Handler
 from qc.kafka import Publisher, make_consumer
 from qc.settings import InsecureSettings, Settings
 

@@ -24,7 +24,8 @@ from kafka import KafkaConsumer, TopicPartition
 from pymongo.database import Database
 
 from qc import events
-from qc.consumer import Delivery, is_transient, where
+from qc.failures import is_transient, where
+from qc.handler import Delivery
 from qc.settings import TOPICS, Settings
 from services.aggregate.control import ReplayControl
 from services.aggregate.directory import SiteDirectory

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 
 from qc import events, metrics, runner
-from qc.consumer import Delivery, Handler
+from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.aggregate import handlers, retention
 from services.aggregate.answerers import Answerers

@@ -10,7 +10,7 @@ import zoneinfo
 from kafka import TopicPartition
 
 from qc import events, logs, metrics, runner
-from qc.consumer import Delivery, Handler
+from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.checks import metrics as checks_metrics
 from services.checks import retention, sharing

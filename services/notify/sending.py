@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from qc.consumer import is_transient, where
+from qc.failures import is_transient, where
 
 log = logging.getLogger(__name__)
 

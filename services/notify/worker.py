@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 
 from qc import events, logs, metrics, runner
-from qc.consumer import Delivery, Handler
+from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.notify import consent, retention, sending
 from services.notify import metrics as notify_metrics

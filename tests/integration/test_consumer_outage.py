@@ -20,8 +20,10 @@ from pymongo.errors import (
 )
 
 from qc import events, mongo, signing
-from qc.consumer import ConsumerLoop, Handler, is_transient
+from qc.consumer import ConsumerLoop
 from qc.devstack import free_port
+from qc.failures import is_transient
+from qc.handler import Handler
 from qc.kafka import Publisher, PublishError, make_consumer, make_producer
 from qc.settings import TOPICS
 from tests.conftest import wait_for

@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from qc import auth, mongo
-from qc.consumer import Delivery
 from qc.generations import Generation
+from qc.handler import Delivery
 from qc.settings import TOPICS
 from services.checks import create_app
 from services.checks.directory import Directory

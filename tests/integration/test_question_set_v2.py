@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from qc import events
-from qc.consumer import Delivery
+from qc.handler import Delivery
 from qc.settings import TOPICS
 from services.checks.profiles import Drafts
 from services.checks.worker import ChecksHandler

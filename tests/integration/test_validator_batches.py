@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from qc import events, mongo
-from qc.consumer import Delivery
+from qc.handler import Delivery
 from qc.settings import TOPICS
 from services.checks.directory import Directory
 from services.checks.handlers import content_hash

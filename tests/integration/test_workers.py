@@ -10,7 +10,8 @@ import pytest
 from kafka import KafkaProducer
 
 from qc import events, signing
-from qc.consumer import ConsumerLoop, Delivery, Handler
+from qc.consumer import ConsumerLoop
+from qc.handler import Delivery, Handler
 from qc.kafka import make_consumer
 from qc.settings import TOPICS
 from services.aggregate import handlers, state

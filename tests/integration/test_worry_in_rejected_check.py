@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qc import events
-from qc.consumer import Delivery
+from qc.handler import Delivery
 from qc.settings import TOPICS
 from tests.integration.test_notify import _handler
 from tests.integration.test_validator_batches import _copy_of, _handle, _published, _received

@@ -13,7 +13,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import REGISTRY
 
 from qc import events, gunicorn_conf, metrics, signing, web
-from qc.consumer import ConsumerLoop, Handler
+from qc.consumer import ConsumerLoop
+from qc.handler import Handler
 from qc.settings import ROOT, Settings
 from services.checks import metrics as checks_metrics
 from services.notify import metrics as notify_metrics
