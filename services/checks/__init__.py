@@ -8,7 +8,7 @@ from flask import Flask
 from kafka import KafkaProducer
 from pymongo.database import Database
 
-from qc import logs, mongo, ratelimit, readiness, web
+from qc import logs, mongo, rate_limited, ratelimit, readiness, web
 from qc.auth import password_hasher
 from qc.kafka import Publisher
 from qc.settings import Settings
@@ -63,7 +63,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
 
     app.extensions["qc.close"] = close
     app.extensions[web.STANDING] = Standing(app.extensions["qc.checks"].directory.manager_standing)
-    app.extensions[ratelimit.EXTENSION] = ratelimit.RateLimiter(db, settings.secret_key)
+    app.extensions[rate_limited.EXTENSION] = ratelimit.RateLimiter(db, settings.secret_key)
     web.install(
         app,
         "checks",

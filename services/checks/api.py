@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, current_app, request
 from marshmallow import ValidationError
 
-from qc import auth, jsonbody, ratelimit, web
+from qc import auth, jsonbody, rate_limited, web
 from services.checks import intake
 from services.checks import metrics as checks_metrics
 from services.checks.passwords import check_manager_password
@@ -45,13 +45,13 @@ def _unauthorised(detail: str):
 
 
 # Address first: a flood from one place is stopped before it fills token counters.
-LIMIT_SUBMISSIONS = ratelimit.limit(
+LIMIT_SUBMISSIONS = rate_limited.limit(
     "submissions",
-    (ratelimit.by_address, "rate_limit_submissions_per_address_per_minute"),
-    (ratelimit.by_checker_token, "rate_limit_submissions_per_minute"),
+    (rate_limited.by_address, "rate_limit_submissions_per_address_per_minute"),
+    (rate_limited.by_checker_token, "rate_limit_submissions_per_minute"),
     shared=False,  # the hot path: counted per process (qc/ratelimit.py says what that lets through)
 )
-LIMIT_SIGN_IN = ratelimit.limit("signin", (ratelimit.by_address, "rate_limit_signin_per_minute"))
+LIMIT_SIGN_IN = rate_limited.limit("signin", (rate_limited.by_address, "rate_limit_signin_per_minute"))
 
 
 @bp.post("/submissions")

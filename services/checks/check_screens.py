@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, redirect, render_template, request, url_for
 
-from qc import jsonbody, ratelimit
+from qc import jsonbody, rate_limited
 from services.checks import api, form_reading, intake
 from services.checks.pages import _ctx, _page, _signed_in, bp
 from services.checks.profiles import Drafts, next_step, previous_step, steps
@@ -26,23 +26,23 @@ def _wait_page(what: str, kept: str):
         "problem.html",
         429,
         heading="Please wait a moment",
-        detail=f"{what} Wait {ratelimit.wait_words(seconds)}, then press the button again. {kept}",
+        detail=f"{what} Wait {rate_limited.wait_words(seconds)}, then press the button again. {kept}",
     )
 
 
 # Every way of sending a check shares the API's budget (per phone and per address).
-FORM_SENDS = ratelimit.limit(
+FORM_SENDS = rate_limited.limit(
     "submissions",
-    (ratelimit.by_address, "rate_limit_submissions_per_address_per_minute"),
-    (ratelimit.by_checker_token, "rate_limit_submissions_per_minute"),
+    (rate_limited.by_address, "rate_limit_submissions_per_address_per_minute"),
+    (rate_limited.by_checker_token, "rate_limit_submissions_per_minute"),
     page=_wait_page("A lot has been sent from here just now.", "Your answers are kept."),
     shared=False,  # the same budget as the API's, counted the same way
 )
 
 # Each save is a database write: a phone may save a lot, but not without end.
-FORM_SAVES = ratelimit.limit(
+FORM_SAVES = rate_limited.limit(
     "saves",
-    (ratelimit.by_checker_token, "rate_limit_form_saves_per_minute"),
+    (rate_limited.by_checker_token, "rate_limit_form_saves_per_minute"),
     page=_wait_page("That was a lot of saving in a short time.", "Your answers so far are kept."),
     shared=False,  # every screen of the form saves: counted per process, like sending
 )

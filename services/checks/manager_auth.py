@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
-from qc import auth, ratelimit, web
+from qc import auth, rate_limited, web
 from qc.web import MANAGER_COOKIE
 from services.checks.directory import publish_person
 from services.checks.passwords import check_manager_password
@@ -67,10 +67,10 @@ def sign_in_form():
 
 
 @bp.post("/sign-in")
-@ratelimit.limit(
+@rate_limited.limit(
     "signin",
-    (ratelimit.by_address, "rate_limit_signin_per_minute"),
-    page=lambda seconds: _form(429, f"Too many tries. Please wait {ratelimit.wait_words(seconds)}, then try again."),
+    (rate_limited.by_address, "rate_limit_signin_per_minute"),
+    page=lambda seconds: _form(429, f"Too many tries. Please wait {rate_limited.wait_words(seconds)}, then try again."),
 )
 def sign_in():
     """Check the password; on success set the session cookie and go on."""

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
-from qc import auth, mongo, ratelimit
+from qc import auth, mongo, rate_limited, ratelimit
 from qc.settings import ROOT
 from services.checks import create_app
 from services.checks.directory import Directory
@@ -30,7 +30,7 @@ LIMITS = {
 
 def _make_app(settings, **overrides):
     app = create_app({**dataclasses.asdict(settings), **LIMITS, **overrides})
-    app.extensions[ratelimit.EXTENSION].clock = lambda: NOW
+    app.extensions[rate_limited.EXTENSION].clock = lambda: NOW
     return app
 
 
@@ -102,7 +102,7 @@ def test_a_new_window_lets_them_send_again(checks):
     for _ in range(3):
         _submit(client, c1)
     assert _submit(client, c1).status_code == 429
-    checks.extensions[ratelimit.EXTENSION].clock = lambda: NOW + 10
+    checks.extensions[rate_limited.EXTENSION].clock = lambda: NOW + 10
     assert _submit(client, c1).status_code == 202
 
 
@@ -286,7 +286,7 @@ def test_the_form_sends_share_the_checker_budget(checks):
     assert page.status_code == 429 and page.headers["Retry-After"] == "10"
     text = page.get_data(as_text=True)
     assert "Please wait a moment" in text and "Your answers are kept." in text
-    checks.extensions[ratelimit.EXTENSION].clock = lambda: NOW + 10
+    checks.extensions[rate_limited.EXTENSION].clock = lambda: NOW + 10
     sent = client.post(f"/check/{draft_id}/send", data={"csrf_token": csrf})
     assert sent.status_code == 303 and sent.headers["Location"].endswith("/sent")
 
@@ -348,7 +348,7 @@ def _database_down(*args):
 
 
 def test_a_database_outage_does_not_turn_the_limiter_into_a_500(checks):
-    checks.extensions[ratelimit.EXTENSION].hit = _database_down  # the shared counts; sends count in memory
+    checks.extensions[rate_limited.EXTENSION].hit = _database_down  # the shared counts; sends count in memory
     client = checks.test_client()
     assert _submit(client, checks.tokens[0]).status_code == 202
     assert client.post("/api/v1/auth/token", json={"username": "rm1", "password": "x"}).status_code == 401
