@@ -18,6 +18,7 @@ WORKDIR /app
 # .dockerignore also keeps out of the build context.
 COPY pyproject.toml ./
 COPY qc ./qc
+COPY qc_tools ./qc_tools
 COPY services ./services
 COPY schemas ./schemas
 COPY deploy ./deploy

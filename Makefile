@@ -12,17 +12,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m qc.devstack run
+	$(PY) -m qc_tools.devstack run
 
 stop: $(STAMP)
-	$(PY) -m qc.devstack stop
+	$(PY) -m qc_tools.devstack stop
 
 # Every process of the stack `make run` started: pid, state, uptime, restarts, memory, ready.
 status: $(STAMP)
-	$(PY) -m qc.cli status
+	$(PY) -m qc_tools.cli status
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check qc services tests
+	$(VENV)/bin/ruff check qc qc_tools services tests bench
 
 # Headless Chromium and axe-core for the form's browser tests, installed only when missing.
 AXE_CORE := var/npm/node_modules/axe-core/axe.min.js

@@ -55,5 +55,5 @@ def create_skeleton_app() -> Flask:
         producer.flush(timeout=10)
         producer.close(timeout=10)
 
-    app.extensions["qc.close"] = close  # qc/gunicorn_conf.py's worker_exit flushes it
+    app.extensions["qc.close"] = close  # qc_tools/gunicorn_conf.py's worker_exit flushes it
     return app

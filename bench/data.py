@@ -8,7 +8,7 @@ import random
 import uuid
 
 from qc import events
-from qc.demo_checks import NOT_WORKING, QUESTIONS, WORKING
+from qc_tools.demo_checks import NOT_WORKING, QUESTIONS, WORKING
 from services.checks.handlers import content_hash
 
 WEEKS = 52

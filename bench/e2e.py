@@ -16,9 +16,9 @@ from bench.pipeline import directory_size, wait_committed
 from bench.report import E2E_RATE
 from bench.stats import percentile
 from qc import periods
-from qc.devstack import SERVICES
 from qc.kafka import Publisher, make_producer
 from qc.settings import TOPICS, Settings
+from qc_tools.devstack import SERVICES
 
 RATE = E2E_RATE  # the rate the target is set at
 URGENT_SHARE = 0.05

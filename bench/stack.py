@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from qc.devstack import Stack, free_port, http_ok, wait_until
 from qc.kafka import create_topics
+from qc_tools.devstack import Stack, free_port, http_ok, wait_until
 
 DIRECTORY_DB = "bench_directory"
 DIRECTORY_COLLECTIONS = ("regions", "sites", "people", "checker_tokens")
@@ -72,7 +72,7 @@ def seed_directory(stack: Stack, credentials: Path) -> None:
     """Load the 1,500-site demo directory once, into a database every phase copies from."""
     env = {**os.environ, **stack.env, "QC_MONGO_DB": DIRECTORY_DB}
     subprocess.run(
-        [sys.executable, "-m", "qc.cli", "demo-seed", "--sites", "1500", "--credentials", str(credentials)],
+        [sys.executable, "-m", "qc_tools.cli", "demo-seed", "--sites", "1500", "--credentials", str(credentials)],
         env=env,
         check=True,
         capture_output=True,
@@ -101,11 +101,11 @@ def _metrics_env(stack: Stack, name: str) -> dict:
 
 
 def start_web(stack: Stack, name: str, app: str, port: int) -> str:
-    """One WSGI app under gunicorn with the services' settings (qc/gunicorn_conf.py); returns its URL."""
+    """One WSGI app under gunicorn with the services' settings (qc_tools/gunicorn_conf.py); returns its URL."""
     service = name.removesuffix("-web")
     stack.spawn(
         name,
-        [GUNICORN, "-c", "python:qc.gunicorn_conf", "--bind", f"127.0.0.1:{port}", app],
+        [GUNICORN, "-c", "python:qc_tools.gunicorn_conf", "--bind", f"127.0.0.1:{port}", app],
         _metrics_env(stack, service),
     )
     url = f"http://127.0.0.1:{port}"

@@ -110,7 +110,7 @@ def mark_polled(group: str) -> None:
 def exposition(multiproc_dir: str | None, supervisor_state: Path | None = None) -> tuple[bytes, str]:
     """The text to serve at /metrics, merged across processes when multiprocess.
 
-    ``supervisor_state``: under `make run`, the supervisor's state file (qc/supervisor.py), whose
+    ``supervisor_state``: under `make run`, the supervisor's state file (qc_tools/supervisor.py), whose
     restarts and crash loops are added when it exists.
     """
     if multiproc_dir:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from qc import mongo
 from qc.settings import Settings
-from qc.supervisor import STATE_FILE
+
+# Where `make run`'s supervisor (qc_tools/supervisor.py) keeps the state of every process, under var/run.
+STATE_FILE = "supervisor.json"
 
 
 def supervisor_state(settings: Settings) -> Path:

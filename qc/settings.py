@@ -109,7 +109,7 @@ class Settings:
     web_threads: int = 4
     # On SIGTERM a web worker answers 503 on /readyz for this long, still
     # serving, so a load balancer stops sending it requests before it stops
-    # accepting them; then it finishes what is in flight (qc/gunicorn_conf.py).
+    # accepting them; then it finishes what is in flight (qc_tools/gunicorn_conf.py).
     shutdown_drain_seconds: float = 2.0
     var_dir: Path = ROOT / "var"
     schemas_dir: Path = ROOT / "schemas"

@@ -41,7 +41,7 @@ def install(app: Flask, service: str, settings: Settings, readiness: dict[str, C
     """Add /healthz, /readyz, /metrics, request metrics and problem-document errors."""
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["qc.settings"] = settings
-    # Under `make run`: not ready while a process this service needs keeps crashing (qc/supervisor.py).
+    # Under `make run`: not ready while a process this service needs keeps crashing (qc_tools/supervisor.py).
     readiness = {**readiness, "processes": ready.processes_ready(settings, service)}
     app.register_blueprint(_ops_blueprint(service, settings, readiness))
     if settings.trusted_proxy_hops > 0:
@@ -137,7 +137,7 @@ def _ops_blueprint(service: str, settings: Settings, readiness: dict[str, Callab
     def readyz():
         """Ready: every dependency answers; 503 naming those that do not, or while shutting down."""
         if current_app.extensions.get("qc.draining"):
-            # Set on SIGTERM (qc/gunicorn_conf.py): the worker still answers
+            # Set on SIGTERM (qc_tools/gunicorn_conf.py): the worker still answers
             # for a moment but wants no new work, whatever its dependencies say.
             return problem(503, "Not ready", "This instance is shutting down.", down={"self": "shutting down"})
         down = {}

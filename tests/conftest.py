@@ -13,9 +13,9 @@ import pytest
 from kafka import KafkaConsumer
 
 from qc import events
-from qc.devstack import Stack
 from qc.kafka import create_topics
 from qc.settings import Settings
+from qc_tools.devstack import Stack
 from tests.stack_env import stack_env
 
 
@@ -54,7 +54,7 @@ def settings(stack) -> Settings:
 def run_qc(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
     """The ``qc`` command run as an operator runs it, with ``env`` as its whole environment; output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "qc.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "qc_tools.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from qc.devstack import SERVICES, free_port
+from qc_tools.devstack import SERVICES, free_port
 
 
 def stack_env(var: Path, **overrides: str) -> dict[str, str]:
@@ -21,7 +21,7 @@ def stack_env(var: Path, **overrides: str) -> dict[str, str]:
         "QC_AGGREGATE_PORT": str(free_port()),
         "QC_NOTIFY_PORT": str(free_port()),
         "QC_VAR_DIR": str(var),
-        # Each test stack has its own key, as each `make run` install has (qc.make_run.install_secret_key).
+        # Each test stack has its own key, as each `make run` install has (qc_tools.make_run.install_secret_key).
         "QC_SECRET_KEY": secrets.token_urlsafe(32),
         # A stopped or killed member's partitions move after about the session timeout.
         "QC_KAFKA_SESSION_TIMEOUT_MS": "3000",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from qc.devstack import SERVICES
 from qc.settings import ROOT
+from qc_tools.devstack import SERVICES
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -24,10 +24,10 @@ from pathlib import Path
 import requests
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from qc.devstack import Stack, http_ok
 from qc.kafka import create_topics
 from qc.settings import GROUP_TOPICS, Settings
-from qc.supervisor import Supervisor
+from qc_tools.devstack import Stack, http_ok
+from qc_tools.supervisor import Supervisor
 from tests.conftest import wait_for
 from tests.stack_env import stack_env
 

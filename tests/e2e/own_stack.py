@@ -23,9 +23,9 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, multiprocess
 
 from qc import events, periods
-from qc.devstack import Stack, port_open, wait_until
 from qc.kafka import Publisher, create_topics, make_producer
 from qc.settings import TOPICS
+from qc_tools.devstack import Stack, port_open, wait_until
 from tests.conftest import wait_for
 from tests.stack_env import stack_env
 
@@ -71,7 +71,7 @@ def start_web(stack: Stack, name: str, service: str, port: int, env: dict[str, s
     argv = [
         gunicorn,
         "-c",
-        "python:qc.gunicorn_conf",
+        "python:qc_tools.gunicorn_conf",
         "--bind",
         f"127.0.0.1:{port}",
         f"services.{service}:create_app()",

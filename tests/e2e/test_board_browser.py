@@ -11,8 +11,8 @@ from selenium.webdriver.common.by import By
 from werkzeug.serving import make_server
 
 from qc import auth, mongo, web
-from qc.devstack import free_port
 from qc.kafka import Publisher, make_producer
+from qc_tools.devstack import free_port
 from services.notify import create_app
 from tests.conftest import wait_for
 from tests.e2e.conftest import assert_accessible

@@ -5,7 +5,7 @@ checks, with urgent concerns, unknown questions (rejected), repeats of the same
 submission_id and copies under a new id (rejected as duplicates), are POSTed
 through the intake API while each worker is killed with SIGKILL three times,
 each web service and the SMTP sink too, and `make run`'s supervisor
-(qc/supervisor.py) starts each again. When the pipeline is quiet, the tests
+(qc_tools/supervisor.py) starts each again. When the pipeline is quiet, the tests
 below check from the database and the topics that every accepted check was
 decided once, counted once, and alerted once, and that nothing was lost. The
 figures are printed. (The broker's own crash, which loses its in-memory log,
@@ -28,8 +28,8 @@ import pytest
 from pymongo import MongoClient
 
 from qc import periods
-from qc.demo_checks import generate
 from qc.settings import TOPICS
+from qc_tools.demo_checks import generate
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
 

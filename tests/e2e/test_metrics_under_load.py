@@ -27,10 +27,10 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
-from qc import demo_checks
-from qc.devstack import free_port, http_ok, wait_until
 from qc.kafka import make_producer
 from qc.settings import ROOT, TOPICS
+from qc_tools import demo_checks
+from qc_tools.devstack import free_port, http_ok, wait_until
 from services.aggregate.worker import GROUP as AGGREGATE_GROUP
 from services.aggregate.worker import AggregateHandler
 from services.checks.worker import GROUP as CHECKS_GROUP

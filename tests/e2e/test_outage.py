@@ -29,9 +29,9 @@ import requests
 from pymongo import MongoClient
 
 from qc import events
-from qc.demo_checks import generate
 from qc.kafka import create_topics
 from qc.settings import TOPICS
+from qc_tools.demo_checks import generate
 from services.checks import intake
 from services.checks.schemas import SubmissionSchema
 from tests.conftest import wait_for

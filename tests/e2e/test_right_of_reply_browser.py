@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from werkzeug.serving import make_server
 
 from qc import auth, events, mongo, web
-from qc.devstack import free_port
+from qc_tools.devstack import free_port
 from services.aggregate import create_app
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore

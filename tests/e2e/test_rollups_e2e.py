@@ -13,7 +13,7 @@ import pytest
 import requests
 from pymongo import MongoClient
 
-from qc.demo_checks import generate, send_demo_checks
+from qc_tools.demo_checks import generate, send_demo_checks
 from tests.conftest import wait_for
 from tests.e2e.conftest import run_axe
 

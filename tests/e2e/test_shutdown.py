@@ -16,9 +16,9 @@ from kafka import KafkaAdminClient, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
-from qc.demo_checks import generate
-from qc.devstack import free_port
 from qc.settings import TOPICS
+from qc_tools.demo_checks import generate
+from qc_tools.devstack import free_port
 from services.aggregate import worker as aggregate_worker
 from services.checks import worker as checks_worker
 from services.checks.metrics import INTAKE_OUTCOMES, VALIDATOR_OUTCOMES

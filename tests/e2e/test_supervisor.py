@@ -14,9 +14,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from qc import status
-from qc.devstack import Stack, alive, stop_pids
-from qc.supervisor import Supervisor
+from qc_tools import status
+from qc_tools.devstack import Stack, alive, stop_pids
+from qc_tools.supervisor import Supervisor
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
 from tests.e2e.own_stack import own_env, own_stack
@@ -84,9 +84,9 @@ def test_a_killed_worker_web_service_and_database_come_back_and_intake_goes_on(t
 def test_a_killed_broker_comes_back_with_our_topics_and_its_clients_start_again(tmp_path):
     from kafka import KafkaConsumer
 
-    from qc.devstack import SERVICES
-    from qc.make_run import after_restart
     from qc.settings import TOPICS
+    from qc_tools.devstack import SERVICES
+    from qc_tools.make_run import after_restart
 
     with own_stack(tmp_path) as stack:
         stack.start_services()
@@ -136,9 +136,9 @@ def test_a_broker_crash_loses_no_check_answered_202(tmp_path, report):
     counted once."""
     from pymongo import MongoClient
 
-    from qc.demo_checks import generate
-    from qc.devstack import SERVICES
-    from qc.make_run import after_restart
+    from qc_tools.demo_checks import generate
+    from qc_tools.devstack import SERVICES
+    from qc_tools.make_run import after_restart
 
     with own_stack(tmp_path) as stack:
         credentials = tmp_path / "credentials.json"

@@ -21,11 +21,11 @@ from pymongo.errors import (
 
 from qc import events, mongo, signing
 from qc.consumer import ConsumerLoop
-from qc.devstack import free_port
 from qc.failures import is_transient
 from qc.handler import Handler
 from qc.kafka import Publisher, PublishError, make_consumer, make_producer
 from qc.settings import TOPICS
+from qc_tools.devstack import free_port
 from tests.conftest import wait_for
 from tests.e2e.crash_tools import read_all
 

@@ -10,11 +10,12 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from qc import cli, events, mongo, signing
+from qc import events, mongo, signing
 from qc.consumer import ConsumerLoop
 from qc.deadletter import REPLAYS
 from qc.kafka import Publisher, make_consumer, make_producer
 from qc.settings import TOPICS
+from qc_tools import cli
 from tests.conftest import read_topic, wait_for
 from tests.integration.test_workers import _Recorder
 

@@ -222,7 +222,7 @@ def test_a_repeat_answers_the_same_without_a_second_event(client, settings):
 
 def test_broker_down_means_503_with_retry_after_and_nothing_recorded(settings):
     """Never a 202 for something that is then lost."""
-    from qc.devstack import free_port
+    from qc_tools.devstack import free_port
 
     app = create_app(
         {

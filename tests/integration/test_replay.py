@@ -9,9 +9,9 @@ import pytest
 from kafka import KafkaProducer
 
 from qc import events, mongo, periods
-from qc.devstack import Stack, free_port, port_open, wait_until
 from qc.kafka import Publisher, create_topics, make_producer
 from qc.settings import TOPICS
+from qc_tools.devstack import Stack, free_port, port_open, wait_until
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.replay import replay_from_start
 from services.aggregate.store import RollupStore

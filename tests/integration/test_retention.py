@@ -14,7 +14,8 @@ import json
 
 import pytest
 
-from qc import cli, events, periods, retention
+from qc import events, periods, retention
+from qc_tools import cli
 from services.aggregate import handlers
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.feedback import Feedback

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from qc.devstack import free_port
-from qc.make_run import install_secret_key
 from qc.settings import DEV_SECRET_KEY, InsecureSettings, Settings
+from qc_tools.devstack import free_port
+from qc_tools.make_run import install_secret_key
 from tests.conftest import run_qc
 
 BIN = Path(sys.executable).parent
@@ -40,7 +40,7 @@ def test_a_web_service_refuses_to_start_without_a_strong_key(stack, tmp_path, ke
         [
             str(BIN / "gunicorn"),
             "-c",
-            "python:qc.gunicorn_conf",
+            "python:qc_tools.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{free_port()}",
             "services.checks:create_app()",

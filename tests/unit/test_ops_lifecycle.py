@@ -12,10 +12,11 @@ from flask import Flask
 from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import REGISTRY
 
-from qc import events, gunicorn_conf, metrics, signing, web
+from qc import events, metrics, signing, web
 from qc.consumer import ConsumerLoop
 from qc.handler import Handler
 from qc.settings import ROOT, Settings
+from qc_tools import gunicorn_conf
 from services.checks import metrics as checks_metrics
 from services.notify import metrics as notify_metrics
 from services.notify.rules import load_rules

@@ -121,7 +121,7 @@ def _module_exists(name: str) -> bool:
 
 
 def _cli_accepts(argv: list[str]) -> bool:
-    from qc import cli
+    from qc_tools import cli
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
@@ -152,8 +152,8 @@ def command_problems(compose: dict, scripts: dict[str, str]) -> list[str]:
             if not _module_exists(command[2]):
                 problems.append(f"{name}: no module {command[2]}")
         elif command[:1] == ["qc"]:
-            if scripts.get("qc") != "qc.cli:main":
-                problems.append(f"{name}: pyproject.toml installs no qc command (qc.cli:main)")
+            if scripts.get("qc") != "qc_tools.cli:main":
+                problems.append(f"{name}: pyproject.toml installs no qc command (qc_tools.cli:main)")
             elif not _cli_accepts(command[1:]):
                 problems.append(f"{name}: `{' '.join(command)}` is not a qc command")
         else:

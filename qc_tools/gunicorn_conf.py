@@ -1,4 +1,4 @@
-"""gunicorn settings shared by the three web services (``-c python:qc.gunicorn_conf``).
+"""gunicorn settings shared by the three web services (``-c python:qc_tools.gunicorn_conf``).
 
 Graceful shutdown of a web worker, on SIGTERM (from the arbiter, `make stop`
 or ``docker stop``):

@@ -40,7 +40,7 @@ def start(host: str, port: int, directory: Path | None = None) -> tuple[Controll
 
 
 def main() -> None:
-    """``python -m qc.smtp_sink --port 1025 --dir var/mail``: run until killed."""
+    """``python -m qc_tools.smtp_sink --port 1025 --dir var/mail``: run until killed."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1025)

@@ -11,9 +11,9 @@ import json
 import time
 from pathlib import Path
 
-from qc.devstack import SERVICES, alive, http_ok, port_open
 from qc.settings import Settings
-from qc.supervisor import STATE_FILE
+from qc_tools.devstack import SERVICES, alive, http_ok, port_open
+from qc_tools.supervisor import STATE_FILE
 
 ORDER = ["broker", "database", "smtp", *(f"{s}-{kind}" for s in SERVICES for kind in ("web", "worker"))]
 

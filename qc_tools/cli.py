@@ -144,7 +144,7 @@ def cmd_replay(settings: Settings, args) -> int:
 
 def cmd_demo_checks(settings: Settings, args) -> int:
     """Send generated checks from the demo checkers through the intake API (the real path)."""
-    from qc.demo_checks import send_demo_checks
+    from qc_tools.demo_checks import send_demo_checks
 
     path = args.credentials or settings.var_dir / "demo-credentials.json"
     figures = send_demo_checks(
@@ -200,7 +200,7 @@ def cmd_deadletter_replay(settings: Settings, args) -> int:
 
 def cmd_status(settings: Settings, args) -> int:
     """Every process of the `make run` stack: pid, state, uptime, restarts, memory, ready."""
-    from qc import status
+    from qc_tools import status
 
     found = status.rows(settings)
     print(json.dumps(found, indent=1) if args.json else status.table(found))

@@ -1,7 +1,7 @@
 """`make run`: the whole stack on its embedded defaults, supervised until Ctrl-C or `make stop`.
 
-Starts everything through ``qc.devstack.Stack``, seeds the demo data the first time, prints the URLs,
-and then keeps every process up (``qc.supervisor``): a broker started again gets its topics first
+Starts everything through ``qc_tools.devstack.Stack``, seeds the demo data the first time, prints the URLs,
+and then keeps every process up (``qc_tools.supervisor``): a broker started again gets its topics first
 and its clients after it.
 """
 
@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from qc.devstack import SERVICES, STOPPING, Stack, StackError, port_open, wait_until
 from qc.settings import MIN_SECRET_KEY_LENGTH, Settings
-from qc.supervisor import Supervisor
+from qc_tools.devstack import SERVICES, STOPPING, Stack, StackError, port_open, wait_until
+from qc_tools.supervisor import Supervisor
 
 
 def install_secret_key(var_dir: Path) -> str:
@@ -84,7 +84,7 @@ Stop with Ctrl-C here or `make stop`.""",
     )
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    # One process that stops is started again, not a reason to stop them all (qc/supervisor.py).
+    # One process that stops is started again, not a reason to stop them all (qc_tools/supervisor.py).
     services = [f"{s}-{kind}" for s in SERVICES for kind in ("web", "worker")]
     supervisor = Supervisor(stack, on_restart=lambda name: after_restart(stack, name), dependents={"broker": services})
     try:

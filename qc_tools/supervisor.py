@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-STATE_FILE = "supervisor.json"
+from qc.readiness import STATE_FILE
 
 
 @dataclasses.dataclass
@@ -35,7 +35,7 @@ class Watched:
 
 
 class Supervisor:
-    """Watches the processes of a ``qc.devstack.Stack`` and restarts those that exit."""
+    """Watches the processes of a ``qc_tools.devstack.Stack`` and restarts those that exit."""
 
     def __init__(
         self,

@@ -174,7 +174,7 @@ class Stack:
             [
                 sys.executable,
                 "-m",
-                "qc.smtp_sink",
+                "qc_tools.smtp_sink",
                 "--host",
                 shost,
                 "--port",
@@ -190,7 +190,7 @@ class Stack:
     def run_cli(self, *args: str) -> str:
         """Run a ``qc`` command against this stack; its output, or StackError."""
         result = subprocess.run(
-            [sys.executable, "-m", "qc.cli", *args],
+            [sys.executable, "-m", "qc_tools.cli", *args],
             env={**os.environ, **self.env},
             capture_output=True,
             text=True,
@@ -218,7 +218,7 @@ class Stack:
                 [
                     gunicorn,
                     "-c",
-                    "python:qc.gunicorn_conf",
+                    "python:qc_tools.gunicorn_conf",
                     "--bind",
                     f"{self.settings.bind_host}:{ports[service]}",
                     f"services.{service}:create_app()",
@@ -309,13 +309,13 @@ def alive(pid: int) -> bool:
 
 
 def main() -> int:
-    """``python -m qc.devstack run|stop``."""
+    """``python -m qc_tools.devstack run|stop``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("action", choices=("run", "stop"))
     args = parser.parse_args()
     settings = Settings.from_env()
     if args.action == "run":
-        from qc.make_run import run  # `make run`'s supervising loop lives there
+        from qc_tools.make_run import run  # `make run`'s supervising loop lives there
 
         return run(settings)
     stopped = stop_pids(settings.var_dir)
