@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -30,6 +31,8 @@ from kafka.errors import KafkaTimeoutError
 from pymongo.database import Database
 
 from qc import events
+from qc.failures import where
+from qc.kafka import Publisher
 from qc.mongo import GroupInsert
 from qc.settings import GROUP_TOPICS, TOPICS, Settings
 from services.checks import metrics as checks_metrics
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 PREFIX = "outbox_"
 BUCKET_MINUTES = 10
 STATE = "outbox_state"  # one document: the checkpoint and the time up to which everything has been consumed
+REQUEST_TIMEOUT_MS = 10_000  # a look gives up on a broker that does not answer, rather than wait minutes
 WATCH_EVERY_SECONDS = 3.0  # a few small requests to the broker (and rarely a write) each time
 
 
@@ -97,7 +101,7 @@ class Outbox:
 
 
 class OutboxWatch:
-    """Run between polls of the checks worker: republish what a lost log lost, forget what is consumed.
+    """Beside the checks worker, every few seconds: republish what a lost log lost, forget what is consumed.
 
     Any member of the checks group may run it; two doing the same republish
     only send repeats, which the pipeline drops.
@@ -107,7 +111,7 @@ class OutboxWatch:
         self,
         settings: Settings,
         db: Database,
-        publisher,
+        publisher=None,
         every: float = WATCH_EVERY_SECONDS,
         groups: dict[str, tuple[str, ...]] = GROUP_TOPICS,
     ):
@@ -115,22 +119,36 @@ class OutboxWatch:
         self.groups = groups  # which consumer groups must have read which topics
         self.outbox = Outbox(db)
         self.state = db[STATE]
-        self.publisher = publisher
+        self.publisher = publisher  # None: one of its own, made when there is something to publish again
         self.every = every
         # A check kept at t was acknowledged by t + this at the latest (its claim waits as long: intake.py).
         self.margin = dt.timedelta(seconds=2 * settings.kafka_ack_timeout_seconds + 1)
-        self._next = 0.0
-        self._admin: KafkaAdminClient | None = None
         # Set by the worker when it found the directory topic empty at start (it publishes it again): on the
         # embedded broker that means its log was lost, however few events the last look had seen.
         self.log_lost_at_start = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def __call__(self) -> None:
-        """Look if due (every few seconds)."""
-        if time.monotonic() < self._next:
-            return
-        self._next = time.monotonic() + self.every
-        self.check()
+    def start(self) -> None:
+        """Look now and every few seconds on a thread of its own: a look asks the broker things that can
+        wait for as long as it is away, and the validator's loop must not wait with it."""
+        self._thread = threading.Thread(target=self._run, name="outbox-watch", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop looking (worker exit)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        wait = 0.0
+        while not self._stopping.wait(wait):
+            wait = self.every
+            try:
+                self.check()
+            except Exception as e:  # the broker or database away: the next look tries again
+                log.warning("outbox: look postponed", extra={"error": where(e)})
 
     def check(self) -> str:
         """One look; what it found: "lost", "consumed", "waiting" or "first"."""
@@ -161,12 +179,6 @@ class OutboxWatch:
         self._save(read_at, ends, safe_since=safe_since)
         return "consumed"
 
-    def close(self) -> None:
-        """Close the admin client (worker exit)."""
-        if self._admin is not None:
-            self._admin.close()
-            self._admin = None
-
     def _republish(self, safe_since: dt.datetime | None, went_back: list[str]) -> None:
         since = None if safe_since is None else safe_since - self.margin
         kept = self.outbox.kept_since(since)
@@ -178,25 +190,39 @@ class OutboxWatch:
                 "kept_since": events.isoformat(since) if since else None,
             },
         )
-        for doc in kept:
-            self.publisher.send(TOPICS["received"], doc["site_id"], doc["event"])
-        self.publisher.flush()
+        publisher = self.publisher or Publisher.for_settings(self.settings, "qc-outbox", source="qc/checks/intake")
+        try:
+            for doc in kept:
+                publisher.send(TOPICS["received"], doc["site_id"], doc["event"])
+            publisher.flush()
+        finally:
+            if publisher is not self.publisher:
+                publisher.close()
         checks_metrics.OUTBOX_REPUBLISHED.inc(len(kept))
         checks_metrics.BROKER_LOG_LOST.inc()
 
     def _consumed(self, checkpoint: dict[TopicPartition, int]) -> bool:
         """True when every group has committed at least up to the checkpoint's ends on every topic it reads."""
-        admin = self._admin_client()
-        for group, topics in self.groups.items():
-            wanted = [tp for tp in checkpoint if tp.topic in topics and checkpoint[tp] > 0]
-            if not wanted:
-                continue
-            committed = admin.list_group_offsets({group: wanted}).get(group, {})
-            for tp in wanted:
-                done = committed.get(tp)
-                if done is None or done.offset < checkpoint[tp]:
-                    return False
-        return True
+        # A new client each time, as for the ends: one connected to a broker that has restarted may hang on.
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            client_id="qc-outbox",
+            request_timeout_ms=REQUEST_TIMEOUT_MS,
+            api_version=self.settings.kafka_api_tuple,  # named: probing waits 30 s when the broker is away
+        )
+        try:
+            for group, topics in self.groups.items():
+                wanted = [tp for tp in checkpoint if tp.topic in topics and checkpoint[tp] > 0]
+                if not wanted:
+                    continue
+                committed = admin.list_group_offsets({group: wanted}).get(group, {})
+                for tp in wanted:
+                    done = committed.get(tp)
+                    if done is None or done.offset < checkpoint[tp]:
+                        return False
+            return True
+        finally:
+            admin.close()
 
     def _end_offsets(self) -> tuple[dt.datetime, dict[TopicPartition, int]]:
         """When they were read (just before), and the end offset of every partition the pipeline reads.
@@ -212,6 +238,8 @@ class OutboxWatch:
             client_id="qc-outbox",
             enable_auto_commit=False,
             fetch_max_wait_ms=10,
+            request_timeout_ms=REQUEST_TIMEOUT_MS,
+            api_version=self.settings.kafka_api_tuple,
         )
         try:
             topics = sorted({t for topics in self.groups.values() for t in topics})
@@ -230,11 +258,6 @@ class OutboxWatch:
             return read_at, {tp: max(probe.highwater(tp), listed[tp]) for tp in partitions}
         finally:
             probe.close()
-
-    def _admin_client(self) -> KafkaAdminClient:
-        if self._admin is None:
-            self._admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, client_id="qc-outbox")
-        return self._admin
 
     def _save(self, taken_at: dt.datetime, ends: dict[TopicPartition, int], safe_since: dt.datetime | None) -> None:
         """A new checkpoint: these ends, read at ``taken_at``; everything kept before ``safe_since`` has been read."""

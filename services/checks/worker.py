@@ -44,11 +44,8 @@ class ChecksHandler(Handler):
         self.question_sets = QuestionSets.load(settings.schemas_dir)
         self.publisher = publisher
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
-        self.outbox_watch = OutboxWatch(settings, db, publisher)
-
-    def tick(self) -> None:
-        """Every few seconds: publish again what a broker that lost its log lost (outbox.py)."""
-        self.outbox_watch()
+        # Publishes again what a broker that lost its log lost (outbox.py); started by main, on its own thread.
+        self.outbox_watch = OutboxWatch(settings, db)
 
     def close(self) -> None:
         """Worker exit."""
@@ -212,6 +209,7 @@ def main() -> None:
         handler = ChecksHandler(settings, db, publisher)
         # A directory to publish again means the broker lost its log (unless this is the very first start).
         handler.outbox_watch.log_lost_at_start = log_lost
+        handler.outbox_watch.start()
         return handler
 
     runner.run_worker("checks", GROUP, build, jobs=[retention.job])

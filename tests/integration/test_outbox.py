@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 from qc import events
 from qc.settings import TOPICS
 from services.checks.outbox import Outbox, OutboxWatch, bucket_end, bucket_of
-from tests.conftest import read_topic
+from tests.conftest import read_topic, wait_for
 
 
 def _body(token_site: str = "S0001") -> dict:
@@ -159,3 +159,14 @@ def test_checks_are_forgotten_only_once_every_group_has_read_past_the_checkpoint
     # A collection is kept while a check in it may not have been acknowledged before the checkpoint.
     recent = bucket_of(kept_at)
     assert (recent in outbox.buckets()) == (bucket_end(recent) >= safe_since - watch.margin)
+
+
+def test_the_watch_looks_on_a_thread_of_its_own_and_stops_when_closed(checks_app, settings):
+    db = checks_app.extensions["qc.checks"].db
+    watch = OutboxWatch(settings, db, every=0.2, groups={"qc-outbox-test": (TOPICS["received"],)})
+    watch.start()
+    try:
+        wait_for(lambda: db["outbox_state"].find_one({"_id": "checkpoint"}), 30, "the first look")
+    finally:
+        watch.close()
+    assert not watch._thread.is_alive()
