@@ -11,9 +11,10 @@ from qc.settings import TOPICS, Settings
 from services.notify import consent, retention, sending
 from services.notify import metrics as notify_metrics
 from services.notify import rules as alert_rules
-from services.notify.delivery import Deliveries, Mailer
+from services.notify.delivery import Deliveries
 from services.notify.feedback import FixFeedback
 from services.notify.knowledge import Knowledge
+from services.notify.mailer import Mailer
 from services.notify.schedule import Scheduler
 from services.notify.sending import Sender
 from services.notify.silences import Silences

@@ -13,8 +13,9 @@ import pytest
 
 from qc import events
 from services.notify import rules as alert_rules
-from services.notify.delivery import Deliveries, Mailer
+from services.notify.delivery import Deliveries
 from services.notify.knowledge import Knowledge
+from services.notify.mailer import Mailer
 from services.notify.schedule import Scheduler
 from services.notify.sending import Sender
 from services.notify.silences import Silences

@@ -10,7 +10,6 @@ MAX_LINES = 300
 # Longer today, to be split; they may shrink, never grow.
 STILL_LONG = {
     "services/checks/check_screens.py": 391,
-    "services/notify/delivery.py": 338,
     "qc_tools/devstack.py": 327,
     "qc_tools/cli.py": 310,
     "bench/report.py": 335,
