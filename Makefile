@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test unit integration e2e lint bench clean browser prometheus nginx
+.PHONY: run stop status test unit integration e2e kafka test-kafka lint bench clean browser prometheus nginx
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,15 @@ integration: $(STAMP) nginx
 # gunicorn and worker processes, headless Chromium, crash, outage and load tests; then the fuzzer.
 e2e: $(STAMP) browser prometheus
 	$(PY) -m pytest -q tests/e2e tests/fuzz
+
+# A real Apache Kafka (KRaft) from Apache Kafka's own jars, fetched with Maven into var/kafka/lib
+# (deploy/kafka/pom.xml; needs Java 17 and Maven): `make kafka` runs one until Ctrl-C,
+# `make test-kafka` runs the integration and e2e tiers on one instead of the embedded broker.
+kafka: $(STAMP)
+	$(PY) -m qc_tools.kafka_cluster
+
+test-kafka: $(STAMP) browser prometheus nginx
+	QC_STACK_BROKER=kafka $(PY) -m pytest -q tests/integration tests/e2e
 
 # The benchmark (issue 8): its own stack on free ports under a temporary directory; prints one table.
 bench: $(STAMP)

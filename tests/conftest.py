@@ -10,7 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
 
 from qc import events
 from qc.kafka import create_topics
@@ -67,6 +68,17 @@ def mail_messages(stack: Stack) -> list:
     return [
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(maildir.glob("*.eml"))
     ]
+
+
+def new_topic(settings: Settings, prefix: str, partitions: int = 1) -> str:
+    """A topic of the test's own, made first: Kafka as deployed makes no topic for a client that writes to one."""
+    name = f"{prefix}.{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="qc-tests")
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        admin.close()
+    return name
 
 
 def read_topic(settings: Settings, topic: str, until, timeout: float = 30.0) -> list[dict]:

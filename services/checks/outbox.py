@@ -27,7 +27,7 @@ import threading
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaError, KafkaTimeoutError
 from pymongo.database import Database
 
 from qc import events
@@ -215,7 +215,10 @@ class OutboxWatch:
                 wanted = [tp for tp in checkpoint if tp.topic in topics and checkpoint[tp] > 0]
                 if not wanted:
                     continue
-                committed = admin.list_group_offsets({group: wanted}).get(group, {})
+                try:
+                    committed = admin.list_group_offsets({group: wanted}).get(group, {})
+                except KafkaError:  # e.g. no group coordinator yet on a new cluster: not known to be read
+                    return False
                 for tp in wanted:
                     done = committed.get(tp)
                     if done is None or done.offset < checkpoint[tp]:

@@ -26,7 +26,7 @@ from qc.handler import Handler
 from qc.kafka import Publisher, PublishError, make_consumer, make_producer
 from qc.settings import TOPICS
 from qc_tools.devstack import free_port
-from tests.conftest import wait_for
+from tests.conftest import new_topic, wait_for
 from tests.e2e.crash_tools import read_all
 
 pytestmark = pytest.mark.integration
@@ -113,7 +113,7 @@ def _ready(group: str) -> float | None:
 
 
 def test_the_loop_waits_out_a_database_outage(stack, settings, db):
-    topic = f"qc.test.outage.{uuid.uuid4().hex[:8]}"
+    topic = new_topic(settings, "qc.test.outage")
     sent = []
     raw = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     for i in range(3):

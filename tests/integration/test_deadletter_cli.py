@@ -16,7 +16,7 @@ from qc.deadletter import REPLAYS
 from qc.kafka import Publisher, make_consumer, make_producer
 from qc.settings import TOPICS
 from qc_tools import cli
-from tests.conftest import read_topic, wait_for
+from tests.conftest import new_topic, read_topic, wait_for
 from tests.integration.test_workers import _Recorder
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ SECRET = "Mary Smith says the night staff hurt her"
 def dead(stack):
     """Three poison events on a topic of our own, dead-lettered by a real ConsumerLoop (then stopped)."""
     settings = stack.settings
-    topic = f"qc.test.dl.{uuid.uuid4().hex[:8]}"
+    topic = new_topic(settings, "qc.test.dl")
     good = events.make_event(
         "org.qc.directory.changed",
         source="t",

@@ -13,7 +13,7 @@ from qc.consumer import ConsumerLoop
 from qc.kafka import make_consumer
 from qc.settings import TOPICS
 from services.checks.directory import directory_event
-from tests.conftest import read_topic, wait_for
+from tests.conftest import new_topic, read_topic, wait_for
 from tests.integration.test_notify import _handler
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def test_a_forged_safeguarding_lead_is_dead_lettered_and_a_signed_change_applied
     other_key = directory_event("person", _lead("attacker@example.org"), secret_key="k" * 40)
     signed = directory_event("person", _lead(f"new-lead-{settings.mongo_db}@test"), secret_key=settings.secret_key)
 
-    topic = f"qc.test.dir.{uuid.uuid4().hex[:8]}"
+    topic = new_topic(settings, "qc.test.dir")
     raw = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     for event in (unsigned, other_key, forged, signed):
         events.validate(event, schemas_dir=settings.schemas_dir)  # all well-formed: only the signature differs

@@ -15,7 +15,7 @@ from services.aggregate import replay
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
-from tests.conftest import run_qc
+from tests.conftest import new_topic, run_qc
 from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def test_a_replay_refuses_when_a_stored_check_is_no_longer_in_the_log(stack, set
 
 
 def test_a_replay_refuses_when_the_log_no_longer_starts_at_offset_zero(stack, settings):
-    topic = f"qc.test.trimmed.{uuid.uuid4().hex[:8]}"
+    topic = new_topic(settings, "qc.test.trimmed")
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)

@@ -18,7 +18,7 @@ from services.aggregate import handlers, state
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
-from tests.conftest import read_topic, wait_for
+from tests.conftest import new_topic, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -173,7 +173,7 @@ class _Recorder(Handler):
 
 
 def test_poison_events_go_to_the_dead_letter_topic_and_the_loop_goes_on(settings, publisher):
-    topic = f"qc.test.{uuid.uuid4().hex[:8]}"
+    topic = new_topic(settings, "qc.test")
     raw = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     good = events.make_event(
         "org.qc.directory.changed",
