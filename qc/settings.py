@@ -38,6 +38,9 @@ TOPICS = {
     "feedback": "qc.feedback",
 }
 
+# The three services, each a web app and a Kafka worker.
+SERVICES = ("checks", "aggregate", "notify")
+
 # Each worker's consumer group and the topics it reads (its Handler.topics; a unit test keeps them equal).
 GROUP_TOPICS = {
     "qc-checks": (TOPICS["received"], TOPICS["alerts"]),

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from qc.settings import MIN_SECRET_KEY_LENGTH, Settings
-from qc_tools.devstack import SERVICES, STOPPING, Stack, StackError, port_open, wait_until
+from qc_tools.devstack import SERVICES, Stack, StackError, port_open, wait_until
+from qc_tools.stopping import STOPPING
 from qc_tools.supervisor import Supervisor
 
 

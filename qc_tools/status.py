@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from qc.settings import Settings
-from qc_tools.devstack import SERVICES, alive, http_ok, port_open
+from qc_tools.devstack import SERVICES, http_ok, port_open
+from qc_tools.stopping import alive
 from qc_tools.supervisor import STATE_FILE
 
 ORDER = ["broker", "database", "smtp", *(f"{s}-{kind}" for s in SERVICES for kind in ("web", "worker"))]

@@ -15,7 +15,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from qc_tools import status
-from qc_tools.devstack import Stack, alive, stop_pids
+from qc_tools.devstack import Stack
+from qc_tools.stopping import alive, stop_pids
 from qc_tools.supervisor import Supervisor
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
