@@ -36,6 +36,15 @@ def install_secret_key(var_dir: Path) -> str:
     return key
 
 
+def supervise(stack: Stack, **options) -> Supervisor:
+    """A supervisor of ``stack`` wired as `make run` wires it: the services stop while the broker is started
+    again, and start after it once its topics are made. ``options`` go to ``Supervisor`` (delays, output)."""
+    services = [f"{s}-{kind}" for s in SERVICES for kind in ("web", "worker")]
+    return Supervisor(
+        stack, on_restart=lambda name: after_restart(stack, name), dependents={"broker": services}, **options
+    )
+
+
 def after_restart(stack: Stack, name: str) -> None:
     """The embedded broker keeps its log in memory: once it is back, make the topics again (their partitions)."""
     if name != "broker":
@@ -86,8 +95,7 @@ Stop with Ctrl-C here or `make stop`.""",
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     # One process that stops is started again, not a reason to stop them all (qc_tools/supervisor.py).
-    services = [f"{s}-{kind}" for s in SERVICES for kind in ("web", "worker")]
-    supervisor = Supervisor(stack, on_restart=lambda name: after_restart(stack, name), dependents={"broker": services})
+    supervisor = supervise(stack)
     try:
         while not stopping:
             time.sleep(0.5)

@@ -104,18 +104,14 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
             log.warning(
                 "submission not accepted: database unavailable", extra={"submission_id": received["submission_id"]}
             )
-            checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
-            _release(ctx, received["submission_id"])
-            return Result(UNAVAILABLE, received["submission_id"])
+            return _unavailable(ctx, received["submission_id"])
         try:
             ctx.publisher.publish_sync(TOPICS["received"], received["site_id"], event)
         except PublishError:
             log.exception(
                 "submission not accepted: broker unavailable", extra={"submission_id": received["submission_id"]}
             )
-            checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
-            _release(ctx, received["submission_id"])
-            return Result(UNAVAILABLE, received["submission_id"])
+            return _unavailable(ctx, received["submission_id"])
         # Written with the others held in a moment, off the request path (store.py).
         ctx.submissions.mark_accepted(received["submission_id"])
         log.info(
@@ -125,12 +121,14 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
     return Result(ACCEPTED, received["submission_id"])
 
 
-def _release(ctx, submission_id: str) -> None:
-    """Give up the claim of a check not sent (the phone is told to try again)."""
+def _unavailable(ctx, submission_id: str) -> Result:
+    """A check not sent: its claim given up, so the phone's next try (it is told to try again) makes it anew."""
+    checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
     try:
         ctx.submissions.release(submission_id)
     except ConnectionFailure:
         pass  # the claim goes stale and a retry takes it over (Submissions.claim)
+    return Result(UNAVAILABLE, submission_id)
 
 
 def _received(data: dict, checker_id: str) -> dict:

@@ -27,7 +27,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from qc.kafka import create_topics
 from qc.settings import GROUP_TOPICS, Settings
 from qc_tools.devstack import Stack, http_ok
-from qc_tools.supervisor import Supervisor
+from qc_tools.make_run import supervise
 from tests.conftest import wait_for
 from tests.stack_env import stack_env
 
@@ -55,7 +55,7 @@ def crash_stack(var: Path):
 @contextlib.contextmanager
 def supervised(stack: Stack, every: float = 0.1):
     """`make run`'s supervisor watching every process of ``stack`` (a quick first restart), until the block ends."""
-    supervisor = Supervisor(stack, out=io.StringIO(), first_delay=0.2, max_delay=2.0)
+    supervisor = supervise(stack, out=io.StringIO(), first_delay=0.2, max_delay=2.0)
     stop = threading.Event()
 
     def watch():

@@ -87,20 +87,14 @@ def test_a_killed_broker_comes_back_with_our_topics_and_its_clients_start_again(
 
     from qc.settings import TOPICS
     from qc_tools.devstack import SERVICES
-    from qc_tools.make_run import after_restart
+    from qc_tools.make_run import supervise
 
     with own_stack(tmp_path) as stack:
         stack.start_services()
         stack.wait_ready(timeout=90)
         services = [f"{s}-{kind}" for s in SERVICES for kind in ("web", "worker")]
         said = io.StringIO()
-        supervisor = Supervisor(
-            stack,
-            out=said,
-            first_delay=0.2,
-            on_restart=lambda n: after_restart(stack, n),
-            dependents={"broker": services},
-        )
+        supervisor = supervise(stack, out=said, first_delay=0.2)
         before = {name: stack.procs[name].pid for name in services}
         os.killpg(stack.procs["broker"].pid, signal.SIGKILL)
         wait_for(lambda: supervisor.check() or "broker: started again" in said.getvalue(), 60, "the broker back")
@@ -138,23 +132,15 @@ def test_a_broker_crash_loses_no_check_answered_202(tmp_path, report):
     from pymongo import MongoClient
 
     from qc_tools.demo_checks import generate
-    from qc_tools.devstack import SERVICES
-    from qc_tools.make_run import after_restart
+    from qc_tools.make_run import supervise
 
     with own_stack(tmp_path) as stack:
         credentials = tmp_path / "credentials.json"
         stack.run_cli("demo-seed", "--sites", "12", "--credentials", str(credentials))
         stack.start_services()
         stack.wait_ready(timeout=90)
-        services = [f"{s}-{kind}" for s in SERVICES for kind in ("web", "worker")]
         said = io.StringIO()
-        supervisor = Supervisor(
-            stack,
-            out=said,
-            first_delay=0.2,
-            on_restart=lambda n: after_restart(stack, n),
-            dependents={"broker": services},
-        )
+        supervisor = supervise(stack, out=said, first_delay=0.2)
         client = MongoClient(stack.settings.mongo_uri, tz_aware=True)
         db = client[stack.settings.mongo_db]
         items = generate(json.loads(credentials.read_text()), 40, seed=11, today=dt.date.today())
