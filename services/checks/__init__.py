@@ -14,7 +14,6 @@ from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
 from services.checks.directory import Directory
-from services.checks.outbox import Outbox
 from services.checks.question_sets import QuestionSets, answer_options
 from services.checks.store import Submissions
 
@@ -28,7 +27,6 @@ class Context:
     publisher: Publisher
     directory: Directory
     submissions: Submissions
-    outbox: Outbox
     question_sets: QuestionSets
     hasher: object
 
@@ -51,7 +49,6 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         publisher=publisher,
         directory=Directory(db, settings.checker_link_idle_days),
         submissions=Submissions(db),
-        outbox=Outbox(db),
         question_sets=QuestionSets.load(settings.schemas_dir),
         hasher=password_hasher(),
     )

@@ -16,7 +16,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure
 
 from qc import events, logs
 from qc.kafka import PublishError
@@ -79,15 +79,6 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
     # A client's X-Correlation-ID travels into events and logs: only a short, plain one is kept.
     if not correlation_id or not _CORRELATION_ID.fullmatch(correlation_id):
         correlation_id = str(uuid.uuid4())
-    try:
-        existing = _claim_or_existing(ctx, received, correlation_id)
-    except (StillSending, ConnectionFailure):
-        # Database down: nothing is claimed or published, so a 503 loses nothing and the phone tries again.
-        checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
-        return Result(UNAVAILABLE, received["submission_id"])
-    if existing is not None:
-        return _repeat(existing, received)
-
     event = events.make_event(
         "org.qc.submission.received",
         source="qc/checks/intake",
@@ -96,15 +87,17 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
         correlation_id=correlation_id,
         event_id=received["submission_id"],
     )
+    try:
+        # The claim keeps the event: if the broker later loses its log, it is published again (outbox.py).
+        existing = _claim_or_existing(ctx, received, event)
+    except (StillSending, ConnectionFailure):
+        # Database down: nothing is claimed or published, so a 503 loses nothing and the phone tries again.
+        checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
+        return Result(UNAVAILABLE, received["submission_id"])
+    if existing is not None:
+        return _repeat(existing, received)
+
     with logs.correlation(correlation_id):
-        try:
-            # Kept first: if the broker later loses its log, the check is published again (outbox.py).
-            ctx.outbox.keep(event)
-        except PyMongoError:
-            log.warning(
-                "submission not accepted: database unavailable", extra={"submission_id": received["submission_id"]}
-            )
-            return _unavailable(ctx, received["submission_id"])
         try:
             ctx.publisher.publish_sync(TOPICS["received"], received["site_id"], event)
         except PublishError:
@@ -170,7 +163,7 @@ class StillSending(Exception):
     """Another request for the same submission is still waiting for the broker."""
 
 
-def _claim_or_existing(ctx, received: dict, correlation_id: str) -> dict | None:
+def _claim_or_existing(ctx, received: dict, event: dict) -> dict | None:
     """None when this request now holds the claim and must publish; else the record to answer from.
 
     A simultaneous identical request waits (up to the broker's acknowledgement
@@ -180,7 +173,7 @@ def _claim_or_existing(ctx, received: dict, correlation_id: str) -> dict | None:
     timeout = ctx.settings.kafka_ack_timeout_seconds
     deadline = time.monotonic() + 2 * timeout + 1
     while True:
-        if ctx.submissions.claim(received, correlation_id, stale_after=2 * timeout) is not None:
+        if ctx.submissions.claim(received, event, event["correlationid"], stale_after=2 * timeout) is not None:
             return None
         existing = ctx.submissions.get(received["submission_id"])
         if existing is not None and existing["status"] != SENDING:

@@ -1,22 +1,28 @@
 """The intake's outbox: a check answered 202 survives a broker that loses its log.
 
-Intake keeps each check's "received" event in the database before it
-publishes it (``Outbox.keep``). The embedded broker keeps its log in memory
-only, so a broker restart loses every event not yet consumed all the way down
-the pipeline (a Kafka cluster can lose acknowledged events too, in an unclean
-leader election). ``OutboxWatch`` notices the log going back and publishes the
-kept events again with their original ids; the validator's "first decision
-stands" re-publishes an earlier decision unchanged, and aggregate and notify
-drop what they have already counted or raised.
+Intake keeps each check's "received" event in the check's own record, written
+by the one insert that claims its submission_id (``store.Submissions.claim``),
+before it publishes it: nothing more on the request path than the claim. The
+embedded broker keeps its log in memory only, so a broker restart loses every
+event not yet consumed all the way down the pipeline (a Kafka cluster can lose
+acknowledged events too, in an unclean leader election). ``OutboxWatch``
+notices the log going back and publishes the kept events again with their
+original ids; the validator's "first decision stands" re-publishes an earlier
+decision unchanged, and aggregate and notify drop what they have already
+counted or raised.
 
 Which events are still needed is known from offsets, not guessed from
 timings: a *checkpoint* notes the end offsets of every topic the pipeline
 reads. Once each consumer group has committed past its topics' checkpoint
 ends, everything acknowledged before the checkpoint was taken has had all its
 effects, so the events kept before then (less the longest a publish may take)
-are no longer needed. They are kept in one collection per ten minutes
-(``outbox_<yyyymmddhhmm>``) so that forgetting them is dropping whole
-collections, not a delete per check on the request path's database.
+are no longer needed and are taken out of their records, in bulk, off the
+request path. Each kept event's record names its ten minutes (field
+``outbox``, indexed only while it is there) so that finding them is an index
+look-up, never a scan of every check ever sent.
+
+This module owns the submissions' ``outbox`` and ``event`` fields; the rest of
+the record is store.py's.
 """
 
 from __future__ import annotations
@@ -28,76 +34,74 @@ import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
+from pymongo import ASCENDING, UpdateOne
 from pymongo.database import Database
 
 from qc import events
 from qc.failures import where
 from qc.kafka import Publisher
-from qc.mongo import GroupInsert
 from qc.settings import GROUP_TOPICS, TOPICS, Settings
 from services.checks import metrics as checks_metrics
 
 log = logging.getLogger(__name__)
-PREFIX = "outbox_"
 BUCKET_MINUTES = 10
 STATE = "outbox_state"  # one document: the checkpoint and the time up to which everything has been consumed
 REQUEST_TIMEOUT_MS = 10_000  # a look gives up on a broker that does not answer, rather than wait minutes
 WATCH_EVERY_SECONDS = 3.0  # a few small requests to the broker (and rarely a write) each time
+# Events taken out of their records this many at a time: one bulk write by _id each, so a burst of
+# checks being forgotten never holds the (serial) database for long.
+FORGET_CHUNK = 500
 
 
 def bucket_of(at: dt.datetime) -> str:
-    """The collection an event kept at ``at`` goes in."""
+    """The ten minutes an event kept at ``at`` is filed under (sorts as time does)."""
     at = at.astimezone(dt.UTC)
     start = at.replace(minute=at.minute - at.minute % BUCKET_MINUTES, second=0, microsecond=0)
-    return PREFIX + start.strftime("%Y%m%d%H%M")
+    return start.strftime("%Y%m%d%H%M")
 
 
 def bucket_end(name: str) -> dt.datetime:
-    """When the ten minutes of collection ``name`` end."""
-    start = dt.datetime.strptime(name.removeprefix(PREFIX), "%Y%m%d%H%M").replace(tzinfo=dt.UTC)
+    """When the ten minutes ``name`` end."""
+    start = dt.datetime.strptime(name, "%Y%m%d%H%M").replace(tzinfo=dt.UTC)
     return start + dt.timedelta(minutes=BUCKET_MINUTES)
 
 
+def keeping(event: dict, at: dt.datetime) -> dict:
+    """The fields a claim made at ``at`` carries to keep its check's event until it has been read."""
+    return {"outbox": bucket_of(at), "event": event}
+
+
 class Outbox:
-    """The kept "received" events, in ten-minute collections."""
+    """The kept "received" events, in their submissions' records."""
 
     def __init__(self, db: Database):
-        self.db = db
-        self._inserts: dict[str, GroupInsert] = {}
+        self.collection = db["submissions"]
 
-    def keep(self, event: dict) -> None:
-        """Keep one check's event before it is published (with the other requests' in flight)."""
-        now = events.now()
-        name = bucket_of(now)
-        inserter = self._inserts.get(name)
-        if inserter is None:
-            # One per collection; the old ones are forgotten as time moves on.
-            self._inserts = {name: GroupInsert(self.db[name])}
-            inserter = self._inserts[name]
-        data = event["data"]
-        # False means kept already: a retry that took over a stale claim of the same check.
-        inserter.insert({"_id": data["submission_id"], "at": now, "site_id": data["site_id"], "event": event})
-
-    def buckets(self) -> list[str]:
-        """Every outbox collection, oldest first."""
-        return sorted(n for n in self.db.list_collection_names() if n.startswith(PREFIX) and n[len(PREFIX) :].isdigit())
+    def ensure_indexes(self) -> None:
+        # Sparse: only records still keeping their event are in it, so it stays as small as the outbox.
+        self.collection.create_index([("outbox", ASCENDING)], sparse=True)
 
     def kept_since(self, since: dt.datetime | None) -> list[dict]:
-        """Events kept at or after ``since`` (all of them when None), oldest first."""
-        found = []
-        for name in self.buckets():
-            if since is not None and bucket_end(name) <= since:
-                continue
-            query = {} if since is None else {"at": {"$gte": since}}
-            found.extend(self.db[name].find(query))
-        return sorted(found, key=lambda d: d["at"])
+        """Events kept at or after ``since`` (all of them when None), oldest first: their records'
+        ``_id``, ``site_id``, ``claimed_at`` and ``event``."""
+        first = "" if since is None else bucket_of(since)
+        found = self.collection.find(
+            {"outbox": {"$gte": first}}, {"site_id": 1, "claimed_at": 1, "event": 1, "outbox": 1}
+        )
+        kept = [d for d in found if since is None or d["claimed_at"] >= since]
+        return sorted(kept, key=lambda d: d["claimed_at"])
 
-    def forget_before(self, before: dt.datetime) -> list[str]:
-        """Drop every collection whose ten minutes ended before ``before``; their names."""
-        dropped = [name for name in self.buckets() if bucket_end(name) < before]
-        for name in dropped:
-            self.db.drop_collection(name)
-        return dropped
+    def forget_before(self, before: dt.datetime) -> int:
+        """Take out of their records the events kept in every ten minutes that ended by ``before``; how many."""
+        cutoff = bucket_of(before)  # the ten minutes before this one have ended by then
+        forgotten = 0
+        while True:
+            ids = [d["_id"] for d in self.collection.find({"outbox": {"$lt": cutoff}}, {"_id": 1}, limit=FORGET_CHUNK)]
+            if not ids:
+                return forgotten
+            ops = [UpdateOne({"_id": i}, {"$unset": {"event": "", "outbox": ""}}) for i in ids]
+            self.collection.bulk_write(ops, ordered=False)
+            forgotten += len(ids)
 
 
 class OutboxWatch:
@@ -173,9 +177,9 @@ class OutboxWatch:
                 self.state.update_one({"_id": "checkpoint"}, {"$set": {"seen": _listed(ends)}})
             return "waiting"
         safe_since = saved["taken_at"]
-        dropped = self.outbox.forget_before(safe_since - self.margin)
-        if dropped:
-            log.info("outbox: consumed events forgotten", extra={"collections": dropped})
+        forgotten = self.outbox.forget_before(safe_since - self.margin)
+        if forgotten:
+            log.info("outbox: consumed events forgotten", extra={"checks": forgotten})
         self._save(read_at, ends, safe_since=safe_since)
         return "consumed"
 

@@ -194,7 +194,7 @@ def start():
 def my_checks():
     """Each check the checker sent, its status in plain words, and what managers did ("you said, we did")."""
     docs = _ctx().submissions.collection.find(
-        {"checker_id": g.checker["checker_id"]}, sort=[("received_at", -1)], limit=50
+        {"checker_id": g.checker["checker_id"]}, {"event": 0}, sort=[("received_at", -1)], limit=50
     )
     checks = [
         {

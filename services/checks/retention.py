@@ -68,7 +68,8 @@ def _anonymise_submissions(db: Database, query: dict) -> int:
             {"_id": claimed["_id"], "checker_id": claimed.get("checker_id"), "anonymised_at": {"$exists": False}},
             {
                 "$set": {"checker_id": None, "anonymised_at": events.now()},
-                "$unset": {"content_hash": "", "correlation_id": ""},
+                # The event the outbox keeps is normally gone within minutes; never past retention.
+                "$unset": {"content_hash": "", "correlation_id": "", "event": "", "outbox": ""},
             },
         )
         if not taken.matched_count:

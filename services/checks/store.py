@@ -18,6 +18,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from qc import events
 from qc.mongo import GroupInsert, find_in, update_and_read
+from services.checks import outbox
 
 log = logging.getLogger(__name__)
 SENDING = "sending"  # claimed by intake, not yet acknowledged by the broker
@@ -58,7 +59,7 @@ class Submissions:
 
     def get(self, submission_id: str) -> dict | None:
         """One submission's record, or None (accepted here and not yet written: read as accepted)."""
-        doc = self.collection.find_one({"_id": submission_id})
+        doc = self.collection.find_one({"_id": submission_id}, {"event": 0})
         if doc is not None and doc["status"] == SENDING and submission_id in self._marks:
             doc["status"] = ACCEPTED
         return doc
@@ -77,12 +78,14 @@ class Submissions:
             doc = self.get(submission_id)
         return doc
 
-    def claim(self, received: dict, correlation_id: str, stale_after: float) -> dict | None:
-        """Claim a new submission_id before publishing it; None if someone else holds it.
+    def claim(self, received: dict, event: dict, correlation_id: str, stale_after: float) -> dict | None:
+        """Claim a new submission_id before publishing its ``event``; None if someone else holds it.
 
         The unique ``_id`` makes one of several simultaneous identical POSTs the
         publisher; the others wait for its outcome. A claim left by a process
-        that died while publishing goes stale and may be taken over.
+        that died while publishing goes stale and may be taken over. The claim
+        keeps the event itself until the whole pipeline has read it (outbox.py):
+        one insert on the request path does both.
         """
         now = events.now()
         doc = {f: received[f] for f in _INTAKE_FIELDS}
@@ -97,9 +100,11 @@ class Submissions:
             reasons=[],
             responses=[],
             correlation_id=correlation_id,
+            **outbox.keeping(event, now),
         )
         if self._claims.insert(doc):  # with the other requests' claims in flight in this process
             return doc
+        # Taken over: the record becomes this request's, the event it keeps included.
         return update_and_read(
             self.collection,
             {
@@ -107,7 +112,7 @@ class Submissions:
                 "status": SENDING,
                 "claimed_at": {"$lt": now - dt.timedelta(seconds=stale_after)},
             },
-            {"$set": {"claimed_at": now}},
+            {"$set": {k: v for k, v in doc.items() if k != "_id"}},
         )
 
     def release(self, submission_id: str) -> None:
@@ -189,7 +194,7 @@ class Submissions:
 
     def decided(self, submission_ids: list[str]) -> dict[str, dict]:
         """The records among these that already hold a decision, by id (one query for a batch)."""
-        decided = find_in(self.collection, "_id", submission_ids, {"decided_at": {"$exists": True}})
+        decided = find_in(self.collection, "_id", submission_ids, {"decided_at": {"$exists": True}}, {"event": 0})
         return {d["_id"]: d for d in decided}
 
     def record_decisions(self, decisions: list[tuple[dict, str, list, str | None]]) -> dict[str, dict]:
@@ -241,7 +246,8 @@ class Submissions:
                 "content_hash": received["content_hash"],
                 "status": "validated",
                 "_id": {"$ne": received["submission_id"]},
-            }
+            },
+            {"event": 0},
         )
 
     def validated_with_content(self, content_hashes: list[str]) -> dict[tuple, list[str]]:

@@ -16,7 +16,7 @@ from services.checks import metrics as checks_metrics
 from services.checks import retention, sharing
 from services.checks.directory import Directory, HeldDirectory, publish_all
 from services.checks.handlers import Decision, decide
-from services.checks.outbox import OutboxWatch
+from services.checks.outbox import Outbox, OutboxWatch
 from services.checks.question_sets import QuestionSets
 from services.checks.store import Submissions
 
@@ -205,6 +205,7 @@ def main() -> None:
         checks_metrics.initialise()
         Directory(db).ensure_indexes()
         Submissions(db).ensure_indexes()
+        Outbox(db).ensure_indexes()
         log_lost = publish_directory_if_missing(settings, db, publisher)
         handler = ChecksHandler(settings, db, publisher)
         # A directory to publish again means the broker lost its log (unless this is the very first start).

@@ -1,9 +1,10 @@
 """The intake's outbox (services/checks/outbox.py) on the real broker and database.
 
-Every check answered 202 is kept before it is published; when the broker's
-log goes back, the kept checks are published again with their own ids; once
-every consumer group has read past a checkpoint, what was kept before it is
-forgotten by dropping whole ten-minute collections. (The embedded broker
+Every check answered 202 is kept (in its own record, by the insert that
+claims it) before it is published; when the broker's log goes back, the kept
+checks are published again with their own ids; once every consumer group has
+read past a checkpoint, the events kept before it are taken out of their
+records. (The embedded broker
 really losing its log is tests/e2e/test_supervisor.py.)
 """
 
@@ -18,7 +19,8 @@ from prometheus_client import REGISTRY
 
 from qc import events
 from qc.settings import TOPICS
-from services.checks.outbox import Outbox, OutboxWatch, bucket_end, bucket_of
+from services.checks import outbox as outbox_module
+from services.checks.outbox import Outbox, OutboxWatch, bucket_of, keeping
 from tests.conftest import new_topic, read_topic, wait_for
 
 
@@ -66,10 +68,12 @@ def test_a_check_answered_202_is_kept_before_it_is_published(checks_app, setting
     client = checks_app.test_client()
     answer = client.post("/api/v1/submissions", json=body, headers={"Authorization": f"Bearer {checks_app.token}"})
     assert answer.status_code == 202, answer.get_json()
-    outbox = Outbox(checks_app.extensions["qc.checks"].db)
-    kept = [d for d in outbox.kept_since(None) if d["_id"] == body["submission_id"]]
+    ctx = checks_app.extensions["qc.checks"]
+    kept = [d for d in Outbox(ctx.db).kept_since(None) if d["_id"] == body["submission_id"]]
     assert len(kept) == 1 and kept[0]["site_id"] == "S0001"
-    assert bucket_of(kept[0]["at"]) in outbox.buckets()
+    assert kept[0]["outbox"] == bucket_of(kept[0]["claimed_at"])
+    # Kept for the pipeline only: the record as pages and the API read it does not carry the event.
+    assert "event" not in ctx.submissions.get(body["submission_id"])
     published = read_topic(
         settings,
         TOPICS["received"],
@@ -77,6 +81,31 @@ def test_a_check_answered_202_is_kept_before_it_is_published(checks_app, setting
     )
     sent = next(e for e in published if e["data"]["submission_id"] == body["submission_id"])
     assert kept[0]["event"] == sent  # the very event, with its id: the pipeline drops a repeat of it
+
+
+def test_a_stale_claim_taken_over_keeps_the_event_of_the_request_that_took_it(checks_app):
+    """A process that died while publishing left its claim "sending"; a retry takes it over and publishes."""
+    submissions = checks_app.extensions["qc.checks"].submissions
+    body = _body()
+    received = {**body, "checker_id": "C0001", "content_hash": "h", "received_at": "2026-12-01T10:00:00Z"}
+    died, retry = (
+        events.make_event(
+            "org.qc.submission.received",
+            source="test",
+            subject="s",
+            data=received,
+            event_id=body["submission_id"],
+            correlation_id=attempt,
+        )
+        for attempt in ("first-try", "second-try")
+    )
+    assert died != retry
+    assert submissions.claim(received, died, "first-try", stale_after=60) is not None
+    assert submissions.claim(received, retry, "second-try", stale_after=60) is None  # not stale yet: held
+    assert submissions.claim(received, retry, "second-try", stale_after=0) is not None  # stale: taken over
+    record = submissions.collection.find_one({"_id": body["submission_id"]})
+    assert record["event"] == retry and record["correlation_id"] == "second-try"
+    assert record["outbox"] == bucket_of(record["claimed_at"])
 
 
 def test_when_the_log_goes_back_the_kept_checks_are_published_again_with_their_ids(checks_app, settings, publisher):
@@ -125,17 +154,22 @@ def test_a_directory_found_empty_at_start_means_the_log_was_lost(checks_app, set
         watch.close()
 
 
-def test_checks_are_forgotten_only_once_every_group_has_read_past_the_checkpoint(checks_app, settings, publisher):
+def test_checks_are_forgotten_only_once_every_group_has_read_past_the_checkpoint(
+    checks_app, settings, publisher, monkeypatch
+):
     db = checks_app.extensions["qc.checks"].db
-    outbox = Outbox(db)
     old = events.now() - dt.timedelta(hours=1)
-    old_bucket = bucket_of(old)
-    db[old_bucket].insert_one({"_id": "old-check", "at": old, "site_id": "S0001", "event": {"id": "old-check"}})
+    old_ids = [f"old-check-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for old_id in old_ids:
+        record = {"_id": old_id, "claimed_at": old, "site_id": "S0001", "status": "validated"}
+        db["submissions"].insert_one({**record, **keeping({"id": old_id}, old)})
+    monkeypatch.setattr(outbox_module, "FORGET_CHUNK", 2)  # more than one bulk write's worth
+    body = _body()
     answer = checks_app.test_client().post(
-        "/api/v1/submissions", json=_body(), headers={"Authorization": f"Bearer {checks_app.token}"}
+        "/api/v1/submissions", json=body, headers={"Authorization": f"Bearer {checks_app.token}"}
     )
     assert answer.status_code == 202
-    kept_at = max(d["at"] for d in outbox.kept_since(None))
+    recent = db["submissions"].find_one({"_id": body["submission_id"]})
     # A topic and group of the test's own, with ten events in one compressed batch on one partition.
     topic, group = new_topic(settings, "qc.outbox-test"), f"qc-outbox-test-{uuid.uuid4().hex[:8]}"
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=200, compression_type="gzip")
@@ -143,23 +177,27 @@ def test_checks_are_forgotten_only_once_every_group_has_read_past_the_checkpoint
         producer.send(topic, value=b"{}", partition=0)
     producer.flush()
     producer.close()
+
+    def still_kept(submission_id: str) -> bool:
+        return "event" in db["submissions"].find_one({"_id": submission_id})
+
     watch = OutboxWatch(settings, db, publisher, groups={group: (topic,)})
     try:
         assert watch.check() == "first"
         assert watch.check() == "waiting"  # the group has read nothing yet
         if _commit(settings, group, topic, whole_log=False):  # the embedded broker: short of the last batch
             assert watch.check() == "waiting"
-            assert old_bucket in outbox.buckets()
+            assert all(still_kept(i) for i in old_ids)
         _commit(settings, group, topic, whole_log=True)
         assert watch.check() == "consumed"
     finally:
         watch.close()
     safe_since = db["outbox_state"].find_one({"_id": "checkpoint"})["safe_since"]
     assert safe_since is not None
-    assert old_bucket not in outbox.buckets()  # ended well before the checkpoint: dropped whole
-    # A collection is kept while a check in it may not have been acknowledged before the checkpoint.
-    recent = bucket_of(kept_at)
-    assert (recent in outbox.buckets()) == (bucket_end(recent) >= safe_since - watch.margin)
+    assert not any(still_kept(i) for i in old_ids)  # kept well before the checkpoint: taken out
+    assert db["submissions"].find_one({"_id": old_ids[0]})["status"] == "validated"  # the record itself stays
+    # An event is kept while its check may not have been acknowledged before the checkpoint.
+    assert still_kept(body["submission_id"]) == (recent["outbox"] >= bucket_of(safe_since - watch.margin))
 
 
 def test_the_watch_looks_on_a_thread_of_its_own_and_stops_when_closed(checks_app, settings):

@@ -83,7 +83,7 @@ def test_one_poll_is_decided_like_one_by_one(handler, db, settings, publisher):
     same_again = _copy_of(first)  # the same check twice in one poll: the second is a duplicate
     unknown_site = _received(site_id="S9999", comment="other")
     store = Submissions(db)  # intake wrote its record first, as it does: claim, publish, mark accepted
-    store.claim(first["data"], "corr", stale_after=60)
+    store.claim(first["data"], first, "corr", stale_after=60)
     store.mark_accepted(first["data"]["submission_id"])
     store.write_marks()
     _handle(handler, publisher, first, same_again, unknown_site)
@@ -94,6 +94,7 @@ def test_one_poll_is_decided_like_one_by_one(handler, db, settings, publisher):
     assert [r["code"] for r in records[same_again["id"]]["reasons"]] == ["duplicate"]
     assert [r["code"] for r in records[unknown_site["id"]]["reasons"]] == ["site_unknown", "checker_not_at_site"]
     assert records[first["id"]]["correlation_id"] == "corr"  # intake's fields were kept
+    assert records[first["id"]]["event"] == first  # and the event the claim keeps for the outbox (outbox.py)
 
     validated = _published(settings, TOPICS["validated"], {first["id"]})
     assert {e["id"] for e in validated[first["id"]]} == {f"{first['id']}:validated"}
