@@ -11,8 +11,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from qc import events, metrics
-from qc.settings import TOPICS, Settings
+from qc import events, metrics, topics
+from qc.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +22,23 @@ class PublishError(RuntimeError):
 
 
 def create_topics(settings: Settings) -> list[str]:
-    """Create every topic with our partition count; return those newly made."""
+    """Create every topic that is missing, with the settings of qc/topics.py; return those newly made.
+
+    Topics that exist are left as they are (kafka-configs.sh changes a topic's settings).
+    """
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="qc-admin")
     try:
         existing = set(admin.list_topics())
-        wanted = []
-        for topic in TOPICS.values():
-            if topic in existing:
-                continue
-            configs = {"cleanup.policy": "compact"} if topic == TOPICS["directory"] else {}
-            wanted.append(NewTopic(topic, settings.topic_partitions, 1, topic_configs=configs))
+        wanted = [
+            NewTopic(
+                topic.name,
+                settings.topic_partitions,
+                settings.topic_replication_factor,
+                topic_configs=topics.configs(topic, settings),
+            )
+            for topic in topics.TABLE
+            if topic.name not in existing
+        ]
         for topic in wanted:
             try:
                 admin.create_topics([topic])

@@ -77,6 +77,11 @@ class Settings:
     # A checker's sign-in link that nobody has used for this many days stops working (0: never).
     checker_link_idle_days: int = 180
     topic_partitions: int = 6
+    # Copies of each partition, on different brokers (1 for one broker; 3 for a cluster of three), and how
+    # many must have an event before the broker acknowledges it (0: one fewer than the copies, at least 1).
+    # Every other topic setting is in qc/topics.py.
+    topic_replication_factor: int = 1
+    topic_min_insync_replicas: int = 0
     # Tansu holds a new group member for about half the session timeout,
     # so a short one makes start-up quick (6 s: a join in about 3 s, measured).
     kafka_session_timeout_ms: int = 6000
