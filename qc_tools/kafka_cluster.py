@@ -60,6 +60,7 @@ def start(stack: Stack, lib: Path, addresses: list[tuple[str, int]], data: Path)
     controllers = [free_port() for _ in addresses]
     voters = ",".join(f"{i}@{host}:{controllers[i - 1]}" for i, (host, _) in enumerate(addresses, start=1))
     copies, insync = min(3, nodes), max(1, min(3, nodes) - 1)
+    # Given as --cluster-id=…: a random id may start with "-", which would be read as an option.
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     classpath = f"{lib}/*"
     procs = []
@@ -70,7 +71,8 @@ def start(stack: Stack, lib: Path, addresses: list[tuple[str, int]], data: Path)
         controller = controllers[node_id - 1]
         properties.write_text(_properties(node_id, host, port, controller, voters, folder, copies, insync))
         formatted = subprocess.run(
-            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)],
+            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c"]
+            + [str(properties)],
             capture_output=True,
             text=True,
             timeout=120,
@@ -107,6 +109,8 @@ def _properties(
             f"min.insync.replicas={insync}",
             f"default.replication.factor={copies}",
             "group.initial.rebalance.delay.ms=0",
+            # The log cleaner looks for work every second (15 s by default), so a test sees compaction soon.
+            "log.cleaner.backoff.ms=1000",
             # The tests' members use a 3 s session (tests/stack_env.py), below Kafka's 6 s floor.
             "group.min.session.timeout.ms=1000",
             "",
