@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import signal
 
 import pytest
 from pymongo import MongoClient
@@ -37,10 +39,10 @@ def scaled(tmp_path_factory):
         yield stack
 
 
-def _assignments(stack) -> dict[str, list[str]]:
+def _assignments(stack, workers=WORKERS) -> dict[str, list[str]]:
     """Each worker's partitions as its latest rebalance log line states them (none before the first)."""
     held = {}
-    for name in WORKERS:
+    for name in workers:
         held[name] = []
         for line in log_lines(stack, name):
             if line.get("message") == "partitions assigned":
@@ -96,3 +98,43 @@ def test_two_workers_in_one_group_share_the_partitions_and_count_each_check_once
     assert all(n > 0 for n in counts.values()), counts
     assert sum(counts.values()) == COUNT, counts
     assert _assignments(stack) == held, "a rebalance happened while the events were handled"
+
+
+def test_a_worker_joining_and_one_leaving_mid_stream_count_each_check_once(tmp_path, report):
+    """Two rebalances while events wait to be counted: a second worker joins, then the first stops (SIGTERM).
+
+    Partitions move with events in flight, so some are delivered again to their new owner; the roll-ups
+    must still equal an independent recount of what was sent.
+    """
+    every = {f"{topic}/{p}" for topic in AggregateHandler.topics for p in range(6)}
+    with own_stack(tmp_path) as stack:
+        assert stack.settings.topic_partitions == 6
+        first, second = WORKERS
+        start_worker(stack, first, "aggregate", metrics_env(stack, first))
+        wait_for(lambda: set(_assignments(stack, (first,))[first]) == every, 60, f"{first} to hold every partition")
+        rng = random.Random(16)
+        sent = [validated_event(rng, dt.date.today()) for _ in range(3 * COUNT)]
+        publisher = publisher_for(stack)
+        client = MongoClient(stack.settings.mongo_uri)
+        db = client[stack.settings.mongo_db]
+        try:
+            send_validated(publisher, sent[:COUNT])
+            start_worker(stack, second, "aggregate", metrics_env(stack, second))
+            send_validated(publisher, sent[COUNT : 2 * COUNT])
+            at_join = db["agg_facts"].count_documents({})
+            wait_for(lambda: all(_assignments(stack).values()), 60, f"{second} to take some partitions")
+            send_validated(publisher, sent[2 * COUNT :])
+            at_leave = db["agg_facts"].count_documents({})
+            os.killpg(stack.procs[first].pid, signal.SIGTERM)  # leaves the group: its partitions move
+            stack.procs[first].wait(30)
+            wait_for(lambda: set(_assignments(stack, (second,))[second]) == every, 60, f"{second} to hold them all")
+            wait_for(lambda: db["agg_facts"].count_documents({}) == len(sent), 90, f"all {len(sent)} facts stored")
+            wait_rollups_equal_recount(db, sent)
+        finally:
+            publisher.close()
+            client.close()
+        assert stack.procs[first].returncode == 0, "the first worker did not stop cleanly on SIGTERM"
+        report(
+            f"rebalance mid-stream: {len(sent)} events; a second worker joined with {at_join} counted and the first "
+            f"left with {at_leave} counted; every roll-up equals the recount"
+        )

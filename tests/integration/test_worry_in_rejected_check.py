@@ -7,6 +7,7 @@ import pytest
 from qc import events
 from qc.handler import Delivery
 from qc.settings import TOPICS
+from tests.conftest import read_topic
 from tests.integration.test_notify import _handler
 from tests.integration.test_validator_batches import _copy_of, _handle, _published, _received
 from tests.integration.test_validator_batches import handler as validator  # noqa: F401 (a fixture)
@@ -62,3 +63,8 @@ def test_a_worry_about_an_unknown_site_still_reaches_the_safeguarding_lead(db, s
     worry = db["alerts"].find_one({"rule": "urgent_concern"})
     told = {d["person_id"]: d["status"] for d in db["deliveries"].find({"alert_id": worry["_id"]})}
     assert told == {"SG1": "sent"}
+    # Its alert.raised says it has no region, and is still an event every consumer accepts (not a dead letter).
+    raised = read_topic(settings, TOPICS["alerts"], lambda evs: any(e["data"]["alert_id"] == worry["_id"] for e in evs))
+    [event] = [e for e in raised if e["data"]["alert_id"] == worry["_id"]]
+    assert event["data"]["region_id"] is None
+    events.validate(event, schemas_dir=settings.schemas_dir)
