@@ -9,7 +9,14 @@ from collections.abc import Callable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    NodeNotReadyError,
+    NotControllerError,
+    TopicAlreadyExistsError,
+    UnknownBrokerIdError,
+)
 
 from qc import events, metrics, topics
 from qc.settings import Settings
@@ -21,30 +28,49 @@ class PublishError(RuntimeError):
     """The broker did not acknowledge an event in time: it is not safe."""
 
 
+CREATE_TOPICS_WAIT_SECONDS = 60.0
+
+
 def create_topics(settings: Settings) -> list[str]:
     """Create every topic that is missing, with the settings of qc/topics.py; return those newly made.
 
-    Topics that exist are left as they are (kafka-configs.sh changes a topic's settings).
+    Topics that exist are left as they are (kafka-configs.sh changes a topic's settings). A cluster
+    that has just started may not know all its brokers, or its controller, for a few seconds: such a
+    refusal is tried again, with a new client, for up to a minute.
     """
+    made: list[str] = []
+    deadline = time.monotonic() + CREATE_TOPICS_WAIT_SECONDS
+    while True:
+        try:
+            made += _create_missing_topics(settings)
+            return made
+        except (UnknownBrokerIdError, NodeNotReadyError, NotControllerError, KafkaConnectionError) as e:
+            if time.monotonic() > deadline:
+                raise
+            log.info("topics: the cluster is not ready yet; trying again", extra={"error": repr(e)[:200]})
+            time.sleep(1.0)
+
+
+def _create_missing_topics(settings: Settings) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="qc-admin")
+    made = []
     try:
         existing = set(admin.list_topics())
-        wanted = [
-            NewTopic(
+        for topic in topics.TABLE:
+            if topic.name in existing:
+                continue
+            new = NewTopic(
                 topic.name,
                 settings.topic_partitions,
                 settings.topic_replication_factor,
                 topic_configs=topics.configs(topic, settings),
             )
-            for topic in topics.TABLE
-            if topic.name not in existing
-        ]
-        for topic in wanted:
             try:
-                admin.create_topics([topic])
+                admin.create_topics([new])
+                made.append(topic.name)
             except TopicAlreadyExistsError:
-                pass  # another process won the race; same outcome
-        return [t.name for t in wanted]
+                pass  # another process won the race (or an earlier try made it); same outcome
+        return made
     finally:
         admin.close()
 

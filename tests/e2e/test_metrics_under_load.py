@@ -313,7 +313,12 @@ def pending(result: Scrape, load: Load, partitions: int) -> list[str]:
             "aggregate", "qc_pipeline_latency_seconds_count", stage="rollup_updated"
         )
         >= validated,
-        "a dead letter from every group": all(result.value(job, "qc_deadletter_events_total") >= 1 for job in JOBS),
+        # Counted when the poison is met, produced once the broker acknowledged the dead letter (a flush later).
+        "a dead letter from every group, acknowledged": all(
+            result.value(job, "qc_deadletter_events_total") >= 1
+            and result.value(job, "qc_events_produced_total", topic=TOPICS["deadletter"]) >= 1
+            for job in JOBS
+        ),
         "an urgent-concern alert": result.value("notify", "qc_alerts_raised_total", rule="urgent_concern") >= 1,
         "a repeated-rejections alert": result.value("notify", "qc_alerts_raised_total", rule="repeated_rejections")
         >= 1,

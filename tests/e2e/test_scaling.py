@@ -113,7 +113,8 @@ def test_a_worker_joining_and_one_leaving_mid_stream_count_each_check_once(tmp_p
         start_worker(stack, first, "aggregate", metrics_env(stack, first))
         wait_for(lambda: set(_assignments(stack, (first,))[first]) == every, 60, f"{first} to hold every partition")
         rng = random.Random(16)
-        sent = [validated_event(rng, dt.date.today()) for _ in range(3 * COUNT)]
+        # The last share is the largest, so the first worker still has events to count when it leaves.
+        sent = [validated_event(rng, dt.date.today()) for _ in range(6 * COUNT)]
         publisher = publisher_for(stack)
         client = MongoClient(stack.settings.mongo_uri)
         db = client[stack.settings.mongo_db]
