@@ -15,7 +15,7 @@ from flask import abort, current_app, g, redirect, render_template, request, url
 
 from qc import jsonbody, rate_limited
 from services.checks import api, form_reading, intake
-from services.checks.pages import _ctx, _page, _signed_in, bp
+from services.checks.pages import _ctx, _page, _signed_in, bp, long_date
 from services.checks.profiles import Drafts, next_step, previous_step, steps
 from services.checks.question_sets import answer_words
 
@@ -170,11 +170,6 @@ def _visit_bounds() -> dict:
     return {"today": today, "earliest": earliest, "visit_days": _visit_days()}
 
 
-def long_date(day: dt.date) -> str:
-    """3 November 2026."""
-    return f"{day.day} {day:%B %Y}"
-
-
 def _questions_for(question_set: dict, name: str) -> list[dict] | None:
     if name == "questions":
         return question_set["questions"]
@@ -327,6 +322,7 @@ def worried_in_check(draft_id: str):
         concern=concern,
         concern_share=share,
         errors=errors,
+        has_answers=any(a.get("score") is not None for a in draft["answers"].values()),
     )
 
 

@@ -78,6 +78,11 @@ class Directory:
         """One person, or None."""
         return self.people.find_one({"_id": person_id})
 
+    def site_manager_names(self, site_id: str) -> list[str]:
+        """The names of a site's managers now in post (who can give a checker a new link)."""
+        found = self.people.find({"site_id": site_id, "role": "site_manager"}, {"name": 1, "active": 1})
+        return sorted(p["name"] for p in found if p.get("active", True) and p.get("name"))
+
     def manager_by_username(self, username: str) -> dict | None:
         """An active manager's record (with password hash), or None."""
         return self.people.find_one({"username": username, "role": {"$in": list(MANAGER_ROLES)}, "active": True})

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from qc import web
 from services.checks import intake
 from services.checks.contributions import KINDS, MAX_HOURS, Contributions, hours_words, read_entry, record
-from services.checks.pages import _long_date
+from services.checks.pages import long_date
 
 bp = Blueprint("manager_contributions", __name__, url_prefix="/manager")
 
@@ -52,7 +52,7 @@ def _page(checker: dict, site: dict, status: int = 200, errors: dict | None = No
             max_hours=MAX_HOURS,
             errors=errors or {},
             values=values or {"kind": "training"},
-            long_date=_long_date,
+            long_date=long_date,
             hours_words=hours_words,
             manager_csrf=web.manager_csrf_token(settings, request.cookies.get(web.MANAGER_COOKIE, "")),
             added=request.args.get("added") == "1",

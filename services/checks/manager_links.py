@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from qc import auth, events, web
 from services.checks.directory import publish_person
 from services.checks.manager_contributions import checker_in_scope
-from services.checks.pages import _long_date
+from services.checks.pages import long_date
 
 bp = Blueprint("manager_links", __name__, url_prefix="/manager")
 log = logging.getLogger(__name__)
@@ -96,4 +96,4 @@ def _page(person: dict, site: dict, status: int = 200, **shown):
 
 
 def _day(moment) -> str:
-    return _long_date(events.isoformat(moment)[:10])
+    return long_date(events.isoformat(moment)[:10])

@@ -24,7 +24,8 @@ bp = Blueprint("checks_pages", __name__)
 COOKIE = "qc_checker"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-STATUS_WORDS = {"accepted": "Sent", "validated": "Checked", "rejected": "Needs fixing"}
+# Plain words for where a check is: "Counted" says what happened (a check is not "checked").
+STATUS_WORDS = {"accepted": "Sent", "validated": "Counted", "rejected": "Not counted"}
 ANSWERED_BY_WORDS = {
     "with_supporter": "You answered with a supporter helping.",
     "supporter_wrote": "Your supporter wrote what you said.",
@@ -199,7 +200,7 @@ def my_checks():
     checks = [
         {
             "id": d["_id"],
-            "visited_on": _long_date(d["visited_on"]),
+            "visited_on": long_date(d["visited_on"]),
             "status": d.get("status", "accepted"),
             "status_words": STATUS_WORDS.get(d.get("status"), "Sent"),
             "reasons": [r["message"] for r in d.get("reasons", [])],
@@ -239,8 +240,9 @@ def _answer_rows(doc: dict) -> list[dict]:
     ]
 
 
-def _long_date(iso: str) -> str:
-    day = dt.date.fromisoformat(iso)
+def long_date(day: dt.date | str) -> str:
+    """3 November 2026, from a date or its ISO text: how every date on the checker's pages is written."""
+    day = dt.date.fromisoformat(day) if isinstance(day, str) else day
     return f"{day.day} {day:%B %Y}"
 
 
@@ -257,6 +259,14 @@ def sign_out():
     # The browser's own copies of this checker's pages go too (the offline copy is emptied by checks.js).
     response.headers["Clear-Site-Data"] = '"cache"'
     return response
+
+
+@bp.get("/stop-my-link")
+@_signed_in
+def stop_my_link():
+    """Are you sure? Stopping the link locks the checker out until someone gives them a new one: say who."""
+    ctx = _ctx()
+    return _page("stop_my_link.html", managers=ctx.directory.site_manager_names(g.checker["site_id"]))
 
 
 @bp.route("/how-i-like-it", methods=["GET", "POST"])

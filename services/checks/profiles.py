@@ -16,7 +16,9 @@ from pymongo.database import Database
 from qc import events
 from qc.mongo import update_and_read
 
-PICTURES = ("symbols", "photos", "words")
+PICTURES = ("symbols", "big", "words")
+# Stored by earlier versions, which offered "photos" but had none and showed big symbols instead.
+_PICTURES_RENAMED = {"photos": "big"}
 TEXT_SIZES = ("normal", "large", "very-large")
 PER_SCREEN = ("one", "all")
 ANSWERED_BY = ("alone", "with_supporter", "supporter_wrote")  # as in services/checks/sharing.py
@@ -24,7 +26,7 @@ ANSWERED_BY = ("alone", "with_supporter", "supporter_wrote")  # as in services/c
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
-    """How a checker likes the form shown. Photos are shown as large pictures (we have no photographs yet).
+    """How a checker likes the form shown: symbols, big symbols or words only.
 
     ``answered_by`` is who usually answers, chosen already on "Who is answering?"
     (None: ask each time).
@@ -42,7 +44,7 @@ class Profile:
         errors = {}
         values = {}
         for name, allowed, message in (
-            ("pictures", PICTURES, "Choose symbols, photos or words only."),
+            ("pictures", PICTURES, "Choose symbols, big symbols or words only."),
             ("text_size", TEXT_SIZES, "Choose a text size."),
             ("per_screen", PER_SCREEN, "Choose one question or all questions."),
         ):
@@ -69,8 +71,9 @@ class Profile:
         """A stored profile; unknown or missing values fall back to the defaults."""
         doc = doc or {}
         default = cls()
+        pictures = _PICTURES_RENAMED.get(doc.get("pictures"), doc.get("pictures"))
         return cls(
-            pictures=doc.get("pictures") if doc.get("pictures") in PICTURES else default.pictures,
+            pictures=pictures if pictures in PICTURES else default.pictures,
             read_aloud=bool(doc.get("read_aloud", default.read_aloud)),
             text_size=doc.get("text_size") if doc.get("text_size") in TEXT_SIZES else default.text_size,
             per_screen=doc.get("per_screen") if doc.get("per_screen") in PER_SCREEN else default.per_screen,

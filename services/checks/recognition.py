@@ -6,7 +6,7 @@ from flask import g, render_template
 
 from services.checks import intake
 from services.checks.contributions import KINDS, Contributions, hours_words, record
-from services.checks.pages import _ctx, _long_date, _signed_in, bp
+from services.checks.pages import _ctx, _signed_in, bp, long_date
 
 ROLE_WORDS = (
     "Quality checker: visits services and tells managers what is working and what is not, as an expert by experience."
@@ -26,12 +26,12 @@ def _context() -> dict:
         "site_name": site.get("name", ""),
         "role_words": ROLE_WORDS,
         "record": mine,
-        "first_check": _long_date(mine.first_check) if mine.first_check else None,
-        "latest_check": _long_date(mine.latest_check) if mine.latest_check else None,
+        "first_check": long_date(mine.first_check) if mine.first_check else None,
+        "latest_check": long_date(mine.latest_check) if mine.latest_check else None,
         "hours_words": hours_words(mine.hours),
         "kinds": KINDS,
-        "long_date": _long_date,
-        "printed_on": _long_date(intake.today(ctx.settings.timezone).isoformat()),
+        "long_date": long_date,
+        "printed_on": long_date(intake.today(ctx.settings.timezone).isoformat()),
     }
 
 

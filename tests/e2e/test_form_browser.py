@@ -240,7 +240,7 @@ def test_whole_check_with_javascript(form_services, browser_factory):
     assert validated["texts_share"] == validated["urgent_concern_share"] == "anonymous"
     driver.get(f"{services['url']}/my-checks")
     card = wait_for(lambda: _visible(driver, f"[data-check='{submission_id}']"), 10, "the check in My checks")[0]
-    assert card.find_element(By.CSS_SELECTOR, "[data-status]").text in ("Sent", "Checked")
+    assert card.find_element(By.CSS_SELECTOR, "[data-status]").text in ("Sent", "Counted")
     assert "You answered with a supporter helping" in card.text
     assert_accessible(driver, "07-my-checks")
 
@@ -457,6 +457,12 @@ def test_how_i_like_it_changes_the_form(form_services, browser_factory):
     _sign_in(driver, services, "S0008")
     driver.get(f"{services['url']}/how-i-like-it")
     assert_accessible(driver, "09-how-i-like-it")
+    # "Stop my link" asks first, and going back stops nothing.
+    _css(driver, "[data-stop-link]").click()
+    wait_for(lambda: "Are you sure" in _css(driver, "h1").text, 10, "the question before a link is stopped")
+    assert_accessible(driver, "23-stop-my-link")
+    driver.find_element(By.LINK_TEXT, "No, keep my link").click()
+    wait_for(lambda: _css(driver, "h1").text == "How I like it", 10, "back on How I like it, still signed in")
     for choice in ("pictures-words", "read_aloud-off", "text_size-very-large", "per_screen-all"):
         _css(driver, f"#{choice}").click()
     _submit(driver, "main form button[type=submit]")

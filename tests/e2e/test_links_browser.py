@@ -30,8 +30,8 @@ def test_a_phone_signed_in_for_someone_else_asks_before_it_changes(form_services
     assert driver.find_element(By.CSS_SELECTOR, "[data-current-name]").text == "Checker 00021"
     assert_accessible(driver, "21-is-this-your-link")
     driver.find_element(By.CSS_SELECTOR, "[data-keep]").click()
-    wait_for(lambda: "You are checking" in driver.page_source, 10, "the start page, still as 00021")
-    assert "0021" in driver.find_element(By.CSS_SELECTOR, ".panel strong").text
+    wait_for(lambda: "data-start-check" in driver.page_source, 10, "the start page, still as 00021")
+    assert "0021" in driver.find_element(By.CSS_SELECTOR, "h1").text
 
 
 def test_a_manager_stops_a_checkers_links_and_makes_a_new_one(form_services, browser_factory):
@@ -55,7 +55,7 @@ def test_a_manager_stops_a_checkers_links_and_makes_a_new_one(form_services, bro
     _open(phone, f"{services['url']}/my-checks")
     assert "This link does not work" in phone.page_source  # the old link, and its session, stopped
     _open(phone, link)
-    wait_for(lambda: "You are checking" in phone.page_source, 10, "signed in with the new link")
+    wait_for(lambda: "data-start-check" in phone.page_source, 10, "signed in with the new link")
 
 
 def test_signing_out_warns_about_an_unsent_check_then_leaves_nothing_on_the_phone(form_services, browser_factory):

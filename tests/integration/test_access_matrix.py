@@ -373,6 +373,7 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         body={**JSON, **_body(site_id="S0001")},
     ),
     ("checks", "/how-i-like-it", "GET"): Case("/how-i-like-it", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER),
+    ("checks", "/stop-my-link", "GET"): Case("/stop-my-link", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER),
     ("checks", "/how-i-like-it", "POST"): Case(
         "/how-i-like-it",
         "checker",

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from qc.settings import TOPICS
+from services.checks.directory import Directory
 from tests.conftest import read_topic
 
 pytestmark = pytest.mark.integration
@@ -166,6 +167,12 @@ def test_the_worried_path_explains_who_is_told_and_can_send_now(client, settings
     text = page.get_data(as_text=True)
     for words in ("the manager of the service", "the regional manager", "the safeguarding lead", "straight away"):
         assert words in text
+    assert "data-worry-sends-answers" not in text  # nothing answered yet: nothing else would go with it
+    answered = _answer(client, draft_id, "q-listened-to", {"score-listened-to": "2", "comment-listened-to": ""})
+    assert answered.status_code == 303
+    with_answers = client.get(f"/check/{draft_id}/worried?from=q-feel-safe").get_data(as_text=True)
+    # Said before the choice: sending the worry now sends the answers given so far with it.
+    assert with_answers.index("data-worry-sends-answers") < with_answers.index('value="send"')
     empty = client.post(
         f"/check/{draft_id}/worried", data={"csrf_token": _csrf(page), "action": "send", "concern": " "}
     )
@@ -190,7 +197,9 @@ def test_the_worried_path_explains_who_is_told_and_can_send_now(client, settings
     # Nothing else was chosen: the safe defaults are on the event, filled in.
     assert event["data"]["answered_by"] == "alone" and event["data"]["texts_share"] == "anonymous"
     assert event["data"]["visited_on"] == dt.date.today().isoformat()
-    assert all(a["score"] is None and a["share"] == "anonymous" for a in event["data"]["answers"])
+    sent = {a["question_id"]: a["score"] for a in event["data"]["answers"]}
+    assert sent.pop("listened-to") == 2 and all(score is None for score in sent.values())
+    assert all(a["share"] == "anonymous" for a in event["data"]["answers"])
 
 
 def test_someone_elses_draft_is_not_found(client, app):
@@ -204,7 +213,7 @@ def test_someone_elses_draft_is_not_found(client, app):
 def test_how_i_like_it_is_kept_and_changes_the_pages(client):
     page = client.get("/how-i-like-it")
     bad = client.post("/how-i-like-it", data={"csrf_token": _csrf(page), "pictures": "paintings"})
-    assert bad.status_code == 400 and "Choose symbols, photos or words only." in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "Choose symbols, big symbols or words only." in bad.get_data(as_text=True)
     saved = client.post(
         "/how-i-like-it",
         data={
@@ -258,8 +267,22 @@ def test_sign_out_on_this_phone_keeps_the_link_working(app, client):
     assert client.get(f"/s/{app.token}").status_code == 303  # the link still signs in
 
 
+def test_stop_my_link_asks_first_and_names_who_gives_a_new_one(app, client):
+    directory = Directory(app.extensions["qc.checks"].db)
+    directory.upsert("person", {"_id": "SM1", "name": "Sam Patel", "role": "site_manager", "site_id": "S0001"})
+    directory.upsert("person", {"_id": "SM0", "name": "Old Manager", "role": "site_manager", "site_id": "S0001"})
+    directory.people.update_one({"_id": "SM0"}, {"$set": {"active": False}})
+    settings_page = client.get("/how-i-like-it").get_data(as_text=True)
+    assert 'href="/stop-my-link"' in settings_page and 'value="link"' not in settings_page  # one press never stops it
+    asked = client.get("/stop-my-link").get_data(as_text=True)
+    assert "Are you sure you want to stop your link?" in asked
+    assert "talk to Sam Patel, the manager of your service" in asked and "Old Manager" not in asked
+    assert 'value="link"' in asked and 'href="/how-i-like-it"' in asked  # yes, or keep it
+    assert client.get(f"/s/{app.token}").status_code == 303  # asking stopped nothing
+
+
 def test_stop_my_link_means_it_never_works_again(app, client):
-    csrf = _csrf(client.get("/how-i-like-it"))
+    csrf = _csrf(client.get("/stop-my-link"))
     page = client.post("/sign-out", data={"csrf_token": csrf, "stop": "link"})
     assert "will not work again" in page.get_data(as_text=True)
     assert client.get(f"/s/{app.token}").status_code == 404

@@ -96,7 +96,7 @@ def test_a_draft_begun_on_v1_keeps_v1_and_is_accepted_after_the_switch(app, clie
 
 def test_the_confidence_question_shows_its_own_words_and_symbols(client):
     home = client.get("/")
-    assert "We will ask you 8 questions" in home.get_data(as_text=True)
+    assert "There are 8 questions about life where you live" in home.get_data(as_text=True)
     response = client.post("/check/start", data={"csrf_token": _csrf(home)})
     draft_id = response.headers["Location"].split("/")[2]
     page = client.get(f"/check/{draft_id}/q-things-will-get-better").get_data(as_text=True)

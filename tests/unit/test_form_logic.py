@@ -80,14 +80,16 @@ def test_screens_follow_the_profile():
 
 
 def test_profile_form_names_each_bad_field():
-    profile, errors = Profile.from_form({"pictures": "photos", "read_aloud": "off", "text_size": "huge"})
-    assert profile.pictures == "photos" and profile.read_aloud is False
+    profile, errors = Profile.from_form({"pictures": "big", "read_aloud": "off", "text_size": "huge"})
+    assert profile.pictures == "big" and profile.read_aloud is False
     assert set(errors) == {"text_size", "per_screen"}
 
 
 def test_a_stored_profile_with_unknown_values_falls_back_to_defaults():
     assert Profile.from_doc({"pictures": "video", "text_size": "large"}) == Profile(text_size="large")
     assert Profile.from_doc(None) == Profile()
+    # "Photos" was offered before there were any photographs, and showed big symbols: it reads as that now.
+    assert Profile.from_doc({"pictures": "photos"}).pictures == "big"
 
 
 # --- who answered, what may be shared, and the day of the visit ------------------------------------
