@@ -112,7 +112,7 @@ def step(draft_id: str, name: str):
         elif name == "when":
             visited_on, errors = form_reading.read_visit(form, _today(), _visit_days())
             changes = {"visited_on": visited_on}
-            values = {"visited": form.get("visited"), "visited_on": form.get("visited_on", "")}
+            values = {"visited": form.get("visited"), **form_reading.written_day(form)}
         else:
             items, errors = form_reading.read_lines(form.get("items"))
             # One choice covers both "working" and "not working" (texts_share): the last one made stands.
@@ -151,10 +151,10 @@ def _values(draft: dict, name: str, questions: list[dict] | None) -> dict:
     if name == "when":
         chosen, today = draft.get("visited_on"), _today()
         if chosen in (None, today.isoformat()):
-            return {"visited": "today", "visited_on": ""}
+            return {"visited": "today"}
         if chosen == (today - dt.timedelta(days=1)).isoformat():
-            return {"visited": "yesterday", "visited_on": ""}
-        return {"visited": "other", "visited_on": chosen}
+            return {"visited": "yesterday"}
+        return {"visited": "other", **form_reading.day_boxes(chosen)}
     items = "\n".join(draft.get(name.replace("-", "_"), []))
     return {"items": items, "share": draft.get("texts_share") or "anonymous"}
 
@@ -164,10 +164,10 @@ def _visit_days() -> int:
 
 
 def _visit_bounds() -> dict:
-    """The date picker's earliest and latest day, and today in words (the screen says which day "today" is)."""
+    """Today (the screen says which day it is), how far back a visit may be, and a day to give as an example."""
     today = _today()
-    earliest = today - dt.timedelta(days=_visit_days())
-    return {"today": today, "earliest": earliest, "visit_days": _visit_days()}
+    example = today - dt.timedelta(days=7)  # one that would be accepted, not the first or last allowed
+    return {"today": today, "example": example, "visit_days": _visit_days()}
 
 
 def _questions_for(question_set: dict, name: str) -> list[dict] | None:

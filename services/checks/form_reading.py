@@ -73,23 +73,48 @@ VISIT_CHOICES = ("today", "yesterday", "other")
 FORM_VISIT_DAYS = 30  # the form offers the last 30 days; the API takes up to settings.visit_window_days
 
 
+DAY_BOXES = ("day", "month", "year")  # the GOV.UK date pattern: three boxes, named visited_on_<part>
+
+
 def read_visit(form, today: dt.date, window_days: int) -> tuple[str | None, dict[str, str]]:
-    """The day of the visit as an ISO date: today, yesterday or a day the checker gives (never in the future)."""
+    """The day of the visit as an ISO date: today, yesterday or a day the checker gives (never in the future).
+
+    Another day is written in three boxes (day, month, year); a page from before them (kept on a
+    phone for offline use) sends one, ``visited_on``, read whole.
+    """
     choice = form.get("visited")
     if choice not in VISIT_CHOICES:
         return None, {"visited": "Choose the day you visited."}
     if choice != "other":
         return (today - dt.timedelta(days=0 if choice == "today" else 1)).isoformat(), {}
-    text = (form.get("visited_on") or "").strip()
-    if not text:
-        return None, {"visited-on": "Write the day you visited, for example 3/11/2026."}
-    day = parse_day(text)
+    boxes = written_day(form)
+    written = [boxes[f"visited_on_{part}"] for part in DAY_BOXES]
+    one_box = (form.get("visited_on") or "").strip()
+    example = today - dt.timedelta(days=7)  # a day that would be accepted, unlike the first or last allowed
+    like = f"{example.day} {example.month} {example.year}"
+    if not any(written) and not one_box:
+        return None, {"visited-on": f"Write the day, month and year you visited, for example {like}."}
+    missing = [part for part, text in zip(DAY_BOXES, written, strict=True) if not text]
+    if any(written) and missing:
+        return None, {"visited-on": f"Write the {' and '.join(missing)} you visited, for example {like}."}
+    day = parse_day("/".join(written) if any(written) else one_box)
     if day is None:
-        return None, {"visited-on": "Write the day you visited like this: 3/11/2026 (day, month, year)."}
+        return None, {"visited-on": f"Write a day that exists, for example {like} (day, month, year)."}
     error = visit_date_error(day, today, window_days)
     if error:
         return None, {"visited-on": error}
     return day.isoformat(), {}
+
+
+def written_day(form) -> dict[str, str]:
+    """The three day boxes as the checker typed them (shown back with an error), each trimmed."""
+    return {f"visited_on_{part}": (form.get(f"visited_on_{part}") or "").strip()[:10] for part in DAY_BOXES}
+
+
+def day_boxes(iso: str) -> dict[str, str]:
+    """A stored day (2026-11-03) as the three boxes show it: 3, 11, 2026."""
+    day = dt.date.fromisoformat(iso)
+    return {"visited_on_day": str(day.day), "visited_on_month": str(day.month), "visited_on_year": str(day.year)}
 
 
 def parse_day(text: str) -> dt.date | None:

@@ -136,13 +136,22 @@ def _scroll_to(driver, selector):
 
 
 def _set_date(driver, selector, iso):
-    """Type a day into the date picker the way a phone's picker fills it in (the value is always ISO)."""
+    """Fill a date picker (a manager's page) the way a phone's picker does: the value is always ISO."""
     driver.execute_script(
         "const el = document.querySelector(arguments[0]); el.value = arguments[1];"
         "for (const type of ['input', 'change']) el.dispatchEvent(new Event(type, {bubbles: true}));",
         selector,
         iso,
     )
+
+
+def _type_day(driver, iso: str) -> None:
+    """Type a day into the day, month and year boxes, key by key, as a checker would."""
+    day = dt.date.fromisoformat(iso)
+    for box, value in (("#visited-on", day.day), ("#visited-on-month", day.month), ("#visited-on-year", day.year)):
+        element = _css(driver, box)
+        element.clear()
+        element.send_keys(str(value))
 
 
 def test_whole_check_with_javascript(form_services, browser_factory):
@@ -167,14 +176,14 @@ def test_whole_check_with_javascript(form_services, browser_factory):
     _scroll_to(driver, "#visited-on")
     assert_accessible(driver, "14-when-another-day")
     tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
-    _set_date(driver, "#visited-on", tomorrow)
+    _type_day(driver, tomorrow)
     _visible(driver, "[data-next]")[0].click()
     wait_for(lambda: _visible(driver, "[data-step-errors]"), 5, "the date error")
     assert "cannot be in the future" in _visible(driver, "[data-step-errors]")[0].text
     assert "cannot be in the future" in _css(driver, "#visited-on-error").text
     assert_accessible(driver, "15-when-error")
     visited = (dt.date.today() - dt.timedelta(days=3)).isoformat()
-    _set_date(driver, "#visited-on", visited)
+    _type_day(driver, visited)
     _continue_app(driver, "q-listened-to")
     # Continue without an answer: a plain-words error, in a summary and next to the question.
     _visible(driver, "[data-next]")[0].click()
@@ -399,7 +408,7 @@ def test_whole_check_without_javascript(form_services, browser_factory):
     _css(driver, "#visited-other").click()
     wait_for(lambda: _visible(driver, "#visited-on"), 5, "the day box")
     _submit(driver)
-    assert "Write the day you visited" in _css(driver, ".error-summary").text
+    assert "Write the day, month and year you visited" in _css(driver, ".error-summary").text
     assert driver.title.startswith("Error:")
     screen("nojs-07-when-error")
     _css(driver, "#visited").click()

@@ -130,33 +130,55 @@ def test_a_whole_check_without_javascript_is_sent_once(client, settings):
     assert "Very sure" in my and "Not good" in my, "the answers in the words each question used"
 
 
+def _boxes(day: dt.date) -> dict[str, str]:
+    return {"visited_on_day": str(day.day), "visited_on_month": str(day.month), "visited_on_year": str(day.year)}
+
+
 @pytest.mark.parametrize(
-    "days_ago,words",
+    "written,words",
     [
         (-1, "cannot be in the future"),
         (31, "more than 30 days ago"),
-        ("32/13/2026", "like this: 3/11/2026"),
-        ("1/1/²", "like this: 3/11/2026"),  # a digit to isdigit(), not to int()
-        ("1/1/" + "9" * 30, "like this: 3/11/2026"),  # a year too large for a date
+        (("32", "13", "2026"), "Write a day that exists, for example"),
+        (("1", "1", "²"), "Write a day that exists"),  # a digit to isdigit(), not to int()
+        (("1", "1", "9" * 10), "Write a day that exists"),  # a year too large for a date
+        (("", "", ""), "Write the day, month and year you visited, for example"),
+        (("3", "", ""), "Write the month and year you visited"),
+        (("", "11", "2026"), "Write the day you visited"),
     ],
 )
-def test_a_visit_on_another_day_must_be_in_the_last_30_days(client, days_ago, words):
+def test_a_visit_on_another_day_must_be_a_day_in_the_last_30_days(client, written, words):
     draft_id = _start(client)
-    day = days_ago if isinstance(days_ago, str) else (dt.date.today() - dt.timedelta(days=days_ago)).isoformat()
-    bad = _answer(client, draft_id, "when", {"visited": "other", "visited_on": day})
+    if isinstance(written, int):
+        boxes = _boxes(dt.date.today() - dt.timedelta(days=written))
+    else:
+        boxes = dict(zip(("visited_on_day", "visited_on_month", "visited_on_year"), written, strict=True))
+    bad = _answer(client, draft_id, "when", {"visited": "other", **boxes})
     assert bad.status_code == 400
     text = bad.get_data(as_text=True)
     assert text.count(words) == 2 and 'href="#visited-on"' in text and "There is a problem" in text
-    assert f'value="{day}"' in text, "what the checker wrote is shown back"
+    for name, value in boxes.items():  # what the checker wrote is shown back, box by box
+        assert f'name="{name}"' in text and f'value="{value}"' in text
 
 
 def test_a_visit_on_another_day_is_kept(client):
     draft_id = _start(client)
     day = dt.date.today() - dt.timedelta(days=12)
+    assert _answer(client, draft_id, "when", {"visited": "other", **_boxes(day)}).status_code == 303
+    again = client.get(f"/check/{draft_id}/when").get_data(as_text=True)
+    assert 'value="other" checked' in again
+    assert 'id="visited-on" name="visited_on_day"' in again and f'value="{day.day}"' in again
+    assert f'value="{day.year}"' in again
+    check = client.get(f"/check/{draft_id}/check").get_data(as_text=True)
+    assert f"{day.day} {day:%B %Y}" in check
+
+
+def test_a_page_from_before_the_day_boxes_still_sends_its_one_box(client):
+    """A phone may hold an older copy of the form (offline), with one box for the whole day."""
+    draft_id = _start(client)
+    day = dt.date.today() - dt.timedelta(days=3)
     written = f"{day.day}/{day.month}/{day.year}"
     assert _answer(client, draft_id, "when", {"visited": "other", "visited_on": written}).status_code == 303
-    again = client.get(f"/check/{draft_id}/when").get_data(as_text=True)
-    assert 'value="other" checked' in again and f'value="{day.isoformat()}"' in again
     check = client.get(f"/check/{draft_id}/check").get_data(as_text=True)
     assert f"{day.day} {day:%B %Y}" in check
 

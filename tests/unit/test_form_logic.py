@@ -143,8 +143,16 @@ def test_the_visit_is_today_yesterday_or_a_day_in_the_last_30_days():
     assert visit(visited="other", visited_on="26-10-26") == ("2026-10-26", {})
     assert "future" in visit(visited="other", visited_on="2026-11-26")[1]["visited-on"]
     assert "more than 30 days ago" in visit(visited="other", visited_on="2026-10-25")[1]["visited-on"]
-    assert "like this" in visit(visited="other", visited_on="31/2/2026")[1]["visited-on"]
-    assert "Write the day" in visit(visited="other", visited_on=" ")[1]["visited-on"]
+    assert "Write a day that exists" in visit(visited="other", visited_on="31/2/2026")[1]["visited-on"]
+    assert "Write the day, month and year" in visit(visited="other", visited_on=" ")[1]["visited-on"]
+    # The three boxes of the form, and each box left empty named; the example is a day that would be accepted.
+    boxes = {"visited_on_day": "3", "visited_on_month": "11", "visited_on_year": "2026"}
+    assert visit(visited="other", **boxes) == ("2026-11-03", {})
+    assert visit(visited="other", **{**boxes, "visited_on_day": " 3 "}) == ("2026-11-03", {})
+    missing = visit(visited="other", **{**boxes, "visited_on_month": "", "visited_on_year": ""})[1]["visited-on"]
+    assert missing == "Write the month and year you visited, for example 18 11 2026."
+    impossible = visit(visited="other", **{**boxes, "visited_on_day": "31", "visited_on_month": "2"})[1]["visited-on"]
+    assert impossible.startswith("Write a day that exists")
     assert visit(visited="last week")[1] == {"visited": "Choose the day you visited."}
 
 

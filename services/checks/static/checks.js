@@ -343,13 +343,13 @@
       var radio = form.querySelector('input[type="radio"][name="' + name + '"][value="' + value + '"]');
       if (radio) { radio.checked = true; return; }
       var box = document.getElementById(name);
-      if (box && (box.tagName === "TEXTAREA" || box.type === "date")) box.value = value;
+      if (box && (box.tagName === "TEXTAREA" || box.hasAttribute("data-day-part"))) box.value = value;
     });
 
     // The day picker: from the phone's own today (the page may be an older copy kept for offline use).
     var visitDays = parseInt(form.getAttribute("data-visit-days"), 10) || 30;
-    var dayBox = document.getElementById("visited-on");
-    if (dayBox) { dayBox.setAttribute("max", today()); dayBox.setAttribute("min", daysAgo(visitDays)); }
+    // The day, month and year boxes of "another day" (their example is the server's; the checks use the phone's today).
+    var dayBoxes = form.querySelector("[data-day-boxes]");
     form.querySelectorAll("[data-today-words]").forEach(function (el) { el.textContent = longDate(today()); });
 
     // One "who can see this?" covers both what is working and what is not: keep the two screens the same.
@@ -362,7 +362,7 @@
 
     function keep() {
       form.querySelectorAll("input[type=radio]:checked").forEach(function (r) { draft.values[r.name] = r.value; });
-      form.querySelectorAll("textarea, input[type=date]").forEach(function (t) { draft.values[t.id] = t.value; });
+      form.querySelectorAll("textarea, input[data-day-part]").forEach(function (t) { draft.values[t.id] = t.value; });
       draft.step = current;
       store.set(draftKey, draft);
     }
@@ -440,10 +440,16 @@
       var choice = checkedValue("visited") || "today";
       if (choice === "today") return { day: today() };
       if (choice === "yesterday") return { day: daysAgo(1) };
-      var text = dayBox.value;
-      if (!text.trim()) return { error: "Write the day you visited, for example 3/11/2026." };
-      var day = parseDay(text);
-      if (!day) return { error: "Write the day you visited like this: 3/11/2026 (day, month, year)." };
+      var parts = ["visited-on", "visited-on-month", "visited-on-year"].map(function (id) {
+        return document.getElementById(id).value.trim();
+      });
+      var example = daysAgo(7).split("-");
+      var like = parseInt(example[2], 10) + " " + parseInt(example[1], 10) + " " + example[0];
+      var missing = ["day", "month", "year"].filter(function (part, i) { return !parts[i]; });
+      if (missing.length === 3) return { error: "Write the day, month and year you visited, for example " + like + "." };
+      if (missing.length) return { error: "Write the " + missing.join(" and ") + " you visited, for example " + like + "." };
+      var day = parseDay(parts.join("/"));
+      if (!day) return { error: "Write a day that exists, for example " + like + " (day, month, year)." };
       if (day > today()) return { error: "The day you visited cannot be in the future. Choose today or a day before." };
       if (day < daysAgo(visitDays)) {
         return { error: "The visit was more than " + visitDays + " days ago. Send a check within " + visitDays +
@@ -464,7 +470,7 @@
       if (step.querySelector("[data-when]")) {
         var visit = visitedOn();
         if (visit.error) {
-          errors.push({ target: "visited-on", group: step.querySelector("[data-other-day]"), before: dayBox,
+          errors.push({ target: "visited-on", group: step.querySelector("[data-other-day]"), before: dayBoxes,
             message: visit.error });
         }
       }
