@@ -60,12 +60,12 @@ e2e: $(STAMP) browser prometheus
 	$(PY) -m pytest -q tests/e2e tests/fuzz
 
 # A real Apache Kafka (KRaft) from Apache Kafka's own jars, fetched with Maven into var/kafka/lib
-# (deploy/kafka/pom.xml; needs Java 17 and Maven): `make kafka` runs one until Ctrl-C,
+# (deploy/kafka/pom.xml; needs Java 17 and Maven): `make kafka` runs one until Ctrl-C (`NODES=3`: three),
 # `make test-kafka` runs the integration and e2e tiers on one instead of the embedded broker (and
 # the tests that need three brokers, or compaction, which are skipped on the embedded one).
 # Where Java or Maven is missing it says so and skips: `make test` never needs them.
 kafka: $(STAMP)
-	$(PY) -m qc_tools.kafka_cluster
+	$(PY) -m qc_tools.kafka_cluster --nodes $(or $(NODES),1)
 
 test-kafka: $(STAMP) browser prometheus nginx
 	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \

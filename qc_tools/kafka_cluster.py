@@ -136,17 +136,24 @@ def _answers(bootstrap: str, nodes: int = 1) -> bool:
 
 
 def main() -> int:
-    """`make kafka`: a real Kafka on a free port under a temporary folder until Ctrl-C; then stopped, folder gone."""
+    """`make kafka`: a real Kafka on free ports under a temporary folder until Ctrl-C; then stopped, folder gone.
+
+    ``--nodes 3`` (`make kafka NODES=3`) starts three brokers, as the fault tests do: run the stack on them
+    with ``QC_TOPIC_REPLICATION_FACTOR=3``.
+    """
     parser = argparse.ArgumentParser()
-    parser.parse_args()
+    parser.add_argument("--nodes", type=int, default=1, choices=(1, 3), help="one node, or three brokers")
+    args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="qc-kafka-"))
-    port = free_port()
-    stack = Stack(folder, {"QC_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"})
+    addresses = [("127.0.0.1", free_port()) for _ in range(args.nodes)]
+    bootstrap = ",".join(f"{host}:{port}" for host, port in addresses)
+    stack = Stack(folder, {"QC_KAFKA_BOOTSTRAP": bootstrap})
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
-        start(stack, jars(ROOT / "var"), [("127.0.0.1", port)], folder / "kafka")
-        print(f"Apache Kafka is running: QC_KAFKA_BOOTSTRAP=127.0.0.1:{port} (Ctrl-C stops it)", flush=True)
+        start(stack, jars(ROOT / "var"), addresses, folder / "kafka")
+        copies = "" if args.nodes == 1 else f" QC_TOPIC_REPLICATION_FACTOR={args.nodes}"
+        print(f"Apache Kafka is running: QC_KAFKA_BOOTSTRAP={bootstrap}{copies} (Ctrl-C stops it)", flush=True)
         while not stopping:
             time.sleep(0.5)
     except KeyboardInterrupt:
