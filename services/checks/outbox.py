@@ -60,12 +60,6 @@ def bucket_of(at: dt.datetime) -> str:
     return start.strftime("%Y%m%d%H%M")
 
 
-def bucket_end(name: str) -> dt.datetime:
-    """When the ten minutes ``name`` end."""
-    start = dt.datetime.strptime(name, "%Y%m%d%H%M").replace(tzinfo=dt.UTC)
-    return start + dt.timedelta(minutes=BUCKET_MINUTES)
-
-
 def keeping(event: dict, at: dt.datetime) -> dict:
     """The fields a claim made at ``at`` carries to keep its check's event until it has been read."""
     return {"outbox": bucket_of(at), "event": event}
