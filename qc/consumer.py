@@ -30,10 +30,14 @@ MAX_BACKOFF_SECONDS = 5.0
 
 
 class _Listener(ConsumerRebalanceListener):
-    def __init__(self, group: str, consumer: KafkaConsumer, handler: Handler):
+    """Logs each rebalance and tells the handler. kafka-python calls these on its IO thread, where a
+    call that waits on the network fails the rebalance (``partitions_for_topic`` with its metadata
+    not cached, as on a fresh Kafka cluster): so the loop settles an assignment on its own thread."""
+
+    def __init__(self, group: str, handler: Handler):
         self.group = group
-        self.consumer = consumer
         self.handler = handler
+        self.assigned: set[TopicPartition] | None = None  # an assignment the loop has yet to settle
 
     def on_partitions_revoked(self, revoked):
         # Offsets are committed after every batch, before the next poll, so
@@ -41,6 +45,7 @@ class _Listener(ConsumerRebalanceListener):
         log.info(
             "partitions revoked", extra={"group": self.group, "count": len(revoked), "partitions": _names(revoked)}
         )
+        self.assigned = None
         for tp in revoked:
             # 0, not removal: the gauge is "livemax" across processes, so the
             # partition's new owner reports the real figure.
@@ -49,19 +54,11 @@ class _Listener(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned):
         # Which ones, so the logs show how a scaled-out group shares the work.
-        owns_all = self._owns_all(assigned)
         log.info(
-            "partitions assigned",
-            extra={"group": self.group, "count": len(assigned), "partitions": _names(assigned), "all": owns_all},
+            "partitions assigned", extra={"group": self.group, "count": len(assigned), "partitions": _names(assigned)}
         )
-        self.handler.partitions_changed(owns_all)
-
-    def _owns_all(self, assigned) -> bool:
-        for topic in self.handler.topics:
-            every = self.consumer.partitions_for_topic(topic)
-            if not every or {tp.partition for tp in assigned if tp.topic == topic} != set(every):
-                return False
-        return True
+        self.handler.partitions_changed(False)  # until the loop knows whether they are all of them
+        self.assigned = set(assigned)
 
 
 def _names(partitions) -> list[str]:
@@ -90,6 +87,7 @@ class ConsumerLoop:
         self._backoff = 0.5
         self._outage_since: float | None = None  # monotonic time of the first failure in a row
         self._rewound = False  # a batch was rewound and has not been processed since
+        self._listener = _Listener(group, handler)
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return."""
@@ -99,7 +97,7 @@ class ConsumerLoop:
         """Poll, handle and commit until stopped; then leave the group and close."""
         metrics.initialise_consumer(self.group, self.handler.topics)
         metrics.CONSUMER_READY.labels(self.group).set(1)
-        self.consumer.subscribe(self.handler.topics, listener=_Listener(self.group, self.consumer, self.handler))
+        self.consumer.subscribe(self.handler.topics, listener=self._listener)
         log.info("consumer started", extra={"group": self.group, "topics": self.handler.topics})
         try:
             while not self._stopping.is_set():
@@ -136,6 +134,7 @@ class ConsumerLoop:
             timeout_ms=self.settings.consumer_poll_ms,
             max_records=self.settings.consumer_max_records,
         )
+        self._settle_assignment()  # before handling what the new assignment fetched
         records = [r for batch in polled.values() for r in batch]
         if records and self._process(records):
             self.consumer.commit()
@@ -147,6 +146,20 @@ class ConsumerLoop:
         self._update_lag()
         if not self._stopping.is_set():  # periodic work can wait for the next process
             self._tick()
+
+    def _settle_assignment(self) -> None:
+        """After a rebalance, tell the handler whether this member now reads every partition of its topics."""
+        assigned, self._listener.assigned = self._listener.assigned, None
+        if assigned is None:
+            return
+        owns_all = all(
+            (every := self.consumer.partitions_for_topic(topic))
+            and {tp.partition for tp in assigned if tp.topic == topic} == set(every)
+            for topic in self.handler.topics
+        )
+        if owns_all:
+            log.info("this member reads every partition of its topics", extra={"group": self.group})
+            self.handler.partitions_changed(True)
 
     def _process(self, records: list[ConsumerRecord]) -> bool:
         """Handle one polled batch; False when it was rewound for a retry."""
@@ -207,20 +220,10 @@ class ConsumerLoop:
         metrics.PROCESSING_ERRORS.labels(self.group, "poison").inc()
         metrics.DEADLETTERED.labels(self.group, record.topic).inc()
         metrics.EVENTS_CONSUMED.labels(self.group, record.topic, "deadlettered").inc()
-        log.error(
-            "dead-lettered an event",
-            extra={
-                "group": self.group,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "reason": reason,
-            },
-        )
+        at = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        log.error("dead-lettered an event", extra={"group": self.group, **at, "reason": reason})
         data = {
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
+            **at,
             "key": record.key.decode("utf-8", "replace") if record.key else None,
             # The exact bytes, so a replay re-drives the same key (hence partition) even when not UTF-8.
             "key_base64": base64.b64encode(record.key).decode() if record.key is not None else None,
