@@ -14,10 +14,9 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, g, redirect, render_template, request, url_for
 
 from qc import jsonbody, rate_limited
-from services.checks import api, form_reading, intake
+from services.checks import api, check_summary, form_reading, intake
 from services.checks.pages import _ctx, _page, _signed_in, bp, long_date
 from services.checks.profiles import Drafts, next_step, previous_step, steps
-from services.checks.question_sets import answer_words
 
 
 def _wait_page(what: str, kept: str):
@@ -78,7 +77,7 @@ def _today() -> dt.date:
 @FORM_SAVES
 def start_check():
     """Start a new check (the draft's id is the check's submission_id)."""
-    draft = _drafts().start(g.checker, _ctx().question_sets.current())
+    draft = _drafts().start(g.checker, _ctx().question_sets.current(), g.profile.share_name)
     first = steps(_question_set(draft), g.profile)[0]
     return redirect(url_for(".step", draft_id=draft["_id"], name=first), code=303)
 
@@ -115,9 +114,8 @@ def step(draft_id: str, name: str):
             values = {"visited": form.get("visited"), **form_reading.written_day(form)}
         else:
             items, errors = form_reading.read_lines(form.get("items"))
-            # One choice covers both "working" and "not working" (texts_share): the last one made stands.
-            changes = {name.replace("-", "_"): items, "texts_share": form_reading.read_share(form, f"share-{name}")}
-            values = {"items": form.get("items", ""), "share": changes["texts_share"]}
+            changes = {name.replace("-", "_"): items}
+            values = {"items": form.get("items", "")}
         if not errors:
             _drafts().update(g.checker["checker_id"], draft_id, changes)
             target = "check" if back else next_step(all_steps, name)
@@ -128,6 +126,8 @@ def step(draft_id: str, name: str):
         step_name=name,
         back_href=_back_href(draft_id, all_steps, name, back),
         worried_href=url_for(".worried_in_check", draft_id=draft_id, **{"from": name}),
+        name_href=url_for(".your_name", draft_id=draft_id, **{"from": name}),
+        name_share=check_summary.name_share(draft),
         errors=errors,
         values=values,
         returning=back,
@@ -155,8 +155,7 @@ def _values(draft: dict, name: str, questions: list[dict] | None) -> dict:
         if chosen == (today - dt.timedelta(days=1)).isoformat():
             return {"visited": "yesterday"}
         return {"visited": "other", **form_reading.day_boxes(chosen)}
-    items = "\n".join(draft.get(name.replace("-", "_"), []))
-    return {"items": items, "share": draft.get("texts_share") or "anonymous"}
+    return {"items": "\n".join(draft.get(name.replace("-", "_"), []))}
 
 
 def _visit_days() -> int:
@@ -187,53 +186,17 @@ def _back_href(draft_id: str, all_steps: list[str], name: str, returning: bool) 
 
 
 def _summary(draft: dict, question_set: dict, all_steps: list[str]) -> list[dict]:
-    """The check-your-answers rows, each with where to change it and who can see it with the checker's name."""
-
     def change(name):
         return url_for(".step", draft_id=draft["_id"], name=name, **{"return": "check"})
 
-    visited = draft.get("visited_on")
-    rows = [
-        {
-            "key": "Who is answering",
-            "value": ANSWERED_BY_WORDS.get(draft.get("answered_by"), "Not answered"),
-            "href": change("who"),
-            "id": "who",
-        },
-        {
-            "key": "When you visited",
-            "value": long_date(dt.date.fromisoformat(visited) if visited else _today()),
-            "href": change("when"),
-            "id": "when",
-        },
-    ]
-    for question in question_set["questions"]:
-        answer = draft["answers"].get(question["id"])
-        name = "questions" if "questions" in all_steps else f"q-{question['id']}"
-        rows.append(
-            {
-                "key": question["text"],
-                "value": answer_words(question, question_set["scale"], answer["score"]) if answer else "Not answered",
-                "comment": (answer or {}).get("comment", ""),
-                "share": SHARE_WORDS[(answer or {}).get("share", "anonymous")],
-                "href": change(name),
-                "id": question["id"],
-            }
-        )
-    for name, key in (("working", "What is working"), ("not-working", "What is not working")):
-        items = draft[name.replace("-", "_")]
-        value = "" if items else "Nothing written"
-        share = SHARE_WORDS[draft.get("texts_share") or "anonymous"] if items else ""
-        rows.append({"key": key, "things": items, "value": value, "share": share, "href": change(name), "id": name})
-    return rows
+    def question_step(qid):
+        return "questions" if "questions" in all_steps else f"q-{qid}"
 
+    def when(iso):
+        return long_date(dt.date.fromisoformat(iso) if iso else _today())
 
-ANSWERED_BY_WORDS = {
-    "alone": "Just me",
-    "with_supporter": "Me, with a supporter helping",
-    "supporter_wrote": "My supporter is writing what I say",
-}
-SHARE_WORDS = {"anonymous": "Your name is kept private", "named": "The manager can see your name"}
+    name_href = url_for(".your_name", draft_id=draft["_id"], **{"from": "check"})
+    return check_summary.rows(draft, question_set, question_step, change, when, name_href)
 
 
 @bp.post("/check/<draft_id>/send")
@@ -272,6 +235,27 @@ def _send_draft(draft: dict):
         send_failed=result.outcome,
         send_errors=result.errors,
     )
+
+
+@bp.route("/check/<draft_id>/your-name", methods=["GET", "POST"])
+@_signed_in
+@FORM_SAVES
+def your_name(draft_id: str):
+    """Who can see the checker's name with this check: asked once in How I like it, changed here for one check."""
+    draft = _draft_or_404(draft_id)
+    if draft["sent_at"] is not None:
+        return redirect(url_for(".sent", draft_id=draft_id), code=303)
+    came_from = request.values.get("from") or ""
+    if came_from not in (*steps(_question_set(draft), g.profile), "questions") and not came_from.startswith("q-"):
+        came_from = "check"
+    back = url_for(".step", draft_id=draft_id, name=came_from)
+    if request.method == "POST":
+        _drafts().update(
+            g.checker["checker_id"], draft_id, {"name_share": form_reading.read_share(request.form, "share")}
+        )
+        return redirect(back, code=303)
+    action = url_for(".your_name", draft_id=draft_id, **{"from": came_from})
+    return _page("your_name.html", action=action, back_href=back, name_share=check_summary.name_share(draft))
 
 
 @bp.get("/check/<draft_id>/sent")
@@ -335,7 +319,7 @@ def worried():
     if request.method == "GET" and draft is not None:
         return redirect(url_for(".worried_in_check", draft_id=draft["_id"]), code=303)
     if request.method == "POST":
-        draft = draft or drafts.start(g.checker, _ctx().question_sets.current())
+        draft = draft or drafts.start(g.checker, _ctx().question_sets.current(), g.profile.share_name)
         return worried_in_check(draft["_id"])
     return _page(
         "worried.html",

@@ -30,7 +30,8 @@ def read_answers(form, questions: list[dict]) -> tuple[dict, dict[str, str]]:
         if len(comment) > MAX_COMMENT:
             errors[f"comment-{qid}"] = f"What you wrote is too long. Please use {MAX_COMMENT} letters or fewer."
         # An answer without "score" is one not chosen yet (only shown back, never stored).
-        answers[qid] = {"comment": comment, "share": read_share(form, f"share-{qid}")}
+        # Who may see the name is chosen once per check (the draft's name_share), not per answer.
+        answers[qid] = {"comment": comment}
         if choice in SCORES_FROM_FORM:
             answers[qid]["score"] = SCORES_FROM_FORM[choice]
     return answers, errors

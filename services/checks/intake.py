@@ -201,13 +201,15 @@ def submission_from_draft(draft: dict, question_set: dict, today: dt.date) -> di
     """The intake body for a form draft: every question once, unanswered ones as skipped (null).
 
     The visit is the day the checker chose, or ``today`` when they did not
-    say; sharing is what they chose, or the safe defaults.
+    say; sharing is what they chose for the whole check (``name_share``; a
+    draft older than that choice kept one per answer), or the safe defaults.
     """
     answers = []
+    chosen = draft.get("name_share")
     for question in question_set["questions"]:
         given = draft.get("answers", {}).get(question["id"], {})
         comment = (given.get("comment") or "").strip()
-        share = given.get("share") if given.get("share") in sharing.SHARE else sharing.DEFAULT_SHARE
+        share = _share(chosen or given.get("share"))
         answers.append({"question_id": question["id"], "score": given.get("score"), "comment": comment, "share": share})
     return {
         "submission_id": draft["_id"],
@@ -219,6 +221,10 @@ def submission_from_draft(draft: dict, question_set: dict, today: dt.date) -> di
         "not_working": list(draft.get("not_working", [])),
         "urgent_concern": (draft.get("urgent_concern") or "").strip() or None,
         "answered_by": draft.get("answered_by") or sharing.DEFAULT_ANSWERED_BY,
-        "texts_share": draft.get("texts_share") or sharing.DEFAULT_SHARE,
+        "texts_share": _share(chosen or draft.get("texts_share")),
         "urgent_concern_share": draft.get("urgent_concern_share") or sharing.DEFAULT_SHARE,
     }
+
+
+def _share(value: str | None) -> str:
+    return value if value in sharing.SHARE else sharing.DEFAULT_SHARE

@@ -15,6 +15,7 @@ from pymongo.database import Database
 
 from qc import events
 from qc.mongo import update_and_read
+from services.checks import sharing
 
 PICTURES = ("symbols", "big", "words")
 # Stored by earlier versions, which offered "photos" but had none and showed big symbols instead.
@@ -29,7 +30,8 @@ class Profile:
     """How a checker likes the form shown: symbols, big symbols or words only.
 
     ``answered_by`` is who usually answers, chosen already on "Who is answering?"
-    (None: ask each time).
+    (None: ask each time). ``share_name`` is whether managers may see the
+    checker's name with what they say: asked once here, changeable in a check.
     """
 
     pictures: str = "symbols"
@@ -37,6 +39,7 @@ class Profile:
     text_size: str = "normal"
     per_screen: str = "one"
     answered_by: str | None = None
+    share_name: str = sharing.DEFAULT_SHARE
 
     @classmethod
     def from_form(cls, form) -> tuple[Profile, dict[str, str]]:
@@ -64,6 +67,11 @@ class Profile:
             errors["answered_by"] = "Choose who usually answers, or “ask me each time”."
         elif answered_by != "ask":
             values["answered_by"] = answered_by
+        share_name = form.get("share_name") or sharing.DEFAULT_SHARE  # optional too: private unless chosen
+        if share_name not in sharing.SHARE:
+            errors["share_name"] = "Choose whether managers can see your name."
+        else:
+            values["share_name"] = share_name
         return cls(**values), errors
 
     @classmethod
@@ -78,6 +86,7 @@ class Profile:
             text_size=doc.get("text_size") if doc.get("text_size") in TEXT_SIZES else default.text_size,
             per_screen=doc.get("per_screen") if doc.get("per_screen") in PER_SCREEN else default.per_screen,
             answered_by=doc.get("answered_by") if doc.get("answered_by") in ANSWERED_BY else None,
+            share_name=doc.get("share_name") if doc.get("share_name") in sharing.SHARE else default.share_name,
         )
 
 
@@ -107,8 +116,12 @@ class Drafts:
         """A checker's newest open draft is found by this index."""
         self.collection.create_index([("checker_id", DESCENDING), ("updated_at", DESCENDING)])
 
-    def start(self, checker: dict, question_set: dict) -> dict:
-        """A new, empty draft; its id is the check's submission_id, made once here."""
+    def start(self, checker: dict, question_set: dict, share_name: str = sharing.DEFAULT_SHARE) -> dict:
+        """A new, empty draft; its id is the check's submission_id, made once here.
+
+        ``share_name`` (from How I like it) is whether managers see the checker's
+        name with their answers and what they wrote; the check can change it.
+        """
         now = events.now()
         doc = {
             "_id": str(uuid.uuid4()),
@@ -122,8 +135,8 @@ class Drafts:
             # Who answered and what may be shared: chosen on the screens; the safe defaults until then.
             "answered_by": None,
             "visited_on": None,
-            "texts_share": "anonymous",
-            "urgent_concern_share": "anonymous",
+            "name_share": share_name if share_name in sharing.SHARE else sharing.DEFAULT_SHARE,
+            "urgent_concern_share": "anonymous",  # a worry asks on its own screen
             "created_at": now,
             "updated_at": now,
             "sent_at": None,

@@ -32,7 +32,6 @@ QUESTIONS = [
 ]
 CONCERN = "respect"  # a key question of deploy/team-feedback.yaml and a safety question: "not good" raises an alert
 CONCERN_COMMENT = "People come in the back door without knocking"
-NAMED = "listened-to"  # shared "named"; the concern answer stays anonymous
 RESPONSE = "We fixed the lock on the back door and the staff now knock first."
 EXTRA_CHECKERS = [("C90001", "Alexandra Extra"), ("C90002", "Bartholomew Extra")]
 NOT_ENOUGH = "Not enough answers to show"
@@ -109,17 +108,16 @@ def _send_check_in_the_form(driver, urls, token) -> str:
     )
     for index, qid in enumerate(QUESTIONS):
         _css(driver, f"#score-{qid}-{'1' if qid == CONCERN else '3'}").click()
-        assert _css(driver, f"#share-{qid}").is_selected(), "the name is private unless the checker chooses"
+        assert _visible(driver, f"#step-q-{qid} [data-name-when=anonymous]"), "private unless the checker chooses"
         if qid == CONCERN:
+            _css(driver, f"#step-q-{qid} [data-comment-details] summary").click()  # "Tell us more"
             _css(driver, f"#comment-{qid}").send_keys(CONCERN_COMMENT)
-        if qid == NAMED:
-            _css(driver, f"#share-{qid}-named").click()
         _continue_app(driver, f"q-{QUESTIONS[index + 1]}" if index + 1 < len(QUESTIONS) else "working")
     _continue_app(driver, "not-working")
     _continue_app(driver, "check")
     summary = _css(driver, "[data-summary]").text
     assert "Not good" in summary and CONCERN_COMMENT in summary
-    assert summary.count("The manager can see your name") == 1, "named for one answer only"
+    assert "The manager can see your name" not in summary and "Your name is kept private" in summary
     _css(driver, "[data-send]").click()
     wait_for(lambda: _css(driver, "[data-send-status]").text == "Sent", 20, "'Sent'")
     return submission_id
@@ -181,7 +179,7 @@ def test_a_concern_followed_from_the_form_to_the_board_and_the_team_feedback(jou
     )
     [data] = [e["data"] for e in received if e["id"] == submission_id]
     shares = {a["question_id"]: a["share"] for a in data["answers"]}
-    assert shares == {q: "named" if q == NAMED else "anonymous" for q in QUESTIONS}
+    assert shares == {q: "anonymous" for q in QUESTIONS}
     assert {a["question_id"]: a["score"] for a in data["answers"]}[CONCERN] == 1
     lap("form")
 

@@ -205,14 +205,26 @@ def test_whole_check_with_javascript(form_services, browser_factory):
             _scroll_to(driver, "#step-q-things-will-get-better .choices")
             assert_accessible(driver, "18-confidence")
         _css(driver, f"#score-{qid}-{choices.get(qid, '3')}").click()
-        assert _css(driver, f"#share-{qid}").is_selected(), "the name is private unless the checker chooses"
-        if qid == "feel-safe":
-            _css(driver, "#share-feel-safe-named").click()
+        step = f"#step-q-{qid}"
         if index == 0:
+            # One thing per screen: saying more waits behind "Tell us more"; the name is one line with "Change".
+            assert not _css(driver, f"#comment-{qid}").is_displayed(), "closed until the checker asks"
+            assert _visible(driver, f"{step} [data-name-when=anonymous]"), "private unless the checker chooses"
+            assert not _visible(driver, f"{step} [data-name-when=named]")
+            _css(driver, f"{step} [data-comment-details] summary").click()
             _css(driver, f"#comment-{qid}").send_keys("They listen most days")
             assert_accessible(driver, "03-question")
-            _scroll_to(driver, f"[data-share=share-{qid}]")
-            assert_accessible(driver, "16-who-can-see-this")
+            _css(driver, f"{step} [data-name-reminder] a").click()
+            wait_for(lambda: _app_step(driver) == "name", 5, "the screen that asks who can see the name")
+            assert _css(driver, "#name_share").is_selected(), "private unless the checker chooses"
+            assert_accessible(driver, "16-who-can-see-your-name")
+            _css(driver, "#name_share-named").click()
+            _css(driver, "[data-name-done]").click()
+            back_to = f"q-{qid}"
+            wait_for(lambda: _app_step(driver) == back_to, 5, "back to the question")  # noqa: B023 (waited for here)
+            assert _css(driver, f"#score-{qid}-3").is_selected(), "the answer is still chosen"
+        assert _visible(driver, f"{step} [data-name-when=named]"), "the reminder says what was chosen"
+        assert not _visible(driver, f"{step} [data-name-when=anonymous]")
         _continue_app(driver, f"q-{QUESTIONS[index + 1]}" if index + 1 < len(QUESTIONS) else "working")
     # The draft is on the phone: a reload keeps every answer.
     driver.refresh()
@@ -239,14 +251,14 @@ def test_whole_check_with_javascript(form_services, browser_factory):
     assert {a["question_id"]: a["score"] for a in data["answers"]}["things-will-get-better"] == 2
     assert data["question_set"] == {"id": "everyday-life", "version": 2}
     assert data["working"] == ["the garden", "the cook"] and data["urgent_concern"] is None
-    shares = {qid: "named" if qid == "feel-safe" else "anonymous" for qid in QUESTIONS}
+    shares = {qid: "named" for qid in QUESTIONS}  # one choice for the whole check
     assert data["answered_by"] == "with_supporter" and data["visited_on"] == visited
     assert {a["question_id"]: a["share"] for a in data["answers"]} == shares
-    assert data["texts_share"] == data["urgent_concern_share"] == "anonymous"
+    assert data["texts_share"] == "named" and data["urgent_concern_share"] == "anonymous"
     validated = _validated(services, submission_id)
     assert validated["answered_by"] == "with_supporter" and validated["visited_on"] == visited
     assert {a["question_id"]: a["share"] for a in validated["answers"]} == shares
-    assert validated["texts_share"] == validated["urgent_concern_share"] == "anonymous"
+    assert validated["texts_share"] == "named" and validated["urgent_concern_share"] == "anonymous"
     driver.get(f"{services['url']}/my-checks")
     card = wait_for(lambda: _visible(driver, f"[data-check='{submission_id}']"), 10, "the check in My checks")[0]
     assert card.find_element(By.CSS_SELECTOR, "[data-status]").text in ("Sent", "Counted")
@@ -426,8 +438,6 @@ def test_whole_check_without_javascript(form_services, browser_factory):
             )
             screen("nojs-08-confidence", ".choices")
         _css(driver, f"#score-{qid}-{'1' if qid == 'respect' else '3'}").click()
-        if qid == "respect":
-            _css(driver, "#share-respect-named").click()
         _submit(driver)
     assert driver.current_url.endswith("/working")
     screen("nojs-02-working")
@@ -436,7 +446,15 @@ def test_whole_check_without_javascript(form_services, browser_factory):
     _submit(driver)
     assert driver.current_url.endswith("/check")
     assert "Very sure" in _css(driver, "[data-row=things-will-get-better]").text
+    assert "Your name is kept private" in _css(driver, "[data-row=name]").text
     screen("nojs-03-check-answers")
+    _css(driver, "[data-row=name] a").click()
+    assert "Who can see your name?" in _css(driver, "h1").text
+    screen("nojs-09-your-name")
+    _css(driver, "#share-named").click()
+    _submit(driver, "main form button[type=submit]")
+    assert driver.current_url.endswith("/check")
+    assert "The manager can see your name" in _css(driver, "[data-row=name]").text
     _submit(driver, "[data-worried-link]")
     assert "the safeguarding lead" in _css(driver, "main").text
     screen("nojs-04-worried")
@@ -454,9 +472,8 @@ def test_whole_check_without_javascript(form_services, browser_factory):
     assert data["urgent_concern"] == "Someone shouts at night"
     assert {a["question_id"]: a["score"] for a in data["answers"]}["respect"] == 1
     assert data["answered_by"] == "supporter_wrote" and data["visited_on"] == dt.date.today().isoformat()
-    assert {a["question_id"]: a["share"] for a in data["answers"]}["respect"] == "named"
-    assert {a["share"] for a in data["answers"] if a["question_id"] != "respect"} == {"anonymous"}
-    assert data["urgent_concern_share"] == "named" and data["texts_share"] == "anonymous"
+    assert {a["share"] for a in data["answers"]} == {"named"}, "one choice for the whole check"
+    assert data["urgent_concern_share"] == "named" and data["texts_share"] == "named"
 
 
 def test_how_i_like_it_changes_the_form(form_services, browser_factory):

@@ -99,3 +99,8 @@ def test_the_script_at_320_pixels_wide(form_services, browser_factory, javascrip
     _press(driver, "main form button[type=submit]")  # no answer chosen: the error
     assert "There is a problem" in driver.page_source
     _look(driver, "nojs-question-error")
+    driver.find_element(By.CSS_SELECTOR, "[data-comment-details] summary").click()  # "Tell us more"
+    _look(driver, "nojs-question-tell-us-more")
+    _press(driver, "[data-name-reminder] a")  # who can see the name: its own screen
+    assert "Who can see your name?" in driver.page_source
+    _look(driver, "nojs-your-name")

@@ -88,23 +88,36 @@ def test_a_whole_check_without_javascript_is_sent_once(client, settings):
     assert text.count("Choose an answer. If you do not want to answer") == 2
     assert "There is a problem" in text and 'href="#score-listened-to-3"' in text
     scores = {"listened-to": "3", "feel-safe": "1", "home-clean": "skip", "choose-day": "2"}
+    # One thing per screen: the answer; saying more is a closed "Tell us more"; the name is one line with "Change".
     page = client.get(f"/check/{draft_id}/q-feel-safe").get_data(as_text=True)
-    assert 'id="share-feel-safe" name="share-feel-safe" value="anonymous" checked' in page, "private by default"
-    assert "Who can see this?" in page and "still counts" in page
+    assert "Who can see this?" not in page and 'name="share-feel-safe"' not in page
+    assert '<details class="details" data-comment-details >' in page, "closed until the checker asks to say more"
+    reminder = page[page.index("data-name-reminder") :]
+    assert re.search(r'data-name-when="anonymous"\s*>', reminder), "private unless the checker chose otherwise"
+    assert re.search(r'data-name-when="named"\s*hidden', reminder)
+    assert f'href="/check/{draft_id}/your-name?from=q-feel-safe"' in reminder
     for qid in QUESTIONS:
-        data = {f"score-{qid}": scores.get(qid, "3"), f"comment-{qid}": ""}
-        if qid == "respect":
-            data["share-respect"] = "named"
+        data = {f"score-{qid}": scores.get(qid, "3"), f"comment-{qid}": "kind" if qid == "respect" else ""}
+        data[f"share-{qid}"] = "named"  # not asked on a question screen: not taken from it
         response = _answer(client, draft_id, f"q-{qid}", data)
         assert response.status_code == 303
     assert response.headers["Location"].endswith("/working")
+    page = client.get(f"/check/{draft_id}/q-respect").get_data(as_text=True)
+    assert '<details class="details" data-comment-details open>' in page, "open where something is written"
     assert _answer(client, draft_id, "working", {"items": "the garden\n\n the cook "}).status_code == 303
-    # One choice for both texts: the last screen's choice stands.
-    not_working = {"items": "the night shift", "share-not-working": "named"}
-    assert _answer(client, draft_id, "not-working", not_working).headers["Location"].endswith("/check")
+    # The name: changed for this check on its own screen, which goes back to where the checker was.
+    name_page = client.get(f"/check/{draft_id}/your-name?from=not-working").get_data(as_text=True)
+    assert "Who can see your name?" in name_page and 'id="share" name="share" value="anonymous" checked' in name_page
+    changed = _answer(client, draft_id, "your-name?from=not-working", {"share": "named"})
+    assert changed.headers["Location"].endswith(f"/check/{draft_id}/not-working")
+    page = client.get(f"/check/{draft_id}/not-working").get_data(as_text=True)
+    assert re.search(r'data-name-when="named"\s*>', page) and "Who can see this?" not in page
+    assert _answer(client, draft_id, "not-working", {"items": "the night shift"}).headers["Location"].endswith("/check")
     check = client.get(f"/check/{draft_id}/check").get_data(as_text=True)
     assert "Check your answers" in check and "the cook" in check and "I don&#39;t want to answer" in check
-    assert "Me, with a supporter helping" in check and "The manager can see your name" in check
+    assert "Me, with a supporter helping" in check
+    assert check.count("The manager can see your name") == 1, "said once, in its own row"
+    assert f'href="/check/{draft_id}/your-name?from=check"' in check
     # The confidence question shows its own words ("Very sure"), not the scale's ("Good").
     assert "How sure are you that things will get better?" in check and "Very sure" in check
     sent = client.post(f"/check/{draft_id}/send", data={"csrf_token": _csrf(client.get("/"))})
@@ -120,9 +133,7 @@ def test_a_whole_check_without_javascript_is_sent_once(client, settings):
     assert data["working"] == ["the garden", "the cook"] and data["not_working"] == ["the night shift"]
     assert data["urgent_concern"] is None and data["checker_id"] == "C1"
     assert data["answered_by"] == "with_supporter" and data["visited_on"] == yesterday
-    assert {a["question_id"]: a["share"] for a in data["answers"]} == {
-        qid: "named" if qid == "respect" else "anonymous" for qid in QUESTIONS
-    }
+    assert {a["share"] for a in data["answers"]} == {"named"}, "the one choice covers every answer"
     assert data["texts_share"] == "named" and data["urgent_concern_share"] == "anonymous"
     my = client.get("/my-checks").get_data(as_text=True)
     assert f'data-check="{draft_id}"' in my
@@ -349,3 +360,26 @@ def test_who_usually_answers_is_chosen_already(client):
     assert 'id="answered-by" name="answered_by" value="alone" checked' in client.get(f"/check/{draft_id}/who").get_data(
         as_text=True
     )
+
+
+def test_whether_the_manager_may_see_the_name_is_asked_once_and_each_check_starts_from_it(client):
+    page = client.get("/how-i-like-it")
+    assert "Can the manager see your name?" in page.get_data(as_text=True)
+    assert 'id="share_name" name="share_name" value="anonymous" checked' in page.get_data(as_text=True)
+    form = {"pictures": "symbols", "read_aloud": "on", "text_size": "normal", "per_screen": "one"}
+    saved = client.post("/how-i-like-it", data={"csrf_token": _csrf(page), **form, "share_name": "named"})
+    assert saved.status_code == 303
+    draft_id = _start(client)
+    question = client.get(f"/check/{draft_id}/q-respect").get_data(as_text=True)
+    assert re.search(r'data-name-when="named"\s*>', question) and re.search(
+        r'data-name-when="anonymous"\s*hidden', question
+    )
+    assert 'id="name_share-named" name="name_share" value="named" checked' in client.get("/check/app").get_data(
+        as_text=True
+    ), "the page that works offline starts from the same choice"
+    # Changed for this check only: the next check starts from How I like it again.
+    assert _answer(client, draft_id, "your-name?from=q-respect", {"share": "anonymous"}).status_code == 303
+    assert "Your name is kept private" in client.get(f"/check/{draft_id}/check").get_data(as_text=True)
+    client.post(f"/check/{draft_id}/send", data={"csrf_token": _csrf(client.get("/"))})
+    again = _start(client)
+    assert "The manager can see your name" in client.get(f"/check/{again}/check").get_data(as_text=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from qc.settings import ROOT
-from services.checks import form_reading, intake, sharing
+from services.checks import check_summary, form_reading, intake, sharing
 from services.checks.handlers import content_hash
 from services.checks.profiles import Profile, next_step, previous_step, steps
 from services.checks.question_sets import answer_options, answer_words
@@ -21,8 +23,8 @@ def test_each_answer_choice_becomes_its_score():
     answers, errors = form_reading.read_answers(form, QUESTIONS[:2])
     assert errors == {}
     assert answers == {
-        "listened-to": {"score": 3, "comment": "", "share": "anonymous"},
-        "feel-safe": {"score": None, "comment": "at night", "share": "anonymous"},
+        "listened-to": {"score": 3, "comment": ""},
+        "feel-safe": {"score": None, "comment": "at night"},
     }
 
 
@@ -95,7 +97,7 @@ def test_a_stored_profile_with_unknown_values_falls_back_to_defaults():
 # --- who answered, what may be shared, and the day of the visit ------------------------------------
 
 
-def test_a_draft_keeps_who_answered_what_may_be_shared_and_the_day():
+def test_a_draft_from_before_the_one_name_choice_keeps_what_each_answer_shared():
     draft = {
         "_id": "0b9a4c1e-5b7e-4d52-9a55-3f1f6d3f6f7a",
         "site_id": "S0001",
@@ -120,8 +122,50 @@ def test_the_name_is_shared_only_when_the_checker_chose_it():
     assert form_reading.read_share({"share-x": "named"}, "share-x") == "named"
     for value in (None, "", "anonymous", "NAMED", "everyone"):
         assert form_reading.read_share({"share-x": value}, "share-x") == "anonymous"
+    # A question screen asks one thing: a name choice posted with an answer is not taken from it.
     answers, _ = form_reading.read_answers({"score-respect": "1", "share-respect": "named"}, [QUESTIONS[4]])
-    assert answers["respect"]["share"] == "named"
+    assert "share" not in answers["respect"]
+
+
+@pytest.mark.parametrize("chosen", ["named", "anonymous"])
+def test_the_one_name_choice_of_a_check_covers_every_answer_and_what_was_written(chosen):
+    draft = {
+        "_id": "0b9a4c1e-5b7e-4d52-9a55-3f1f6d3f6f7a",
+        "site_id": "S0001",
+        # An answer saved by an older screen with the other choice: the check's one choice wins.
+        "answers": {"respect": {"score": 1, "comment": "rude", "share": "anonymous" if chosen == "named" else "named"}},
+        "working": ["the garden"],
+        "not_working": [],
+        "urgent_concern": "a worry",
+        "name_share": chosen,
+        "urgent_concern_share": "anonymous",  # a worry asks on its own screen
+    }
+    body = intake.submission_from_draft(draft, QUESTION_SET, dt.date(2026, 11, 3))
+    assert {a["share"] for a in body["answers"]} == {chosen}
+    assert body["texts_share"] == chosen and body["urgent_concern_share"] == "anonymous"
+    assert check_summary.name_share(draft) == chosen
+    SubmissionSchema().load(body)
+
+
+def test_a_name_is_shown_for_an_older_draft_only_where_one_of_its_answers_said_so():
+    assert (
+        check_summary.name_share({"answers": {"a": {"share": "anonymous"}}, "texts_share": "anonymous"}) == "anonymous"
+    )
+    assert check_summary.name_share({"answers": {}}) == "anonymous"
+    assert check_summary.name_share({"answers": {"a": {"share": "named"}}}) == "named"
+    assert check_summary.name_share({"answers": {}, "texts_share": "named"}) == "named"
+
+
+def test_how_i_like_it_asks_once_whether_the_manager_may_see_the_name():
+    assert Profile().share_name == "anonymous"
+    form = {"pictures": "symbols", "text_size": "normal", "per_screen": "one", "read_aloud": "on"}
+    assert Profile.from_form(form)[0].share_name == "anonymous"  # an older page without the question
+    assert Profile.from_form({**form, "share_name": "named"})[0].share_name == "named"
+    assert Profile.from_form({**form, "share_name": "everyone"})[1] == {
+        "share_name": "Choose whether managers can see your name."
+    }
+    assert Profile.from_doc({"share_name": "named"}).share_name == "named"
+    assert Profile.from_doc({"share_name": "everyone"}).share_name == "anonymous"
 
 
 def test_who_is_answering_must_be_chosen():

@@ -352,12 +352,18 @@
     var dayBoxes = form.querySelector("[data-day-boxes]");
     form.querySelectorAll("[data-today-words]").forEach(function (el) { el.textContent = longDate(today()); });
 
-    // One "who can see this?" covers both what is working and what is not: keep the two screens the same.
-    form.addEventListener("change", function (event) {
-      var pair = { "share-working": "share-not-working", "share-not-working": "share-working" }[event.target.name];
-      if (!pair) return;
-      var other = form.querySelector('input[name="' + pair + '"][value="' + event.target.value + '"]');
-      if (other) other.checked = true;
+    // Who can see the name is one choice for the whole check: each screen's one-line reminder says it.
+    function showNameChoice() {
+      var named = checkedValue("name_share") === "named";
+      form.querySelectorAll("[data-name-when]").forEach(function (words) {
+        words.hidden = (words.getAttribute("data-name-when") === "named") !== named;
+      });
+    }
+    form.addEventListener("change", function (event) { if (event.target.name === "name_share") showNameChoice(); });
+    showNameChoice();
+    // "Tell us more" stays open where something is already written in it.
+    form.querySelectorAll("[data-comment-details]").forEach(function (details) {
+      if (details.querySelector("textarea").value.trim()) details.open = true;
     });
 
     function keep() {
@@ -374,13 +380,14 @@
     function show(name, focus) {
       if (sentId && name !== "sent") { window.location.href = "/"; return; } // this check is done
       if (!section(name)) name = steps[0];
-      if (name === "worried" && current && current !== "worried" && current !== "sent") cameFrom = current;
+      var aside = name === "worried" || name === "name"; // screens reached from any other, which go back to it
+      if (aside && current && current !== "worried" && current !== "name" && current !== "sent") cameFrom = current;
       current = name;
       form.querySelectorAll("[data-step]").forEach(function (s) { s.hidden = s.getAttribute("data-step") !== name; });
       if (name === "check") renderSummary();
       var index = steps.indexOf(name);
       backLink.hidden = name === "sent";
-      if (name === "worried") backLink.setAttribute("href", "#" + cameFrom);
+      if (aside) backLink.setAttribute("href", "#" + cameFrom);
       else if (returning && name !== "check") backLink.setAttribute("href", "#check");
       else backLink.setAttribute("href", index > 0 ? "#" + steps[index - 1] : "/");
       var heading = section(name).querySelector("h1");
@@ -533,7 +540,7 @@
         hidden.className = "visually-hidden";
         hidden.textContent = " " + key;
         a.appendChild(hidden);
-        a.addEventListener("click", function () { returning = href !== "#worried"; });
+        a.addEventListener("click", function () { returning = href !== "#worried" && href !== "#name"; });
         actions.appendChild(a);
         div.appendChild(dt); div.appendChild(dd); div.appendChild(actions);
         dl.appendChild(div);
@@ -558,14 +565,10 @@
         var dd = row(text, chosen ? labels[chosen.name + "=" + chosen.value] : "Not answered", perScreenAll ? "#questions" : "#q-" + qid);
         var comment = document.getElementById("comment-" + qid).value.trim();
         if (comment) note(dd, "summary-list__comment", "You said: “" + comment + "”");
-        note(dd, "summary-list__share", shareWords("share-" + qid));
       });
-      var working = lines(document.getElementById("working-items").value);
-      var notWorking = lines(document.getElementById("not-working-items").value);
-      var dd1 = row("What is working", "Nothing written", "#working", working);
-      if (working.length) note(dd1, "summary-list__share", shareWords("share-working"));
-      var dd2 = row("What is not working", "Nothing written", "#not-working", notWorking);
-      if (notWorking.length) note(dd2, "summary-list__share", shareWords("share-working"));
+      row("What is working", "Nothing written", "#working", lines(document.getElementById("working-items").value));
+      row("What is not working", "Nothing written", "#not-working", lines(document.getElementById("not-working-items").value));
+      row("Who can see your name", shareWords("name_share"), "#name");
       var concern = document.getElementById("concern").value.trim();
       var dd3 = row("What you are worried about", concern || "Nothing written", "#worried");
       if (concern) note(dd3, "summary-list__share", shareWords("share-concern"));
@@ -590,14 +593,14 @@
             question_id: qid,
             score: chosen ? scores[chosen.value] : null,
             comment: document.getElementById("comment-" + qid).value.trim(),
-            share: share("share-" + qid)
+            share: share("name_share")
           };
         }),
         working: lines(document.getElementById("working-items").value),
         not_working: lines(document.getElementById("not-working-items").value),
         urgent_concern: document.getElementById("concern").value.trim() || null,
         answered_by: checkedValue("answered_by") || "alone",
-        texts_share: share("share-working"),
+        texts_share: share("name_share"),
         urgent_concern_share: share("share-concern")
       };
     }
@@ -645,6 +648,7 @@
     });
     form.querySelector("[data-send]").addEventListener("click", send);
     form.querySelector("[data-keep-worry]").addEventListener("click", function () { keep(); go(cameFrom); });
+    form.querySelector("[data-name-done]").addEventListener("click", function () { keep(); go(cameFrom); });
     form.querySelector("[data-send-worry]").addEventListener("click", function () {
       var step = section("worried");
       clearErrors(step);
