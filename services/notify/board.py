@@ -15,6 +15,23 @@ from collections import Counter
 BOARD_DAYS = 183  # "recent": about six months, a noticeboard's worth
 MAX_ITEMS = 30
 BETTER_WORDS = {"better": "yes", "a_bit": "a bit", "no": "no"}
+# "Not good" to a question, said back in easy read ("You said you do not always feel safe…"), not as
+# the question and a score. A question without a sentence here is said back with its own words.
+SAID_NOT_GOOD = {
+    "listened-to": "You said staff do not always listen to you.",
+    "feel-safe": "You said you do not always feel safe where you live.",
+    "home-clean": "You said your home is not always clean or in good repair.",
+    "choose-day": "You said you do not always choose what you do each day.",
+    "respect": "You said staff do not always treat you with respect.",
+    "know-complain": "You said you do not know how to complain.",
+    "see-people": "You said you cannot always see the people who matter to you.",
+    "things-will-get-better": "You said you are not sure things will get better.",
+}
+
+
+def said_not_good(question_id: str, texts: dict[str, str]) -> str:
+    """The board's sentence for a "not good" answer to one question."""
+    return SAID_NOT_GOOD.get(question_id) or f"You said “Not good” to “{texts.get(question_id, question_id)}”"
 
 
 def since(now: dt.datetime) -> dt.datetime:
@@ -60,7 +77,7 @@ def item(alert: dict, counts: Counter | None, names: dict[str, str], texts: dict
             if v.get("question_id") and shown:
                 named.setdefault(v["question_id"], set()).add(shown)
         for qid in dict.fromkeys(alert.get("question_ids", [])):
-            said.append({"question": texts.get(qid, qid), "answer": "Not good", "names": sorted(named.get(qid, ()))})
+            said.append({"words": said_not_good(qid, texts), "names": sorted(named.get(qid, ()))})
     return {
         "id": alert["_id"],
         "worry": worry,

@@ -239,7 +239,7 @@ def test_a_concern_followed_from_the_form_to_the_board_and_the_team_feedback(jou
         return items[0] if items and RESPONSE in items[0].text else None
 
     item = wait_for(board_item, 40, "the board item with the checker's confirmation", interval=0.5)
-    assert "You said:" in item.text and "Not good" in item.text
+    assert "You said staff do not always treat you with respect." in item.text
     assert f"We did:\n“{RESPONSE}”" in item.text
     assert _css(phone, f"li.item[data-item='{found['id']}'] [data-better]").text == "Is it better? People said: yes"
     assert not item.find_elements(By.CSS_SELECTOR, ".who"), "the anonymous answer shows no name"

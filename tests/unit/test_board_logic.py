@@ -37,7 +37,13 @@ def test_better_words():
 
 def test_only_first_names_of_those_who_agreed():
     [said] = board.item(_alert(), None, {"C1": "Samira Quinn", "C2": "Tom Baker"}, TEXTS)["said"]
-    assert said == {"question": "Do you feel safe where you live?", "answer": "Not good", "names": ["Samira"]}
+    assert said == {"words": "You said you do not always feel safe where you live.", "names": ["Samira"]}
+
+
+def test_a_question_the_board_has_no_sentence_for_is_said_back_in_its_own_words():
+    words = board.said_not_good("new-question", {"new-question": "Is the garden nice?"})
+    assert words == "You said “Not good” to “Is the garden nice?”"
+    assert board.said_not_good("feel-safe", TEXTS) == "You said you do not always feel safe where you live."
 
 
 def test_a_worry_shows_no_words_names_or_response():
@@ -73,3 +79,10 @@ def test_one_anonymous_voice_keeps_every_name_of_that_check_hidden():
     assert [v["named"] for v in consent.guard([named, anonymous])] == [False, False]
     assert [v["named"] for v in consent.guard([named, named])] == [True, True]
     assert consent.guard([named, anonymous])[0]["share"] == "named"  # what they chose is still on record
+
+
+def test_every_published_question_has_an_easy_read_sentence_on_the_board():
+    from services.notify import questions
+
+    missing = sorted(set(questions.texts()) - set(board.SAID_NOT_GOOD))
+    assert missing == [], "add its 'You said …' sentence to services/notify/board.py"
