@@ -220,6 +220,8 @@ def _send_draft(draft: dict):
     # A conflict means this id is already recorded with other content: it was sent before.
     if result.ok or result.outcome == intake.CONFLICT:
         _drafts().mark_sent(g.checker["checker_id"], draft["_id"])
+        if draft.get("sends_again"):  # a check that was not counted, changed and sent again (send_again.py)
+            _ctx().submissions.mark_sent_again(draft["sends_again"], g.checker["checker_id"], draft["_id"])
         return None
     all_steps = steps(question_set, g.profile)
     return _page(

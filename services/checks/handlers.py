@@ -29,6 +29,23 @@ def reason(code: str, field: str | None, message: str) -> dict:
     return {"code": code, "field": field, "message": message}
 
 
+# Reasons a checker can put right on the form themselves, and the screen to open first for each
+# (send_again.py); the others (their link, their service) need their supporter.
+FIXABLE_BY_CHECKER = {
+    "visit_in_future": "when",
+    "visit_too_old": "when",
+    "question_set_unknown": "check",
+    "question_unknown": "check",
+}
+
+
+def can_send_again(record: dict) -> bool:
+    """A check not counted only for reasons the checker can put right, and not sent again already."""
+    codes = {r.get("code") for r in record.get("reasons", [])}
+    fixable = bool(codes) and codes <= set(FIXABLE_BY_CHECKER)
+    return record.get("status") == "rejected" and not record.get("sent_again_as") and fixable
+
+
 def content_hash(body: dict) -> str:
     """Hash of what was said and what may be shared (not of ids or times), to spot the same check sent twice."""
     # Missing sharing fields mean the defaults, and defaults are left out of the

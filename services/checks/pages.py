@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from pymongo.errors import ConnectionFailure
 
 from qc import auth, web
+from services.checks.handlers import can_send_again
 from services.checks.profiles import Drafts, Profile, Profiles
 from services.checks.question_sets import answer_words
 
@@ -204,6 +205,8 @@ def my_checks():
             "status": d.get("status", "accepted"),
             "status_words": STATUS_WORDS.get(d.get("status"), "Sent"),
             "reasons": [r["message"] for r in d.get("reasons", [])],
+            "can_send_again": can_send_again(d),
+            "sent_again": bool(d.get("sent_again_as")),
             "responses": d.get("responses", []),
             "answered_by": ANSWERED_BY_WORDS.get(d.get("answered_by")),
             "answers": _answer_rows(d),
@@ -288,4 +291,4 @@ def how_i_like_it():
 # The check's screens and "is it better now?" add their routes to ``bp``: import them with it, so
 # wherever ``bp`` is registered (create_app, the deploy wiring test) it has every route, and no
 # later import adds routes to a blueprint that is already registered (Flask refuses that).
-from services.checks import check_screens, feedback, recognition  # noqa: E402, F401
+from services.checks import check_screens, feedback, recognition, send_again  # noqa: E402, F401

@@ -266,6 +266,13 @@ class Submissions:
                 out.setdefault(key, []).append(doc["_id"])
         return out
 
+    def mark_sent_again(self, submission_id: str, checker_id: str, new_submission_id: str) -> None:
+        """A rejected check the checker changed and sent again as ``new_submission_id`` (My checks says so)."""
+        self.collection.update_one(
+            {"_id": submission_id, "checker_id": checker_id, "status": "rejected"},
+            {"$set": {"sent_again_as": new_submission_id}},
+        )
+
     def record_feedback(self, submission_id: str, alert_id: str, answer: str, at: str) -> None:
         """Keep the checker's answer to "is it better now?" beside the response it is about."""
         doc = self.get(submission_id) or {}

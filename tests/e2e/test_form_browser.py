@@ -677,3 +677,45 @@ def test_a_phone_draft_begun_on_v1_carries_on_at_the_new_question(form_services,
         **dict.fromkeys(QUESTIONS[:7], 3),
         QUESTIONS[7]: 1,
     }
+
+
+def test_a_check_not_counted_is_changed_and_sent_again_from_my_checks(form_services, browser_factory):
+    """An older app sent an answer to a question the form no longer has: the validator does not count it; the
+    checker opens it again from My checks with its answers, sends it, and it is counted."""
+    services = form_services
+    site = "S0017"
+    body = {
+        "submission_id": str(uuid.uuid4()),
+        "site_id": site,
+        "question_set": {"id": "everyday-life", "version": 2},
+        "visited_on": dt.date.today().isoformat(),
+        "answers": [{"question_id": q, "score": 1 if q == "home-clean" else 3, "comment": ""} for q in QUESTIONS]
+        + [{"question_id": "a-question-from-an-old-app", "score": 2, "comment": ""}],
+    }
+    sent = requests.post(
+        f"{services['url']}/api/v1/submissions",
+        json=body,
+        headers={"Authorization": f"Bearer {_checker(services, site)['token']}"},
+        timeout=10,
+    )
+    assert sent.status_code == 202, sent.text
+    wait_for(lambda: _status(services, site, body["submission_id"]).json().get("status") == "rejected", 30, "rejected")
+    driver = browser_factory(javascript=True)
+    _sign_in(driver, services, site)
+    driver.get(f"{services['url']}/my-checks")
+    card = f"[data-check='{body['submission_id']}']"
+    assert "Not counted" in _css(driver, f"{card} [data-status]").text
+    _scroll_to(driver, f"{card} [data-send-again]")
+    assert_accessible(driver, "24-my-checks-not-counted")
+    _submit(driver, f"{card} [data-send-again] button")
+    assert driver.current_url.endswith("/check?return=check"), "the answers to look at, ready to send"
+    assert "Not good" in _css(driver, "[data-row=home-clean]").text, "the answers are kept"
+    new_id = driver.current_url.split("/check/")[1].split("/")[0]
+    _submit(driver, "main form button[type=submit]")
+    assert "Your check has been sent" in _css(driver, "h1").text
+    wait_for(lambda: _status(services, site, new_id).json().get("status") == "validated", 30, "the new check counted")
+    assert {a["question_id"]: a["score"] for a in _validated(services, new_id)["answers"]}["home-clean"] == 1
+    driver.get(f"{services['url']}/my-checks")
+    assert "You changed this check and sent it again." in _css(driver, card).text
+    assert not driver.find_elements(By.CSS_SELECTOR, f"{card} [data-send-again]")
+    assert "Counted" in _css(driver, f"[data-check='{new_id}'] [data-status]").text

@@ -10,7 +10,7 @@ import pytest
 
 from qc.settings import TOPICS
 from services.checks.directory import Directory
-from tests.conftest import read_topic
+from tests.conftest import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 QUESTIONS = [
@@ -383,3 +383,75 @@ def test_whether_the_manager_may_see_the_name_is_asked_once_and_each_check_start
     client.post(f"/check/{draft_id}/send", data={"csrf_token": _csrf(client.get("/"))})
     again = _start(client)
     assert "The manager can see your name" in client.get(f"/check/{again}/check").get_data(as_text=True)
+
+
+def _send_a_whole_check(client, worry: str = "") -> str:
+    draft_id = _start(client)
+    _answer(client, draft_id, "who", {"answered_by": "with_supporter"})
+    _answer(client, draft_id, "when", {"visited": "today"})
+    for qid in QUESTIONS:
+        comment = "They shout" if qid == "respect" else ""
+        _answer(
+            client, draft_id, f"q-{qid}", {f"score-{qid}": "1" if qid == "respect" else "3", f"comment-{qid}": comment}
+        )
+    _answer(client, draft_id, "working", {"items": "the garden"})
+    _answer(client, draft_id, "not-working", {"items": ""})
+    if worry:
+        page = client.get(f"/check/{draft_id}/worried")
+        client.post(f"/check/{draft_id}/worried", data={"csrf_token": _csrf(page), "concern": worry, "action": "save"})
+    assert client.post(f"/check/{draft_id}/send", data={"csrf_token": _csrf(client.get("/"))}).status_code == 303
+    return draft_id
+
+
+def _card(page: str, submission_id: str) -> str:
+    """One check's card on My checks: from its start to the next card's."""
+    start = page.index(f'data-check="{submission_id}"')
+    end = page.find("data-check=", start + 1)
+    return page[start : end if end > 0 else len(page)]
+
+
+def _not_counted(app, submission_id: str, *codes: str) -> None:
+    """The validator's decision, written by its own store (the validator is not running in this tier)."""
+    reasons = [{"code": code, "field": None, "message": f"Reason {code}."} for code in codes]
+    submissions = app.extensions["qc.checks"].submissions
+    received = {**wait_for(lambda: submissions.get(submission_id), 10, "the record"), "submission_id": submission_id}
+    submissions.record_decision(received, "rejected", reasons, "R01")
+
+
+def test_a_check_not_counted_for_its_date_is_changed_and_sent_again_with_its_answers(app, client, settings):
+    old = _send_a_whole_check(client, worry="Someone took my money")
+    _not_counted(app, old, "visit_in_future")
+    card = _card(client.get("/my-checks").get_data(as_text=True), old)
+    assert "Reason visit_in_future." in card and "Change it and send again" in card
+    again = client.post(f"/my-checks/{old}/send-again", data={"csrf_token": _csrf(client.get("/"))})
+    new = re.match(r"/check/([0-9a-f-]{36})/when\?return=check$", again.headers["Location"]).group(1)
+    assert new != old, "a new check, with its own id"
+    check = client.get(f"/check/{new}/check").get_data(as_text=True)
+    assert "Me, with a supporter helping" in check and "They shout" in check and "the garden" in check
+    # The worry reached the safeguarding lead with the rejection already: it is not raised twice.
+    worried_row = check[check.index('data-row="worried"') :]
+    assert "Someone took my money" not in check and "Nothing written" in worried_row
+    assert _answer(client, new, "when?return=check", {"visited": "yesterday"}).headers["Location"].endswith("/check")
+    assert client.post(f"/check/{new}/send", data={"csrf_token": _csrf(client.get("/"))}).status_code == 303
+    events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == new for e in evs))
+    [first] = [e["data"] for e in events if e["id"] == old]
+    [sent] = [e["data"] for e in events if e["id"] == new]
+    assert [(a["question_id"], a["score"], a["comment"]) for a in sent["answers"]] == [
+        (a["question_id"], a["score"], a["comment"]) for a in first["answers"]
+    ]
+    assert sent["visited_on"] == (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    assert sent["urgent_concern"] is None and sent["working"] == ["the garden"]
+    card = _card(client.get("/my-checks").get_data(as_text=True), old)
+    assert "You changed this check and sent it again." in card and "Change it and send again" not in card
+    refused = client.post(f"/my-checks/{old}/send-again", data={"csrf_token": _csrf(client.get("/"))})
+    assert refused.status_code == 404, "sent again once"
+
+
+def test_a_check_not_counted_for_a_reason_only_a_supporter_can_fix_is_not_offered_again(app, client):
+    old = _send_a_whole_check(client)
+    _not_counted(app, old, "visit_too_old", "checker_not_at_site")
+    page = client.get("/my-checks").get_data(as_text=True)
+    assert "Your supporter can help you with this." in _card(page, old)
+    assert f"/my-checks/{old}/send-again" not in page
+    refused = client.post(f"/my-checks/{old}/send-again", data={"csrf_token": _csrf(client.get("/"))})
+    assert refused.status_code == 404

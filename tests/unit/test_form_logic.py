@@ -271,3 +271,16 @@ def test_a_draft_on_v1_becomes_a_v1_body_and_on_v2_a_v2_body():
     new = intake.submission_from_draft(draft, V2, dt.date(2026, 11, 25))
     assert old["question_set"]["version"] == 1 and len(old["answers"]) == 7
     assert new["question_set"]["version"] == 2 and new["answers"][-1]["score"] == 3
+
+
+def test_a_check_is_offered_again_only_when_the_checker_can_put_it_right():
+    from services.checks.handlers import can_send_again
+
+    def record(*codes, **more):
+        return {"status": "rejected", "reasons": [{"code": c} for c in codes], **more}
+
+    assert can_send_again(record("visit_in_future")) and can_send_again(record("visit_too_old", "question_unknown"))
+    assert not can_send_again(record("visit_in_future", "checker_unknown")), "one reason needs the supporter"
+    assert not can_send_again(record("duplicate")) and not can_send_again(record())
+    assert not can_send_again(record("visit_in_future", sent_again_as="x")), "sent again once"
+    assert not can_send_again({"status": "validated", "reasons": []})
