@@ -26,11 +26,19 @@ COPY deploy ./deploy
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info
 
+# Recordings of every question and answer, for Read aloud on phones with no
+# voice: made here, once, for the question sets the image carries.
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng \
+    && rm -rf /var/lib/apt/lists/* \
+    && QC_SCHEMAS_DIR=/app/schemas QC_AUDIO_DIR=/app/var/audio python -m services.checks.recordings
+
 # settings.py finds data files relative to the installed package, which is
 # site-packages after a non-editable install; point it back at /app. Every
 # path setting whose default is in the source tree needs a line here
 # (tests/unit/test_deploy.py checks it).
 ENV QC_SCHEMAS_DIR=/app/schemas \
+    QC_AUDIO_DIR=/app/var/audio \
     QC_ALERT_RULES_PATH=/app/deploy/alert-rules.yaml \
     QC_THEMES_PATH=/app/deploy/themes.yaml \
     QC_WEBHOOKS_PATH=/app/deploy/webhooks.yaml \

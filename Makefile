@@ -4,14 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop status test unit integration e2e kafka test-kafka lint bench clean browser prometheus nginx
+.PHONY: run stop status test unit integration e2e kafka test-kafka lint bench clean browser prometheus nginx audio
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) audio
 	$(PY) -m qc_tools.devstack run
 
 stop: $(STAMP)
@@ -31,6 +31,13 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 	test -f $(AXE_CORE) || npm install --prefix var/npm --no-audit --no-fund --silent axe-core@4.14.1
 
+# Recordings of every question and answer (Debian's espeak-ng), for Read aloud on a
+# phone with no voice; only the ones not made yet (services/checks/recordings.py).
+audio: $(STAMP)
+	command -v espeak-ng >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng)
+	$(PY) -m services.checks.recordings
+
 # Debian's Prometheus: promtool checks the rules, and a real server scrapes the
 # stack in tests/e2e/test_metrics_under_load.py. Installed only when missing.
 prometheus:
@@ -43,7 +50,7 @@ nginx:
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx)
 
-test: $(STAMP) lint browser prometheus nginx
+test: $(STAMP) lint browser prometheus nginx audio
 	$(PY) -m pytest -q
 
 # The tiers one at a time. unit: no broker, database or browser, a few seconds
@@ -52,11 +59,11 @@ unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
 # APIs, pages and workers in-process over a real broker, database and SMTP sink it starts.
-integration: $(STAMP) nginx
+integration: $(STAMP) nginx audio
 	$(PY) -m pytest -q tests/integration
 
 # gunicorn and worker processes, headless Chromium, crash, outage and load tests; then the fuzzer.
-e2e: $(STAMP) browser prometheus
+e2e: $(STAMP) browser prometheus audio
 	$(PY) -m pytest -q tests/e2e tests/fuzz
 
 # A real Apache Kafka (KRaft) from Apache Kafka's own jars, fetched with Maven into var/kafka/lib
@@ -67,7 +74,7 @@ e2e: $(STAMP) browser prometheus
 kafka: $(STAMP)
 	$(PY) -m qc_tools.kafka_cluster --nodes $(or $(NODES),1)
 
-test-kafka: $(STAMP) browser prometheus nginx
+test-kafka: $(STAMP) browser prometheus nginx audio
 	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
 	  echo "test-kafka SKIPPED: Apache Kafka's tier needs Java 17 and Maven (mvn), and this machine lacks one"; \
 	  exit 0; fi; \

@@ -121,6 +121,8 @@ class Settings:
     shutdown_drain_seconds: float = 2.0
     var_dir: Path = ROOT / "var"
     schemas_dir: Path = ROOT / "schemas"
+    # Recordings of the questions and answers for Read aloud where a phone has no voice (services/checks/recordings.py).
+    audio_dir: Path = ROOT / "var" / "audio"
     alert_rules_path: Path = ROOT / "deploy" / "alert-rules.yaml"
     themes_path: Path = ROOT / "deploy" / "themes.yaml"
     webhooks_path: Path = ROOT / "deploy" / "webhooks.yaml"

@@ -76,6 +76,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         manager_contributions,
         manager_links,
         pages,
+        recordings,
     )
 
     app.jinja_env.globals["answer_options"] = answer_options
@@ -84,4 +85,6 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app.register_blueprint(manager_auth.bp)
     app.register_blueprint(manager_contributions.bp)
     app.register_blueprint(manager_links.bp)
+    # Public like the page's own script and styles, and outside the blueprint's sign-in lookup.
+    app.add_url_rule("/audio/<name>", "recording", recordings.serve)
     return app

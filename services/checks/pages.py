@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from pymongo.errors import ConnectionFailure
 
 from qc import auth, web
+from services.checks import recordings
 from services.checks.handlers import can_send_again
 from services.checks.profiles import Drafts, Profile, Profiles
 from services.checks.question_sets import answer_words
@@ -102,7 +103,10 @@ def _headers(response):
 
 @bp.app_context_processor
 def _globals():
-    return {"checker": g.get("checker"), "profile": g.get("profile") or Profile(), "csrf_token": csrf_token}
+    audio = _ctx().settings.audio_dir
+    return {"checker": g.get("checker"), "profile": g.get("profile") or Profile(), "csrf_token": csrf_token} | {
+        "recording": lambda words: recordings.url_for_words(audio, words)  # None: only speech reads them
+    }
 
 
 def _page(template: str, status: int = 200, **context):

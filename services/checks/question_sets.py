@@ -27,6 +27,10 @@ class QuestionSets:
         """One version of a set, or None if unknown."""
         return self._sets.get((set_id, version))
 
+    def all(self) -> list[dict]:
+        """Every known version of every set."""
+        return [self._sets[key] for key in sorted(self._sets)]
+
     def current(self) -> dict:
         """The newest version of the current set."""
         versions = [v for (i, v) in self._sets if i == self.CURRENT_ID]

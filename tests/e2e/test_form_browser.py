@@ -119,6 +119,7 @@ def _spoken(driver) -> str:
     """What the screen's read-aloud button gives the speech synthesiser (caught, so the test hears no sound)."""
     driver.execute_script(
         "window.__said = []; speechSynthesis.cancel = () => {};"
+        "speechSynthesis.getVoices = () => [{lang: 'en-GB'}];"  # a phone with a voice
         "speechSynthesis.speak = (u) => window.__said.push(u.text);"
     )
     [button] = _visible(driver, "button[data-read-aloud]")
@@ -719,3 +720,35 @@ def test_a_check_not_counted_is_changed_and_sent_again_from_my_checks(form_servi
     assert "You changed this check and sent it again." in _css(driver, card).text
     assert not driver.find_elements(By.CSS_SELECTOR, f"{card} [data-send-again]")
     assert "Counted" in _css(driver, f"[data-check='{new_id}'] [data-status]").text
+
+
+def test_a_phone_with_no_speech_reads_the_questions_and_answers_from_recordings(form_services, browser_factory):
+    """No speechSynthesis at all (many cheap phones): Read aloud plays the recordings, in the order on the screen."""
+    services = form_services
+    driver = browser_factory(javascript=True)
+    driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {
+            "source": "delete Window.prototype.speechSynthesis; delete window.speechSynthesis;"
+            "window.__played = [];"  # caught, so the test plays no sound; each 'ends' at once
+            "HTMLMediaElement.prototype.play = function () {"
+            "  window.__played.push(new URL(this.src).pathname);"
+            "  setTimeout(() => this.dispatchEvent(new Event('ended')), 0); return Promise.resolve(); };"
+        },
+    )
+    _sign_in(driver, services, "S0018")
+    driver.get(f"{services['url']}/check/app#q-feel-safe")
+    wait_for(lambda: _app_step(driver) == "q-feel-safe", 10, "the question")
+    assert driver.execute_script("return !('speechSynthesis' in window)"), "this phone cannot speak"
+    assert not _visible(driver, "#step-who [data-read-aloud]"), "nothing recorded on that screen: no button"
+    [button] = _visible(driver, "#step-q-feel-safe [data-read-aloud]")
+    button.click()
+    expected = [
+        e.get_attribute("data-audio") for e in driver.find_elements(By.CSS_SELECTOR, "#step-q-feel-safe [data-audio]")
+    ]
+    assert len(expected) == 6, "the question, its hint and four answers"
+    wait_for(lambda: driver.execute_script("return window.__played.length") == 6, 10, "every recording played")
+    assert driver.execute_script("return window.__played") == expected, "in the order they are on the screen"
+    for url in expected:
+        with requests.get(f"{services['url']}{url}", timeout=5) as r:
+            assert r.status_code == 200 and r.headers["Content-Type"] == "audio/wav"

@@ -78,6 +78,22 @@ class World:
         question_set = self.apps["checks"].extensions["qc.checks"].question_sets.current()
         return Drafts(self.db).start(record, question_set)["_id"]
 
+    def fresh_rejected(self, checker: str = "C1") -> str:
+        """A check of the checker's that was not counted for a reason they can put right (offered again)."""
+        submission_id = str(uuid.uuid4())
+        received = {
+            "submission_id": submission_id,
+            "checker_id": checker,
+            "site_id": "S0001",
+            "question_set": {"id": "everyday-life", "version": 2},
+            "visited_on": dt.date.today().isoformat(),
+            "content_hash": submission_id,
+            "received_at": events.now(),
+        }
+        reasons = [{"code": "visit_in_future", "field": "visited_on", "message": "The visit date is in the future."}]
+        self.apps["checks"].extensions["qc.checks"].submissions.record_decision(received, "rejected", reasons, "R01")
+        return submission_id
+
     def close(self) -> None:
         """Close every client; drop the database."""
         for app in self.apps.values():
@@ -220,10 +236,12 @@ PUBLIC = {
     ("checks", "/manager/sign-out", "GET"),
     *((s, path, "GET") for s in ("checks", "aggregate", "notify") for path in ("/healthz", "/readyz", "/metrics")),
     *((s, "/static/<path:filename>", "GET") for s in ("checks", "aggregate", "notify")),
+    ("checks", "/audio/<name>", "GET"),  # recordings of the questions, like the static files
 }
 PUBLIC_PATHS = {
     "/s/<token>": "/s/not-a-real-token",
     "/static/<path:filename>": "/static/checks.css",
+    "/audio/<name>": "/audio/0123456789abcdef0123.wav",  # none by that name: 404, not 401
 }
 
 
@@ -248,7 +266,12 @@ class Case:
     body: dict | None = None
 
 
-FRESH = {"fresh_alert": World.fresh_alert, "fresh_silence": World.fresh_silence, "fresh_draft": World.fresh_draft}
+FRESH = {
+    "fresh_alert": World.fresh_alert,
+    "fresh_silence": World.fresh_silence,
+    "fresh_draft": World.fresh_draft,
+    "fresh_rejected": World.fresh_rejected,
+}
 _REPORT_YEARS = iter(range(2100, 2999))
 
 
@@ -357,6 +380,30 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         wrong_role=NOT_A_CHECKER,
         wrong_region=OTHER_CHECKER,
         body={"action": "keep", "concern": "the stairs"},
+    ),
+    ("checks", "/check/<draft_id>/your-name", "GET"): Case(
+        "/check/{draft_id}/your-name?from=q-listened-to",
+        "checker",
+        ("phone", "C1"),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+    ),
+    ("checks", "/check/<draft_id>/your-name", "POST"): Case(
+        "/check/{draft_id}/your-name?from=q-listened-to",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+        body={"share": "named"},
+    ),
+    ("checks", "/my-checks/<submission_id>/send-again", "POST"): Case(
+        "/my-checks/{fresh_rejected}/send-again",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,  # another checker's check is not found (404)
     ),
     # Self-scoped checker pages: only ever about the signed-in checker, so another checker sees their own.
     ("checks", "/check/app", "GET"): Case("/check/app", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER),

@@ -284,3 +284,14 @@ def test_a_check_is_offered_again_only_when_the_checker_can_put_it_right():
     assert not can_send_again(record("duplicate")) and not can_send_again(record())
     assert not can_send_again(record("visit_in_future", sent_again_as="x")), "sent again once"
     assert not can_send_again({"status": "validated", "reasons": []})
+
+
+def test_a_recording_is_named_by_its_words_and_voice():
+    from services.checks import recordings
+
+    name = recordings.file_name("Do you feel safe where you live?")
+    assert name == recordings.file_name("Do you  feel safe where you live? ") and name.endswith(".wav")
+    assert name != recordings.file_name("Do you feel safe here?"), "new words, a new recording"
+    said = recordings.phrases(QUESTION_SET)
+    assert "Do you feel safe where you live?" in said and "Good" in said and "I don't want to answer" in said
+    assert len(said) == len(set(said)), "each recorded once"

@@ -118,14 +118,30 @@
     return isoDay(date);
   }
 
-  /* ---- read aloud: only where the browser can speak and the checker wants it ---- */
+  /* ---- read aloud: the browser's voice where it has one, else the recordings of the questions and answers ---- */
   function setUpReadAloud() {
-    if (!("speechSynthesis" in window) || document.body.getAttribute("data-read-aloud-setting") !== "on") return;
+    if (document.body.getAttribute("data-read-aloud-setting") !== "on") return;
+    var canSpeak = "speechSynthesis" in window;
+    var player = null;
+    function hasVoice() { return canSpeak && window.speechSynthesis.getVoices().length > 0; }
+    function playInTurn(urls) { // one after another, each when the one before has ended
+      if (player) player.pause();
+      if (!urls.length) return;
+      player = new Audio(urls[0]);
+      player.addEventListener("ended", function () { playInTurn(urls.slice(1)); });
+      player.play();
+    }
     document.querySelectorAll("[data-read-aloud]").forEach(function (button) {
+      var scope = button.closest("[data-step]") || document.getElementById("main");
+      var recorded = scope.querySelectorAll("[data-speak][data-audio]");
+      if (!canSpeak && !recorded.length) return; // nothing this phone can read aloud here
       button.hidden = false;
       button.addEventListener("click", function () {
+        if (!hasVoice() && recorded.length) {
+          playInTurn(Array.prototype.map.call(recorded, function (el) { return el.getAttribute("data-audio"); }));
+          return;
+        }
         window.speechSynthesis.cancel();
-        var scope = button.closest("[data-step]") || document.getElementById("main");
         var words = Array.prototype.map.call(scope.querySelectorAll("[data-speak]"), function (el) {
           return el.textContent.replace(/\s+/g, " ").trim();
         }).filter(Boolean).join(". ");
