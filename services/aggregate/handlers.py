@@ -15,7 +15,7 @@ BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
 # Who held the pen, as the checker told us; events from before consent was asked mean "alone".
 ANSWERED_BY = ("alone", "with_supporter", "supporter_wrote")
 ANONYMOUS, NAMED = "anonymous", "named"
-# "How sure are you that things will get better?" (kind "confidence" in everyday-life v2) is not about the
+# "Do you think things will get better here?" (kind "confidence"; v2 asked "How sure are you…?") is not about the
 # service's quality, so it stays out of the score and the per-question counts. Recognised by its id, not by
 # loading question-set files: a question's id and kind never change between versions of a set, so a fact is
 # the same whatever files this process has, and a replay of old events (which never had it) is unchanged.

@@ -37,8 +37,9 @@ class QuestionSets:
         return self._sets[(self.CURRENT_ID, max(versions))]
 
 
-# A question of kind "confidence" (how sure are you that things will get better?) is not good / OK /
-# not good: its own answer_words say it, and thumbs (not faces) show it.
+# A question of kind "confidence" is not good / OK / not good: its own answer_words say it. In v2 ("How
+# sure are you…?") thumbs showed it; v3 ("Do you think things will get better here?", Yes / Maybe / No)
+# names its own answer_symbols: the faces, which mean yes / maybe / no on "Is it better now?" too.
 CONFIDENCE_SYMBOLS = {"3": "thumbs-up", "2": "thumb-sideways", "1": "thumbs-down"}
 
 
@@ -56,6 +57,7 @@ def answer_options(question: dict, scale: list[dict]) -> list[dict]:
         symbol = option.get("symbol")
         if question.get("kind") == "confidence":
             symbol = CONFIDENCE_SYMBOLS.get(key, symbol)
+        symbol = (question.get("answer_symbols") or {}).get(key, symbol)
         options.append(
             {"key": key, "score": option["score"], "label": words.get(key, option["label"]), "symbol": symbol}
         )

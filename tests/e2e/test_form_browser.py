@@ -22,9 +22,9 @@ from tests.e2e.conftest import SCREENS, assert_accessible, run_axe, small_target
 pytestmark = pytest.mark.e2e
 QUESTIONS = [
     *("listened-to", "feel-safe", "home-clean", "choose-day", "respect", "know-complain", "see-people"),
-    "things-will-get-better",  # everyday-life v2: how sure are you that things will get better? (its own words)
+    "things-will-get-better",  # everyday-life v3: do you think things will get better here? (its own words)
 ]
-SURE_WORDS = {"3": "Very sure", "2": "A bit sure", "1": "Not sure", "skip": "I don't want to answer"}
+SURE_WORDS = {"3": "Yes", "2": "Maybe", "1": "No", "skip": "I don't want to answer"}
 
 
 def _checker(services, site_id):
@@ -200,8 +200,8 @@ def test_whole_check_with_javascript(form_services, browser_factory):
         if qid == "things-will-get-better":
             words = {k: _css(driver, f"label[for=score-{qid}-{k}]").text.strip() for k in SURE_WORDS}
             assert words == SURE_WORDS, "the question's own answer words, and still a way not to answer"
-            assert _visible(driver, f"label[for=score-{qid}-3] svg.symbol-thumbs-up")
-            assert "Very sure" in _spoken(driver), "read aloud says the question's own words"
+            assert _visible(driver, f"label[for=score-{qid}-2] svg.symbol-face-ok"), "the faces: yes, maybe, no"
+            assert "Maybe" in _spoken(driver), "read aloud says the question's own words"
             assert "Question 8 of 8" in _visible(driver, "#step-q-things-will-get-better .caption")[0].text
             _scroll_to(driver, "#step-q-things-will-get-better .choices")
             assert_accessible(driver, "18-confidence")
@@ -238,7 +238,7 @@ def test_whole_check_with_javascript(form_services, browser_factory):
     _continue_app(driver, "check")
     summary = _css(driver, "[data-summary]").text
     assert "Not good" in summary and "They listen most days" in summary and "the cook" in summary
-    assert "How sure are you that things will get better?\nA bit sure" in summary
+    assert "Do you think things will get better here?\nMaybe" in summary
     assert "Me, with a supporter helping" in summary and "The manager can see your name" in summary
     day = dt.date.fromisoformat(visited)
     assert f"{day.day} {day:%B %Y}" in summary
@@ -250,7 +250,7 @@ def test_whole_check_with_javascript(form_services, browser_factory):
     assert data["checker_id"] == _checker(services, "S0005")["checker_id"]
     assert {a["question_id"]: a["score"] for a in data["answers"]}["feel-safe"] == 1
     assert {a["question_id"]: a["score"] for a in data["answers"]}["things-will-get-better"] == 2
-    assert data["question_set"] == {"id": "everyday-life", "version": 2}
+    assert data["question_set"] == {"id": "everyday-life", "version": 3}
     assert data["working"] == ["the garden", "the cook"] and data["urgent_concern"] is None
     shares = {qid: "named" for qid in QUESTIONS}  # one choice for the whole check
     assert data["answered_by"] == "with_supporter" and data["visited_on"] == visited
@@ -454,7 +454,7 @@ def test_whole_check_without_javascript(form_services, browser_factory):
     _submit(driver)
     _submit(driver)
     assert driver.current_url.endswith("/check")
-    assert "Very sure" in _css(driver, "[data-row=things-will-get-better]").text
+    assert "Yes" in _css(driver, "[data-row=things-will-get-better]").text
     assert "Your name is kept private" in _css(driver, "[data-row=name]").text
     screen("nojs-03-check-answers")
     _css(driver, "[data-row=name] a").click()
@@ -669,11 +669,11 @@ def test_a_phone_draft_begun_on_v1_carries_on_at_the_new_question(form_services,
     _continue_app(driver, "working")
     driver.get(f"{services['url']}/check/app#check")
     wait_for(lambda: _app_step(driver) == "check", 10, "check your answers")
-    assert "Not sure" in _css(driver, "[data-summary]").text
+    assert "Do you think things will get better here?\nNo" in _css(driver, "[data-summary]").text
     _css(driver, "[data-send]").click()
     wait_for(lambda: _css(driver, "[data-send-status]").text == "Sent", 20, "'Sent'")
     data = _received_once(services, submission_id)
-    assert data["question_set"] == {"id": "everyday-life", "version": 2}
+    assert data["question_set"] == {"id": "everyday-life", "version": 3}
     assert {a["question_id"]: a["score"] for a in data["answers"]} == {
         **dict.fromkeys(QUESTIONS[:7], 3),
         QUESTIONS[7]: 1,

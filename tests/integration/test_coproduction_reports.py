@@ -327,7 +327,7 @@ def test_confidence_is_counted_per_site_and_region_and_kept_out_of_the_score(wor
     page = _page_client(world["app"](), settings, region_id="R01")
     for url in ("/manager/sites/S1?period=2026-11", "/manager/regions/R01?period=2026-11"):
         text = page.get(url).get_data(as_text=True)
-        assert "How sure people are that things will get better" in text and "data-confidence" in text
+        assert "Do people think things will get better here?" in text and "data-confidence" in text
     trend_csv = _csv(page.get("/manager/sites/S1?period=2026-11&format=csv&table=trend"))
     assert (trend_csv[-1]["sure"], trend_csv[-1]["share_sure"]) == ("2", "0.5")
 

@@ -15,7 +15,7 @@ from tests.conftest import read_topic, wait_for
 pytestmark = pytest.mark.integration
 QUESTIONS = [
     *("listened-to", "feel-safe", "home-clean", "choose-day", "respect", "know-complain", "see-people"),
-    "things-will-get-better",  # everyday-life v2: "How sure are you that things will get better?"
+    "things-will-get-better",  # everyday-life v3: "Do you think things will get better here?"
 ]
 
 
@@ -118,8 +118,9 @@ def test_a_whole_check_without_javascript_is_sent_once(client, settings):
     assert "Me, with a supporter helping" in check
     assert check.count("The manager can see your name") == 1, "said once, in its own row"
     assert f'href="/check/{draft_id}/your-name?from=check"' in check
-    # The confidence question shows its own words ("Very sure"), not the scale's ("Good").
-    assert "How sure are you that things will get better?" in check and "Very sure" in check
+    # The confidence question shows its own words ("Yes"), not the scale's ("Good").
+    assert "Do you think things will get better here?" in check
+    assert re.search(r'data-row="things-will-get-better">.*?<dd class="summary-list__value">\s*Yes', check, re.S)
     sent = client.post(f"/check/{draft_id}/send", data={"csrf_token": _csrf(client.get("/"))})
     assert sent.status_code == 303 and sent.headers["Location"].endswith(f"/check/{draft_id}/sent")
     assert "Your check has been sent" in client.get(sent.headers["Location"]).get_data(as_text=True)
@@ -138,7 +139,8 @@ def test_a_whole_check_without_javascript_is_sent_once(client, settings):
     my = client.get("/my-checks").get_data(as_text=True)
     assert f'data-check="{draft_id}"' in my
     assert "You answered with a supporter helping" in my
-    assert "Very sure" in my and "Not good" in my, "the answers in the words each question used"
+    assert 'Do you think things will get better here?</dt><dd class="summary-list__value">Yes' in my
+    assert "Not good" in my, "the answers in the words each question used"
 
 
 def _boxes(day: dt.date) -> dict[str, str]:

@@ -205,11 +205,12 @@ def test_json_content_type_is_required(client):
 
 def test_question_set_is_served(client):
     body = client.get("/api/v1/question-sets/current").json
-    assert body["id"] == "everyday-life" and body["version"] == 2
+    assert body["id"] == "everyday-life" and body["version"] == 3
     assert any(q["safety"] for q in body["questions"]) and all(q["text"] for q in body["questions"])
     [sure] = [q for q in body["questions"] if q.get("kind") == "confidence"]
     assert sure["id"] == "things-will-get-better"
-    assert sure["answer_words"] == {"3": "Very sure", "2": "A bit sure", "1": "Not sure"}
+    assert sure["answer_words"] == {"3": "Yes", "2": "Maybe", "1": "No"}
+    assert sure["text"] == "Do you think things will get better here?"
 
 
 def test_a_repeat_answers_the_same_without_a_second_event(client, settings):

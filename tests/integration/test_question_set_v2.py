@@ -1,4 +1,5 @@
-"""everyday-life v2 adds the confidence question; v1 checks (old drafts, waiting phones) are still accepted."""
+"""everyday-life v2 adds the confidence question, v3 rewords it; v1 and v2 checks (old drafts, waiting phones) are
+still accepted."""
 
 from __future__ import annotations
 
@@ -45,14 +46,14 @@ def _body(version: int, questions) -> dict:
     }
 
 
-def test_v2_is_current_and_v1_and_v2_checks_are_both_validated(app, client, settings, publisher):
+def test_v3_is_current_and_v1_v2_and_v3_checks_are_all_validated(app, client, settings, publisher):
     ctx = app.extensions["qc.checks"]
-    assert ctx.question_sets.current()["version"] == 2 and ctx.question_sets.get("everyday-life", 1) is not None
+    assert ctx.question_sets.current()["version"] == 3 and ctx.question_sets.get("everyday-life", 1) is not None
     headers = {"Authorization": f"Bearer {app.token}"}
-    old, new = _body(1, V1), _body(2, V2)
-    for body in (old, new):
+    old, new, newest = _body(1, V1), _body(2, V2), _body(3, V2)  # v3 rewords a question: the same ids
+    for body in (old, new, newest):
         assert client.post("/api/v1/submissions", json=body, headers=headers).status_code == 202
-    ids = {old["submission_id"], new["submission_id"]}
+    ids = {old["submission_id"], new["submission_id"], newest["submission_id"]}
     received = [
         e for e in read_topic(settings, TOPICS["received"], lambda evs: ids <= {e["id"] for e in evs}) if e["id"] in ids
     ]
@@ -70,6 +71,7 @@ def test_v2_is_current_and_v1_and_v2_checks_are_both_validated(app, client, sett
     by_version = {e["data"]["question_set"]["version"]: e["data"] for e in validated}
     assert [a["question_id"] for a in by_version[1]["answers"]] == list(V1)
     assert [a["question_id"] for a in by_version[2]["answers"]] == list(V2)
+    assert [a["question_id"] for a in by_version[3]["answers"]] == list(V2)
 
 
 def test_a_draft_begun_on_v1_keeps_v1_and_is_accepted_after_the_switch(app, client, settings):
@@ -95,20 +97,24 @@ def test_a_draft_begun_on_v1_keeps_v1_and_is_accepted_after_the_switch(app, clie
 
 
 def test_the_confidence_question_shows_its_own_words_and_symbols(client):
+    """v3 asks it in the words checkers use ("Do you think things will get better here?": Yes, Maybe, No), with
+    the faces that mean yes, maybe and no everywhere else (v2's thumbs were unclear, the sideways one most)."""
     home = client.get("/")
     assert "There are 8 questions about life where you live" in home.get_data(as_text=True)
     response = client.post("/check/start", data={"csrf_token": _csrf(home)})
     draft_id = response.headers["Location"].split("/")[2]
     page = client.get(f"/check/{draft_id}/q-things-will-get-better").get_data(as_text=True)
-    assert "Question 8 of 8" in page and "How sure are you that things will get better?" in page
-    for key, words in (("3", "Very sure"), ("2", "A bit sure"), ("1", "Not sure")):
+    assert "Question 8 of 8" in page and "Do you think things will get better here?" in page
+    assert "symbol-better-here" in page and "How sure" not in page
+    for key, words, face in (("3", "Yes", "good"), ("2", "Maybe", "ok"), ("1", "No", "not-good")):
         label = re.search(
             rf'<label class="choice__label" for="score-things-will-get-better-{key}">(.*?)</label>', page, re.S
         )
-        assert words in label.group(1) and "symbol-thumb" in label.group(1)
+        assert f">{words}<" in label.group(1) and f"symbol-face-{face}" in label.group(1)
+        assert "symbol-thumb" not in label.group(1)
     assert "I don&#39;t want to answer" in page, "a checker may still say no"
-    assert "Good" not in page.split("Question 8 of 8")[1].split("Do you want to say more?")[0]
+    assert "Good" not in page.split("Question 8 of 8")[1].split("Tell us more")[0]
     other = client.get(f"/check/{draft_id}/q-feel-safe").get_data(as_text=True)
-    assert "Not good" in other and "symbol-face-good" in other and "Very sure" not in other
+    assert "Not good" in other and "symbol-face-good" in other and "Maybe" not in other
     app_page = client.get("/check/app").get_data(as_text=True)
-    assert 'data-question-set-version="2"' in app_page and "A bit sure" in app_page
+    assert 'data-question-set-version="3"' in app_page and "Maybe" in app_page
