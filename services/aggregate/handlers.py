@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 
 from qc import periods
+from qc.sharing import ANONYMOUS, ANSWERED_BY, NAMED
 
 BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
-# Who held the pen, as the checker told us; events from before consent was asked mean "alone".
-ANSWERED_BY = ("alone", "with_supporter", "supporter_wrote")
-ANONYMOUS, NAMED = "anonymous", "named"
+# ANSWERED_BY: who held the pen, as the checker told us; events from before consent was asked mean "alone".
 # "Do you think things will get better here?" (kind "confidence"; v2 asked "How sure are you…?") is not about the
 # service's quality, so it stays out of the score and the per-question counts. Recognised by its id, not by
 # loading question-set files: a question's id and kind never change between versions of a set, so a fact is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.checks import sharing
+from qc import sharing
 from services.checks.question_sets import answer_words
 
 ANSWERED_BY_WORDS = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.checks import sharing
+from qc import sharing
 from services.checks.intake import visit_date_error
 
 SCORES_FROM_FORM = {"3": 3, "2": 2, "1": 1, "skip": None}

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 
-from services.checks import sharing
+from qc import sharing
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,11 +18,10 @@ from zoneinfo import ZoneInfo
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 
-from qc import events, logs
+from qc import events, logs, sharing
 from qc.kafka import PublishError
 from qc.settings import TOPICS
 from services.checks import metrics as checks_metrics
-from services.checks import sharing
 from services.checks.handlers import content_hash
 from services.checks.schemas import SubmissionSchema, flatten_errors
 from services.checks.store import SENDING

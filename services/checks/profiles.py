@@ -13,16 +13,14 @@ import uuid
 from pymongo import DESCENDING
 from pymongo.database import Database
 
-from qc import events
+from qc import events, sharing
 from qc.mongo import update_and_read
-from services.checks import sharing
 
 PICTURES = ("symbols", "big", "words")
 # Stored by earlier versions, which offered "photos" but had none and showed big symbols instead.
 _PICTURES_RENAMED = {"photos": "big"}
 TEXT_SIZES = ("normal", "large", "very-large")
 PER_SCREEN = ("one", "all")
-ANSWERED_BY = ("alone", "with_supporter", "supporter_wrote")  # as in services/checks/sharing.py
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +61,7 @@ class Profile:
             values["read_aloud"] = read_aloud == "on"
         # Optional: a form without it (an older page) keeps "ask each time".
         answered_by = form.get("answered_by") or "ask"
-        if answered_by not in ("ask", *ANSWERED_BY):
+        if answered_by not in ("ask", *sharing.ANSWERED_BY):
             errors["answered_by"] = "Choose who usually answers, or “ask me each time”."
         elif answered_by != "ask":
             values["answered_by"] = answered_by
@@ -85,7 +83,7 @@ class Profile:
             read_aloud=bool(doc.get("read_aloud", default.read_aloud)),
             text_size=doc.get("text_size") if doc.get("text_size") in TEXT_SIZES else default.text_size,
             per_screen=doc.get("per_screen") if doc.get("per_screen") in PER_SCREEN else default.per_screen,
-            answered_by=doc.get("answered_by") if doc.get("answered_by") in ANSWERED_BY else None,
+            answered_by=doc.get("answered_by") if doc.get("answered_by") in sharing.ANSWERED_BY else None,
             share_name=doc.get("share_name") if doc.get("share_name") in sharing.SHARE else default.share_name,
         )
 

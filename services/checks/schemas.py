@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.checks import sharing
+from qc import sharing
 
 SCORES = (1, 2, 3)  # 1 not good, 2 OK, 3 good; null = skipped
 
@@ -45,7 +45,7 @@ class SubmissionSchema(Schema):
     working = fields.List(fields.String(validate=validate.Length(min=1, max=500)), **_short_texts)
     not_working = fields.List(fields.String(validate=validate.Length(min=1, max=500)), **_short_texts)
     urgent_concern = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    # Who answered and what they agreed to share: optional, the safe defaults when missing (services/checks/sharing.py).
+    # Who answered and what they agreed to share: optional, the safe defaults when missing (qc/sharing.py).
     answered_by = fields.String(load_default=sharing.DEFAULT_ANSWERED_BY, validate=validate.OneOf(sharing.ANSWERED_BY))
     texts_share = fields.String(load_default=sharing.DEFAULT_SHARE, validate=validate.OneOf(sharing.SHARE))
     urgent_concern_share = fields.String(load_default=sharing.DEFAULT_SHARE, validate=validate.OneOf(sharing.SHARE))

@@ -9,11 +9,11 @@ import zoneinfo
 
 from kafka import TopicPartition
 
-from qc import events, logs, metrics, runner
+from qc import events, logs, metrics, runner, sharing
 from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.checks import metrics as checks_metrics
-from services.checks import retention, sharing
+from services.checks import retention
 from services.checks.directory import Directory, HeldDirectory, publish_all
 from services.checks.handlers import Decision, decide
 from services.checks.outbox import Outbox, OutboxWatch

@@ -10,10 +10,12 @@ name only for a voice shared as "named", and never a checker id.
 
 from __future__ import annotations
 
+from qc import sharing
+
 ANSWERED_BY_WORDS = {
-    "alone": "",
-    "with_supporter": "answered with a supporter",
-    "supporter_wrote": "a supporter wrote it",
+    sharing.ALONE: "",
+    sharing.WITH_SUPPORTER: "answered with a supporter",
+    sharing.SUPPORTER_WROTE: "a supporter wrote it",
 }
 ANONYMOUS = "Anonymous"
 NAME_NOT_KNOWN = "a checker who agreed to be named"
@@ -21,14 +23,14 @@ NAME_NOT_KNOWN = "a checker who agreed to be named"
 
 def voice(validated: dict, question_id: str | None, share: str | None, comment: str = "") -> dict:
     """The stored record of one answer (or, with no question, the worried text) behind an alert."""
-    answered_by = validated.get("answered_by") or "alone"
+    answered_by = validated.get("answered_by") or sharing.DEFAULT_ANSWERED_BY
     return {
         "submission_id": validated["submission_id"],
         "checker_id": validated.get("checker_id"),
         "question_id": question_id,
-        "share": share if share in ("named", "anonymous") else "anonymous",  # what the checker chose
-        "named": share == "named",  # whether the name is shown: anything else, or nothing, is anonymous
-        "answered_by": answered_by if answered_by in ANSWERED_BY_WORDS else "alone",
+        "share": share if share in sharing.SHARE else sharing.DEFAULT_SHARE,  # what the checker chose
+        "named": share == sharing.NAMED,  # whether the name is shown: anything else, or nothing, is anonymous
+        "answered_by": answered_by if answered_by in sharing.ANSWERED_BY else sharing.DEFAULT_ANSWERED_BY,
         "comment": comment or "",
     }
 

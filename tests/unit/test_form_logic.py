@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from qc import sharing
 from qc.settings import ROOT
-from services.checks import check_summary, form_reading, intake, sharing
+from services.checks import check_summary, form_reading, intake
 from services.checks.handlers import content_hash
 from services.checks.profiles import Profile, next_step, previous_step, steps
 from services.checks.question_sets import answer_options, answer_words

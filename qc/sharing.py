@@ -1,4 +1,4 @@
-"""Who answered a check, and what the checker agreed to share with their name.
+"""Who answered a check, and what the checker agreed to share with their name: one vocabulary for every service.
 
 Many checkers fear repercussions for speaking up, so every answer is
 anonymous unless the checker chose otherwise. Intake fills these fields in on
