@@ -26,9 +26,10 @@ lint: $(STAMP)
 
 # Headless Chromium and axe-core for the form's browser tests, installed only when missing.
 AXE_CORE := var/npm/node_modules/axe-core/axe.min.js
+# zbarimg reads the QR code of a new link's card the way a phone camera would (tests/e2e/test_links_browser.py).
 browser:
-	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v zbarimg >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver zbar-tools)
 	test -f $(AXE_CORE) || npm install --prefix var/npm --no-audit --no-fund --silent axe-core@4.14.1
 
 # Recordings of every question and answer (Debian's espeak-ng), for Read aloud on a

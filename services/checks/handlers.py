@@ -102,7 +102,8 @@ def decide(
             reason(
                 "question_set_unknown",
                 "question_set",
-                f"We do not know question set {ref['id']} version {ref['version']}. Please reload the form.",
+                f"We do not know question set {ref['id']} version {ref['version']}. "
+                "You can change your check and send it again.",
             )
         )
     else:
@@ -113,7 +114,8 @@ def decide(
                     reason(
                         "question_unknown",
                         f"answers.{i}.question_id",
-                        "One answer is for a question that is not on this form. Please reload the form.",
+                        "One answer is for a question that is not on this form. "
+                        "You can change your check and send it again.",
                     )
                 )
 

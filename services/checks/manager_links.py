@@ -14,6 +14,7 @@ import logging
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from qc import auth, events, web
+from services.checks import link_card
 from services.checks.directory import publish_person
 from services.checks.manager_contributions import checker_in_scope
 from services.checks.pages import long_date
@@ -62,7 +63,8 @@ def new(checker_id: str):
     _ctx().directory.add_checker_token(person["_id"], person["site_id"], auth.hash_checker_token(token))
     _ctx().directory.log_link(person["_id"], "issued", g.principal.username, g.principal.role, 1)
     new_link = f"{_ctx().settings.checks_public_url.rstrip('/')}/s/{token}"
-    return _page(person, site, stopped=str(stopped), new_link=new_link, late=not told)
+    card = link_card.qr_svg(new_link, person.get("name") or person["_id"])
+    return _page(person, site, stopped=str(stopped), new_link=new_link, qr_svg=card, late=not told)
 
 
 def _stop(person: dict) -> tuple[int, bool]:

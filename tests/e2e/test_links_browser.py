@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from selenium.webdriver.common.by import By
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.conftest import SCREENS, assert_accessible
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +36,7 @@ def test_a_phone_signed_in_for_someone_else_asks_before_it_changes(form_services
     assert "0021" in driver.find_element(By.CSS_SELECTOR, "h1").text
 
 
-def test_a_manager_stops_a_checkers_links_and_makes_a_new_one(form_services, browser_factory):
+def test_a_manager_stops_a_checkers_links_and_makes_a_new_one(form_services, browser_factory, tmp_path):
     services, driver = form_services, browser_factory(javascript=True)
     checker = _checker(services, "S0023")
     phone = browser_factory(javascript=True)
@@ -52,6 +54,15 @@ def test_a_manager_stops_a_checkers_links_and_makes_a_new_one(form_services, bro
     driver.find_element(By.CSS_SELECTOR, "[data-make-new]").click()
     link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-link]"), 10, "the new link")[0].text
     assert_accessible(driver, "manager-links-new")
+    # The card to print: a phone camera's reading of its QR code (zbarimg here) is the new link itself.
+    card = driver.find_element(By.CSS_SELECTOR, "[data-link-card]")
+    driver.execute_script("arguments[0].scrollIntoView()", card)
+    picture = tmp_path / "card.png"
+    card.find_element(By.CSS_SELECTOR, "svg").screenshot(str(picture))
+    read = subprocess.run(["zbarimg", "--raw", "-q", str(picture)], capture_output=True, text=True, timeout=30)
+    assert read.stdout.strip() == link, read
+    assert "Point it at the square." in card.text and "Keep this card safe." in card.text
+    card.screenshot(str(SCREENS / "manager-links-card.png"))
     _open(phone, f"{services['url']}/my-checks")
     assert "This link does not work" in phone.page_source  # the old link, and its session, stopped
     _open(phone, link)

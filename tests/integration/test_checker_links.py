@@ -94,8 +94,12 @@ def test_a_new_link_is_shown_once_and_the_old_ones_stop(checks_app, settings):
     assert _signed_in(_phone(checks_app, token)) and _api_ok(checks_app, token)
     stored = json.dumps(list(checks_app.extensions["qc.checks"].db["checker_tokens"].find()), default=str)
     assert token not in stored  # only its hash is kept
+    page = made.get_data(as_text=True)
+    card = page[page.index("data-link-card") :]
+    assert '<svg role="img"' in card and "<title>QR code of the sign-in link for C</title>" in card
+    assert "Point it at the square." in card and "Keep this card safe." in card
     again = manager.get("/manager/checkers/C1/links").get_data(as_text=True)
-    assert token not in again  # shown once
+    assert token not in again and "data-link-card" not in again  # shown once, the card too
     log = checks_app.extensions["qc.checks"].directory.link_log.find({"checker_id": "C1"}, sort=[("at", 1)])
     assert [(e["action"], e["by"]) for e in log] == [("stopped", "sm1"), ("issued", "sm1")]
 
