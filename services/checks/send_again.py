@@ -52,8 +52,13 @@ def send_again(submission_id: str):
         abort(404)
     drafts = Drafts(ctx.db)
     question_set = ctx.question_sets.current()
-    draft = drafts.start(g.checker, question_set, g.profile.share_name)
-    drafts.update(checker_id, draft["_id"], prefill(record, drafts.get(checker_id, submission_id), question_set))
+    # A second press (a double tap, Back then the button again) opens the same new check, not another.
+    draft = drafts.collection.find_one({"checker_id": checker_id, "sends_again": submission_id, "sent_at": None})
+    if draft is None:
+        draft = drafts.start(g.checker, question_set, g.profile.share_name)
+        drafts.update(checker_id, draft["_id"], prefill(record, drafts.get(checker_id, submission_id), question_set))
+    ref = draft["question_set"]
+    question_set = ctx.question_sets.get(ref["id"], ref["version"]) or question_set
     first = next(FIXABLE_BY_CHECKER[r["code"]] for r in record["reasons"])
     name = first if first in steps(question_set, g.profile) else "check"
     return redirect(url_for(".step", draft_id=draft["_id"], name=name, **{"return": "check"}), code=303)

@@ -428,6 +428,8 @@ def test_a_check_not_counted_for_its_date_is_changed_and_sent_again_with_its_ans
     again = client.post(f"/my-checks/{old}/send-again", data={"csrf_token": _csrf(client.get("/"))})
     new = re.match(r"/check/([0-9a-f-]{36})/when\?return=check$", again.headers["Location"]).group(1)
     assert new != old, "a new check, with its own id"
+    twice = client.post(f"/my-checks/{old}/send-again", data={"csrf_token": _csrf(client.get("/"))})
+    assert twice.headers["Location"] == again.headers["Location"], "a second press opens the same new check"
     check = client.get(f"/check/{new}/check").get_data(as_text=True)
     assert "Me, with a supporter helping" in check and "They shout" in check and "the garden" in check
     # The worry reached the safeguarding lead with the rejection already: it is not raised twice.
