@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from qc import logs, mongo, readiness, web
+from qc import logs, manager_nav, mongo, readiness, web
 from qc.settings import ROOT, Settings
 from qc.standing import Standing
 from services.aggregate import api, pages, report_pages, team_feedback, workdays
@@ -25,6 +25,8 @@ def create_app(config: dict | None = None) -> Flask:
     db = mongo.connect(settings, "qc-aggregate-web")
     directory = SiteDirectory(db)
     app = Flask(__name__)
+    # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
+    app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)
     store, theme_list = RollupStore(db), load_themes(settings.themes_path)
     if settings.team_feedback_min_answers < 1:
         raise ValueError("QC_TEAM_FEEDBACK_MIN_ANSWERS must be 1 or more")

@@ -279,5 +279,4 @@ def _nav(period: str) -> dict:
         "previous": periods.previous(period),
         "next": periods.shift(period, 1),
         "kind": periods.kind_of(period),
-        "checks_url": ctx().settings.checks_public_url.rstrip("/"),
     }

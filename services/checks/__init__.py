@@ -8,7 +8,7 @@ from flask import Flask
 from kafka import KafkaProducer
 from pymongo.database import Database
 
-from qc import logs, mongo, rate_limited, ratelimit, readiness, web
+from qc import logs, manager_nav, mongo, rate_limited, ratelimit, readiness, web
 from qc.auth import password_hasher
 from qc.kafka import Publisher
 from qc.settings import Settings
@@ -43,6 +43,8 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         else Publisher.for_settings(settings, "qc-checks-web", source="qc/checks/intake", linger_ms=0)
     )
     app = Flask(__name__)
+    # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
+    app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)
     app.extensions["qc.checks"] = Context(
         settings=settings,
         db=db,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from kafka import KafkaProducer
 
-from qc import logs, mongo, readiness, web
+from qc import logs, manager_nav, mongo, readiness, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
@@ -30,6 +30,8 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         else Publisher.for_settings(settings, "qc-notify-web", source="qc/notify", linger_ms=0)
     )
     app = Flask(__name__)
+    # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
+    app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)
     app.extensions["qc.notify"] = Context(
         settings,
         AlertStore(db),

@@ -230,7 +230,7 @@ def test_the_manager_gets_a_working_link_to_hand_on_and_the_boards_list(board):
     text = listing.get_data(as_text=True)
     assert 'href="/sites/S0001/board"' in text and "S0002" not in text
     inbox = _get(board, "/manager/alerts", **SM1).get_data(as_text=True)
-    assert 'href="/manager/boards"' in inbox
+    assert f'href="{board["settings"].notify_public_url}/manager/boards"' in inbox  # the managers' navigation
     alert_page = _get(board, f"/manager/alerts/{board['fixed']['_id']}", **SM1).get_data(as_text=True)
     assert f'href="{BOARD}"' in alert_page
 
