@@ -56,8 +56,11 @@ def build(question_sets: list[dict], out_dir: Path, espeak: str = "espeak-ng") -
         # Written beside it and renamed: a page never links a half-written file.
         fd, partial = tempfile.mkstemp(dir=out_dir, suffix=".part")
         os.close(fd)
-        subprocess.run([espeak, "-v", VOICE[0], "-s", VOICE[1], "-w", partial, words], check=True, timeout=60)
-        os.replace(partial, target)
+        try:
+            subprocess.run([espeak, "-v", VOICE[0], "-s", VOICE[1], "-w", partial, words], check=True, timeout=60)
+            os.replace(partial, target)
+        finally:
+            Path(partial).unlink(missing_ok=True)  # nothing half-made is left when espeak-ng fails
         made += 1
     return {"made": made, "kept": kept}
 

@@ -7,6 +7,7 @@ import dataclasses
 import html
 import re
 import shutil
+import subprocess
 import wave
 
 import pytest
@@ -83,3 +84,13 @@ def test_without_recordings_the_page_links_none(settings, tmp_path):
             assert recordings.url_for_words(tmp_path, "Do you feel safe where you live?") is None
     finally:
         app.extensions["qc.close"]()
+
+
+def test_a_failed_recording_leaves_nothing_half_made(tmp_path):
+    failing = tmp_path / "espeak-ng"
+    failing.write_text("#!/bin/sh\necho 'no voice' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    question_set = QuestionSets.load(ROOT / "schemas").current()
+    with pytest.raises(subprocess.CalledProcessError):
+        recordings.build([question_set], tmp_path / "audio", str(failing))
+    assert list((tmp_path / "audio").iterdir()) == [], "no recording and no .part file"
