@@ -33,6 +33,16 @@ SCHEMA_VERSIONS = {
 }
 MAX_EVENT_BYTES = 1024 * 1024
 
+# What a submission is. A check is counted; a worry sent on its own (before the check is finished) is acted
+# on by notify and counted by nothing. A submission without the field is a check: every one before it was.
+CHECK, WORRY_ALONE = "check", "worry"
+SUBMISSION_KINDS = (CHECK, WORRY_ALONE)
+
+
+def is_worry_alone(submission: dict) -> bool:
+    """True for a worry sent on its own: no answers, nothing to count, a safeguarding alert all the same."""
+    return submission.get("kind") == WORRY_ALONE
+
 
 class EventError(ValueError):
     """An event that cannot be read: not JSON, not an envelope, wrong schema."""

@@ -74,6 +74,8 @@ class AggregateHandler(Handler):
         for delivery in batch:
             event = delivery.event
             if event["type"] == "org.qc.submission.validated":
+                if events.is_worry_alone(event["data"]):
+                    continue  # a worry sent on its own is not a check: notify acts on it, nothing here counts it
                 facts.append(handlers.fact_from_validated(event["data"]))
                 validated.append(event["data"])
             elif event["type"] == "org.qc.directory.changed":

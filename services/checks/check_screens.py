@@ -1,4 +1,4 @@
-"""The check itself, screen by screen (no JavaScript) or as one page (with it), and the worried path.
+"""The check itself, screen by screen (no JavaScript) or as one page (with it).
 
 Without JavaScript every screen is a server-rendered form whose answers are
 kept in a server-side draft. With JavaScript ``/check/app`` keeps the draft on
@@ -9,88 +9,35 @@ Both end in ``intake.accept``, the same path as the API.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 
-from qc import jsonbody, rate_limited
-from services.checks import api, check_summary, form_reading, intake
+from qc import jsonbody
+from services.checks import api, check_summary, form_drafts, form_reading, intake
 from services.checks.pages import _ctx, _page, _signed_in, bp, long_date
-from services.checks.profiles import Drafts, next_step, previous_step, steps
-
-
-def _wait_page(what: str, kept: str):
-    """The calm page for a form post over a limit: what happened, how long to wait, that nothing is lost."""
-    return lambda seconds: _page(
-        "problem.html",
-        429,
-        heading="Please wait a moment",
-        detail=f"{what} Wait {rate_limited.wait_words(seconds)}, then press the button again. {kept}",
-    )
-
-
-# Every way of sending a check shares the API's budget (per phone and per address).
-FORM_SENDS = rate_limited.limit(
-    "submissions",
-    (rate_limited.by_address, "rate_limit_submissions_per_address_per_minute"),
-    (rate_limited.by_checker_token, "rate_limit_submissions_per_minute"),
-    page=_wait_page("A lot has been sent from here just now.", "Your answers are kept."),
-    shared=False,  # the same budget as the API's, counted the same way
-)
-
-# Each save is a database write: a phone may save a lot, but not without end.
-FORM_SAVES = rate_limited.limit(
-    "saves",
-    (rate_limited.by_checker_token, "rate_limit_form_saves_per_minute"),
-    page=_wait_page("That was a lot of saving in a short time.", "Your answers so far are kept."),
-    shared=False,  # every screen of the form saves: counted per process, like sending
-)
+from services.checks.profiles import next_step, previous_step, steps
 
 # --- the check without JavaScript: one screen at a time, the draft kept on the server ------------
 
 
-def _drafts() -> Drafts:
-    drafts = Drafts(_ctx().db)
-    if not current_app.extensions.get("qc.drafts_indexed"):
-        drafts.ensure_indexes()
-        current_app.extensions["qc.drafts_indexed"] = True
-    return drafts
-
-
-def _question_set(draft: dict) -> dict:
-    ref = draft["question_set"]
-    return _ctx().question_sets.get(ref["id"], ref["version"]) or _ctx().question_sets.current()
-
-
-def _draft_or_404(draft_id: str) -> dict:
-    draft = _drafts().get(g.checker["checker_id"], draft_id)
-    if draft is None:
-        abort(404)
-    return draft
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(_ctx().settings.timezone)).date()
-
-
 @bp.post("/check/start")
-@FORM_SAVES
+@form_drafts.FORM_SAVES
 def start_check():
     """Start a new check (the draft's id is the check's submission_id)."""
-    draft = _drafts().start(g.checker, _ctx().question_sets.current(), g.profile.share_name)
-    first = steps(_question_set(draft), g.profile)[0]
+    draft = form_drafts.drafts().start(g.checker, _ctx().question_sets.current(), g.profile.share_name)
+    first = steps(form_drafts.question_set_of(draft), g.profile)[0]
     return redirect(url_for(".step", draft_id=draft["_id"], name=first), code=303)
 
 
 @bp.route("/check/<draft_id>/<name>", methods=["GET", "POST"])
 @_signed_in
-@FORM_SAVES
+@form_drafts.FORM_SAVES
 def step(draft_id: str, name: str):
     """One screen of the check: a question (or all of them), what works, what does not, check answers."""
-    draft = _draft_or_404(draft_id)
+    draft = form_drafts.draft_or_404(draft_id)
     if draft["sent_at"] is not None:
         return redirect(url_for(".sent", draft_id=draft_id), code=303)
-    question_set = _question_set(draft)
+    question_set = form_drafts.question_set_of(draft)
     all_steps = steps(question_set, g.profile)
     questions = _questions_for(question_set, name)
     if questions is None and name not in ("who", "when", "working", "not-working", "check"):
@@ -109,7 +56,7 @@ def step(draft_id: str, name: str):
             changes = {"answered_by": answered_by}
             values = {"answered_by": form.get("answered_by")}
         elif name == "when":
-            visited_on, errors = form_reading.read_visit(form, _today(), _visit_days())
+            visited_on, errors = form_reading.read_visit(form, form_drafts.today(), _visit_days())
             changes = {"visited_on": visited_on}
             values = {"visited": form.get("visited"), **form_reading.written_day(form)}
         else:
@@ -117,7 +64,7 @@ def step(draft_id: str, name: str):
             changes = {name.replace("-", "_"): items}
             values = {"items": form.get("items", "")}
         if not errors:
-            _drafts().update(g.checker["checker_id"], draft_id, changes)
+            form_drafts.drafts().update(g.checker["checker_id"], draft_id, changes)
             target = "check" if back else next_step(all_steps, name)
             return redirect(url_for(".step", draft_id=draft_id, name=target), code=303)
     context = dict(
@@ -149,7 +96,7 @@ def _values(draft: dict, name: str, questions: list[dict] | None) -> dict:
     if name == "who":
         return {"answered_by": draft.get("answered_by") or g.profile.answered_by}
     if name == "when":
-        chosen, today = draft.get("visited_on"), _today()
+        chosen, today = draft.get("visited_on"), form_drafts.today()
         if chosen in (None, today.isoformat()):
             return {"visited": "today"}
         if chosen == (today - dt.timedelta(days=1)).isoformat():
@@ -164,7 +111,7 @@ def _visit_days() -> int:
 
 def _visit_bounds() -> dict:
     """Today (the screen says which day it is), how far back a visit may be, and a day to give as an example."""
-    today = _today()
+    today = form_drafts.today()
     example = today - dt.timedelta(days=7)  # one that would be accepted, not the first or last allowed
     return {"today": today, "example": example, "visit_days": _visit_days()}
 
@@ -193,7 +140,7 @@ def _summary(draft: dict, question_set: dict, all_steps: list[str]) -> list[dict
         return "questions" if "questions" in all_steps else f"q-{qid}"
 
     def when(iso):
-        return long_date(dt.date.fromisoformat(iso) if iso else _today())
+        return long_date(dt.date.fromisoformat(iso) if iso else form_drafts.today())
 
     name_href = url_for(".your_name", draft_id=draft["_id"], **{"from": "check"})
     return check_summary.rows(draft, question_set, question_step, change, when, name_href)
@@ -201,10 +148,10 @@ def _summary(draft: dict, question_set: dict, all_steps: list[str]) -> list[dict
 
 @bp.post("/check/<draft_id>/send")
 @_signed_in
-@FORM_SENDS
+@form_drafts.FORM_SENDS
 def send(draft_id: str):
     """Send the check through the same intake path as the API."""
-    draft = _draft_or_404(draft_id)
+    draft = form_drafts.draft_or_404(draft_id)
     if draft["sent_at"] is None:
         failed = _send_draft(draft)
         if failed is not None:
@@ -214,12 +161,12 @@ def send(draft_id: str):
 
 def _send_draft(draft: dict):
     """None once the check is with the broker; otherwise the page that says what to do."""
-    question_set = _question_set(draft)
-    body = intake.submission_from_draft(draft, question_set, _today())
+    question_set = form_drafts.question_set_of(draft)
+    body = intake.submission_from_draft(draft, question_set, form_drafts.today())
     result = intake.accept(_ctx(), g.checker, body, request.headers.get("X-Correlation-ID"))
     # A conflict means this id is already recorded with other content: it was sent before.
     if result.ok or result.outcome == intake.CONFLICT:
-        _drafts().mark_sent(g.checker["checker_id"], draft["_id"])
+        form_drafts.drafts().mark_sent(g.checker["checker_id"], draft["_id"])
         if draft.get("sends_again"):  # a check that was not counted, changed and sent again (send_again.py)
             _ctx().submissions.mark_sent_again(draft["sends_again"], g.checker["checker_id"], draft["_id"])
         return None
@@ -241,18 +188,16 @@ def _send_draft(draft: dict):
 
 @bp.route("/check/<draft_id>/your-name", methods=["GET", "POST"])
 @_signed_in
-@FORM_SAVES
+@form_drafts.FORM_SAVES
 def your_name(draft_id: str):
     """Who can see the checker's name with this check: asked once in How I like it, changed here for one check."""
-    draft = _draft_or_404(draft_id)
+    draft = form_drafts.draft_or_404(draft_id)
     if draft["sent_at"] is not None:
         return redirect(url_for(".sent", draft_id=draft_id), code=303)
-    came_from = request.values.get("from") or ""
-    if came_from not in (*steps(_question_set(draft), g.profile), "questions") and not came_from.startswith("q-"):
-        came_from = "check"
+    came_from = form_drafts.return_to(draft, request.values.get("from"), "check")
     back = url_for(".step", draft_id=draft_id, name=came_from)
     if request.method == "POST":
-        _drafts().update(
+        form_drafts.drafts().update(
             g.checker["checker_id"], draft_id, {"name_share": form_reading.read_share(request.form, "share")}
         )
         return redirect(back, code=303)
@@ -264,73 +209,10 @@ def your_name(draft_id: str):
 @_signed_in
 def sent(draft_id: str):
     """The confirmation: it has been sent, and what happens next."""
-    draft = _draft_or_404(draft_id)
+    draft = form_drafts.draft_or_404(draft_id)
     if draft["sent_at"] is None:
         return redirect(url_for(".step", draft_id=draft_id, name="check"), code=303)
     return render_template("sent.html", draft=draft, submission_id=draft["_id"])
-
-
-# --- "I am worried about something": one tap away on every screen ---------------------------------
-
-
-@bp.route("/check/<draft_id>/worried", methods=["GET", "POST"])
-@_signed_in
-@FORM_SENDS
-def worried_in_check(draft_id: str):
-    """Say who will be told and when; keep the worry in the check or send it now."""
-    draft = _draft_or_404(draft_id)
-    if draft["sent_at"] is not None:
-        return redirect(url_for(".worried"), code=303)
-    came_from = request.values.get("from") or ""
-    question_set = _question_set(draft)
-    if came_from not in (*steps(question_set, g.profile), "questions") and not came_from.startswith("q-"):
-        came_from = steps(question_set, g.profile)[0]
-    errors = {}
-    concern = draft["urgent_concern"]
-    share = draft.get("urgent_concern_share") or "anonymous"
-    if request.method == "POST":
-        send_now = request.form.get("action") == "send"
-        concern, errors = form_reading.read_concern(request.form.get("concern"), required=send_now)
-        share = form_reading.read_share(request.form, "share-concern")
-        if not errors:
-            changes = {"urgent_concern": concern, "urgent_concern_share": share}
-            draft = _drafts().update(g.checker["checker_id"], draft_id, changes) or draft
-            if not send_now:
-                return redirect(url_for(".step", draft_id=draft_id, name=came_from), code=303)
-            failed = _send_draft(draft)
-            return failed or redirect(url_for(".sent", draft_id=draft_id), code=303)
-    return _page(
-        "worried.html",
-        400 if errors else 200,
-        action=url_for(".worried_in_check", draft_id=draft_id),
-        back_href=url_for(".step", draft_id=draft_id, name=came_from),
-        came_from=came_from,
-        concern=concern,
-        concern_share=share,
-        errors=errors,
-        has_answers=any(a.get("score") is not None for a in draft["answers"].values()),
-    )
-
-
-@bp.route("/worried", methods=["GET", "POST"])
-@_signed_in
-def worried():
-    """The worried page from outside a check: it goes into the open check, or a new one."""
-    drafts = _drafts()
-    draft = drafts.open_draft(g.checker["checker_id"])
-    if request.method == "GET" and draft is not None:
-        return redirect(url_for(".worried_in_check", draft_id=draft["_id"]), code=303)
-    if request.method == "POST":
-        draft = draft or drafts.start(g.checker, _ctx().question_sets.current(), g.profile.share_name)
-        return worried_in_check(draft["_id"])
-    return _page(
-        "worried.html",
-        action=url_for(".worried"),
-        back_href=url_for(".start"),
-        concern="",
-        concern_share="anonymous",
-        errors={},
-    )
 
 
 # --- the check with JavaScript: one page, the draft on the phone, sent when there is a connection --
@@ -364,7 +246,7 @@ def _service_worker_scope(response):
 
 @bp.post("/check/submit")
 @_signed_in
-@FORM_SENDS
+@form_drafts.FORM_SENDS
 def submit_json():
     """The JavaScript form's send: the intake body as JSON, the checker's cookie and a CSRF header."""
     body, error = jsonbody.request_object()

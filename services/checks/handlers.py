@@ -55,7 +55,7 @@ def content_hash(body: dict) -> str:
         k: body[k]
         for k in ("site_id", "question_set", "visited_on", "answers", "working", "not_working", "urgent_concern")
     }
-    said.update({k: body[k] for k in ("answered_by", *sharing.SHARE_FIELDS) if k in body})
+    said.update({k: body[k] for k in ("answered_by", *sharing.SHARE_FIELDS, "kind") if k in body})
     return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
 
 

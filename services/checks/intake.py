@@ -140,6 +140,8 @@ def _received(data: dict, checker_id: str) -> dict:
         "urgent_concern_share": data["urgent_concern_share"],
         "received_at": events.isoformat(events.now()),
     }
+    if data["kind"] == events.WORRY_ALONE:  # written only when not a check, so a check's event is as it always was
+        received["kind"] = events.WORRY_ALONE
     received["content_hash"] = content_hash(received)
     return received
 

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from pymongo.errors import ConnectionFailure
 
-from qc import auth, web
+from qc import auth, events, web
 from services.checks import recordings
 from services.checks.handlers import can_send_again
 from services.checks.profiles import Drafts, Profile, Profiles
@@ -207,8 +207,10 @@ def my_checks():
             "id": d["_id"],
             "visited_on": long_date(d["visited_on"]),
             "status": d.get("status", "accepted"),
+            "worry_alone": d.get("kind") == events.WORRY_ALONE,
             "status_words": STATUS_WORDS.get(d.get("status"), "Sent"),
             "reasons": [r["message"] for r in d.get("reasons", [])],
+            "reason_codes": [r["code"] for r in d.get("reasons", [])],
             "can_send_again": can_send_again(d),
             "sent_again": bool(d.get("sent_again_as")),
             "responses": d.get("responses", []),
@@ -295,4 +297,4 @@ def how_i_like_it():
 # The check's screens and "is it better now?" add their routes to ``bp``: import them with it, so
 # wherever ``bp`` is registered (create_app, the deploy wiring test) it has every route, and no
 # later import adds routes to a blueprint that is already registered (Flask refuses that).
-from services.checks import check_screens, feedback, recognition, send_again  # noqa: E402, F401
+from services.checks import check_screens, feedback, recognition, send_again, worried  # noqa: E402, F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from qc import sharing
+from qc import events, sharing
 
 SCORES = (1, 2, 3)  # 1 not good, 2 OK, 3 good; null = skipped
 
@@ -40,7 +40,7 @@ class SubmissionSchema(Schema):
     answers = fields.List(
         fields.Nested(AnswerSchema),
         required=True,
-        validate=validate.Length(min=1, max=100, error="Give between 1 and 100 answers."),
+        validate=validate.Length(max=100, error="Give between 1 and 100 answers."),
     )
     working = fields.List(fields.String(validate=validate.Length(min=1, max=500)), **_short_texts)
     not_working = fields.List(fields.String(validate=validate.Length(min=1, max=500)), **_short_texts)
@@ -49,6 +49,23 @@ class SubmissionSchema(Schema):
     answered_by = fields.String(load_default=sharing.DEFAULT_ANSWERED_BY, validate=validate.OneOf(sharing.ANSWERED_BY))
     texts_share = fields.String(load_default=sharing.DEFAULT_SHARE, validate=validate.OneOf(sharing.SHARE))
     urgent_concern_share = fields.String(load_default=sharing.DEFAULT_SHARE, validate=validate.OneOf(sharing.SHARE))
+    # A check (the default) or a worry sent on its own, which has the worry and nothing else (qc/events.py).
+    kind = fields.String(load_default=events.CHECK, validate=validate.OneOf(events.SUBMISSION_KINDS))
+
+    @validates_schema
+    def _what_each_kind_holds(self, data, **kwargs):
+        if data.get("kind") != events.WORRY_ALONE:
+            if "answers" in data and not data["answers"]:
+                raise ValidationError("Give between 1 and 100 answers.", "answers")
+            return
+        errors = {}
+        if not (data.get("urgent_concern") or "").strip():
+            errors["urgent_concern"] = ["A worry sent on its own needs the worry: write what you are worried about."]
+        for field in ("answers", "working", "not_working"):
+            if data.get(field):
+                errors[field] = ["A worry sent on its own has no answers or texts: send them with the check."]
+        if errors:
+            raise ValidationError(errors)
 
     @validates_schema
     def _one_answer_per_question(self, data, **kwargs):

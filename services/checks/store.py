@@ -91,8 +91,9 @@ class Submissions:
         doc = {f: received[f] for f in _INTAKE_FIELDS}
         doc.update(
             _id=received["submission_id"],
-            # Shown back on My checks ("You answered with a supporter helping").
+            # Shown back on My checks ("You answered with a supporter helping"; a worry sent on its own).
             answered_by=received.get("answered_by"),
+            kind=received.get("kind", events.CHECK),
             # ...and the answers' scores (not the comments), in the words of the question set they answered.
             answers=[{"question_id": a["question_id"], "score": a["score"]} for a in received.get("answers", [])],
             status=SENDING,

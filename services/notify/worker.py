@@ -133,7 +133,8 @@ class NotifyHandler(Handler):
 
     def _validated(self, event: dict) -> None:
         validated = event["data"]
-        self.knowledge.note_visit(validated["site_id"], validated["visited_on"])
+        if not events.is_worry_alone(validated):  # a worry sent on its own is not a visit to check the site
+            self.knowledge.note_visit(validated["site_id"], validated["visited_on"])
         for candidate in alert_rules.evaluate(self.rules, validated):
             if candidate.rule.safeguarding:
                 self.raise_worry(candidate, validated["urgent_concern"], event, validated["received_at"])
@@ -190,6 +191,8 @@ class NotifyHandler(Handler):
             log.warning("worry added to the checker's open worry alert", extra={"alert_id": joined["_id"]})
             return
         details = {"urgent_concern": text, "received_at": received_at}
+        if events.is_worry_alone(event["data"]):
+            details["sent_alone"] = True  # the manager is told the check may still come, on its own
         self.raise_alert(candidate, details, event.get("correlationid"), received_at)
 
     def raise_alert(self, candidate, details: dict, correlation_id: str | None, received_at: str | None = None):

@@ -523,13 +523,28 @@ def test_my_checks_shows_what_managers_did(form_services, browser_factory):
     assert _css(driver, "#share-concern").is_selected(), "the name is private unless the checker chooses"
     _scroll_to(driver, "[data-share=share-concern]")
     assert_accessible(driver, "17-worried-who-can-see-this")
-    submission_id = driver.execute_script(
+    check_id = driver.execute_script(
         "return JSON.parse(localStorage.getItem('qc.draft.' + document.querySelector('meta[name=qc-checker]').content))"
         ".submission_id"
     )
     _css(driver, "#concern").send_keys("The fire door is locked at night")
     _css(driver, "[data-send-worry]").click()
-    wait_for(lambda: _css(driver, "[data-send-status]").text == "Sent", 20, "'Sent'")
+    # The worry goes on its own; the check stays on the phone to finish.
+    wait_for(lambda: _css(driver, "[data-worry-status]").text == "Thank you for telling us.", 20, "the worry sent")
+    assert "Your worry has been sent" in _css(driver, "[data-worry-panel] h1").text
+    assert_accessible(driver, "21-worry-sent")
+    submission_id = driver.execute_script(
+        "const checker = document.querySelector('meta[name=qc-checker]').content;"
+        "return JSON.parse(localStorage.getItem('qc.outbox.' + checker))"
+        ".filter(function (i) { return i.body.kind === 'worry'; })[0].body.submission_id"
+    )
+    assert submission_id != check_id
+    _css(driver, "[data-carry-on]").click()
+    wait_for(lambda: _app_step(driver) != "worry-sent", 10, "back to the check")
+    kept = driver.execute_script(
+        "return JSON.parse(localStorage.getItem('qc.draft.' + document.querySelector('meta[name=qc-checker]').content))"
+    )
+    assert kept["submission_id"] == check_id and kept["values"].get("concern") == "", "kept, without the worry"
     manager = next(m for m in services["creds"]["managers"] if m["role"] == "safeguarding_lead")
     token = requests.post(
         f"{services['url']}/api/v1/auth/token",

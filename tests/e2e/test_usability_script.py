@@ -104,3 +104,11 @@ def test_the_script_at_320_pixels_wide(form_services, browser_factory, javascrip
     _press(driver, "[data-name-reminder] a")  # who can see the name: its own screen
     assert "Who can see your name?" in driver.page_source
     _look(driver, "nojs-your-name")
+    # 9. A worry sent now goes on its own; the check waits to be carried on.
+    _press(driver, "[data-worried-link]")
+    driver.find_element(By.CSS_SELECTOR, "#concern").send_keys("The lift has been broken for a week")
+    _press(driver, "button[value=send]")
+    assert "Your worry has been sent" in driver.page_source and "Only your worry was sent" in driver.page_source
+    _look(driver, "nojs-worry-sent")
+    _press(driver, "[data-carry-on]")
+    assert "/check/" in driver.current_url and "worr" not in driver.current_url

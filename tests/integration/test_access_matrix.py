@@ -437,6 +437,14 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         hidden=lambda w: w.submission_id,
     ),
     ("checks", "/worried", "GET"): Case("/worried", "checker", ("phone", "C1"), ok=(303,), wrong_role=NOT_A_CHECKER),
+    ("checks", "/worry-sent", "GET"): Case("/worry-sent", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER),
+    ("checks", "/check/<draft_id>/worry-sent", "GET"): Case(
+        "/check/{draft_id}/worry-sent",
+        "checker",
+        ("phone", "C1"),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+    ),
     ("checks", "/worried", "POST"): Case(
         "/worried",
         "checker",

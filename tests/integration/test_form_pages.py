@@ -196,18 +196,18 @@ def test_a_page_from_before_the_day_boxes_still_sends_its_one_box(client):
     assert f"{day.day} {day:%B %Y}" in check
 
 
-def test_the_worried_path_explains_who_is_told_and_can_send_now(client, settings):
+def test_the_worried_path_explains_who_is_told_and_sends_the_worry_alone(client, settings, app):
     draft_id = _start(client)
     page = client.get(f"/check/{draft_id}/worried?from=q-listened-to")
     text = page.get_data(as_text=True)
     for words in ("the manager of the service", "the regional manager", "the safeguarding lead", "straight away"):
         assert words in text
-    assert "data-worry-sends-answers" not in text  # nothing answered yet: nothing else would go with it
     answered = _answer(client, draft_id, "q-listened-to", {"score-listened-to": "2", "comment-listened-to": ""})
     assert answered.status_code == 303
     with_answers = client.get(f"/check/{draft_id}/worried?from=q-feel-safe").get_data(as_text=True)
-    # Said before the choice: sending the worry now sends the answers given so far with it.
-    assert with_answers.index("data-worry-sends-answers") < with_answers.index('value="send"')
+    # Said before the choice: sending the worry now sends the worry and nothing else.
+    assert with_answers.index("data-worry-alone") < with_answers.index('value="send"')
+    assert "only your worry is sent" in with_answers
     empty = client.post(
         f"/check/{draft_id}/worried", data={"csrf_token": _csrf(page), "action": "send", "concern": " "}
     )
@@ -220,21 +220,55 @@ def test_the_worried_path_explains_who_is_told_and_can_send_now(client, settings
     assert "the safeguarding lead still has to do something" in text
     assert "is not told that it was you" in text
     assert 'id="share-concern" name="share-concern" value="anonymous" checked' in text
-    now = client.post(
-        f"/check/{draft_id}/worried",
-        data={"csrf_token": _csrf(page), "action": "send", "concern": "Night staff shout", "share-concern": "named"},
-    )
-    assert now.headers["Location"].endswith(f"/check/{draft_id}/sent")
-    events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == draft_id for e in evs))
-    [event] = [e for e in events if e["id"] == draft_id]
-    assert event["data"]["urgent_concern"] == "Night staff shout"
-    assert event["data"]["urgent_concern_share"] == "named"
-    # Nothing else was chosen: the safe defaults are on the event, filled in.
-    assert event["data"]["answered_by"] == "alone" and event["data"]["texts_share"] == "anonymous"
+    form = {"csrf_token": _csrf(page), "action": "send", "concern": "Night staff shout", "share-concern": "named"}
+    now = client.post(f"/check/{draft_id}/worried", data={**form, "from": "q-feel-safe"})
+    assert now.status_code == 303 and f"/check/{draft_id}/worry-sent" in now.headers["Location"]
+    sent_page = client.get(now.headers["Location"]).get_data(as_text=True)
+    assert "Your worry has been sent" in sent_page and "Only your worry was sent" in sent_page
+    assert f'href="/check/{draft_id}/q-feel-safe" data-carry-on' in sent_page
+    # Pressed again (Back, then the button): the same worry, not a second one.
+    again = client.post(f"/check/{draft_id}/worried", data={**form, "from": "q-feel-safe"})
+    assert again.status_code == 303 and "/worry-sent" in again.headers["Location"]
+    worries = list(app.extensions["qc.checks"].db["submissions"].find({"checker_id": "C1", "kind": "worry"}))
+    assert len(worries) == 1 and worries[0]["_id"] != draft_id
+
+    events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == worries[0]["_id"] for e in evs))
+    [event] = [e for e in events if e["id"] == worries[0]["_id"]]
+    assert event["data"]["kind"] == "worry" and event["data"]["urgent_concern"] == "Night staff shout"
+    assert event["data"]["urgent_concern_share"] == "named" and event["data"]["answered_by"] == "alone"
+    # Nothing of the check went with it: not the answer given, not the texts.
+    assert event["data"]["answers"] == [] and event["data"]["working"] == [] == event["data"]["not_working"]
     assert event["data"]["visited_on"] == dt.date.today().isoformat()
-    sent = {a["question_id"]: a["score"] for a in event["data"]["answers"]}
-    assert sent.pop("listened-to") == 2 and all(score is None for score in sent.values())
-    assert all(a["share"] == "anonymous" for a in event["data"]["answers"])
+    assert not any(e["id"] == draft_id for e in events), "the check is not sent"
+
+    # The check carries on without the worry (it must not go twice), and says it was sent.
+    check = client.get(f"/check/{draft_id}/check").get_data(as_text=True)
+    assert "You sent your worry already, on its own." in check[check.index('data-row="worried"') :]
+    sent = client.post(f"/check/{draft_id}/send", data={"csrf_token": _csrf(page)})
+    assert sent.headers["Location"].endswith(f"/check/{draft_id}/sent")
+    events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == draft_id for e in evs))
+    [check_event] = [e for e in events if e["id"] == draft_id]
+    assert check_event["data"]["urgent_concern"] is None and "kind" not in check_event["data"]
+    assert {a["question_id"]: a["score"] for a in check_event["data"]["answers"]}["listened-to"] == 2
+
+
+def test_a_worry_from_outside_a_check_goes_alone_and_starts_nothing(client, settings, app):
+    page = client.get("/worried")
+    assert page.status_code == 200 and "data-worry-alone" not in page.get_data(as_text=True)
+    sent = client.post("/worried", data={"csrf_token": _csrf(page), "action": "send", "concern": "The lift is broken"})
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("/worry-sent")
+    assert "Go to My checks" in client.get("/worry-sent").get_data(as_text=True)
+    db = app.extensions["qc.checks"].db
+    assert db["drafts"].find_one({"checker_id": "C1", "sent_at": None}) is None, "no check was started"
+    [worry] = list(db["submissions"].find({"checker_id": "C1", "kind": "worry"}))
+    events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == worry["_id"] for e in evs))
+    assert [e["data"]["urgent_concern"] for e in events if e["id"] == worry["_id"]] == ["The lift is broken"]
+    my_checks = client.get("/my-checks").get_data(as_text=True)
+    assert "Your worry, sent on" in my_checks and "Counted" not in my_checks
+    # Kept instead: it starts a check that holds it.
+    kept = client.post("/worried", data={"csrf_token": _csrf(page), "action": "save", "concern": "The stairs"})
+    assert kept.status_code == 303 and kept.headers["Location"].endswith("/who")
+    assert db["drafts"].find_one({"checker_id": "C1", "sent_at": None})["urgent_concern"] == "The stairs"
 
 
 def test_someone_elses_draft_is_not_found(client, app):

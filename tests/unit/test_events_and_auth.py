@@ -198,3 +198,20 @@ def test_settings_read_and_convert_qc_env():
     with pytest.raises(ValueError, match="QC_CHECKS_PORT"):
         Settings.from_env({"QC_CHECKS_PORT": "eighty"})
     assert dataclasses.fields(Settings)
+
+
+def _worry_alone(**data_changes):
+    changes = {"kind": "worry", "answers": [], "urgent_concern": "The night staff shout at us", **data_changes}
+    return _received_event(**changes)
+
+
+def test_a_worry_sent_on_its_own_is_a_submission_with_the_worry_and_nothing_else():
+    assert events.decode(events.encode(_worry_alone()), schemas_dir=SCHEMAS)["data"]["kind"] == "worry"
+    assert events.is_worry_alone(_worry_alone()["data"]) and not events.is_worry_alone(_received_event()["data"])
+    # Anything of a check in it, or no worry, is refused; so is a check without answers, or another kind.
+    assert "answers: " in _reason(_worry_alone(answers=_received_event()["data"]["answers"]))
+    assert "not_working: " in _reason(_worry_alone(not_working=["the lift"]))
+    assert "urgent_concern: " in _reason(_worry_alone(urgent_concern=None))
+    assert "urgent_concern: " in _reason(_worry_alone(urgent_concern="  "))
+    assert "answers: " in _reason(_received_event(answers=[]))
+    assert "kind: " in _reason(_received_event(kind="note"))

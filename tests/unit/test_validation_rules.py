@@ -1,6 +1,10 @@
 import datetime as dt
 
+import pytest
+from marshmallow import ValidationError
+
 from services.checks.handlers import content_hash, decide
+from services.checks.schemas import SubmissionSchema
 
 QS = {
     "id": "everyday-life",
@@ -87,3 +91,31 @@ def test_content_hash_ignores_ids_and_times_but_not_answers():
     b = _received(submission_id="another", received_at="2027-01-01T00:00:00.000Z")
     c = _received(answers=[{"question_id": "feel-safe", "score": 2, "comment": ""}])
     assert a["content_hash"] == b["content_hash"] != c["content_hash"]
+
+
+def test_a_worry_alone_hashes_apart_from_a_check_and_is_validated_as_it_is():
+    worry = _received(kind="worry", answers=[], urgent_concern="The fire door is locked")
+    check = _received(answers=[], urgent_concern="The fire door is locked")
+    assert worry["content_hash"] != check["content_hash"]
+    decision = _decide(worry)
+    assert decision.status == "validated" and decision.validated["kind"] == "worry"
+    assert decision.validated["answers"] == []
+
+
+def test_the_intake_schema_keeps_a_worry_alone_to_the_worry():
+    body = {k: v for k, v in _received().items() if k not in ("checker_id", "received_at", "content_hash")}
+    body["submission_id"] = "0b6f3c1e-3d7a-4c59-9a43-2f0f5f3d8a11"
+    assert SubmissionSchema().load(body)["kind"] == "check"  # absent: a check, as every body before it
+    worry = {**body, "kind": "worry", "answers": [], "urgent_concern": "The fire door is locked"}
+    assert SubmissionSchema().load(worry)["kind"] == "worry"
+    for changes, field, words in (
+        ({"answers": body["answers"]}, "answers", "send them with the check"),
+        ({"working": ["the garden"]}, "working", "send them with the check"),
+        ({"urgent_concern": " "}, "urgent_concern", "write what you are worried about"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            SubmissionSchema().load({**worry, **changes})
+        assert words in " ".join(refused.value.messages[field])
+    with pytest.raises(ValidationError) as refused:
+        SubmissionSchema().load({**body, "answers": []})
+    assert refused.value.messages["answers"] == ["Give between 1 and 100 answers."]

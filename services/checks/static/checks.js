@@ -207,7 +207,8 @@
         return false;
       }
       if (response.status === 422 || response.status === 400 || response.status === 413) {
-        outbox.mark(id, "failed", "We could not send this check. Please ask your supporter for help.");
+        var what = item.body.kind === "worry" ? "this worry" : "this check";
+        outbox.mark(id, "failed", "We could not send " + what + ". Please ask your supporter for help.");
         return true;
       }
       return false; // 429, 5xx: try again later
@@ -319,7 +320,8 @@
         var tag = document.createElement("strong");
         tag.className = "tag tag--waiting";
         tag.textContent = i.state === "failed" ? "Not sent" : "Waiting to send";
-        li.appendChild(document.createTextNode("Check on " + i.body.visited_on + " "));
+        var what = i.body.kind === "worry" ? "Your worry, written on " : "Check on ";
+        li.appendChild(document.createTextNode(what + i.body.visited_on + " "));
         li.appendChild(tag);
         if (i.message) { var p = document.createElement("p"); p.textContent = i.message; li.appendChild(p); }
         list.appendChild(li);
@@ -396,8 +398,9 @@
     function show(name, focus) {
       if (sentId && name !== "sent") { window.location.href = "/"; return; } // this check is done
       if (!section(name)) name = steps[0];
-      var aside = name === "worried" || name === "name"; // screens reached from any other, which go back to it
-      if (aside && current && current !== "worried" && current !== "name" && current !== "sent") cameFrom = current;
+      // Screens reached from any other, which go back to it.
+      var aside = name === "worried" || name === "name" || name === "worry-sent";
+      if (aside && current && ["worried", "name", "sent", "worry-sent"].indexOf(current) < 0) cameFrom = current;
       current = name;
       form.querySelectorAll("[data-step]").forEach(function (s) { s.hidden = s.getAttribute("data-step") !== name; });
       if (name === "check") renderSummary();
@@ -586,7 +589,8 @@
       row("What is not working", "Nothing written", "#not-working", lines(document.getElementById("not-working-items").value));
       row("Who can see your name", shareWords("name_share"), "#name");
       var concern = document.getElementById("concern").value.trim();
-      var dd3 = row("What you are worried about", concern || "Nothing written", "#worried");
+      var sentAlone = draft.worry_sent_at ? "You sent your worry already, on its own." : "Nothing written";
+      var dd3 = row("What you are worried about", concern || sentAlone, "#worried");
       if (concern) note(dd3, "summary-list__share", shareWords("share-concern"));
       form.querySelector("[data-worry-note]").hidden = !concern;
       returning = false;
@@ -644,6 +648,48 @@
     }
     listeners.push(renderStatus);
 
+    /* A worry sent on its own: only the worry goes (nothing counts it as a check); the check stays to finish. */
+    var worryId = null;
+    function renderWorryStatus() {
+      if (!worryId) return;
+      var item = outbox.find(worryId);
+      var state = item ? item.state : "sent";
+      var panel = form.querySelector("[data-worry-panel]");
+      panel.classList.toggle("panel--waiting", state !== "sent");
+      panel.setAttribute("data-state", state);
+      panel.querySelector("h1").textContent = state === "sent" ? "Your worry has been sent"
+        : state === "failed" ? "Your worry has not been sent" : "Your worry is saved on this phone";
+      form.querySelector("[data-worry-status]").textContent = state === "sent" ? "Thank you for telling us."
+        : state === "failed" ? item.message
+        : "Waiting to send — we will send it when you are back online. If someone is in danger now, call 999.";
+    }
+    listeners.push(renderWorryStatus);
+
+    function sendWorryAlone() {
+      var b = body();
+      var worry = {
+        submission_id: newId(),
+        kind: "worry",
+        site_id: b.site_id,
+        question_set: b.question_set,
+        visited_on: today(),
+        answers: [],
+        working: [],
+        not_working: [],
+        urgent_concern: b.urgent_concern,
+        answered_by: b.answered_by,
+        urgent_concern_share: b.urgent_concern_share
+      };
+      outbox.add(worry); // on the phone before the network is tried: nothing is lost
+      worryId = worry.submission_id;
+      document.getElementById("concern").value = ""; // sent: it must not go again with the check
+      draft.worry_sent_at = new Date().toISOString();
+      keep();
+      renderWorryStatus();
+      go("worry-sent");
+      flush();
+    }
+
     function send() {
       var b = body();
       outbox.add(b); // on the phone before the network is tried: nothing is lost
@@ -674,8 +720,11 @@
           message: "Write what you are worried about, then press the button again." }]);
         return;
       }
-      send();
+      // (A copy of the page kept from before worries went alone has no screen for it: the whole check goes.)
+      if (section("worry-sent")) sendWorryAlone(); else send();
     });
+    var carryOn = form.querySelector("[data-carry-on]");
+    if (carryOn) carryOn.addEventListener("click", function () { go(cameFrom); });
     form.addEventListener("submit", function (event) { event.preventDefault(); });
 
     if (newQuestions) {
@@ -683,7 +732,7 @@
       if (unanswered) draft.step = steps.indexOf("questions") >= 0 ? "questions" : "q-" + unanswered;
     }
     var start = window.location.hash.slice(1);
-    show(section(start) && start !== "sent" ? start : (draft.step && section(draft.step) ? draft.step : steps[0]), false);
+    show(section(start) && start !== "sent" && start !== "worry-sent" ? start : (draft.step && section(draft.step) ? draft.step : steps[0]), false);
   }
 
   /* The printable record: a Print button where the browser can print (without JavaScript the page says how). */

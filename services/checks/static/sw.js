@@ -6,7 +6,7 @@
  * on the phone and when they sign out. */
 "use strict";
 
-var CACHE = "qc-app-v1";
+var CACHE = "qc-app-v2"; // a new name when the page and its script change together
 var SHELL = ["/check/app", "/static/checks.css", "/static/checks.js"];
 
 function keep(cache, path, response) {

@@ -1,0 +1,165 @@
+"""'I am worried about something': one tap away on every screen, sent now on its own or kept with the check.
+
+Sent now, the worry travels alone: a submission of kind "worry" (no answers,
+so nothing counts it as a check) through the same intake as every check, and
+notify raises the safeguarding alert at once. The check stays open for the
+checker to finish; nothing they answered is sent before they say so. Kept,
+the worry goes with the check when the check is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import g, redirect, request, url_for
+
+from qc import events, sharing
+from services.checks import form_reading, intake
+from services.checks.form_drafts import FORM_SENDS, draft_or_404, drafts, question_set_of, return_to, today
+from services.checks.pages import _ctx, _page, _signed_in, bp
+
+# Worry ids are made from where the worry was written, the day and its words: pressing "Send" twice
+# (a double tap, or Back and send again) sends one worry, never two alerts.
+_WORRY_IDS = uuid.UUID("6f1d2c1e-54a4-4d51-9c55-0e5d8a7b9f31")
+
+SEND_FAILED = {
+    intake.UNAVAILABLE: "We could not send your worry just now. It is kept here. Please press the button again "
+    "in a minute. If someone is in danger now, call 999.",
+}
+
+
+def worry_id(written_in: str, day: str, concern: str) -> str:
+    """The submission id of one worry: the same worry sent again the same day is the same submission."""
+    return str(uuid.uuid5(_WORRY_IDS, f"{written_in}\n{day}\n{concern}"))
+
+
+def worry_body(submission_id: str, checker: dict, question_set: dict, day: str, concern: str, share: str, answered_by):
+    """The intake body of a worry sent on its own: the worry, who wrote it and what may be shared; no answers."""
+    return {
+        "submission_id": submission_id,
+        "kind": events.WORRY_ALONE,
+        "site_id": checker["site_id"],
+        "question_set": {"id": question_set["id"], "version": int(question_set["version"])},
+        "visited_on": day,
+        "answers": [],
+        "working": [],
+        "not_working": [],
+        "urgent_concern": concern,
+        "answered_by": answered_by if answered_by in sharing.ANSWERED_BY else sharing.DEFAULT_ANSWERED_BY,
+        "urgent_concern_share": share,
+    }
+
+
+def _send_alone(written_in: str, question_set: dict, concern: str, share: str, answered_by) -> dict:
+    """Send the worry on its own; {} once it is with the broker, else the error to show by the box."""
+    day = today().isoformat()
+    body = worry_body(worry_id(written_in, day, concern), g.checker, question_set, day, concern, share, answered_by)
+    result = intake.accept(_ctx(), g.checker, body, request.headers.get("X-Correlation-ID"))
+    if result.ok or result.outcome == intake.CONFLICT:  # a conflict: this worry is recorded already
+        return {}
+    if result.outcome in SEND_FAILED:
+        return {"concern": SEND_FAILED[result.outcome]}
+    return {"concern": " ".join(e["message"] for e in result.errors) or SEND_FAILED[intake.UNAVAILABLE]}
+
+
+@bp.route("/check/<draft_id>/worried", methods=["GET", "POST"])
+@_signed_in
+@FORM_SENDS
+def worried_in_check(draft_id: str):
+    """Say who will be told and when; send the worry now on its own, or keep it with the check."""
+    return _worried_in(draft_or_404(draft_id))
+
+
+def _worried_in(draft: dict):
+    draft_id = draft["_id"]
+    if draft["sent_at"] is not None:
+        return redirect(url_for(".worried"), code=303)
+    came_from = return_to(draft, request.values.get("from"))
+    question_set = question_set_of(draft)
+    errors = {}
+    concern = draft["urgent_concern"]
+    share = draft.get("urgent_concern_share") or sharing.DEFAULT_SHARE
+    if request.method == "POST":
+        send_now = request.form.get("action") == "send"
+        concern, errors = form_reading.read_concern(request.form.get("concern"), required=send_now)
+        share = form_reading.read_share(request.form, "share-concern")
+        if not errors:
+            # Kept first: if sending fails, the worry is still here.
+            draft = (
+                drafts().update(
+                    g.checker["checker_id"], draft_id, {"urgent_concern": concern, "urgent_concern_share": share}
+                )
+                or draft
+            )
+            if not send_now:
+                return redirect(url_for(".step", draft_id=draft_id, name=came_from), code=303)
+            errors = _send_alone(draft_id, question_set, concern, share, draft.get("answered_by"))
+            if not errors:
+                # Sent: it must not go again with the check.
+                drafts().update(
+                    g.checker["checker_id"], draft_id, {"urgent_concern": None, "worry_sent_at": events.now()}
+                )
+                return redirect(url_for(".worry_sent", draft_id=draft_id, **{"from": came_from}), code=303)
+    return _page(
+        "worried.html",
+        400 if errors else 200,
+        action=url_for(".worried_in_check", draft_id=draft_id),
+        back_href=url_for(".step", draft_id=draft_id, name=came_from),
+        came_from=came_from,
+        concern=concern,
+        concern_share=share,
+        errors=errors,
+        in_check=True,
+    )
+
+
+@bp.route("/worried", methods=["GET", "POST"])
+@_signed_in
+@FORM_SENDS
+def worried():
+    """The worried page from outside a check: kept goes into the open check (or a new one); sent goes alone."""
+    store = drafts()
+    draft = store.open_draft(g.checker["checker_id"])
+    if request.method == "GET" and draft is not None:
+        return redirect(url_for(".worried_in_check", draft_id=draft["_id"]), code=303)
+    if request.method == "POST" and draft is not None:
+        return _worried_in(draft)
+    errors, concern = {}, ""
+    share = form_reading.read_share(request.form, "share-concern")  # private unless chosen, as on every screen
+    if request.method == "POST":
+        send_now = request.form.get("action") == "send"
+        concern, errors = form_reading.read_concern(request.form.get("concern"), required=send_now)
+        if not errors and not send_now:
+            draft = store.start(g.checker, _ctx().question_sets.current(), g.profile.share_name)
+            store.update(
+                g.checker["checker_id"], draft["_id"], {"urgent_concern": concern, "urgent_concern_share": share}
+            )
+            return redirect(url_for(".step", draft_id=draft["_id"], name="who"), code=303)
+        if not errors:
+            question_set = _ctx().question_sets.current()
+            errors = _send_alone(g.checker["checker_id"], question_set, concern, share, g.profile.answered_by)
+            if not errors:
+                return redirect(url_for(".worry_sent"), code=303)
+    return _page(
+        "worried.html",
+        400 if errors else 200,
+        action=url_for(".worried"),
+        back_href=url_for(".start"),
+        concern=concern,
+        concern_share=share,
+        errors=errors,
+        in_check=False,
+    )
+
+
+@bp.get("/worry-sent")
+@bp.get("/check/<draft_id>/worry-sent")
+@_signed_in
+def worry_sent(draft_id: str | None = None):
+    """It has been sent, who is being told, and the way back to the check (kept, not sent)."""
+    carry_on = None
+    if draft_id is not None:
+        draft = draft_or_404(draft_id)
+        if draft["sent_at"] is None:
+            carry_on = url_for(".step", draft_id=draft_id, name=return_to(draft, request.args.get("from")))
+    return _page("worry_sent.html", carry_on_href=carry_on)

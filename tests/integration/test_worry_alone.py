@@ -1,0 +1,67 @@
+"""A worry sent on its own, through the validator, notify and aggregate over the real broker and database.
+
+It reaches the people who act on worries like any worry, and nothing counts it as a check: no roll-up,
+no fact, no visit that would make the site look checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from qc import auth, web
+from qc.handler import Delivery
+from qc.settings import TOPICS
+from services.aggregate.directory import SiteDirectory
+from services.aggregate.store import RollupStore
+from services.aggregate.worker import AggregateHandler
+from services.notify import create_app as create_notify_app
+from tests.integration.test_notify import _handler
+from tests.integration.test_validator_batches import _handle, _published, _received
+from tests.integration.test_validator_batches import handler as validator  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.integration
+WORRY = "The fire door is locked at night"
+
+
+def test_a_worry_alone_reaches_the_safeguarding_lead_and_is_not_counted(validator, db, settings, publisher):  # noqa: F811
+    alone = _received(kind="worry", answers=[], urgent_concern=WORRY, urgent_concern_share="anonymous")
+    _handle(validator, publisher, alone)
+    [validated] = _published(settings, TOPICS["validated"], {alone["id"]})[alone["id"]]
+    assert validated["data"]["kind"] == "worry" and validated["data"]["answers"] == []
+    assert db["submissions"].find_one({"_id": alone["id"]})["status"] == "validated"
+
+    notify = _handler(db, settings, publisher)
+    notify.handle([Delivery(record=None, event=validated)])
+    [alert] = list(db["alerts"].find({"rule": "urgent_concern"}))
+    assert alert["details"]["urgent_concern"] == WORRY and alert["submission_ids"] == [alone["id"]]
+    assert alert["details"]["sent_alone"] is True
+    inbox = create_notify_app(dataclasses.asdict(settings))
+    try:
+        client = inbox.test_client()
+        principal = auth.Principal(username="sg1", role="safeguarding_lead")
+        client.set_cookie(web.MANAGER_COOKIE, auth.issue_manager_token(settings.secret_key, principal))
+        page = client.get(f"/manager/alerts/{alert['_id']}").get_data(as_text=True)
+    finally:
+        inbox.extensions["qc.close"]()
+    assert WORRY in page and "data-sent-alone" in page and "From 1 check" not in page
+    told = {d["person_id"]: d["status"] for d in db["deliveries"].find({"alert_id": alert["_id"]})}
+    assert told == {"SM1": "sent", "RM1": "sent", "SG1": "sent"}
+    assert all(not v["named"] for v in alert["voices"]), "anonymous, as the checker chose"
+    assert db["alerts"].count_documents({}) == 1, "no other rule reads a worry as answers"
+    # Not a visit: the overdue rule still counts from the last check.
+    assert "last_visited_on" not in (db["sites"].find_one({"_id": "S0001"}) or {})
+
+    store = RollupStore(db)
+    store.ensure_indexes()
+    AggregateHandler(store, SiteDirectory(db), publisher).handle([Delivery(record=None, event=validated)])
+    assert store.facts.count_documents({}) == 0 and store.rollups.count_documents({}) == 0
+    # A check next to it is counted as ever: the worry was left out, not the batch.
+    check = _received()
+    _handle(validator, publisher, check)
+    [counted] = _published(settings, TOPICS["validated"], {check["id"]})[check["id"]]
+    AggregateHandler(store, SiteDirectory(db), publisher).handle(
+        [Delivery(record=None, event=e) for e in (validated, counted)]
+    )
+    assert [f["_id"] for f in store.facts.find()] == [check["id"]]
