@@ -51,7 +51,7 @@ def test_a_worry_alone_reaches_the_safeguarding_lead_and_is_not_counted(validato
     assert all(not v["named"] for v in alert["voices"]), "anonymous, as the checker chose"
     assert db["alerts"].count_documents({}) == 1, "no other rule reads a worry as answers"
     # Not a visit: the overdue rule still counts from the last check.
-    assert "last_visited_on" not in (db["sites"].find_one({"_id": "S0001"}) or {})
+    assert "last_visited_on" not in db["notify_sites"].find_one({"_id": "S0001"})
 
     store = RollupStore(db)
     store.ensure_indexes()
