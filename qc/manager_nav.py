@@ -1,7 +1,7 @@
 """One navigation for the managers' pages of all three services: the same links, in the same order, everywhere.
 
-A manager moves between the overview (aggregate), the alerts inbox and the
-boards (notify) and their checkers (checks) without knowing which service
+A manager moves between what needs them today (their home), the overview
+(aggregate), the alerts inbox and the boards (notify) and their checkers (checks) without knowing which service
 serves which page; each page marks where they are (``aria-current``).
 """
 
@@ -15,6 +15,7 @@ def links(settings: Settings) -> list[dict]:
     urls = (settings.checks_public_url, settings.aggregate_public_url, settings.notify_public_url)
     checks, aggregate, notify = (url.rstrip("/") for url in urls)
     return [
+        {"id": "today", "label": "Today", "href": f"{notify}/manager/today"},
         {"id": "overview", "label": "Overview", "href": f"{aggregate}/manager"},
         {"id": "alerts", "label": "Alerts", "href": f"{notify}/manager/alerts"},
         {"id": "boards", "label": "You said, we did", "href": f"{notify}/manager/boards"},

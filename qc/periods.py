@@ -94,3 +94,27 @@ def first_day(period: str) -> dt.date:
 def last_day(period: str) -> dt.date:
     """The last day of a period."""
     return first_day(shift(period, 1)) - dt.timedelta(days=1)
+
+
+def words(period: str) -> str:
+    """A period as people say it: "November 2026", "October to December 2026", "the week of 23 November 2026"."""
+    kind = kind_of(period)
+    first, last = first_day(period), last_day(period)
+    if kind == "month":
+        return f"{first:%B %Y}"
+    if kind == "quarter":
+        return f"{first:%B} to {last:%B %Y}"
+    return f"the week of {first.day} {first:%B %Y}"
+
+
+def choices(today: dt.date) -> list[tuple[str, str]]:
+    """(words, period) for the periods a manager picks most: this and last month, quarter and week."""
+    month, quarter, week = (current(k, today) for k in ("month", "quarter", "week"))
+    return [
+        ("This month", month),
+        ("Last month", previous(month)),
+        ("This quarter", quarter),
+        ("Last quarter", previous(quarter)),
+        ("This week", week),
+        ("Last week", previous(week)),
+    ]

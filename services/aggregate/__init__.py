@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import functools
 
-from qc import logs, manager_nav, mongo, readiness, web
+from flask import Flask, g
+
+from qc import logs, manager_nav, mongo, periods, question_words, readiness, web
 from qc.settings import ROOT, Settings
 from qc.standing import Standing
 from services.aggregate import api, pages, report_pages, team_feedback, workdays
@@ -27,6 +29,10 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
     app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)
+    # Words, not codes, wherever a manager reads: a question's words, a region's name, a period in words.
+    app.jinja_env.filters["question"] = functools.partial(question_words.text, schemas_dir=settings.schemas_dir)
+    app.jinja_env.globals["region_name"] = _region_name(directory)
+    app.jinja_env.filters["period_words"] = periods.words
     store, theme_list = RollupStore(db), load_themes(settings.themes_path)
     if settings.team_feedback_min_answers < 1:
         raise ValueError("QC_TEAM_FEEDBACK_MIN_ANSWERS must be 1 or more")
@@ -55,3 +61,14 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(report_pages.bp)
     return app
+
+
+def _region_name(directory: SiteDirectory):
+    """``region_name(id)`` for the templates: the directory's name, read once a request ("Region R01" if none)."""
+
+    def region_name(region_id: str | None) -> str:
+        if "region_names" not in g:
+            g.region_names = directory.region_names()
+        return g.region_names.get(region_id) or f"Region {region_id}"
+
+    return region_name

@@ -1,5 +1,5 @@
-"""What aggregate knows of the directory: sites (for coverage and scoping), active checkers, and managers
-(whether their tokens still stand: qc.standing)."""
+"""What aggregate knows of the directory: regions and sites (names, coverage and scoping), active checkers, and
+managers (whether their tokens still stand: qc.standing)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from qc import events
 
 
 class SiteDirectory:
-    """``agg_sites``, ``agg_checkers`` and ``agg_managers``, filled from ``qc.directory`` events."""
+    """``agg_regions``, ``agg_sites``, ``agg_checkers`` and ``agg_managers``, filled from ``qc.directory`` events."""
 
     def __init__(self, db: Database):
+        self.region_docs = db["agg_regions"]
         self.sites = db["agg_sites"]
         self.checkers = db["agg_checkers"]
         self.managers = db["agg_managers"]
@@ -23,8 +24,11 @@ class SiteDirectory:
         self.checkers.create_index([("site_id", ASCENDING), ("active", ASCENDING)])
 
     def apply(self, data: dict) -> None:
-        """Record one ``directory.changed`` event (sites and checkers; others are not ours)."""
-        if data["entity"] == "site":
+        """Record one ``directory.changed`` event (regions, sites, checkers and managers)."""
+        if data["entity"] == "region":  # only its name: pages say "North West", not "R01"
+            region = {"_id": data["id"], "name": data.get("name")}
+            self.region_docs.replace_one({"_id": data["id"]}, region, upsert=True)
+        elif data["entity"] == "site":
             self.sites.replace_one(
                 {"_id": data["id"]},
                 {"_id": data["id"], "region_id": data.get("region_id"), "name": data["name"], "active": data["active"]},
@@ -58,6 +62,10 @@ class SiteDirectory:
     def site(self, site_id: str) -> dict | None:
         """A site as the directory last described it."""
         return self.sites.find_one({"_id": site_id})
+
+    def region_names(self) -> dict[str, str]:
+        """Each known region's name by id (a dozen or so documents, read whole)."""
+        return {r["_id"]: r["name"] for r in self.region_docs.find({}, {"name": 1}) if r.get("name")}
 
     def sites_in_region(self, region_id: str) -> list[dict]:
         """Active sites of a region, by id."""

@@ -122,6 +122,8 @@ def region(region_id: str):
         themes=reports.themes_for(period, region_id=region_id),
         nav=_nav(period),
         unchecked=[r for r in rows if not r["checks"]],
+        not_recent=[r for r in rows if not tables.checked_recently(r)],
+        recent_days=tables.RECENT_DAYS,
         without_checker=[r for r in rows if not r["has_active_checker"]],
         gaps=tables.coverage(rows),
         theme_scope={"region_id": region_id},
@@ -275,8 +277,14 @@ def _csv_urls(*names: str, **args) -> dict[str, str]:
 
 
 def _nav(period: str) -> dict:
+    """The period picker: the period in words, the ones before and after, the usual choices and a list of months
+    and quarters to choose from (nobody types "2026-Q4")."""
+    this_month = periods.current("month", today())
+    others = [*periods.series(this_month, 24)[::-1], *periods.series(periods.current("quarter", today()), 8)[::-1]]
     return {
         "previous": periods.previous(period),
         "next": periods.shift(period, 1),
         "kind": periods.kind_of(period),
+        "choices": periods.choices(today()),
+        "others": others if period in others else [period, *others],  # the one shown is always in the list
     }

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from services.aggregate.handlers import ANSWERED_BY
 
+# Coverage looks back this far from today, not only at the period: on the 1st of a month no site has a check
+# "this month" yet, and a wall of red would hide the sites really not checked for a long time.
+RECENT_DAYS = 30
+
 SITES = [
     "site_id",
     "name",
@@ -18,7 +22,15 @@ SITES = [
     "has_active_checker",
 ]
 REGIONS = ["region_id", "checks", "sites_checked", "score", "score_change", "share_good", *ANSWERED_BY]
-COVERAGE = ["site_id", "name", "checked_in_period", "has_active_checker", "last_check_on", "days_since_last_check"]
+COVERAGE = [
+    "site_id",
+    "name",
+    f"checked_in_last_{RECENT_DAYS}_days",
+    "checked_in_period",
+    "has_active_checker",
+    "last_check_on",
+    "days_since_last_check",
+]
 THEMES = ["question", "theme", "label", "mentions", "checks"]
 TREND = ["period", "checks", "score", "share_good", "sure", "a_bit", "not_sure", "share_sure"]
 QUESTIONS = ["question_id", "good", "ok", "not_good", "skipped", "share_good"]
@@ -31,12 +43,17 @@ def regions(regions_rows: list[dict]) -> list[dict]:
     return [{**r, **r["answered_by"]} for r in regions_rows]
 
 
+def checked_recently(row: dict) -> bool:
+    """A check in the last ``RECENT_DAYS`` days (to today)."""
+    return row["days_since_last_check"] is not None and row["days_since_last_check"] <= RECENT_DAYS
+
+
 def coverage(site_rows: list[dict]) -> list[dict]:
-    """Sites with a gap: no check in the period, or no active checker."""
+    """Sites with a gap: no check in the last ``RECENT_DAYS`` days, or no active checker."""
     return [
-        {**r, "checked_in_period": bool(r["checks"])}
+        {**r, "checked_in_period": bool(r["checks"]), f"checked_in_last_{RECENT_DAYS}_days": checked_recently(r)}
         for r in site_rows
-        if not r["checks"] or not r["has_active_checker"]
+        if not checked_recently(r) or not r["has_active_checker"]
     ]
 
 

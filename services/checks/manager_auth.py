@@ -29,7 +29,7 @@ def _ctx():
 def _safe_next(target: str | None) -> str:
     """Only our own services may be the next page (no open redirect)."""
     settings = _ctx().settings
-    home = f"{settings.aggregate_public_url.rstrip('/')}/manager"
+    home = f"{settings.notify_public_url.rstrip('/')}/manager/today"  # "Needs you today", every manager's home
     if not target:
         return home
     ours = {

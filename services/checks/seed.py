@@ -9,13 +9,28 @@ from qc import auth
 
 _NAMES = ("Oak", "Ash", "Birch", "Cedar", "Elm", "Hazel", "Holly", "Larch", "Maple", "Rowan", "Willow", "Yew")
 _KINDS = ("House", "Court", "Lodge", "View", "Gardens", "Place")
+# The demo's twelve regions, named as managers would name them (pages show names, not ids).
+REGION_NAMES = (
+    "North East",
+    "North West",
+    "Yorkshire and the Humber",
+    "East Midlands",
+    "West Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+    "Wales",
+    "Scotland",
+    "Northern Ireland",
+)
 
 
 def demo_directory(n_sites: int, seed: int = 2026) -> tuple[dict, dict]:
     """(entities, credentials): 12 regions, ``n_sites`` sites, a manager each, a checker each."""
     rng = random.Random(seed)
     hasher = auth.password_hasher()
-    regions = [{"_id": f"R{r:02d}", "name": f"Region {r}", "active": True} for r in range(1, 13)]
+    regions = [{"_id": f"R{r:02d}", "name": name, "active": True} for r, name in enumerate(REGION_NAMES, start=1)]
     sites, people, checkers, managers = [], [], [], []
     # One password for all demo site managers: argon2 is slow on purpose and
     # hashing 1,500 of them would make `make run` take minutes.

@@ -9,7 +9,7 @@ from qc import logs, manager_nav, mongo, readiness, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
-from services.notify import api, board_pages, pages
+from services.notify import api, board_pages, pages, today, today_page
 from services.notify.audit import AuditLog
 from services.notify.context import Context
 from services.notify.feedback import FixFeedback
@@ -32,6 +32,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app = Flask(__name__)
     # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
     app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)
+    rules = load_rules(settings.alert_rules_path)
     app.extensions["qc.notify"] = Context(
         settings,
         AlertStore(db),
@@ -41,7 +42,8 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         publisher,
         contacts=db["contacts"],
         feedback=FixFeedback(db),
-        safety_rules=frozenset(r.id for r in load_rules(settings.alert_rules_path) if r.safety),
+        safety_rules=frozenset(r.id for r in rules if r.safety),
+        overdue_days=min((r.param("days") for r in rules if r.kind == "overdue"), default=today.DEFAULT_OVERDUE_DAYS),
     )
 
     app.extensions["qc.audit"] = AuditLog(db)
@@ -61,4 +63,5 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(board_pages.bp)
+    app.register_blueprint(today_page.bp)
     return app

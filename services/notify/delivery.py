@@ -17,8 +17,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from qc import events
-from services.notify import consent, questions
+from qc import events, question_words
+from services.notify import consent
 from services.notify import metrics as notify_metrics
 from services.notify.backoff import mark_failed
 from services.notify.mailer import BadAddress, Mailer
@@ -194,7 +194,9 @@ class Deliveries:
         subject = f"[{label}] {alert['summary']} ({place})"
         voices = consent.public_voices(alert, consent.names_for(self.contacts, [alert]), with_comments=False)
         for v in voices:
-            v["question"] = questions.text(v["question_id"]) if v["question_id"] else "Something they are worried about"
+            v["question"] = (
+                question_words.text(v["question_id"]) if v["question_id"] else "Something they are worried about"
+            )
         return render(
             "alert_email",
             subject,

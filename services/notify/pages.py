@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, redirect, render_template, request
 
-from qc import web
-from services.notify import audit, lifecycle, questions
+from qc import question_words, web
+from services.notify import audit, lifecycle
 from services.notify.context import ctx, public, recipient, scope_query, visible
 from services.notify.rules import SEVERITIES
 
@@ -53,7 +53,7 @@ def alert_page(alert_id: str):
     ]
     shown = public(alert)  # the voices and names exactly as the API shows them
     for v in shown["voices"]:
-        v["question"] = questions.text(v["question_id"], ctx().settings.schemas_dir) if v["question_id"] else None
+        v["question"] = question_words.text(v["question_id"], ctx().settings.schemas_dir) if v["question_id"] else None
     return render_template(
         "alert.html",
         alert=alert,

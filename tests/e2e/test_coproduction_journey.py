@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 
 from qc.settings import TOPICS
 from tests.conftest import read_topic, wait_for
-from tests.e2e.conftest import run_axe
+from tests.e2e.conftest import assert_accessible, run_axe
 from tests.e2e.own_stack import own_stack
 
 pytestmark = pytest.mark.e2e
@@ -208,6 +208,14 @@ def test_a_concern_followed_from_the_form_to_the_board_and_the_team_feedback(jou
     office = browser_factory(javascript=True)
     office.set_window_size(1280, 900)
     _manager_signs_in(office, urls, site_manager)
+    # They land on "Needs you today": the alert waits there, linked; axe-core clean at desktop and phone widths.
+    assert office.current_url == f"{urls['notify']}/manager/today"
+    assert f"/manager/alerts/{found['id']}" in _css(office, "[data-list=not-looked-at]").get_attribute("innerHTML")
+    assert CONCERN_COMMENT not in office.page_source
+    for size, screen in (((1280, 900), "manager-home"), ((390, 844), "manager-home-phone")):
+        office.set_window_size(*size)
+        assert_accessible(office, screen)
+    office.set_window_size(1280, 900)
     _loaded(office, f"{urls['notify']}/manager/alerts/{found['id']}")
     assert "(they chose not to be named)" in _css(office, "ul.voices").text
     _css(office, "#response").send_keys(RESPONSE)

@@ -15,7 +15,7 @@ from pymongo import MongoClient
 
 from qc_tools.demo_checks import generate, send_demo_checks
 from tests.conftest import wait_for
-from tests.e2e.conftest import run_axe
+from tests.e2e.conftest import SCREENS, run_axe
 
 pytestmark = pytest.mark.e2e
 BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
@@ -187,9 +187,11 @@ def test_regional_manager_signs_in_and_sorts_the_region(form_services, stack, br
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(lambda: "/manager/regions/R01" in driver.current_url, 15, "the region page")
-    assert driver.find_element(By.TAG_NAME, "h1").text == "Region R01"
+    assert driver.find_element(By.TAG_NAME, "h1").text == "North East"  # R01's name, not its id
     violations = [v for v in run_axe(driver) if v["impact"] in ("serious", "critical")]
     assert violations == [], violations
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENS / "manager-region.png"))
 
     def scores():
         cells = driver.find_elements(By.CSS_SELECTOR, "#sites-table tbody td[data-score]")
@@ -233,5 +235,7 @@ def test_regional_manager_signs_in_and_sorts_the_region(form_services, stack, br
     comment = driver.find_element(By.XPATH, f"//article[contains(., '{texts[0]}')]")
     assert comment.get_attribute("data-shared") == "named" and name in comment.text
     assert checker["checker_id"] not in driver.page_source
+    assert "Do staff listen to you?" in driver.find_element(By.ID, "questions-table").text  # words, not ids
+    driver.save_screenshot(str(SCREENS / "manager-site.png"))
     violations = [v for v in run_axe(driver) if v["impact"] in ("serious", "critical")]
     assert violations == [], violations

@@ -599,6 +599,9 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         wrong_role=(*NOT_A_MANAGER_API, ("bearer", "sm1")),
         wrong_region=OTHER_REGION_API,
     ),
+    ("notify", "/manager/today", "GET"): Case(
+        "/manager/today", "page", ("session", "rm1"), wrong_role=NOT_A_MANAGER_PAGE
+    ),
     # aggregate: the pages
     ("aggregate", "/manager", "GET"): Case(
         "/manager", "page", ("session", "rm1"), ok=(302,), wrong_role=NOT_A_MANAGER_PAGE

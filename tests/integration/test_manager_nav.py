@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 # (service, page, the link it marks as current)
 PAGES = [
+    ("notify", "/manager/today", "Today"),
     ("aggregate", "/manager/regions/R01", "Overview"),
     ("notify", "/manager/alerts", "Alerts"),
     ("notify", "/manager/boards", "You said, we did"),
@@ -46,6 +47,7 @@ def test_every_manager_page_has_the_same_navigation_with_its_own_place_marked(wo
     links = _nav(response.get_data(as_text=True))
     settings = world.settings
     assert [(label, href) for label, href, _ in links] == [
+        ("Today", f"{settings.notify_public_url}/manager/today"),
         ("Overview", f"{settings.aggregate_public_url}/manager"),
         ("Alerts", f"{settings.notify_public_url}/manager/alerts"),
         ("You said, we did", f"{settings.notify_public_url}/manager/boards"),

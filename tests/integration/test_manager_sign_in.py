@@ -77,4 +77,4 @@ def test_next_cannot_send_people_elsewhere(client, settings):
         "/manager/sign-in",
         data={"csrf_token": token, "username": "rm-r01", "password": "correct horse", "next": "https://evil.example/"},
     )
-    assert response.headers["Location"] == f"{settings.aggregate_public_url}/manager"
+    assert response.headers["Location"] == f"{settings.notify_public_url}/manager/today"  # the home: needs you today

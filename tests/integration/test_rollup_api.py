@@ -42,6 +42,7 @@ def app(settings):
     application = create_app(dataclasses.asdict(settings))
     db = mongo.connect(settings, "qc-tests")
     directory = SiteDirectory(db)
+    directory.apply({"entity": "region", "id": "R01", "name": "North West", "active": True})
     for i, region in ((1, "R01"), (2, "R01"), (3, "R01"), (4, "R02")):
         directory.apply({"entity": "site", "id": f"S{i}", "name": f"Site {i}", "region_id": region, "active": True})
     directory.apply({"entity": "person", "id": "C1", "role": "checker", "site_id": "S1", "active": True})
@@ -156,3 +157,24 @@ def test_pages_need_a_session_and_show_the_sortable_region(app, settings):
     assert "The heating is broken" not in site_page and "fewer than 3 different people" in site_page
     # The cookie only ever authorises reads.
     assert client.post("/api/v1/rollups/sites/S1").status_code in (401, 405)
+
+
+def test_pages_say_the_questions_words_and_the_regions_name_not_their_codes(app, settings):
+    client = app.test_client()
+    token = auth.issue_manager_token(settings.secret_key, auth.Principal("rm", "regional_manager", region_id="R01"))
+    client.set_cookie("qc_manager", token)
+    site_page = client.get("/manager/sites/S1?period=2026-11").get_data(as_text=True)
+    table = site_page[site_page.index('id="questions-table"') :]
+    assert "Do staff listen to you?" in table and "<td>listened-to</td>" not in table
+    assert ">North West</a>" in site_page and "Region R01" not in site_page
+    # The period in words, picked from links and a list, never typed as a code.
+    assert "Showing <strong>November 2026</strong>" in site_page and "Answers in November 2026" in site_page
+    assert '<option value="2026-11" selected>November 2026</option>' in site_page
+    assert ">This month</a>" in site_page and "YYYY-MM" not in site_page
+    region_page = client.get("/manager/regions/R01?period=2026-11").get_data(as_text=True)
+    assert "<h1>North West</h1>" in region_page
+    # A region the directory has not named (yet) is still said plainly.
+    admin = auth.issue_manager_token(settings.secret_key, auth.Principal("ad", "org_admin"))
+    client.set_cookie("qc_manager", admin)
+    org_page = client.get("/manager/org?period=2026-11").get_data(as_text=True)
+    assert ">North West</a>" in org_page and ">Region R02</a>" in org_page

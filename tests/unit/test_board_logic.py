@@ -82,7 +82,7 @@ def test_one_anonymous_voice_keeps_every_name_of_that_check_hidden():
 
 
 def test_every_published_question_has_an_easy_read_sentence_on_the_board():
-    from services.notify import questions
+    from qc import question_words
 
-    missing = sorted(set(questions.texts()) - set(board.SAID_NOT_GOOD))
+    missing = sorted(set(question_words.texts()) - set(board.SAID_NOT_GOOD))
     assert missing == [], "add its 'You said …' sentence to services/notify/board.py"

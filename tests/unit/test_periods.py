@@ -44,3 +44,16 @@ def test_series_of_twelve_months_ends_with_the_given_one():
 )
 def test_first_and_last_day(period, first, last):
     assert (periods.first_day(period).isoformat(), periods.last_day(period).isoformat()) == (first, last)
+
+
+def test_periods_are_said_in_words():
+    assert [periods.words(p) for p in ("2026-11", "2026-Q4", "2026-W48", "2027-01")] == [
+        "November 2026",
+        "October to December 2026",
+        "the week of 23 November 2026",
+        "January 2027",
+    ]
+    picked = dict(periods.choices(dt.date(2026, 1, 2)))  # early in a year: last month and quarter are in the one before
+    assert picked["This month"] == "2026-01" and picked["Last month"] == "2025-12"
+    assert picked["This quarter"] == "2026-Q1" and picked["Last quarter"] == "2025-Q4"
+    assert picked["This week"] == "2026-W01" and picked["Last week"] == "2025-W52"

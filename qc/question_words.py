@@ -1,4 +1,4 @@
-"""The question sets' wording, so alerts and the board say the question, not its id."""
+"""The question sets' wording, so every page, alert and board says the question, not its id."""
 
 from __future__ import annotations
 

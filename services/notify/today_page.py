@@ -1,0 +1,69 @@
+"""The managers' home: "Needs you today", for the signed-in manager's own site, region or organisation.
+
+One address for every manager (``/manager/today`` here, where the alerts are);
+the sign-in lands on it and the shared navigation opens it first. The lists
+come from ``today.py``; this module only reads what is in scope and links each
+line to where it is dealt with.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, g, render_template
+
+from qc import events, web
+from services.notify import today as needs
+from services.notify.context import ctx, scope_query
+
+bp = Blueprint("notify_today", __name__)
+
+
+def _sites_in_scope() -> list[dict]:
+    principal = g.principal
+    query: dict = {"active": True}
+    if principal.role == "site_manager":
+        query["_id"] = principal.site_id
+    elif principal.role == "regional_manager":
+        query["region_id"] = principal.region_id
+    return list(ctx().sites.find(query, {"name": 1, "region_id": 1, "last_visited_on": 1, "first_seen_on": 1}))
+
+
+def _sites_with_an_active_checker(site_ids: set[str]) -> set[str]:
+    checkers = ctx().contacts.find({"role": "checker", "active": True}, {"site_id": 1})
+    return {c.get("site_id") for c in checkers} & site_ids
+
+
+@bp.get("/manager/today")
+@web.require_manager_page
+def home():
+    """What needs the manager today, the most pressing first; every line links to where it is dealt with."""
+    settings = ctx().settings
+    alerts = ctx().store.list({**scope_query(), "status": {"$in": ["open", "acknowledged"]}}, limit=2000)
+    sites = _sites_in_scope()
+    now, tz = events.now(), ZoneInfo(settings.timezone)
+    lists = needs.needs_you(
+        alerts,
+        sites,
+        _sites_with_an_active_checker({s["_id"] for s in sites}),
+        now,
+        now.astimezone(tz).date(),
+        ctx().overdue_days,
+    )
+    names = {s["_id"]: s.get("name") or s["_id"] for s in sites}
+    missing = {a["site_id"] for a in alerts} - set(names)
+    if missing:  # alerts about a site no longer active still name it
+        names.update({s["_id"]: s.get("name") or s["_id"] for s in ctx().sites.find({"_id": {"$in": sorted(missing)}})})
+    return render_template(
+        "today.html",
+        nav_current="today",
+        today=lists,
+        names=names,
+        now=now,
+        age=needs.age_words,
+        escalation=lambda alert: needs.escalation_words(alert, now, tz),
+        shown=needs.SHOWN,
+        overdue_days=ctx().overdue_days,
+        aggregate_url=settings.aggregate_public_url.rstrip("/"),
+        checks_url=settings.checks_public_url.rstrip("/"),
+    )

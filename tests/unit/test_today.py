@@ -1,0 +1,75 @@
+import datetime as dt
+
+from services.notify.today import age_words, needs_you, overdue
+
+NOW = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+TODAY = NOW.date()
+
+
+def _alert(i, severity="high", status="open", days=0, **extra):
+    return {"_id": f"a{i}", "severity": severity, "status": status, "raised_at": NOW - dt.timedelta(days=days), **extra}
+
+
+def test_age_is_said_as_a_person_says_it():
+    said = [age_words(TODAY - dt.timedelta(days=d), TODAY) for d in (0, 1, 3, 13, 14, 60, 61, 400)]
+    assert said == [
+        "today",
+        "yesterday",
+        "3 days ago",
+        "13 days ago",
+        "2 weeks ago",
+        "8 weeks ago",
+        "2 months ago",
+        "13 months ago",
+    ]
+    assert age_words(NOW + dt.timedelta(hours=2), NOW) == "today"  # a clock a little ahead is still today
+
+
+def test_the_most_serious_and_longest_waiting_come_first_and_each_state_has_its_list():
+    alerts = [
+        _alert(1, "warning", days=9),
+        _alert(2, "critical", days=1, escalate_at=NOW + dt.timedelta(hours=23)),
+        _alert(3, "critical", days=2, escalate_at=NOW + dt.timedelta(hours=25)),  # not within a day
+        _alert(4, "high", status="acknowledged", acknowledged_at=NOW - dt.timedelta(days=8)),
+        _alert(5, "high", status="acknowledged", acknowledged_at=NOW - dt.timedelta(days=6)),  # not yet a week
+        _alert(6, "info", reopened_at=NOW - dt.timedelta(days=1)),
+    ]
+    today = needs_you(alerts, [], set(), NOW, TODAY)
+    assert [a["_id"] for a in today.not_looked_at] == ["a3", "a2", "a1"]
+    assert [a["_id"] for a in today.escalating] == ["a2"]
+    assert [a["_id"] for a in today.in_hand_too_long] == ["a4"]
+    assert [a["_id"] for a in today.not_better] == ["a6"]
+    assert today.by_severity == {"critical": 2, "warning": 1, "info": 1} and not today.nothing
+
+
+def test_sites_overdue_count_from_the_last_check_or_from_when_first_known():
+    sites = [
+        {"_id": "S1", "name": "Oak", "last_visited_on": "2026-10-19"},  # 45 days: due
+        {"_id": "S2", "name": "Elm", "last_visited_on": "2026-10-20"},  # 44 days: not yet
+        {"_id": "S3", "name": "Ash", "first_seen_on": "2026-09-01"},  # never checked
+        {"_id": "S4", "name": "Yew"},  # nothing known
+    ]
+    due = overdue(sites, TODAY, 45)
+    assert [(s["_id"], s["waited"], s["never_checked"]) for s in due] == [("S3", 93, True), ("S1", 45, False)]
+    today = needs_you([], sites, {"S1", "S3"}, NOW, TODAY, 45)
+    assert [s["_id"] for s in today.sites_without_checker] == ["S2", "S4"]  # by name: Elm, Yew
+
+
+def test_nothing_at_all_is_nothing():
+    assert needs_you([], [], set(), NOW, TODAY).nothing
+
+
+def test_an_escalation_says_to_whom_and_when_in_the_services_own_time():
+    from zoneinfo import ZoneInfo
+
+    from services.notify.today import escalation_words
+
+    london = ZoneInfo("Europe/London")
+    summer = dt.datetime(2026, 7, 1, 9, 0, tzinfo=dt.UTC)
+    alert = {"escalate_to": ["regional_manager", "safeguarding_lead"], "escalate_at": summer + dt.timedelta(hours=4)}
+    said = escalation_words(alert, summer, london)
+    assert said == "passed to the regional manager and the safeguarding lead today at 14:00"  # BST: UTC+1
+    assert escalation_words({**alert, "escalate_at": summer + dt.timedelta(hours=16)}, summer, london).endswith(
+        "tomorrow at 02:00"
+    )
+    assert escalation_words({**alert, "escalate_at": summer - dt.timedelta(minutes=1)}, summer, london).endswith("now")
