@@ -6,7 +6,7 @@ import math
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from qc import periods, web
+from qc import periods, question_words, web
 from services.aggregate import charts, export, tables, team_feedback, texts, wtfc
 from services.aggregate.context import ctx, period_arg, today
 from services.aggregate.themes import OTHER, OTHER_LABEL
@@ -109,6 +109,7 @@ def region(region_id: str):
         }
         return _download(downloads, "region", region_id, period)
     trend = reports.trend("region", region_id, period)
+    rollup = reports.rollup("region", region_id, period)
     return render_template(
         "region.html",
         region_id=region_id,
@@ -116,9 +117,10 @@ def region(region_id: str):
         rows=rows,
         sort=sort,
         descending=descending,
-        rollup=reports.rollup("region", region_id, period),
+        rollup=rollup,
         trend=trend,
-        chart=charts.sparkline(trend),
+        **charts.trend_lines(trend),
+        bars=charts.stacked_bars(rollup.get("questions") or {}, _question_words),
         themes=reports.themes_for(period, region_id=region_id),
         nav=_nav(period),
         unchecked=[r for r in rows if not r["checks"]],
@@ -151,13 +153,15 @@ def site(site_id: str):
         }
         return _download(downloads, "site", site_id, period)
     trend = reports.trend("site", site_id, period)
+    rollup = reports.rollup("site", site_id, period)
     return render_template(
         "site.html",
         site=site_doc,
         period=period,
-        rollup=reports.rollup("site", site_id, period),
+        rollup=rollup,
         trend=trend,
-        chart=charts.sparkline(trend),
+        **charts.trend_lines(trend),
+        bars=charts.stacked_bars(rollup.get("questions") or {}, _question_words),
         comments=ctx().texts.latest_comments(site_id),
         themes=reports.themes_for(period, site_id=site_id),
         theme_scope={"site_id": site_id},
@@ -288,3 +292,7 @@ def _nav(period: str) -> dict:
         "choices": periods.choices(today()),
         "others": others if period in others else [period, *others],  # the one shown is always in the list
     }
+
+
+def _question_words(question_id: str) -> str:
+    return question_words.text(question_id, ctx().settings.schemas_dir)

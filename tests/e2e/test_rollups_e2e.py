@@ -192,6 +192,11 @@ def test_regional_manager_signs_in_and_sorts_the_region(form_services, stack, br
     assert violations == [], violations
     SCREENS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SCREENS / "manager-region.png"))
+    charts = (("[data-trend]", "manager-region-trend"), ("[data-answer-bars]", "manager-region-answers"))
+    for selector, screen in charts:
+        driver.execute_script("document.querySelector(arguments[0]).scrollIntoView()", selector)
+        driver.save_screenshot(str(SCREENS / f"{screen}.png"))
+    driver.execute_script("window.scrollTo(0, 0)")
 
     def scores():
         cells = driver.find_elements(By.CSS_SELECTOR, "#sites-table tbody td[data-score]")
@@ -235,7 +240,9 @@ def test_regional_manager_signs_in_and_sorts_the_region(form_services, stack, br
     comment = driver.find_element(By.XPATH, f"//article[contains(., '{texts[0]}')]")
     assert comment.get_attribute("data-shared") == "named" and name in comment.text
     assert checker["checker_id"] not in driver.page_source
-    assert "Do staff listen to you?" in driver.find_element(By.ID, "questions-table").text  # words, not ids
+    assert "Do staff listen to you?" in driver.find_element(By.ID, "questions-table").get_attribute("textContent")
     driver.save_screenshot(str(SCREENS / "manager-site.png"))
+    driver.execute_script("document.querySelector('[data-trend]').scrollIntoView()")
+    driver.save_screenshot(str(SCREENS / "manager-site-charts.png"))
     violations = [v for v in run_axe(driver) if v["impact"] in ("serious", "critical")]
     assert violations == [], violations

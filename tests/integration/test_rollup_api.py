@@ -164,6 +164,10 @@ def test_pages_say_the_questions_words_and_the_regions_name_not_their_codes(app,
     token = auth.issue_manager_token(settings.secret_key, auth.Principal("rm", "regional_manager", region_id="R01"))
     client.set_cookie("qc_manager", token)
     site_page = client.get("/manager/sites/S1?period=2026-11").get_data(as_text=True)
+    # Pictures first, each with a title, a description and its figures behind "Show the figures".
+    assert 'data-chart="score-trend"' in site_page and 'data-chart="sure-trend"' in site_page
+    assert '<desc id="answers-d">Do staff listen to you? good 1. Do staff treat you with respect? good 1.' in site_page
+    assert site_page.index("<summary>Show the figures</summary>") < site_page.index('id="questions-table"')
     table = site_page[site_page.index('id="questions-table"') :]
     assert "Do staff listen to you?" in table and "<td>listened-to</td>" not in table
     assert ">North West</a>" in site_page and "Region R01" not in site_page
