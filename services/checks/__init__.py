@@ -75,6 +75,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         check_screens,
         feedback,
         manager_auth,
+        manager_checkers,
         manager_contributions,
         manager_links,
         pages,
@@ -87,6 +88,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app.register_blueprint(manager_auth.bp)
     app.register_blueprint(manager_contributions.bp)
     app.register_blueprint(manager_links.bp)
+    app.register_blueprint(manager_checkers.bp)
     # Public like the page's own script and styles, and outside the blueprint's sign-in lookup.
     app.add_url_rule("/audio/<name>", "recording", recordings.serve)
     return app

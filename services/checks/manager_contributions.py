@@ -78,11 +78,20 @@ def checkers():
         regions = list(directory.regions.find({}, {"name": 1}, sort=[("_id", 1)]))
         site_query = None
     sites = {s["_id"]: s for s in directory.sites.find(site_query, {"name": 1})} if site_query else {}
-    people = directory.people.find(
-        {"role": "checker", "site_id": {"$in": list(sites)}}, {"name": 1, "site_id": 1}, sort=[("site_id", 1)]
+    fields = {"name": 1, "site_id": 1, "active": 1}
+    people = directory.people.find({"role": "checker", "site_id": {"$in": list(sites)}}, fields, sort=[("site_id", 1)])
+    rows = [
+        {
+            "id": p["_id"],
+            "name": p.get("name", p["_id"]),
+            "site": sites[p["site_id"]].get("name"),
+            "active": p.get("active", True),
+        }
+        for p in people
+    ]
+    return render_template(
+        "manager_checkers.html", rows=rows, regions=regions, region_id=region_id, can_add=bool(site_query)
     )
-    rows = [{"id": p["_id"], "name": p.get("name", p["_id"]), "site": sites[p["site_id"]].get("name")} for p in people]
-    return render_template("manager_checkers.html", rows=rows, regions=regions, region_id=region_id)
 
 
 @bp.get("/checkers/<checker_id>/contributions")

@@ -91,3 +91,33 @@ def test_signing_out_warns_about_an_unsent_check_then_leaves_nothing_on_the_phon
         "return Object.keys(localStorage).filter(k => k.startsWith('qc.draft.') || k.startsWith('qc.outbox.'))"
     )
     assert kept == []
+
+
+def test_a_manager_adds_a_checker_and_keeps_their_record_at_phone_size(form_services, browser_factory):
+    services, driver = form_services, browser_factory(javascript=True)
+    manager = next(m for m in services["creds"]["managers"] if m.get("site_id") == "S0024")
+    _open(driver, f"{services['url']}/manager/sign-in")
+    driver.find_element(By.ID, "username").send_keys(manager["username"])
+    driver.find_element(By.ID, "password").send_keys(manager["password"])
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "/manager" in driver.current_url and "sign-in" not in driver.current_url, 10, "signed in")
+    _open(driver, f"{services['url']}/manager/checkers")
+    driver.find_element(By.CSS_SELECTOR, "a[data-add-checker]").click()
+    wait_for(lambda: driver.current_url.endswith("/manager/checkers/new"), 10, "the form to add a checker")
+    driver.find_element(By.CSS_SELECTOR, "[data-add-checker] button[type=submit]").click()  # nothing written
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-error-summary]"), 10, "the errors")
+    assert "Write their name." in driver.find_element(By.CSS_SELECTOR, "[data-error-summary]").text
+    assert_accessible(driver, "manager-checker-new-error")
+    driver.find_element(By.ID, "name").send_keys("Robin")
+    driver.find_element(By.ID, "consent").click()
+    driver.execute_script("document.getElementById('consent_on').value = '2026-11-02'")
+    driver.find_element(By.ID, "supporter_name").send_keys("Pat")
+    driver.find_element(By.ID, "supporter_help").send_keys("Read the questions out, and give time.")
+    driver.find_element(By.CSS_SELECTOR, "[data-add-checker] button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-added]"), 10, "the new checker's page")
+    assert "Robin is now a checker" in driver.find_element(By.CSS_SELECTOR, "[data-added]").text
+    assert "Yes, on 2 November 2026" in driver.find_element(By.CSS_SELECTOR, "[data-consent]").text
+    assert_accessible(driver, "manager-checker")
+    driver.find_element(By.CSS_SELECTOR, "a[data-links]").click()  # next: their link and card
+    wait_for(lambda: driver.current_url.endswith("/links"), 10, "their sign-in links")
+    assert driver.find_elements(By.CSS_SELECTOR, "[data-no-links]"), "a new checker has no link until one is made"

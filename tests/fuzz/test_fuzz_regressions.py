@@ -54,4 +54,4 @@ def test_a_broken_next_after_sign_in_goes_home(world, target):
     form = {"csrf_token": csrf, "username": "admin", "password": "admin password", "next": target}
     response = client.post("/manager/sign-in", data=form)
     assert response.status_code == 303
-    assert response.headers["Location"] == f"{world.settings.aggregate_public_url}/manager"
+    assert response.headers["Location"] == f"{world.settings.notify_public_url}/manager/today"  # the home

@@ -286,6 +286,15 @@ def _fresh_report(world: World, replied: bool = False) -> str:
     return period
 
 
+def _fresh_checker(world: World) -> str:
+    """A new active checker at S0001 (R01), for a request that stops one."""
+    checker_id = f"C-{uuid.uuid4().hex[:10]}"
+    Directory(world.db).upsert("person", {"_id": checker_id, "name": "New", "role": "checker", "site_id": "S0001"})
+    world.checker_id = checker_id  # what fill(fresh=False) reuses
+    return checker_id
+
+
+FRESH["fresh_checker"] = _fresh_checker
 FRESH["fresh_report"] = _fresh_report
 FRESH["fresh_replied_report"] = lambda world: _fresh_report(world, replied=True)
 
@@ -500,6 +509,43 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         ok=(303,),
         wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
         wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("checks", "/manager/checkers/new", "GET"): Case(
+        "/manager/checkers/new", "page", ("session", "sm1"), wrong_role=NOT_A_MANAGER_PAGE
+    ),
+    ("checks", "/manager/checkers/new", "POST"): Case(
+        "/manager/checkers/new",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,  # S0001 is not one of their services
+        body={"site_id": "S0001", "name": "New checker", "consent": "not_yet"},
+    ),
+    ("checks", "/manager/checkers/<checker_id>", "GET"): Case(
+        "/manager/checkers/C1",
+        "page",
+        ("session", "sm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("checks", "/manager/checkers/<checker_id>", "POST"): Case(
+        "/manager/checkers/C3",
+        "page",
+        ("session", "rm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "rm1")),
+        wrong_region=OTHER_REGION_PAGE,
+        body={"name": "C3", "consent": "not_yet"},
+    ),
+    ("checks", "/manager/checkers/<checker_id>/stop", "POST"): Case(
+        "/manager/checkers/{fresh_checker}/stop",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
+        body={"reason": "Moved away"},
     ),
     ("checks", "/manager/checkers/<checker_id>/links", "GET"): Case(
         "/manager/checkers/C3/links",
