@@ -7,7 +7,7 @@ least 44 x 44 pixels. With JavaScript (the one-page check) and without (a page p
 from __future__ import annotations
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 
 from tests.conftest import wait_for
@@ -41,6 +41,8 @@ def _press(driver, selector: str) -> None:
             old.tag_name  # noqa: B018 (raises once the old page is gone)
         except StaleElementReferenceException:
             return True
+        except WebDriverException as e:  # Chromium may say so in other words while the new page comes in
+            return "does not belong to the document" in str(e)
         return False
 
     wait_for(replaced, 10, f"the page after {selector}")
