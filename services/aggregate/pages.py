@@ -256,6 +256,7 @@ def theme(kind: str, theme_id: str):
         question=texts.QUESTIONS[kind],
         label=labels[theme_id],
         scope=scope,
+        site_name=(ctx().directory.site(site_id) or {}).get("name", site_id) if site_id else None,
         period=period,
         rows=rows,
         withheld=withheld,
