@@ -13,6 +13,7 @@ from qc.auth import password_hasher
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
+from services.checks import training
 from services.checks.directory import Directory
 from services.checks.question_sets import QuestionSets, answer_options
 from services.checks.store import Submissions
@@ -42,6 +43,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         if producer
         else Publisher.for_settings(settings, "qc-checks-web", source="qc/checks/intake", linger_ms=0)
     )
+    training.names()  # a broken deploy/training.yaml stops the start, naming what is wrong
     app = Flask(__name__)
     # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
     app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
 from qc import events, web
-from services.checks import checker_records, intake
+from services.checks import checker_records, intake, training
+from services.checks.contributions import Contributions
 from services.checks.directory import publish_person
 from services.checks.manager_contributions import checker_in_scope
 from services.checks.pages import long_date
@@ -143,6 +144,7 @@ def record(checker_id: str):
 def _record_page(person: dict, site: dict, values: dict, errors: dict, status: int = 200, stop_errors=None):
     record = person.get("record") or {}
     history = _ctx().directory.link_log.find({"checker_id": person["_id"]}, sort=[("at", -1)], limit=20)
+    entries = Contributions(_ctx().db).entries(person["_id"])
     return render_template(
         "manager_checker.html",
         person=person,
@@ -153,6 +155,11 @@ def _record_page(person: dict, site: dict, values: dict, errors: dict, status: i
         stop_errors=stop_errors or {},
         pairable=_pairable(person["_id"], site),
         history=list(history),
+        # Training written down on "Time and training", the organisation's own courses first.
+        trained=sorted(
+            (e for e in entries if e.get("kind") == "training"),
+            key=lambda e: (e["title"] not in training.names(), e["date"]),
+        ),
         long_date=long_date,
         csrf=_csrf(),
         added=request.args.get("added") == "1",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
 from qc import web
-from services.checks import intake
+from services.checks import intake, training
 from services.checks.contributions import KINDS, MAX_HOURS, Contributions, hours_words, read_entry, record
 from services.checks.pages import long_date
 
@@ -49,6 +49,7 @@ def _page(checker: dict, site: dict, status: int = 200, errors: dict | None = No
             site=site,
             record=record(_store(), checker["_id"]),
             kinds=KINDS,
+            training_names=training.names(),
             max_hours=MAX_HOURS,
             errors=errors or {},
             values=values or {"kind": "training"},

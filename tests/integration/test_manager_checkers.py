@@ -82,7 +82,19 @@ def test_a_regional_manager_adds_a_checker_who_is_published_and_can_be_given_a_l
     assert "record" not in event["data"] and "Read the questions out" not in str(event), "the record stays here"
     record = client.get(added.headers["Location"]).get_data(as_text=True)
     assert "Sam is now a checker at Elm Court" in record and "Yes, on 2 November 2026" in record
-    assert f"/manager/checkers/{checker_id}/links" in record
+    assert f"/manager/checkers/{checker_id}/links" in record and "None written down yet" in record
+    # Training written down on "Time and training" (the organisation's courses offered as you type) shows here.
+    entries = client.get(f"/manager/checkers/{checker_id}/contributions")
+    assert '<option value="Induction: what a quality checker does">' in entries.get_data(as_text=True)
+    course = {"date": "2026-11-03", "kind": "training", "hours": "2", "title": "Induction: what a quality checker does"}
+    assert (
+        client.post(
+            f"/manager/checkers/{checker_id}/contributions", data={"csrf_token": _csrf(entries), **course}
+        ).status_code
+        == 303
+    )
+    trained = client.get(f"/manager/checkers/{checker_id}").get_data(as_text=True)
+    assert "Induction: what a quality checker does (3 November 2026)" in trained
     log = list(directory.link_log.find({"checker_id": checker_id}))
     assert [(entry["action"], entry["by"]) for entry in log] == [("added as a checker", "rm1")]
 
