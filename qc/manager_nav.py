@@ -18,6 +18,7 @@ def links(settings: Settings) -> list[dict]:
         {"id": "today", "label": "Today", "href": f"{notify}/manager/today"},
         {"id": "overview", "label": "Overview", "href": f"{aggregate}/manager"},
         {"id": "alerts", "label": "Alerts", "href": f"{notify}/manager/alerts"},
+        {"id": "actions", "label": "Actions", "href": f"{notify}/manager/actions"},
         {"id": "boards", "label": "You said, we did", "href": f"{notify}/manager/boards"},
         {"id": "checkers", "label": "Checkers", "href": f"{checks}/manager/checkers"},
         {"id": "sign-out", "label": "Sign out", "href": f"{checks}/manager/sign-out"},

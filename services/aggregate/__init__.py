@@ -9,6 +9,7 @@ from flask import Flask, g
 from qc import logs, manager_nav, mongo, periods, question_words, readiness, web
 from qc.settings import ROOT, Settings
 from qc.standing import Standing
+from qc.themes import load_themes
 from services.aggregate import api, pages, report_pages, team_feedback, workdays
 from services.aggregate.answerers import Answerers
 from services.aggregate.context import Context
@@ -17,7 +18,6 @@ from services.aggregate.reports import Reports
 from services.aggregate.right_of_reply import RightOfReply
 from services.aggregate.store import RollupStore
 from services.aggregate.texts import Texts
-from services.aggregate.themes import load_themes
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -33,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.filters["question"] = functools.partial(question_words.text, schemas_dir=settings.schemas_dir)
     app.jinja_env.globals["region_name"] = _region_name(directory)
     app.jinja_env.filters["period_words"] = periods.words
+    app.jinja_env.globals["notify_url"] = settings.notify_public_url.rstrip("/")  # actions are made there
     store, theme_list = RollupStore(db), load_themes(settings.themes_path)
     if settings.team_feedback_min_answers < 1:
         raise ValueError("QC_TEAM_FEEDBACK_MIN_ANSWERS must be 1 or more")

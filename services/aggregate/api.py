@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from qc import periods, web
-from services.aggregate import export, right_of_reply, tables, team_feedback, texts
+from qc import export, periods, web
+from qc.themes import OTHER, OTHER_LABEL
+from services.aggregate import right_of_reply, tables, team_feedback, texts
 from services.aggregate.context import ctx, period_arg, today
-from services.aggregate.themes import OTHER, OTHER_LABEL
 
 bp = Blueprint("aggregate_api", __name__, url_prefix="/api/v1")
 MAX_TREND = 60

@@ -6,10 +6,10 @@ import math
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from qc import periods, question_words, web
-from services.aggregate import charts, export, tables, team_feedback, texts, wtfc
+from qc import export, periods, question_words, web
+from qc.themes import OTHER, OTHER_LABEL
+from services.aggregate import charts, tables, team_feedback, texts, wtfc
 from services.aggregate.context import ctx, period_arg, today
-from services.aggregate.themes import OTHER, OTHER_LABEL
 
 bp = Blueprint("aggregate_pages", __name__)
 SORTS = {
@@ -292,6 +292,7 @@ def _nav(period: str) -> dict:
         "kind": periods.kind_of(period),
         "choices": periods.choices(today()),
         "others": others if period in others else [period, *others],  # the one shown is always in the list
+        "months": [p for p in others if periods.kind_of(p) == "month"],
     }
 
 

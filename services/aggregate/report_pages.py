@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from qc import periods, web
-from services.aggregate import export, tables
+from qc import export, periods, web
+from services.aggregate import tables
 from services.aggregate.context import ctx, today
 from services.aggregate.right_of_reply import MAX_REPLY, ReportError, check_period
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from qc import periods
-from services.aggregate import handlers, themes
+from qc import periods, themes
+from services.aggregate import handlers
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.feedback import Feedback
 from services.aggregate.store import RollupStore, facts_in

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pymongo.collection import Collection
 
-from services.aggregate import themes
+from qc import themes
 from services.aggregate.answerers import Answerers
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.handlers import ANONYMOUS, NAMED

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pymongo.collection import Collection
 
-from services.aggregate import scrub, themes
+from qc import themes
+from services.aggregate import scrub
 from services.aggregate.store import facts_in
 
 QUOTES_PER_THEME = 3

@@ -8,17 +8,27 @@ Managers write it (the checker never sees a form for it); each field's error is 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import uuid
 
-from services.checks.form_reading import parse_day
+from qc.dates import parse_day
 
 LIMITS = {"name": 100, "consent_how": 200, "supporter_name": 100, "supporter_contact": 200, "supporter_help": 500}
 STOP_REASON_LIMIT = 500
 
 
-def new_checker_id() -> str:
-    """A new checker's id: short, unguessable, never reused."""
-    return f"C-{uuid.uuid4().hex[:10]}"
+def new_form_id() -> str:
+    """Made when "Add a checker" is shown, sent back with it: the same form sent twice adds one checker."""
+    return uuid.uuid4().hex
+
+
+def new_checker_id(secret_key: str, form_id: str | None) -> str:
+    """A new checker's id from the form's id (a second press finds the checker the first one added): short and
+    unguessable; a form without one (an old copy of the page) gets a random id."""
+    if not form_id:
+        return f"C-{uuid.uuid4().hex[:10]}"
+    return f"C-{hmac.new(secret_key.encode(), form_id.encode(), hashlib.sha256).hexdigest()[:10]}"
 
 
 def looks_like_email(text: str) -> bool:
@@ -40,7 +50,7 @@ def read_record(form, today: dt.date, checkers_to_pair: set[str]) -> tuple[dict,
     if form.get("consent") == "yes":
         day = parse_day(form.get("consent_on") or "")
         if day is None:
-            errors["consent_on"] = "Write the day they agreed, for example 2 11 2026 (day, month, year)."
+            errors["consent_on"] = "Write the day they agreed, for example 2/11/2026 (day, month, year)."
         elif day > today:
             errors["consent_on"] = "The day they agreed cannot be in the future."
         else:

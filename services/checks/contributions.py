@@ -16,7 +16,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 from qc import events
-from services.checks.form_reading import parse_day
+from qc.dates import parse_day
 
 KINDS = {
     "check_visit": "Check visit time",
@@ -68,7 +68,9 @@ class Contributions:
     def checks(self, checker_id: str) -> tuple[int, str | None, str | None]:
         """(checks done, first visit day, latest visit day): their counted submissions plus those since anonymised."""
         query = {"checker_id": checker_id, "status": {"$in": list(COUNTED)}}
-        days = sorted(d["visited_on"] for d in self.submissions.find(query, {"visited_on": 1}))
+        found = self.submissions.find(query, {"visited_on": 1, "kind": 1})
+        # A worry sent on its own is not a check the checker did (qc/events.py).
+        days = sorted(d["visited_on"] for d in found if d.get("kind") != events.WORRY_ALONE)
         tally = self.tallies.find_one({"_id": checker_id}) or {}
         done = len(days) + tally.get("checks", 0)
         firsts = [d for d in (days[:1] + [tally.get("first")]) if d]

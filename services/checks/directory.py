@@ -175,7 +175,8 @@ class Directory:
         collection = {"region": self.regions, "site": self.sites, "person": self.people}[entity]
         if entity == "person":
             before = self.people.find_one({"_id": doc["_id"]}, {"password_hash": 0}) or {}
-            for kept in ("links_reset_at", "tokens_valid_after"):  # a re-import must not revive what was stopped
+            # A re-import must not revive what was stopped, nor wipe what managers wrote on the checker's page.
+            for kept in ("links_reset_at", "tokens_valid_after", "record"):
                 if before.get(kept) and kept not in doc:
                     doc = {**doc, kept: before[kept]}
             if before and any(before.get(f) != doc.get(f) for f in ("role", "region_id", "site_id", "active")):

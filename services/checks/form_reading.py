@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from qc import sharing
+from qc.dates import parse_day
 from services.checks.intake import visit_date_error
 
 SCORES_FROM_FORM = {"3": 3, "2": 2, "1": 1, "skip": None}
@@ -116,22 +117,3 @@ def day_boxes(iso: str) -> dict[str, str]:
     """A stored day (2026-11-03) as the three boxes show it: 3, 11, 2026."""
     day = dt.date.fromisoformat(iso)
     return {"visited_on_day": str(day.day), "visited_on_month": str(day.month), "visited_on_year": str(day.year)}
-
-
-def parse_day(text: str) -> dt.date | None:
-    """A date from a date picker (2026-11-03) or as people write it in the UK (3/11/2026, 3-11-26)."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        pass
-    parts = [p for p in text.replace("-", "/").replace(".", "/").replace(" ", "/").split("/") if p]
-    # isascii: isdigit() also says yes to "²" and other scripts' digits, which int() refuses.
-    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
-        return None
-    day, month, year = (int(p) for p in parts)
-    if year < 100:
-        year += 2000
-    try:
-        return dt.date(year, month, day)
-    except (ValueError, OverflowError):  # a day that does not exist, or a year too large for a date
-        return None

@@ -10,7 +10,9 @@ changed checker is published to ``qc.directory`` at once; every change is writte
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from qc import events, web
 from services.checks import checker_records, intake, training
@@ -55,6 +57,14 @@ def _pairable(person_id: str | None, site: dict) -> list[dict]:
     ]
 
 
+def _with_current_partner(pairable: list[dict], current: str | None) -> list[dict]:
+    """The list to choose from, with the partner kept so far in it even if they stopped or are out of reach."""
+    if not current or any(p["id"] == current for p in pairable):
+        return pairable
+    partner = _ctx().directory.person(current) or {}
+    return [{"id": current, "words": f"{partner.get('name', current)} (as kept so far)"}, *pairable]
+
+
 def _publish(person: dict, why: str) -> bool:
     ctx = _ctx()
     return publish_person(ctx.publisher, ctx.settings.secret_key, person, why)
@@ -93,8 +103,10 @@ def _new():
         if site is None:
             errors["site_id"] = "Choose the service where they will check."
         if not errors:
-            person = _add(fields, site)
-            return redirect(url_for(".record", checker_id=person["_id"], added="1"), code=303)
+            checker_id = checker_records.new_checker_id(_ctx().settings.secret_key, request.form.get("form_id"))
+            if _ctx().directory.person(checker_id) is None:  # else added by a first press of this form already
+                _add(checker_id, fields, site)
+            return redirect(url_for(".record", checker_id=checker_id, added="1"), code=303)
     return render_template(
         "manager_checker_new.html",
         sites=sites,
@@ -102,6 +114,7 @@ def _new():
         values=values,
         errors=errors,
         csrf=_csrf(),
+        form_id=request.form.get("form_id") or checker_records.new_form_id(),
     ), (400 if errors else 200)
 
 
@@ -111,11 +124,11 @@ def _may_add_at(site_id: str | None) -> bool:
     return site is None or g.principal.can_see_site(site["_id"], site.get("region_id"))
 
 
-def _add(fields: dict, site: dict) -> dict:
+def _add(checker_id: str, fields: dict, site: dict) -> dict:
     directory, now = _ctx().directory, events.now()
     record = {**fields["record"], "invited": {"on": now.date().isoformat(), "by": g.principal.username}}
     person = {
-        "_id": checker_records.new_checker_id(),
+        "_id": checker_id,
         "name": fields["name"],
         "role": "checker",
         "site_id": site["_id"],
@@ -143,7 +156,11 @@ def record(checker_id: str):
 
 def _record_page(person: dict, site: dict, values: dict, errors: dict, status: int = 200, stop_errors=None):
     record = person.get("record") or {}
-    history = _ctx().directory.link_log.find({"checker_id": person["_id"]}, sort=[("at", -1)], limit=20)
+    tz = ZoneInfo(_ctx().settings.timezone)
+    history = [
+        {**h, "day": long_date(h["at"].astimezone(tz).date())}  # the day where the service is, not in UTC
+        for h in _ctx().directory.link_log.find({"checker_id": person["_id"]}, sort=[("at", -1)], limit=20)
+    ]
     entries = Contributions(_ctx().db).entries(person["_id"])
     return render_template(
         "manager_checker.html",
@@ -153,8 +170,9 @@ def _record_page(person: dict, site: dict, values: dict, errors: dict, status: i
         values=values,
         errors=errors,
         stop_errors=stop_errors or {},
-        pairable=_pairable(person["_id"], site),
-        history=list(history),
+        pairable=_with_current_partner(_pairable(person["_id"], site), record.get("paired_with")),
+        history=history,
+        stop_reason=request.form.get("reason", "") if stop_errors else "",
         # Training written down on "Time and training", the organisation's own courses first.
         trained=sorted(
             (e for e in entries if e.get("kind") == "training"),
@@ -175,7 +193,10 @@ def save(checker_id: str):
     if refused:
         return refused
     person, site = found
-    pairable = {p["id"] for p in _pairable(person["_id"], site)}
+    # The partner kept so far stays allowed even when no longer in the list (stopped, or out of this manager's
+    # reach): saving other fields must not quietly undo a pairing someone else made.
+    current = (person.get("record") or {}).get("paired_with")
+    pairable = {p["id"] for p in _pairable(person["_id"], site)} | ({current} if current else set())
     fields, errors = checker_records.read_record(request.form, _today(), pairable)
     if errors:
         values = {k: request.form.get(k, "") for k in checker_records.form_values(person)}
@@ -198,8 +219,8 @@ def stop(checker_id: str):
     if refused:
         return refused
     person, site = found
-    if not person.get("active", True):
-        abort(409)
+    if not person.get("active", True):  # stopped already (a second press): the page says so
+        return redirect(url_for(".record", checker_id=checker_id), code=303)
     reason, errors = checker_records.read_stop(request.form)
     if errors:
         return _record_page(person, site, checker_records.form_values(person), {}, 400, errors)

@@ -61,7 +61,7 @@ def _anonymise_submissions(db: Database, query: dict) -> int:
         # Read, then claim with a conditional write (not find_one_and_update, which the embedded
         # database serves with a scan of every submission: qc.mongo.update_and_read); a record
         # another run claimed in between does not match the write and is skipped here.
-        claimed = db["submissions"].find_one(query, {"checker_id": 1, "status": 1, "visited_on": 1})
+        claimed = db["submissions"].find_one(query, {"checker_id": 1, "status": 1, "visited_on": 1, "kind": 1})
         if claimed is None:
             return done
         taken = db["submissions"].update_one(
@@ -75,7 +75,7 @@ def _anonymise_submissions(db: Database, query: dict) -> int:
         if not taken.matched_count:
             continue
         done += 1
-        if claimed.get("checker_id") and claimed.get("status") in COUNTED:
+        if claimed.get("checker_id") and claimed.get("status") in COUNTED and claimed.get("kind") != events.WORRY_ALONE:
             Contributions(db).tally_anonymised(claimed["checker_id"], claimed["visited_on"])
 
 

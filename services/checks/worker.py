@@ -195,6 +195,8 @@ def _worry(received: dict) -> dict:
         out["urgent_concern_share"] = received["urgent_concern_share"]
     if received.get("answered_by") in ("alone", "with_supporter", "supporter_wrote"):
         out["answered_by"] = received["answered_by"]
+    if events.is_worry_alone(received):
+        out["kind"] = events.WORRY_ALONE  # the inbox says it came on its own
     return out
 
 

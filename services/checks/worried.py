@@ -9,28 +9,32 @@ the worry goes with the check when the check is sent.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 
 from flask import g, redirect, request, url_for
 
 from qc import events, sharing
 from services.checks import form_reading, intake
-from services.checks.form_drafts import FORM_SENDS, draft_or_404, drafts, question_set_of, return_to, today
+from services.checks.form_drafts import draft_or_404, drafts, question_set_of, return_to, today
 from services.checks.pages import _ctx, _page, _signed_in, bp
 
-# Worry ids are made from where the worry was written, the day and its words: pressing "Send" twice
-# (a double tap, or Back and send again) sends one worry, never two alerts.
-_WORRY_IDS = uuid.UUID("6f1d2c1e-54a4-4d51-9c55-0e5d8a7b9f31")
-
-SEND_FAILED = {
-    intake.UNAVAILABLE: "We could not send your worry just now. It is kept here. Please press the button again "
-    "in a minute. If someone is in danger now, call 999.",
-}
+_TRY_AGAIN = (
+    "We could not send your worry just now. It is kept here. Please press the button again in a minute. "
+    "If someone is in danger now, call 999."
+)
+# Still waiting for the broker from a first press, or (very rarely) the same id with other content.
+SEND_FAILED = {intake.UNAVAILABLE: _TRY_AGAIN, intake.CONFLICT: _TRY_AGAIN}
 
 
-def worry_id(written_in: str, day: str, concern: str) -> str:
-    """The submission id of one worry: the same worry sent again the same day is the same submission."""
-    return str(uuid.uuid5(_WORRY_IDS, f"{written_in}\n{day}\n{concern}"))
+def worry_id(secret_key: str, written_in: str, day: str, body: dict) -> str:
+    """The submission id of one worry: pressing "Send" twice (a double tap, Back and send again) sends the same
+    worry once, never two alerts. Keyed with the service's secret: managers see a worry's words and its id, and
+    must not be able to work out from them who sent a worry they chose to keep anonymous."""
+    said = "\n".join((written_in, day, body["urgent_concern"], body["urgent_concern_share"], body["answered_by"]))
+    digest = hmac.new(secret_key.encode(), said.encode(), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def worry_body(submission_id: str, checker: dict, question_set: dict, day: str, concern: str, share: str, answered_by):
@@ -51,20 +55,22 @@ def worry_body(submission_id: str, checker: dict, question_set: dict, day: str, 
 
 
 def _send_alone(written_in: str, question_set: dict, concern: str, share: str, answered_by) -> dict:
-    """Send the worry on its own; {} once it is with the broker, else the error to show by the box."""
+    """Send the worry on its own; {} once it is with the broker, else the error to show by the box (kept)."""
     day = today().isoformat()
-    body = worry_body(worry_id(written_in, day, concern), g.checker, question_set, day, concern, share, answered_by)
+    body = worry_body("", g.checker, question_set, day, concern, share, answered_by)
+    body["submission_id"] = worry_id(_ctx().settings.secret_key, written_in, day, body)
     result = intake.accept(_ctx(), g.checker, body, request.headers.get("X-Correlation-ID"))
-    if result.ok or result.outcome == intake.CONFLICT:  # a conflict: this worry is recorded already
+    if result.ok:  # accepted now, or this very worry was accepted before (a second press)
         return {}
     if result.outcome in SEND_FAILED:
         return {"concern": SEND_FAILED[result.outcome]}
     return {"concern": " ".join(e["message"] for e in result.errors) or SEND_FAILED[intake.UNAVAILABLE]}
 
 
+# No sending limit here, unlike the check's screens: a worry is never turned away by a limit (a refusal
+# could lose what was written), and notify makes the worries one checker sends within minutes one alert.
 @bp.route("/check/<draft_id>/worried", methods=["GET", "POST"])
 @_signed_in
-@FORM_SENDS
 def worried_in_check(draft_id: str):
     """Say who will be told and when; send the worry now on its own, or keep it with the check."""
     return _worried_in(draft_or_404(draft_id))
@@ -93,7 +99,8 @@ def _worried_in(draft: dict):
             )
             if not send_now:
                 return redirect(url_for(".step", draft_id=draft_id, name=came_from), code=303)
-            errors = _send_alone(draft_id, question_set, concern, share, draft.get("answered_by"))
+            answered_by = draft.get("answered_by") or g.profile.answered_by  # before "Who is answering?": as usual
+            errors = _send_alone(draft_id, question_set, concern, share, answered_by)
             if not errors:
                 # Sent: it must not go again with the check.
                 drafts().update(
@@ -115,7 +122,6 @@ def _worried_in(draft: dict):
 
 @bp.route("/worried", methods=["GET", "POST"])
 @_signed_in
-@FORM_SENDS
 def worried():
     """The worried page from outside a check: kept goes into the open check (or a new one); sent goes alone."""
     store = drafts()

@@ -9,7 +9,7 @@ from qc import logs, manager_nav, mongo, readiness, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
-from services.notify import api, board_pages, pages, today, today_page
+from services.notify import action_pages, api, board_pages, pages, today, today_page
 from services.notify.audit import AuditLog
 from services.notify.context import Context
 from services.notify.feedback import FixFeedback
@@ -64,4 +64,5 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app.register_blueprint(pages.bp)
     app.register_blueprint(board_pages.bp)
     app.register_blueprint(today_page.bp)
+    app.register_blueprint(action_pages.bp)
     return app

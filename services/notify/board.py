@@ -91,7 +91,39 @@ def item(alert: dict, counts: Counter | None, names: dict[str, str], texts: dict
     }
 
 
-def items(alerts: list[dict], feedback: dict[str, Counter], names: dict[str, str], texts: dict[str, str]) -> list:
-    """The board's items, newest first, at most MAX_ITEMS."""
-    chosen = [a for a in sorted(alerts, key=lambda a: a["raised_at"], reverse=True) if from_checks(a)]
-    return [item(a, feedback.get(a["_id"]), names, texts) for a in chosen[:MAX_ITEMS]]
+def action_item(action: dict, texts: dict[str, str], theme_labels: dict[str, str]) -> dict:
+    """An action a manager made about what people said, as the board shows it (never a name: it has none)."""
+    about = action["about"]
+    if about["kind"] == "question":
+        said = said_not_good(about["id"], texts)
+    else:
+        said = f"You said this is not working: {theme_labels.get(about['id'], about['id']).lower()}."
+    finished = action["status"] in ("done", "wont_do")
+    did = action.get("done_words") if action["status"] == "done" else None
+    if action["status"] == "wont_do":
+        did = f"We will not do this. This is why: {action.get('reason')}"
+    return {
+        "id": action["_id"],
+        "worry": False,
+        "raised_on": long_date(action.get("created_at")),
+        "said": [{"words": said, "names": []}],
+        "did": did,
+        "did_on": long_date(action.get("changed_at")) if finished else None,
+        "working_on_it": not finished,
+        "better": None,
+        "at": action.get("created_at"),
+    }
+
+
+def items(
+    alerts: list[dict],
+    feedback: dict[str, Counter],
+    names: dict[str, str],
+    texts: dict[str, str],
+    actions: list[dict] = (),
+    theme_labels: dict[str, str] | None = None,
+) -> list:
+    """The board's items (what was raised, and the actions managers made), newest first, at most MAX_ITEMS."""
+    raised = [{**item(a, feedback.get(a["_id"]), names, texts), "at": a["raised_at"]} for a in alerts if from_checks(a)]
+    made = [action_item(a, texts, theme_labels or {}) for a in actions]
+    return sorted(raised + made, key=lambda i: i["at"], reverse=True)[:MAX_ITEMS]

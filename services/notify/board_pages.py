@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, g, make_response, redirect, render_template, request
 from markupsafe import Markup
 
-from qc import auth, events, question_words, web
-from services.notify import board, consent
+from qc import auth, events, question_words, themes, web
+from services.notify import actions, board, consent
 from services.notify.context import ctx
 
 bp = Blueprint("notify_board", __name__)
@@ -111,7 +111,11 @@ def _board(site_id: str, template: str):
     alerts = [a for a in alerts if board.from_checks(a)]
     names = consent.names_for(ctx().contacts, alerts)
     feedback = ctx().feedback.counts([a["_id"] for a in alerts])
-    items = board.items(alerts, feedback, names, question_words.texts(settings.schemas_dir))
+    made = actions.Actions(ctx().store.alerts.database).in_scope(
+        {"site_id": site_id, "created_at": {"$gte": board.since(now)}}
+    )
+    labels = {t.id: t.label for t in themes.load_themes(settings.themes_path)}
+    items = board.items(alerts, feedback, names, question_words.texts(settings.schemas_dir), made, labels)
     share_link = None
     if manager:
         # For the manager to hand on (or print) to the people who live there.

@@ -169,6 +169,12 @@ class AlertStore:
         """One alert, or None."""
         return self.alerts.find_one({"_id": alert_id})
 
+    def waiting(self, scope: dict) -> list[dict]:
+        """Every open or acknowledged alert in a scope, oldest first, without what was said (the home page)."""
+        fields = {"voices": 0, "details": 0, "history": 0, "checker_ids": 0}
+        query = {**scope, "status": {"$in": list(OPEN_STATUSES)}}
+        return list(self.alerts.find(query, fields, sort=[("raised_at", ASCENDING)]))
+
     def list(self, query: dict, limit: int = 200) -> list[dict]:
         """Alerts matching ``query``, newest first."""
         return list(self.alerts.find(query, sort=[("raised_at", DESCENDING)], limit=limit))

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, g, render_template
 
 from qc import events, web
+from services.notify import actions
 from services.notify import today as needs
 from services.notify.context import ctx, scope_query
 
@@ -39,7 +40,7 @@ def _sites_with_an_active_checker(site_ids: set[str]) -> set[str]:
 def home():
     """What needs the manager today, the most pressing first; every line links to where it is dealt with."""
     settings = ctx().settings
-    alerts = ctx().store.list({**scope_query(), "status": {"$in": ["open", "acknowledged"]}}, limit=2000)
+    alerts = ctx().store.waiting(scope_query())  # all of them: the oldest are the most pressing
     sites = _sites_in_scope()
     now, tz = events.now(), ZoneInfo(settings.timezone)
     lists = needs.needs_you(
@@ -50,8 +51,12 @@ def home():
         now.astimezone(tz).date(),
         ctx().overdue_days,
     )
+    still_open = {**scope_query(), "status": {"$in": list(actions.OPEN_STATES)}}
+    due_actions = actions.needing_attention(
+        actions.Actions(ctx().store.alerts.database).in_scope(still_open), now.astimezone(tz).date()
+    )
     names = {s["_id"]: s.get("name") or s["_id"] for s in sites}
-    missing = {a["site_id"] for a in alerts} - set(names)
+    missing = {a["site_id"] for a in (*alerts, *due_actions)} - set(names)
     if missing:  # alerts about a site no longer active still name it
         names.update({s["_id"]: s.get("name") or s["_id"] for s in ctx().sites.find({"_id": {"$in": sorted(missing)}})})
     return render_template(
@@ -62,6 +67,8 @@ def home():
         now=now,
         age=needs.age_words,
         escalation=lambda alert: needs.escalation_words(alert, now, tz),
+        due_actions=due_actions,
+        due=lambda action: actions.due_words(action, now.astimezone(tz).date()),
         shown=needs.SHOWN,
         overdue_days=ctx().overdue_days,
         aggregate_url=settings.aggregate_public_url.rstrip("/"),

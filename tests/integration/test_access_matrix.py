@@ -23,6 +23,7 @@ from services.checks import create_app as create_checks
 from services.checks.directory import Directory
 from services.checks.profiles import Drafts
 from services.notify import create_app as create_notify
+from services.notify.actions import About, Actions
 from tests.integration.test_intake_api import _body
 from tests.integration.test_notify import _handler
 from tests.integration.test_workers import _deliveries, _validated
@@ -294,6 +295,16 @@ def _fresh_checker(world: World) -> str:
     return checker_id
 
 
+def _fresh_action(world: World) -> str:
+    """A new open action at S0001 (R01), for a request that moves one on."""
+    site = {"_id": "S0001", "region_id": "R01"}
+    fields = {"what": "Fix the lift", "owner": "Estates", "due_on": "2999-01-01"}
+    action = Actions(world.db).add(site, About("question", "respect"), None, fields, "rm1")
+    world.action_id = action["_id"]
+    return action["_id"]
+
+
+FRESH["fresh_action"] = _fresh_action
 FRESH["fresh_checker"] = _fresh_checker
 FRESH["fresh_report"] = _fresh_report
 FRESH["fresh_replied_report"] = lambda world: _fresh_report(world, replied=True)
@@ -647,6 +658,41 @@ ROUTES: dict[tuple[str, str, str], Case] = {
     ),
     ("notify", "/manager/today", "GET"): Case(
         "/manager/today", "page", ("session", "rm1"), wrong_role=NOT_A_MANAGER_PAGE
+    ),
+    ("notify", "/manager/actions", "GET"): Case(
+        "/manager/actions", "page", ("session", "rm1"), wrong_role=NOT_A_MANAGER_PAGE
+    ),
+    ("notify", "/manager/actions/new", "GET"): Case(
+        "/manager/actions/new?site_id=S0001&about=question:respect",
+        "page",
+        ("session", "sm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("notify", "/manager/actions/new", "POST"): Case(
+        "/manager/actions/new",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
+        body={"site_id": "S0001", "about": "question:respect", "what": "Fix it", "owner": "Me", "due_on": "2999-01-01"},
+    ),
+    ("notify", "/manager/actions/<action_id>", "GET"): Case(
+        "/manager/actions/{fresh_action}",
+        "page",
+        ("session", "sm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("notify", "/manager/actions/<action_id>", "POST"): Case(
+        "/manager/actions/{fresh_action}",
+        "page",
+        ("session", "rm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "rm1")),
+        wrong_region=OTHER_REGION_PAGE,
+        body={"status": "in_progress"},
     ),
     # aggregate: the pages
     ("aggregate", "/manager", "GET"): Case(

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from qc.settings import TOPICS
+from services.checks.contributions import Contributions
 from services.checks.directory import Directory
 from tests.conftest import read_topic, wait_for
 
@@ -265,6 +266,8 @@ def test_a_worry_from_outside_a_check_goes_alone_and_starts_nothing(client, sett
     assert [e["data"]["urgent_concern"] for e in events if e["id"] == worry["_id"]] == ["The lift is broken"]
     my_checks = client.get("/my-checks").get_data(as_text=True)
     assert "Your worry, sent on" in my_checks and "Counted" not in my_checks
+    db["submissions"].update_one({"_id": worry["_id"]}, {"$set": {"status": "validated"}})  # as the validator will
+    assert Contributions(db).checks("C1")[0] == 0, "a worry is not a check they did (My contribution)"
     # Kept instead: it starts a check that holds it.
     kept = client.post("/worried", data={"csrf_token": _csrf(page), "action": "save", "concern": "The stairs"})
     assert kept.status_code == 303 and kept.headers["Location"].endswith("/who")

@@ -130,7 +130,9 @@ def test_the_record_is_changed_paired_in_scope_and_a_stop_ends_every_link(world,
     person = directory.person("C1")
     assert person["active"] is False and person["record"]["stopped"]["reason"] == "Moved away"
     assert directory.live_links("C1") == [], "every link stopped at once"
-    assert app.test_client().get(f"/s/{app.token}").status_code != 303, "the old link no longer signs in"
+    assert app.test_client().get(f"/s/{app.token}").status_code == 404, "the old link no longer signs in"
+    again = client.post("/manager/checkers/C1/stop", data={"csrf_token": _csrf(page), "reason": "Moved away"})
+    assert again.status_code == 303, "a second press shows the page that says so"
     published = read_topic(
         settings, TOPICS["directory"], lambda evs: any(e["data"]["id"] == "C1" and not e["data"]["active"] for e in evs)
     )
@@ -154,3 +156,33 @@ def test_managers_see_only_the_checkers_they_may_see(world, settings):
     lead = _client(app, settings, username="ad", role="org_admin")
     assert lead.get("/manager/checkers/new").status_code == 303  # choose a region first
     assert "Far Away" in lead.get("/manager/checkers/new?region_id=R02").get_data(as_text=True)
+
+
+def test_the_same_form_sent_twice_adds_one_checker_and_a_re_import_keeps_the_record(world, settings):
+    app, directory = world
+    client = _client(app, settings, **RM1)
+    form = client.get("/manager/checkers/new")
+    form_id = re.search(r'name="form_id" value="([0-9a-f]+)"', form.get_data(as_text=True)).group(1)
+    body = {"csrf_token": _csrf(form), "form_id": form_id, "site_id": "S0002", "name": "Ali", "consent": "not_yet"}
+    first, second = client.post("/manager/checkers/new", data=body), client.post("/manager/checkers/new", data=body)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert directory.people.count_documents({"name": "Ali"}) == 1
+    checker_id = first.headers["Location"].split("/")[-1].split("?")[0]
+    # Paired by the regional manager with someone at another service; the site manager there cannot see that
+    # partner, yet saving the record keeps the pairing.
+    page = client.get(f"/manager/checkers/{checker_id}")
+    client.post(
+        f"/manager/checkers/{checker_id}",
+        data={"csrf_token": _csrf(page), "name": "Ali", "consent": "not_yet", "paired_with": "C1"},
+    )
+    site_manager = _client(app, settings, username="sm2", role="site_manager", region_id="R01", site_id="S0002")
+    theirs = site_manager.get(f"/manager/checkers/{checker_id}")
+    assert "(as kept so far)" in theirs.get_data(as_text=True)
+    kept = site_manager.post(
+        f"/manager/checkers/{checker_id}",
+        data={"csrf_token": _csrf(theirs), "name": "Ali B", "consent": "not_yet", "paired_with": "C1"},
+    )
+    assert kept.status_code == 303 and directory.person(checker_id)["record"]["paired_with"] == "C1"
+    # The directory import (qc import) replaces people whole: what managers wrote here stays.
+    directory.upsert("person", {"_id": checker_id, "name": "Ali B", "role": "checker", "site_id": "S0002"})
+    assert directory.person(checker_id)["record"]["paired_with"] == "C1"

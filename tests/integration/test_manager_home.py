@@ -33,10 +33,20 @@ def world(db, settings, publisher):
         {"entity": "person", "id": "C1", "name": "C1", "role": "checker", "site_id": "S0001", "active": True}
     )
     handler.handle(_deliveries(_validated(urgent_concern=WORRY), _validated(scores=(1, 1, 1))))
+    # A worry at Birch House, in another region: for its own managers and the organisation only.
+    handler.handle(_deliveries(_validated(site="S0003", region="R02", urgent_concern="Birch worry")))
+    # Hazel Lodge (R03): checked today, with a checker, nothing raised: its manager has nothing to do.
+    hazel = {"entity": "site", "id": "S0004", "name": "Hazel Lodge", "region_id": "R03", "active": True}
+    handler.knowledge.apply_directory(hazel)
+    handler.knowledge.apply_directory(
+        {"entity": "person", "id": "C4", "name": "C4", "role": "checker", "site_id": "S0004", "active": True}
+    )
     sites = db["notify_sites"]
     sites.update_one({"_id": "S0001"}, {"$set": {"last_visited_on": (today - 60 * DAY).isoformat()}})
     sites.update_one({"_id": "S0002"}, {"$set": {"last_visited_on": today.isoformat()}})
     sites.update_one({"_id": "S0003"}, {"$set": {"first_seen_on": (today - 50 * DAY).isoformat()}})
+    sites.update_one({"_id": "S0003"}, {"$unset": {"last_visited_on": ""}})  # never checked (its worry came alone)
+    sites.update_one({"_id": "S0004"}, {"$set": {"last_visited_on": today.isoformat()}})
     app = create_app(dataclasses.asdict(settings))
     yield app, db
     app.extensions["qc.close"]()
@@ -78,6 +88,8 @@ def test_a_regional_manager_sees_their_region_most_pressing_first_and_never_a_wo
     assert "Ash Lodge" not in overdue and "Birch House" not in overdue  # checked today / another region
     assert f"{settings.aggregate_public_url}/manager/sites/S0001" in overdue
     assert "Ash Lodge" in _list(page, "no-checker") and "Elm Court" not in _list(page, "no-checker")
+    birch = db["alerts"].find_one({"site_id": "S0003"})
+    assert birch["_id"] not in page, "another region's alert stays with its own managers"
 
 
 def test_a_site_manager_sees_only_their_site_and_the_organisation_sees_every_site(world, settings):
@@ -106,5 +118,8 @@ def test_acknowledged_for_a_week_and_not_better_have_their_own_lists(world, sett
 
 def test_nothing_waiting_says_so_plainly(world, settings):
     app, _db = world
-    page = _page(app, settings, username="rm9", role="regional_manager", region_id="R09")
+    page = _page(app, settings, username="rm3", role="regional_manager", region_id="R03")
     assert "data-all-clear" in page and "Nothing needs you today" in page
+    assert "Hazel Lodge" not in page  # checked today, with a checker: on no list
+    busy = _page(app, settings, username="rm1", role="regional_manager", region_id="R01")
+    assert "data-all-clear" not in busy

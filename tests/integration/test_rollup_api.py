@@ -175,6 +175,13 @@ def test_pages_say_the_questions_words_and_the_regions_name_not_their_codes(app,
     assert "Showing <strong>November 2026</strong>" in site_page and "Answers in November 2026" in site_page
     assert '<option value="2026-11" selected>November 2026</option>' in site_page
     assert ">This month</a>" in site_page and "YYYY-MM" not in site_page
+    # Each question answered "not good", and each thing not working, can be made into an action (on notify).
+    october = client.get("/manager/sites/S1?period=2026-10").get_data(as_text=True)
+    new_action = (
+        f"{settings.notify_public_url}/manager/actions/new?site_id=S1&amp;about=question:respect&amp;period=2026-10"
+    )
+    assert new_action in october and "(1 said not good)" in october
+    assert "about=theme:" in site_page and "Make an action<span" in site_page
     theme_page = client.get("/manager/themes/working/food?site_id=S1&period=2026-11").get_data(as_text=True)
     assert "at Site 1." in theme_page and "Back to Site 1</a>" in theme_page and "at site S1" not in theme_page
     region_page = client.get("/manager/regions/R01?period=2026-11").get_data(as_text=True)

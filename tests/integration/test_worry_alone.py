@@ -65,3 +65,29 @@ def test_a_worry_alone_reaches_the_safeguarding_lead_and_is_not_counted(validato
         [Delivery(record=None, event=e) for e in (validated, counted)]
     )
     assert [f["_id"] for f in store.facts.find()] == [check["id"]]
+
+
+def test_a_rejected_worry_alone_still_reaches_the_safeguarding_lead_and_says_it_came_alone(
+    validator,  # noqa: F811 (the fixture imported above)
+    db,
+    settings,
+    publisher,
+):
+    stranger = _received(kind="worry", answers=[], urgent_concern=WORRY, checker_id="C404")  # not a known checker
+    _handle(validator, publisher, stranger)
+    [rejected] = _published(settings, TOPICS["rejected"], {stranger["id"]})[stranger["id"]]
+    assert rejected["data"]["kind"] == "worry" and rejected["data"]["urgent_concern"] == WORRY
+    notify = _handler(db, settings, publisher)
+    notify.handle([Delivery(record=None, event=rejected)])
+    [alert] = list(db["alerts"].find({"rule": "urgent_concern"}))
+    assert alert["details"]["sent_alone"] is True and alert["submission_ids"] == [stranger["id"]]
+
+
+def test_a_worrys_id_cannot_be_worked_out_without_the_services_secret():
+    from services.checks.worried import worry_id
+
+    body = {"urgent_concern": WORRY, "urgent_concern_share": "anonymous", "answered_by": "alone"}
+    ours = worry_id("secret one", "C1", "2026-12-03", body)
+    assert ours == worry_id("secret one", "C1", "2026-12-03", dict(body)), "the same press twice: one worry"
+    assert ours != worry_id("secret two", "C1", "2026-12-03", body)
+    assert ours != worry_id("secret one", "C1", "2026-12-03", {**body, "urgent_concern_share": "named"})

@@ -6,7 +6,7 @@ import io
 import pytest
 from flask import Flask
 
-from services.aggregate import export
+from qc import export
 
 
 def _read(response) -> list[list[str]]:

@@ -1,7 +1,7 @@
 import pytest
 
+from qc import themes
 from qc.settings import ROOT
-from services.aggregate import themes
 
 THEMES = themes.load_themes(ROOT / "deploy" / "themes.yaml")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from qc import themes
 from qc.yamlfile import YamlFileError, load_versioned_yaml
-from services.aggregate import team_feedback, themes
+from services.aggregate import team_feedback
 from services.notify import rules
 
 

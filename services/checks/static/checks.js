@@ -660,10 +660,25 @@
       panel.querySelector("h1").textContent = state === "sent" ? "Your worry has been sent"
         : state === "failed" ? "Your worry has not been sent" : "Your worry is saved on this phone";
       form.querySelector("[data-worry-status]").textContent = state === "sent" ? "Thank you for telling us."
-        : state === "failed" ? item.message
+        : state === "failed" ? item.message + " It is back in your check, and will go with it."
         : "Waiting to send — we will send it when you are back online. If someone is in danger now, call 999.";
     }
     listeners.push(renderWorryStatus);
+
+    /* A worry sent alone that could not be sent (refused, not just offline) goes back into the check, so it
+       travels with the check rather than reaching nobody. */
+    function takeBackFailedWorry() {
+      var sent = !sentId && draft.worry_sent; // once the check itself is sent, its draft is gone
+      var item = sent && outbox.find(sent.id);
+      if (!item || item.state !== "failed") return;
+      var box = document.getElementById("concern");
+      if (!box.value.trim()) box.value = sent.text;
+      delete draft.worry_sent;
+      delete draft.worry_sent_at;
+      store.set(draftKey, draft);
+    }
+    listeners.push(takeBackFailedWorry);
+    takeBackFailedWorry();
 
     function sendWorryAlone() {
       var b = body();
@@ -684,6 +699,7 @@
       worryId = worry.submission_id;
       document.getElementById("concern").value = ""; // sent: it must not go again with the check
       draft.worry_sent_at = new Date().toISOString();
+      draft.worry_sent = { id: worry.submission_id, text: worry.urgent_concern };
       keep();
       renderWorryStatus();
       go("worry-sent");

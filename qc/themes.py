@@ -1,4 +1,6 @@
-"""Free-text answers grouped into themes by normalised keywords: simple and explainable."""
+"""Free-text answers grouped into themes by normalised keywords: simple and explainable (deploy/themes.yaml).
+
+Shared: aggregate counts the themes, notify names them on actions."""
 
 from __future__ import annotations
 

@@ -1,0 +1,24 @@
+"""Dates as people write them: one parser for every form of every service."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def parse_day(text: str) -> dt.date | None:
+    """A date from a date picker (2026-11-03) or as people write it in the UK (3/11/2026, 3-11-26)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    parts = [p for p in text.replace("-", "/").replace(".", "/").replace(" ", "/").split("/") if p]
+    # isascii: isdigit() also says yes to "²" and other scripts' digits, which int() refuses.
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    day, month, year = (int(p) for p in parts)
+    if year < 100:
+        year += 2000
+    try:
+        return dt.date(year, month, day)
+    except (ValueError, OverflowError):  # a day that does not exist, or a year too large for a date
+        return None

@@ -1,0 +1,185 @@
+"""The managers' pages for actions: make one from what people said, follow it to done, list and download them.
+
+A manager may make and change actions for the sites they may see (site managers their site, regional
+managers their region, the organisation-wide roles every site). Aggregate's site page links here with
+``?site_id=…&about=question:<id>|theme:<id>&period=…``.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+
+from qc import events, export, question_words, themes, web
+from services.notify import actions as rules
+from services.notify.context import ctx
+
+bp = Blueprint("notify_actions", __name__, url_prefix="/manager/actions")
+CSV_COLUMNS = ["site_id", "site", "about", "what", "owner", "due_on", "status", "done_words", "reason", "created_by"]
+
+
+def _store() -> rules.Actions:
+    store = rules.Actions(ctx().store.alerts.database)
+    if not current_app.extensions.get("qc.actions_indexed"):
+        store.ensure_indexes()
+        current_app.extensions["qc.actions_indexed"] = True
+    return store
+
+
+def _today():
+    return events.now().astimezone(ZoneInfo(ctx().settings.timezone)).date()
+
+
+def _csrf() -> str:
+    return web.manager_csrf_token(current_app.extensions["qc.settings"], request.cookies.get(web.MANAGER_COOKIE, ""))
+
+
+def about_words(about: dict) -> str:
+    """What people said, as the manager reads it: the question answered "not good", or the theme not working."""
+    if about["kind"] == "question":
+        return f"“Not good” to “{question_words.text(about['id'], ctx().settings.schemas_dir)}”"
+    labels = {t.id: t.label for t in themes.load_themes(ctx().settings.themes_path)} | {
+        themes.OTHER: themes.OTHER_LABEL
+    }
+    return f"Not working: {labels.get(about['id'], about['id'])}"
+
+
+def _site(site_id: str | None) -> dict | None:
+    """The site if this manager may see it (None otherwise: no hint whether it exists)."""
+    site = ctx().sites.find_one({"_id": site_id}) if site_id else None
+    if site is None or not g.principal.can_see_site(site["_id"], site.get("region_id")):
+        return None
+    return site
+
+
+def _scope() -> dict:
+    principal = g.principal
+    if principal.role == "site_manager":
+        return {"site_id": principal.site_id}
+    if principal.role == "regional_manager":
+        return {"region_id": principal.region_id}
+    return {}
+
+
+@bp.get("/new")
+@web.require_manager_page
+def new():
+    """The form to make an action about one thing people said at one site."""
+    return _new_page()
+
+
+@bp.post("/new")
+@web.require_manager_form
+def add():
+    """Make the action; errors in plain words beside the fields."""
+    return _new_page()
+
+
+def _new_page():
+    site, about = _site(request.values.get("site_id")), rules.About.parse(request.values.get("about"))
+    if site is None or about is None:
+        return render_template("alert_missing.html", what="action"), 404
+    period = request.values.get("period") or None
+    values, errors = {"what": "", "owner": "", "due_on": ""}, {}
+    if request.method == "POST":
+        fields, errors = rules.read_new(request.form, _today())
+        values = {k: request.form.get(k, "") for k in values}
+        if not errors:
+            action = _store().add(site, about, period, fields, g.principal.username)
+            return redirect(url_for(".action_page", action_id=action["_id"], added="1"), code=303)
+    return render_template(
+        "action_new.html",
+        nav_current="actions",
+        site=site,
+        about=about,
+        about_words=about_words({"kind": about.kind, "id": about.id}),
+        period=period,
+        values=values,
+        errors=errors,
+        csrf=_csrf(),
+    ), (400 if errors else 200)
+
+
+@bp.get("")
+@web.require_manager_page
+def listing():
+    """The actions in the manager's scope: those to do first (soonest due), then the finished ones; or a CSV."""
+    query = _scope()
+    if request.args.get("site_id"):
+        site = _site(request.args["site_id"])
+        if site is None:
+            return render_template("alert_missing.html", what="site"), 404
+        query = {"site_id": site["_id"]}
+    found = _store().in_scope(query)
+    names = {
+        s["_id"]: s.get("name", s["_id"])
+        for s in ctx().sites.find({"_id": {"$in": sorted({a["site_id"] for a in found})}})
+    }
+    if request.args.get("format") == "csv":
+        rows = [
+            {
+                **a,
+                "site": names.get(a["site_id"], a["site_id"]),
+                "about": about_words(a["about"]),
+                "status": rules.STATES[a["status"]],
+            }
+            for a in found
+        ]
+        return export.csv_response(rows, export.filename_for("actions", *(query.values() or ["all"])), CSV_COLUMNS)
+    today = _today()
+    return render_template(
+        "actions.html",
+        nav_current="actions",
+        to_do=[a for a in found if a["status"] in rules.OPEN_STATES],
+        finished=[a for a in found if a["status"] not in rules.OPEN_STATES],
+        names=names,
+        about=about_words,
+        due=lambda a: rules.due_words(a, today),
+        states=rules.STATES,
+        site_id=request.args.get("site_id"),
+    )
+
+
+@bp.get("/<action_id>")
+@web.require_manager_page
+def action_page(action_id: str):
+    """One action: what, who, by when, its history, and the form to say what has happened."""
+    return _action_page(action_id)
+
+
+@bp.post("/<action_id>")
+@web.require_manager_form
+def change(action_id: str):
+    """In progress, done (what was done) or will not be done (why)."""
+    return _action_page(action_id)
+
+
+def _action_page(action_id: str):
+    action = _store().get(action_id)
+    site = _site(action["site_id"]) if action else None
+    if site is None:
+        return render_template("alert_missing.html", what="action"), 404
+    errors, conflict = {}, False
+    if request.method == "POST":
+        change, errors = rules.read_change(request.form)
+        if not errors:
+            changed = _store().change(action, change, g.principal.username)
+            if changed is not None:
+                return redirect(url_for(".action_page", action_id=action_id, saved="1"), code=303)
+            conflict, action = True, _store().get(action_id)
+    return render_template(
+        "action.html",
+        nav_current="actions",
+        action=action,
+        site=site,
+        about=about_words(action["about"]),
+        states=rules.STATES,
+        due=rules.due_words(action, _today()),
+        errors=errors,
+        conflict=conflict,
+        csrf=_csrf(),
+        added=request.args.get("added") == "1",
+        saved=request.args.get("saved") == "1",
+        aggregate_url=ctx().settings.aggregate_public_url.rstrip("/"),
+    ), (400 if errors else 409 if conflict else 200)

@@ -1,0 +1,146 @@
+"""Actions: what a manager will do about something people said, followed to done ("you said, we did").
+
+A manager turns a "not good" answer to a question, or a "What is not working?" theme, at a site into an
+action with plain words, an owner and a due date. Its states: open, in progress, done (with what was
+done, for the board) or won't do (with why, in plain words). An action names what people said only by
+the question or the theme, never by a checker's words or name, so anonymity holds everywhere it shows.
+
+``Actions`` owns the ``actions`` collection; ``read_new`` and ``read_change`` read the managers' forms
+(pure, errors in plain words by field).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+from qc import events
+from qc.dates import parse_day
+
+STATES = {"open": "Not started", "in_progress": "In progress", "done": "Done", "wont_do": "Will not be done"}
+OPEN_STATES = ("open", "in_progress")
+LIMITS = {"what": 500, "owner": 100, "done_words": 500, "reason": 500}
+DUE_SOON = dt.timedelta(days=7)
+
+
+@dataclasses.dataclass(frozen=True)
+class About:
+    """What people said that an action is about: a question answered "not good", or a "not working" theme."""
+
+    kind: str  # "question" or "theme"
+    id: str
+
+    @classmethod
+    def parse(cls, text: str | None) -> About | None:
+        kind, _, ident = (text or "").partition(":")
+        return cls(kind, ident) if kind in ("question", "theme") and ident else None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+class Actions:
+    """The ``actions`` collection, by id; a site's and a scope's actions."""
+
+    def __init__(self, db: Database):
+        self.collection = db["actions"]
+
+    def ensure_indexes(self) -> None:
+        """A site's actions (its pages and board) and the open ones by due date (the home page)."""
+        self.collection.create_index([("site_id", ASCENDING), ("created_at", ASCENDING)])
+        self.collection.create_index([("status", ASCENDING), ("due_on", ASCENDING)])
+
+    def add(self, site: dict, about: About, period: str | None, fields: dict, by: str) -> dict:
+        now = events.now()
+        doc = {
+            "_id": str(uuid.uuid4()),
+            "site_id": site["_id"],
+            "region_id": site.get("region_id"),
+            "about": {"kind": about.kind, "id": about.id},
+            "period": period,
+            **fields,
+            "status": "open",
+            "created_by": by,
+            "created_at": now,
+            "history": [{"status": "open", "by": by, "at": now}],
+        }
+        self.collection.insert_one(doc)
+        return doc
+
+    def get(self, action_id: str) -> dict | None:
+        return self.collection.find_one({"_id": action_id})
+
+    def change(self, action: dict, change: dict, by: str) -> dict | None:
+        """Move an action on; None if someone else changed it meanwhile (the page is shown again)."""
+        now = events.now()
+        result = self.collection.update_one(
+            {"_id": action["_id"], "status": action["status"], "changed_at": action.get("changed_at")},
+            {
+                "$set": {**change, "changed_at": now, "changed_by": by},
+                "$push": {"history": {"status": change["status"], "by": by, "at": now}},
+            },
+        )
+        return self.get(action["_id"]) if result.modified_count else None
+
+    def in_scope(self, query: dict, limit: int = 1000) -> list[dict]:
+        """Actions matching a scope query (site_id or region_id or none), the soonest due first."""
+        return list(self.collection.find(query, sort=[("due_on", ASCENDING), ("created_at", ASCENDING)], limit=limit))
+
+
+def read_new(form, today: dt.date) -> tuple[dict, dict[str, str]]:
+    """(what, owner, due_on) from the form to make an action, and an error for each field not right."""
+    errors: dict[str, str] = {}
+    text = {k: (form.get(k) or "").strip() for k in ("what", "owner")}
+    if not text["what"]:
+        errors["what"] = "Write what will be done, in plain words."
+    if not text["owner"]:
+        errors["owner"] = "Write who will do it."
+    for field in text:
+        if len(text[field]) > LIMITS[field]:
+            errors[field] = f"Please use {LIMITS[field]} letters or fewer."
+    day = parse_day((form.get("due_on") or "").strip())
+    if day is None:
+        errors["due_on"] = "Write the day it should be done by, for example 30/12/2026."
+    elif day < today:
+        errors["due_on"] = "The day it should be done by cannot be in the past."
+    return {**text, "due_on": day.isoformat() if day else None}, errors
+
+
+def read_change(form) -> tuple[dict, dict[str, str]]:
+    """The new state from the form: done needs what was done, won't do needs why."""
+    status = form.get("status")
+    if status not in STATES or status == "open":
+        return {}, {"status": "Choose what has happened."}
+    change: dict = {"status": status}
+    for field, needed_for, message in (
+        ("done_words", "done", "Write what was done: people will read it on the board."),
+        ("reason", "wont_do", "Write why it will not be done, in plain words: people will read it."),
+    ):
+        words = (form.get(field) or "").strip()
+        if status == needed_for:
+            if not words:
+                return {}, {field: message}
+            if len(words) > LIMITS[field]:
+                return {}, {field: f"Please use {LIMITS[field]} letters or fewer."}
+            change[field] = words
+    return change, {}
+
+
+def due_words(action: dict, today: dt.date) -> str:
+    """When it is due, as people say it: "due today", "due in 3 days", "5 days late"."""
+    days = (dt.date.fromisoformat(action["due_on"]) - today).days
+    if days == 0:
+        return "due today"
+    if days > 0:
+        return "due tomorrow" if days == 1 else f"due in {days} days"
+    return "1 day late" if days == -1 else f"{-days} days late"
+
+
+def needing_attention(actions: list[dict], today: dt.date) -> list[dict]:
+    """Open or in progress and due within a week or late, the latest first."""
+    soon = (today + DUE_SOON).isoformat()
+    return sorted((a for a in actions if a["status"] in OPEN_STATES and a["due_on"] <= soon), key=lambda a: a["due_on"])

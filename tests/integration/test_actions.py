@@ -1,0 +1,115 @@
+"""Actions over the real database and HTTP: made from what people said, followed to done, on the home page,
+the board and in a CSV; only for sites the manager may see; never a checker's words or name."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import re
+
+import pytest
+
+from qc import auth, events, web
+from services.notify import create_app
+from services.notify.knowledge import Knowledge
+
+pytestmark = pytest.mark.integration
+RM1 = {"username": "rm1", "role": "regional_manager", "region_id": "R01"}
+RM2 = {"username": "rm2", "role": "regional_manager", "region_id": "R02"}
+
+
+@pytest.fixture
+def app(settings, db):
+    knowledge = Knowledge(db)
+    for site, name, region in (("S0001", "Elm Court", "R01"), ("S0002", "Far Away", "R02")):
+        knowledge.apply_directory({"entity": "site", "id": site, "name": name, "region_id": region, "active": True})
+    application = create_app(dataclasses.asdict(settings))
+    yield application
+    application.extensions["qc.close"]()
+
+
+def _client(app, settings, **principal):
+    client = app.test_client()
+    client.set_cookie(web.MANAGER_COOKIE, auth.issue_manager_token(settings.secret_key, auth.Principal(**principal)))
+    return client
+
+
+def _csrf(page) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def _make(client, about="question:respect", due=None, **fields):
+    new = f"/manager/actions/new?site_id=S0001&about={about}&period=2026-11"
+    form = client.get(new)
+    due = due or (events.now().date() + dt.timedelta(days=3)).isoformat()
+    body = {"csrf_token": _csrf(form), "site_id": "S0001", "about": about, "period": "2026-11", "due_on": due, **fields}
+    return form, client.post("/manager/actions/new", data=body)
+
+
+def test_an_action_is_made_from_a_not_good_answer_and_followed_to_the_board(app, settings, db):
+    client = _client(app, settings, **RM1)
+    form, refused = _make(client, due="2020-01-01")
+    page = form.get_data(as_text=True)
+    assert "Elm Court" in page and "“Not good” to “Do staff treat you with respect?”" in page
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "There is a problem" in text
+    for words in ("Write what will be done", "Write who will do it", "cannot be in the past"):
+        assert words in text
+    _form, made = _make(client, what="Talk with the team about knocking before going in", owner="Site manager")
+    assert made.status_code == 303
+    action_id = re.search(r"/manager/actions/([0-9a-f-]{36})\?added=1$", made.headers["Location"]).group(1)
+    stored = db["actions"].find_one({"_id": action_id})
+    assert stored["status"] == "open" and stored["about"] == {"kind": "question", "id": "respect"}
+    assert stored["site_id"] == "S0001" and stored["region_id"] == "R01" and stored["created_by"] == "rm1"
+    # On the home page of the managers of that site until it is done, with when it is due.
+    home = client.get("/manager/today").get_data(as_text=True)
+    due_list = re.search(r'data-list="actions-due">(.*?)</section>', home, re.S).group(1)
+    assert action_id in due_list and "due in 3 days" in due_list
+    page = client.get(f"/manager/actions/{action_id}")
+    no_words = client.post(f"/manager/actions/{action_id}", data={"csrf_token": _csrf(page), "status": "done"})
+    assert no_words.status_code == 400 and "Write what was done" in no_words.get_data(as_text=True)
+    done = client.post(
+        f"/manager/actions/{action_id}",
+        data={"csrf_token": _csrf(page), "status": "done", "done_words": "Staff now knock and wait before going in."},
+    )
+    assert done.status_code == 303
+    assert db["actions"].find_one({"_id": action_id})["status"] == "done"
+    assert action_id not in client.get("/manager/today").get_data(as_text=True)
+    board = client.get("/sites/S0001/board").get_data(as_text=True)
+    item = board[board.index(f'data-item="{action_id}"') :].split('class="item"')[0]
+    assert "You said staff do not always treat you with respect." in item
+    assert "Staff now knock and wait before going in." in item
+
+
+def test_a_theme_will_not_be_done_with_a_reason_and_the_csv_lists_every_action(app, settings, db):
+    client = _client(app, settings, **RM1)
+    _form, made = _make(client, about="theme:food", what="Ask about a new menu", owner="Cook")
+    action_id = made.headers["Location"].split("/")[-1].split("?")[0]
+    page = client.get(f"/manager/actions/{action_id}")
+    assert "Not working: Food and meals" in page.get_data(as_text=True)
+    client.post(
+        f"/manager/actions/{action_id}",
+        data={"csrf_token": _csrf(page), "status": "wont_do", "reason": "The menu is set by the dietitian."},
+    )
+    board = client.get("/sites/S0001/board").get_data(as_text=True)
+    assert "You said this is not working: food and meals." in board
+    assert "We will not do this. This is why: The menu is set by the dietitian." in board
+    response = client.get("/manager/actions?format=csv")
+    assert response.headers["Content-Type"].startswith("text/csv")
+    [row] = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert row["site"] == "Elm Court" and row["status"] == "Will not be done" and row["about"].startswith("Not working")
+
+
+def test_only_managers_of_the_site_see_or_change_its_actions(app, settings, db):
+    _form, made = _make(_client(app, settings, **RM1), what="Fix the lift", owner="Estates")
+    action_id = made.headers["Location"].split("/")[-1].split("?")[0]
+    other = _client(app, settings, **RM2)
+    assert other.get(f"/manager/actions/{action_id}").status_code == 404
+    assert other.get("/manager/actions/new?site_id=S0001&about=question:respect").status_code == 404
+    assert action_id not in other.get("/manager/actions").get_data(as_text=True)
+    assert action_id not in other.get("/manager/today").get_data(as_text=True)
+    site_manager = _client(app, settings, username="sm1", role="site_manager", region_id="R01", site_id="S0001")
+    assert site_manager.get(f"/manager/actions/{action_id}").status_code == 200
+    assert _client(app, settings, **RM1).get("/manager/actions/new?site_id=S0001&about=nonsense").status_code == 404
