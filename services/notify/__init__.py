@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from kafka import KafkaProducer
 
-from qc import logs, manager_nav, mongo, readiness, web
+from qc import logs, manager_nav, mongo, periods, readiness, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
@@ -32,6 +32,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app = Flask(__name__)
     # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
     app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)
+    app.jinja_env.filters["period_words"] = periods.words  # "November 2026", not "2026-11"
     rules = load_rules(settings.alert_rules_path)
     app.extensions["qc.notify"] = Context(
         settings,

@@ -7,11 +7,12 @@ managers their region, the organisation-wide roles every site). Aggregate's site
 
 from __future__ import annotations
 
+import functools
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from qc import events, export, question_words, themes, web
+from qc import events, export, periods, question_words, themes, web
 from services.notify import actions as rules
 from services.notify.context import ctx
 
@@ -39,10 +40,13 @@ def about_words(about: dict) -> str:
     """What people said, as the manager reads it: the question answered "not good", or the theme not working."""
     if about["kind"] == "question":
         return f"“Not good” to “{question_words.text(about['id'], ctx().settings.schemas_dir)}”"
-    labels = {t.id: t.label for t in themes.load_themes(ctx().settings.themes_path)} | {
-        themes.OTHER: themes.OTHER_LABEL
-    }
-    return f"Not working: {labels.get(about['id'], about['id'])}"
+    return f"Not working: {theme_labels(ctx().settings.themes_path).get(about['id'], about['id'])}"
+
+
+@functools.lru_cache(maxsize=4)
+def theme_labels(path) -> dict[str, str]:
+    """Each theme's label by id (read once: a list of actions names many)."""
+    return {t.id: t.label for t in themes.load_themes(path)} | {themes.OTHER: themes.OTHER_LABEL}
 
 
 def _site(site_id: str | None) -> dict | None:
@@ -51,6 +55,14 @@ def _site(site_id: str | None) -> dict | None:
     if site is None or not g.principal.can_see_site(site["_id"], site.get("region_id")):
         return None
     return site
+
+
+def _period(text: str | None) -> str | None:
+    """The period the site page was showing, if it is one (it is only said back, in words)."""
+    try:
+        return text if text and periods.kind_of(text) else None
+    except periods.PeriodError:
+        return None
 
 
 def _scope() -> dict:
@@ -80,7 +92,7 @@ def _new_page():
     site, about = _site(request.values.get("site_id")), rules.About.parse(request.values.get("about"))
     if site is None or about is None:
         return render_template("alert_missing.html", what="action"), 404
-    period = request.values.get("period") or None
+    period = _period(request.values.get("period"))
     values, errors = {"what": "", "owner": "", "due_on": ""}, {}
     if request.method == "POST":
         fields, errors = rules.read_new(request.form, _today())

@@ -1,0 +1,84 @@
+"""An action's journey in headless Chromium: from "not good" on a site's page to an action, to done, to the board.
+
+Through the real stack: a check sent to the API, counted by aggregate; the manager's session carries across the
+services' pages; each page axe-core clean at phone size, with a screenshot for docs/screens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import requests
+from selenium.webdriver.common.by import By
+
+from tests.conftest import wait_for
+from tests.e2e.conftest import assert_accessible
+
+pytestmark = pytest.mark.e2e
+SITE = "S0001"  # in region R01 (rm-r01); other tests' checks there change nothing asserted here
+
+
+def _loaded(driver, url):
+    driver.get(url)
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 10, url)
+
+
+def test_not_good_becomes_an_action_done_and_on_the_board(form_services, browser_factory):
+    services = form_services
+    settings = services["settings"]
+    host = services["url"].rsplit(":", 1)[0]
+    aggregate, notify = f"{host}:{settings.aggregate_port}", f"{host}:{settings.notify_port}"
+    checker = next(c for c in services["creds"]["checkers"] if c["site_id"] == SITE)
+    body = {
+        "submission_id": str(uuid.uuid4()),
+        "site_id": SITE,
+        "question_set": {"id": "everyday-life", "version": 3},
+        "visited_on": dt.date.today().isoformat(),
+        "answers": [{"question_id": "respect", "score": 1, "comment": ""}],
+    }
+    sent = requests.post(
+        f"{services['url']}/api/v1/submissions",
+        json=body,
+        headers={"Authorization": f"Bearer {checker['token']}"},
+        timeout=10,
+    )
+    assert sent.status_code == 202, sent.text
+    driver = browser_factory(javascript=True)
+    driver.set_window_size(390, 844)
+    manager = next(m for m in services["creds"]["managers"] if m["username"] == "rm-r01")
+    _loaded(driver, f"{services['url']}/manager/sign-in")
+    driver.find_element(By.ID, "username").send_keys(manager["username"])
+    driver.find_element(By.ID, "password").send_keys(manager["password"])
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: driver.current_url.endswith("/manager/today"), 10, "the home page")
+
+    def make_action_link():
+        _loaded(driver, f"{aggregate}/manager/sites/{SITE}")
+        return [
+            a
+            for a in driver.find_elements(By.CSS_SELECTOR, "[data-actions-from-answers] a")
+            if "respect" in a.get_attribute("href")
+        ]
+
+    link = wait_for(make_action_link, 60, "the site page offering an action about respect", interval=1)[0]
+    link.click()
+    wait_for(lambda: "/manager/actions/new" in driver.current_url, 10, "the form to make an action")
+    assert "Do staff treat you with respect?" in driver.page_source
+    assert_accessible(driver, "action-01-make")
+    driver.find_element(By.ID, "what").send_keys("Staff will knock and wait before going into anyone's room.")
+    driver.find_element(By.ID, "owner").send_keys("The site manager")
+    driver.find_element(By.ID, "due_on").send_keys((dt.date.today() + dt.timedelta(days=14)).strftime("%d/%m/%Y"))
+    driver.find_element(By.CSS_SELECTOR, "[data-new-action] button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-added]"), 10, "the action made")
+    assert_accessible(driver, "action-02-made")
+    driver.find_element(By.ID, "status-done").click()
+    driver.find_element(By.ID, "done_words").send_keys("Staff now knock and wait. We check it at every team meeting.")
+    driver.find_element(By.CSS_SELECTOR, "[data-change-action] button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-saved]"), 10, "the action done")
+    assert driver.find_element(By.CSS_SELECTOR, "[data-status]").get_attribute("data-status") == "done"
+    _loaded(driver, f"{notify}/sites/{SITE}/board")
+    items = [i for i in driver.find_elements(By.CSS_SELECTOR, "li.item") if "knock and wait" in i.text]
+    assert items and "You said staff do not always treat you with respect." in items[0].text
+    assert_accessible(driver, "action-03-on-the-board")
