@@ -7,12 +7,11 @@ managers their region, the organisation-wide roles every site). Aggregate's site
 
 from __future__ import annotations
 
-import functools
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from qc import events, export, periods, question_words, themes, web
+from qc import events, export, periods, web
 from services.notify import actions as rules
 from services.notify.context import ctx
 
@@ -37,16 +36,8 @@ def _csrf() -> str:
 
 
 def about_words(about: dict) -> str:
-    """What people said, as the manager reads it: the question answered "not good", or the theme not working."""
-    if about["kind"] == "question":
-        return f"“Not good” to “{question_words.text(about['id'], ctx().settings.schemas_dir)}”"
-    return f"Not working: {theme_labels(ctx().settings.themes_path).get(about['id'], about['id'])}"
-
-
-@functools.lru_cache(maxsize=4)
-def theme_labels(path) -> dict[str, str]:
-    """Each theme's label by id (read once: a list of actions names many)."""
-    return {t.id: t.label for t in themes.load_themes(path)} | {themes.OTHER: themes.OTHER_LABEL}
+    """What people said, as the manager reads it (actions.about_words with this app's settings)."""
+    return rules.about_words(about, ctx().settings)
 
 
 def _site(site_id: str | None) -> dict | None:

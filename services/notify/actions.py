@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import uuid
 
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from qc import events
+from qc import events, question_words, themes
 from qc.dates import parse_day
 
 STATES = {"open": "Not started", "in_progress": "In progress", "done": "Done", "wont_do": "Will not be done"}
@@ -86,6 +87,18 @@ class Actions:
         )
         return self.get(action["_id"]) if result.modified_count else None
 
+    def late(self, today: dt.date) -> list[dict]:
+        """Open or in progress, past their day, and not yet passed up to the regional manager."""
+        query = {"status": {"$in": list(OPEN_STATES)}, "due_on": {"$lt": today.isoformat()}}
+        return [a for a in self.collection.find(query) if not a.get("escalated_at")]
+
+    def mark_escalated(self, action_id: str) -> bool:
+        """Passed up once: False if another run did it meanwhile."""
+        result = self.collection.update_one(
+            {"_id": action_id, "escalated_at": None}, {"$set": {"escalated_at": events.now()}}
+        )
+        return result.modified_count == 1
+
     def in_scope(self, query: dict, limit: int = 1000) -> list[dict]:
         """Actions matching a scope query (site_id or region_id or none), the soonest due first."""
         return list(self.collection.find(query, sort=[("due_on", ASCENDING), ("created_at", ASCENDING)], limit=limit))
@@ -128,6 +141,19 @@ def read_change(form) -> tuple[dict, dict[str, str]]:
                 return {}, {field: f"Please use {LIMITS[field]} letters or fewer."}
             change[field] = words
     return change, {}
+
+
+@functools.lru_cache(maxsize=4)
+def theme_labels(path) -> dict[str, str]:
+    """Each theme's label by id (read once: a list of actions names many)."""
+    return {t.id: t.label for t in themes.load_themes(path)} | {themes.OTHER: themes.OTHER_LABEL}
+
+
+def about_words(about: dict, settings) -> str:
+    """What people said, as a manager reads it: the question answered "not good", or the theme not working."""
+    if about["kind"] == "question":
+        return f"“Not good” to “{question_words.text(about['id'], settings.schemas_dir)}”"
+    return f"Not working: {theme_labels(settings.themes_path).get(about['id'], about['id'])}"
 
 
 def due_words(action: dict, today: dt.date) -> str:

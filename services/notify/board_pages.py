@@ -22,7 +22,7 @@ from flask import Blueprint, g, make_response, redirect, render_template, reques
 from markupsafe import Markup
 
 from qc import auth, events, question_words, web
-from services.notify import action_pages, actions, board, consent
+from services.notify import actions, board, consent
 from services.notify.context import ctx
 
 bp = Blueprint("notify_board", __name__)
@@ -114,7 +114,7 @@ def _board(site_id: str, template: str):
     made = actions.Actions(ctx().store.alerts.database).in_scope(
         {"site_id": site_id, "created_at": {"$gte": board.since(now)}}
     )
-    labels = action_pages.theme_labels(settings.themes_path)
+    labels = actions.theme_labels(settings.themes_path)
     items = board.items(alerts, feedback, names, question_words.texts(settings.schemas_dir), made, labels)
     share_link = None
     if manager:

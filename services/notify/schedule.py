@@ -1,4 +1,4 @@
-"""notify's timed work: escalations, overdue sites, the daily digest, silence reminders."""
+"""notify's timed work: escalations, overdue sites, the daily digest, silence reminders, late actions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import zoneinfo
 
 from qc import events
 from qc.settings import Settings
+from services.notify import actions
 from services.notify import rules as alert_rules
 from services.notify.delivery import render
 
@@ -35,6 +36,7 @@ class Scheduler:
             self.escalate(handler)
             self.digest(handler)
             self.remind_silences(handler)
+            self.escalate_late_actions(handler)
         if self.overdue_rules and clock - self._last_overdue >= self.settings.overdue_check_seconds:
             self._last_overdue = clock
             self.overdue(handler)
@@ -98,3 +100,30 @@ class Scheduler:
             handler.silences.mark_reminded(silence["_id"])
             reminded += 1
         return reminded
+
+    def escalate_late_actions(self, handler) -> int:
+        """Tell the regional manager, once, about each action past its day and not done (nor said won't be)."""
+        store = actions.Actions(self.state.database)
+        today = self.clock().astimezone(self.tz).date()
+        told = 0
+        for action in store.late(today):
+            if not store.mark_escalated(action["_id"]):
+                continue  # another run has it
+            site = handler.knowledge.site(action["site_id"]) or {}
+            people = handler.knowledge.people(["regional_manager"], action)
+            message = render(
+                "action_late",
+                f"An action at {site.get('name', action['site_id'])} is late",
+                action=action,
+                site_name=site.get("name", action["site_id"]),
+                about=actions.about_words(action["about"], self.settings),
+                link=f"{self.settings.notify_public_url.rstrip('/')}/manager/actions/{action['_id']}",
+            )
+            for person in people:
+                try:
+                    self.mailer.send(person["email"], *message)
+                except OSError:  # told in the inbox's home page anyway; not worth a second e-mail storm
+                    log.warning("late action e-mail not sent", extra={"action_id": action["_id"]})
+            log.info("late action passed up", extra={"action_id": action["_id"], "people": len(people)})
+            told += 1
+        return told

@@ -14,6 +14,7 @@ import pytest
 from qc import auth, events, web
 from services.notify import create_app
 from services.notify.knowledge import Knowledge
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 RM1 = {"username": "rm1", "role": "regional_manager", "region_id": "R01"}
@@ -115,3 +116,25 @@ def test_only_managers_of_the_site_see_or_change_its_actions(app, settings, db):
     assert _client(app, settings, **RM1).get("/manager/actions/new?site_id=S0001&about=nonsense").status_code == 404
     odd = _client(app, settings, **RM1).get("/manager/actions/new?site_id=S0001&about=theme:food&period=20x6-99")
     assert odd.status_code == 200 and "20x6-99" not in odd.get_data(as_text=True)  # not a period: left out
+
+
+def test_a_late_action_is_passed_up_to_the_regional_manager_once(db, settings, publisher, stack):
+    from services.notify.actions import About, Actions
+    from tests.integration.test_notify import _handler, _mine
+
+    handler = _handler(db, settings, publisher, with_scheduler=True)  # Elm Court S0001 (R01); RM1 has e-mail
+    store = Actions(db)
+    yesterday = (events.now().date() - dt.timedelta(days=1)).isoformat()
+    fields = {"what": "Mend the shower", "owner": "Estates team", "due_on": yesterday}
+    late = store.add({"_id": "S0001", "region_id": "R01"}, About("question", "home-clean"), None, fields, "sm1")
+    fields = {**fields, "due_on": (events.now().date() + dt.timedelta(days=1)).isoformat()}
+    store.add({"_id": "S0001", "region_id": "R01"}, About("question", "home-clean"), None, fields, "sm1")  # not late
+    assert handler.scheduler.escalate_late_actions(handler) == 1
+    assert handler.scheduler.escalate_late_actions(handler) == 0, "once"
+    assert db["actions"].find_one({"_id": late["_id"]})["escalated_at"] is not None
+    mails = wait_for(
+        lambda: [m for m in _mine(stack, settings) if "is late" in m["Subject"]], 10, "the late action e-mail"
+    )
+    [mail] = mails
+    assert mail["To"].startswith("rm1-") and "Mend the shower" in mail.get_body(("plain",)).get_content()
+    assert f"/manager/actions/{late['_id']}" in mail.get_body(("plain",)).get_content()
