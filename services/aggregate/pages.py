@@ -8,7 +8,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from qc import export, periods, question_words, web
 from qc.themes import OTHER, OTHER_LABEL
-from services.aggregate import charts, tables, team_feedback, texts, wtfc
+from services.aggregate import charts, period_picker, tables, team_feedback, texts, wtfc
 from services.aggregate.context import ctx, period_arg, today
 
 bp = Blueprint("aggregate_pages", __name__)
@@ -67,7 +67,7 @@ def organisation():
         period=period,
         regions=regions,
         org=reports.rollup("org", "all", period),
-        nav=_nav(period),
+        nav=period_picker.nav(period, today()),
         csv=_csv_urls("regions", period=period),
     )
 
@@ -122,12 +122,13 @@ def region(region_id: str):
         **charts.trend_lines(trend),
         bars=charts.stacked_bars(rollup.get("questions") or {}, _question_words),
         themes=reports.themes_for(period, region_id=region_id),
-        nav=_nav(period),
+        nav=period_picker.nav(period, today()),
         unchecked=[r for r in rows if not r["checks"]],
         not_recent=[r for r in rows if not tables.checked_recently(r)],
         recent_days=tables.RECENT_DAYS,
         without_checker=[r for r in rows if not r["has_active_checker"]],
         gaps=tables.coverage(rows),
+        grid=reports.coverage_grid(region_id, periods.current("month", periods.last_day(period))),
         theme_scope={"region_id": region_id},
         csv=_csv_urls("sites", "coverage", "themes", "trend", period=period, sort=sort, dir=request.args.get("dir")),
     )
@@ -171,7 +172,7 @@ def site(site_id: str):
             if g.principal.role == "site_manager"
             else []
         ),
-        nav=_nav(period),
+        nav=period_picker.nav(period, today()),
         csv=_csv_urls("questions", "comments", "themes", "trend", period=period),
     )
 
@@ -200,7 +201,7 @@ def site_team_feedback(site_id: str):
         site=site_doc,
         period=period,
         report=report,
-        nav=_nav(period),
+        nav=period_picker.nav(period, today()),
         csv=_csv_urls("team_feedback", period=period),
     )
 
@@ -220,7 +221,7 @@ def wtfc_pack(region_id: str):
         region_id=region_id,
         period=period,
         pack=data,
-        nav=_nav(period),
+        nav=period_picker.nav(period, today()),
         csv=_csv_urls("themes", period=period),
     )
 
@@ -261,7 +262,7 @@ def theme(kind: str, theme_id: str):
         rows=rows,
         withheld=withheld,
         min_people=ctx().texts.min_people,
-        nav=_nav(period),
+        nav=period_picker.nav(period, today()),
         csv=_csv_urls("texts", period=period, region_id=region_id, site_id=site_id),
     )
 
@@ -279,21 +280,6 @@ def _csv_urls(*names: str, **args) -> dict[str, str]:
     """Where each of this page's tables downloads as CSV (the same page, scope and period)."""
     keep = {k: v for k, v in args.items() if v}
     return {n: url_for(request.endpoint, **request.view_args, **keep, format="csv", table=n) for n in names}
-
-
-def _nav(period: str) -> dict:
-    """The period picker: the period in words, the ones before and after, the usual choices and a list of months
-    and quarters to choose from (nobody types "2026-Q4")."""
-    this_month = periods.current("month", today())
-    others = [*periods.series(this_month, 24)[::-1], *periods.series(periods.current("quarter", today()), 8)[::-1]]
-    return {
-        "previous": periods.previous(period),
-        "next": periods.shift(period, 1),
-        "kind": periods.kind_of(period),
-        "choices": periods.choices(today()),
-        "others": others if period in others else [period, *others],  # the one shown is always in the list
-        "months": [p for p in others if periods.kind_of(p) == "month"],
-    }
 
 
 def _question_words(question_id: str) -> str:

@@ -67,6 +67,27 @@ class Reports:
             )
         return out
 
+    def coverage_grid(self, region_id: str, last_month: str, count: int = 12) -> dict:
+        """Checks per active site of a region and month, for the last ``count`` months up to ``last_month``.
+
+        Read month by month (one ``_id`` look-up of the region's sites each): a region has ~125 sites,
+        and long ``$in`` lists cost this database more than a few short ones.
+        """
+        sites = self.directory.sites_in_region(region_id)
+        months = periods.series(last_month, count)
+        found: dict[str, dict] = {}
+        for month in months:
+            found.update(self.store.rollups_by_id([f"site:{s['_id']}:{month}" for s in sites]))
+        rows = [
+            {
+                "site_id": s["_id"],
+                "name": s["name"],
+                "cells": [(found.get(f"site:{s['_id']}:{m}") or {}).get("checks", 0) for m in months],
+            }
+            for s in sorted(sites, key=lambda s: s["name"])
+        ]
+        return {"months": months, "rows": rows}
+
     def last_visits(self, region_id: str) -> dict[str, str]:
         """Each site's most recent visit date in a region (ISO dates)."""
         pipeline = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 import uuid
 
 import pytest
@@ -186,6 +187,11 @@ def test_pages_say_the_questions_words_and_the_regions_name_not_their_codes(app,
     assert "at Site 1." in theme_page and "Back to Site 1</a>" in theme_page and "at site S1" not in theme_page
     region_page = client.get("/manager/regions/R01?period=2026-11").get_data(as_text=True)
     assert "<h1>North West</h1>" in region_page
+    # Coverage as a grid: each site's checks month by month (S1: one in October, one in November).
+    row = re.search(r'data-grid-site="S1">(.*?)</tr>', region_page, re.S).group(1)
+    cells = re.findall(r'<td class="num cell [^"]+">([^<]+)</td>', row)
+    assert len(cells) == 12 and cells[-2:] == ["1", "1"] and cells[:-2] == ["–"] * 10
+    assert re.search(r'data-grid-site="S3">.*?</tr>', region_page, re.S).group(0).count("cell--none") == 12
     # A region the directory has not named (yet) is still said plainly.
     admin = auth.issue_manager_token(settings.secret_key, auth.Principal("ad", "org_admin"))
     client.set_cookie("qc_manager", admin)
