@@ -120,6 +120,28 @@ def needs_you(
     )
 
 
+AGE_BUCKETS = (("today", 0, 0), ("1 to 2 days", 1, 2), ("3 to 7 days", 3, 7), ("more than a week", 8, None))
+
+
+def by_age_and_severity(alerts: list[dict], today: dt.date) -> dict:
+    """Open and acknowledged alerts counted by how serious and how old: the home page's grid."""
+    rows = []
+    for severity in SEVERITIES:
+        counts = []
+        for _words, low, high in AGE_BUCKETS:
+            counts.append(
+                sum(
+                    1
+                    for a in alerts
+                    if a["severity"] == severity
+                    and low <= (today - a["raised_at"].date()).days
+                    and (high is None or (today - a["raised_at"].date()).days <= high)
+                )
+            )
+        rows.append({"severity": severity, "counts": counts})
+    return {"ages": [words for words, _low, _high in AGE_BUCKETS], "rows": rows, "total": len(alerts)}
+
+
 def overdue(sites: list[dict], today: dt.date, days: int) -> list[dict]:
     """Sites with no check for ``days`` or more (counted from when notify first knew a site never checked),
     the longest waiting first; each with ``since`` (a date) and ``waited`` (days)."""

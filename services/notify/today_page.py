@@ -68,6 +68,7 @@ def home():
         age=needs.age_words,
         escalation=lambda alert: needs.escalation_words(alert, now, tz),
         due_actions=due_actions,
+        grid=needs.by_age_and_severity(alerts, now.astimezone(tz).date()),
         due=lambda action: actions.due_words(action, now.astimezone(tz).date()),
         shown=needs.SHOWN,
         overdue_days=ctx().overdue_days,

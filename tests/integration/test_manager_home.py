@@ -79,6 +79,8 @@ def test_a_regional_manager_sees_their_region_most_pressing_first_and_never_a_wo
         f'href="/manager/alerts/{worry["_id"]}"' in waiting and "A quality checker raised an urgent concern" in waiting
     )
     assert "1 critical, 1 high" in waiting
+    grid = page[page.index("data-age-grid") : page.index('data-list="not-looked-at"')]
+    assert re.search(r"sev-critical\">critical</span></th>\s*<td[^>]*>1</td>", grid), "raised today: counted there"
     # Both escalate within a day unless acknowledged, the worry first (30 minutes).
     escalating = _list(page, "escalating")
     assert escalating.index(worry["_id"]) < escalating.index(safety["_id"])

@@ -73,3 +73,20 @@ def test_an_escalation_says_to_whom_and_when_in_the_services_own_time():
         "tomorrow at 02:00"
     )
     assert escalation_words({**alert, "escalate_at": summer - dt.timedelta(minutes=1)}, summer, london).endswith("now")
+
+
+def test_alerts_are_counted_by_how_serious_and_how_old():
+    from services.notify.today import by_age_and_severity
+
+    alerts = [
+        _alert(1, "critical", days=0),
+        _alert(2, "critical", days=9),
+        _alert(3, "high", days=2),
+        _alert(4, "high", days=3),
+        _alert(5, "high", days=7, status="acknowledged"),
+    ]
+    grid = by_age_and_severity(alerts, TODAY)
+    rows = {r["severity"]: r["counts"] for r in grid["rows"]}
+    assert grid["ages"] == ["today", "1 to 2 days", "3 to 7 days", "more than a week"]
+    assert rows["critical"] == [1, 0, 0, 1] and rows["high"] == [0, 1, 2, 0] and rows["info"] == [0, 0, 0, 0]
+    assert grid["total"] == 5
