@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 
 from qc import events, export, periods, web
 from services.notify import actions as rules
-from services.notify.context import ctx
+from services.notify.context import ctx, scope_query
 
 bp = Blueprint("notify_actions", __name__, url_prefix="/manager/actions")
 CSV_COLUMNS = ["site_id", "site", "about", "what", "owner", "due_on", "status", "done_words", "reason", "created_by"]
@@ -56,15 +56,6 @@ def _period(text: str | None) -> str | None:
         return None
 
 
-def _scope() -> dict:
-    principal = g.principal
-    if principal.role == "site_manager":
-        return {"site_id": principal.site_id}
-    if principal.role == "regional_manager":
-        return {"region_id": principal.region_id}
-    return {}
-
-
 @bp.get("/new")
 @web.require_manager_page
 def new():
@@ -81,7 +72,7 @@ def add():
 
 def _new_page():
     site, about = _site(request.values.get("site_id")), rules.About.parse(request.values.get("about"))
-    if site is None or about is None:
+    if site is None or about is None or not rules.is_known(about, ctx().settings):
         return render_template("alert_missing.html", what="action"), 404
     period = _period(request.values.get("period"))
     values, errors = {"what": "", "owner": "", "due_on": ""}, {}
@@ -108,7 +99,7 @@ def _new_page():
 @web.require_manager_page
 def listing():
     """The actions in the manager's scope: those to do first (soonest due), then the finished ones; or a CSV."""
-    query = _scope()
+    query = scope_query()
     if request.args.get("site_id"):
         site = _site(request.args["site_id"])
         if site is None:

@@ -149,6 +149,13 @@ def theme_labels(path) -> dict[str, str]:
     return {t.id: t.label for t in themes.load_themes(path)} | {themes.OTHER: themes.OTHER_LABEL}
 
 
+def is_known(about: About, settings) -> bool:
+    """A question of a question set, or a theme of deploy/themes.yaml: only those go on a board."""
+    if about.kind == "question":
+        return about.id in question_words.texts(settings.schemas_dir)
+    return about.id in theme_labels(settings.themes_path)
+
+
 def about_words(about: dict, settings) -> str:
     """What people said, as a manager reads it: the question answered "not good", or the theme not working."""
     if about["kind"] == "question":

@@ -114,6 +114,8 @@ def test_only_managers_of_the_site_see_or_change_its_actions(app, settings, db):
     site_manager = _client(app, settings, username="sm1", role="site_manager", region_id="R01", site_id="S0001")
     assert site_manager.get(f"/manager/actions/{action_id}").status_code == 200
     assert _client(app, settings, **RM1).get("/manager/actions/new?site_id=S0001&about=nonsense").status_code == 404
+    made_up = _client(app, settings, **RM1).get("/manager/actions/new?site_id=S0001&about=question:made-up")
+    assert made_up.status_code == 404, "only questions and themes people answer can go on a board"
     odd = _client(app, settings, **RM1).get("/manager/actions/new?site_id=S0001&about=theme:food&period=20x6-99")
     assert odd.status_code == 200 and "20x6-99" not in odd.get_data(as_text=True)  # not a period: left out
 
