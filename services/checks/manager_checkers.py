@@ -182,6 +182,7 @@ def _record_page(person: dict, site: dict, values: dict, errors: dict, status: i
         csrf=_csrf(),
         added=request.args.get("added") == "1",
         saved=request.args.get("saved") == "1",
+        restarted=request.args.get("restarted") == "1",
     ), status
 
 
@@ -231,6 +232,26 @@ def stop(checker_id: str):
     directory.log_link(checker_id, "stopped being a checker", g.principal.username, g.principal.role, 0)
     _publish(directory.person(checker_id) or changed, "checker stopped")
     return redirect(url_for(".record", checker_id=checker_id), code=303)
+
+
+@bp.post("/<checker_id>/restart")
+@web.require_manager_form
+def restart(checker_id: str):
+    """They are checking again: active once more (a new link is made on their links page); the stop is kept."""
+    found, refused = checker_in_scope(checker_id)
+    if refused:
+        return refused
+    person, _site = found
+    if not person.get("active", True):
+        record = dict(person.get("record") or {})
+        if record.get("stopped"):
+            record["past_stops"] = [*record.get("past_stops", []), record.pop("stopped")]
+        changed = {**person, "active": True, "record": record}
+        directory = _ctx().directory
+        directory.upsert("person", changed)
+        directory.log_link(checker_id, "checking again", g.principal.username, g.principal.role, 0)
+        _publish(directory.person(checker_id) or changed, "checker restarted")
+    return redirect(url_for(".record", checker_id=checker_id, restarted="1"), code=303)
 
 
 def _today():

@@ -558,6 +558,14 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         wrong_region=OTHER_REGION_PAGE,
         body={"reason": "Moved away"},
     ),
+    ("checks", "/manager/checkers/<checker_id>/restart", "POST"): Case(
+        "/manager/checkers/{fresh_checker}/restart",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
+    ),
     ("checks", "/manager/checkers/<checker_id>/links", "GET"): Case(
         "/manager/checkers/C3/links",
         "page",

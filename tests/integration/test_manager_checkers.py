@@ -139,8 +139,21 @@ def test_the_record_is_changed_paired_in_scope_and_a_stop_ends_every_link(world,
     assert any(e["data"]["id"] == "C1" and not e["data"]["active"] for e in published)
     after = client.get("/manager/checkers/C1").get_data(as_text=True)
     assert "Stopped being a checker on" in after and "Why: Moved away" in after and "data-record-form" not in after
+    # They come back: active again, the stop kept in their record, their old link still stopped.
+    back = client.post("/manager/checkers/C1/restart", data={"csrf_token": _csrf(page)})
+    assert back.status_code == 303
+    person = directory.person("C1")
+    assert person["active"] is True and person["record"]["past_stops"][0]["reason"] == "Moved away"
+    assert "stopped" not in person["record"] and directory.live_links("C1") == []
+    published = read_topic(
+        settings,
+        TOPICS["directory"],
+        lambda evs: [e["data"]["active"] for e in evs if e["data"]["id"] == "C1"][-1:] == [True],
+    )
+    assert [e["data"]["active"] for e in published if e["data"]["id"] == "C1"][-1] is True
     actions = [entry["action"] for entry in directory.link_log.find({"checker_id": "C1"}, sort=[("at", 1)])]
     assert actions[0] == "record changed" and "stopped being a checker" in actions and "deactivated" in actions
+    assert actions[-1] == "checking again"
 
 
 def test_managers_see_only_the_checkers_they_may_see(world, settings):
