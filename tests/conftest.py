@@ -109,3 +109,20 @@ def validate_all(raw_events: list[dict], schemas_dir) -> None:
     """Assert every event matches the envelope and its type's schema."""
     for event in raw_events:
         events.validate(event, schemas_dir=schemas_dir)
+
+
+def manager_client(app, settings: Settings, **principal):
+    """A test client of ``app`` signed in as a manager (their session cookie, as the sign-in page sets it)."""
+    from qc import auth, web
+
+    client = app.test_client()
+    token = auth.issue_manager_token(settings.secret_key, auth.Principal(**principal))
+    client.set_cookie(web.MANAGER_COOKIE, token)
+    return client
+
+
+def csrf_of(page) -> str:
+    """The CSRF token of the form on a page (a Flask test response)."""
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)

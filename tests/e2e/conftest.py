@@ -12,9 +12,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from qc.settings import ROOT
 from qc_tools.devstack import SERVICES
+from tests.conftest import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -155,3 +157,12 @@ def report(request):
             reporter.write_line(line)
 
     return write
+
+
+def sign_in_manager(driver, checks_url: str, manager: dict) -> None:
+    """Sign a manager in through the real sign-in page; they land on their home, "Needs you today"."""
+    driver.get(f"{checks_url}/manager/sign-in")
+    driver.find_element(By.ID, "username").send_keys(manager["username"])
+    driver.find_element(By.ID, "password").send_keys(manager["password"])
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: driver.current_url.endswith("/manager/today"), 10, "the manager's home after signing in")

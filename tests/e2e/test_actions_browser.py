@@ -14,7 +14,7 @@ import requests
 from selenium.webdriver.common.by import By
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.conftest import assert_accessible, sign_in_manager
 
 pytestmark = pytest.mark.e2e
 SITE = "S0001"  # in region R01 (rm-r01); other tests' checks there change nothing asserted here
@@ -48,11 +48,7 @@ def test_not_good_becomes_an_action_done_and_on_the_board(form_services, browser
     driver = browser_factory(javascript=True)
     driver.set_window_size(390, 844)
     manager = next(m for m in services["creds"]["managers"] if m["username"] == "rm-r01")
-    _loaded(driver, f"{services['url']}/manager/sign-in")
-    driver.find_element(By.ID, "username").send_keys(manager["username"])
-    driver.find_element(By.ID, "password").send_keys(manager["password"])
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: driver.current_url.endswith("/manager/today"), 10, "the home page")
+    sign_in_manager(driver, services["url"], manager)
 
     def make_action_link():
         _loaded(driver, f"{aggregate}/manager/sites/{SITE}")

@@ -8,7 +8,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import SCREENS, assert_accessible
+from tests.e2e.conftest import SCREENS, assert_accessible, sign_in_manager
 
 pytestmark = pytest.mark.e2e
 
@@ -42,11 +42,7 @@ def test_a_manager_stops_a_checkers_links_and_makes_a_new_one(form_services, bro
     phone = browser_factory(javascript=True)
     _open(phone, f"{services['url']}/s/{checker['token']}")
     manager = next(m for m in services["creds"]["managers"] if m.get("site_id") == "S0023")
-    _open(driver, f"{services['url']}/manager/sign-in")
-    driver.find_element(By.ID, "username").send_keys(manager["username"])
-    driver.find_element(By.ID, "password").send_keys(manager["password"])
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: "/manager" in driver.current_url and "sign-in" not in driver.current_url, 10, "signed in")
+    sign_in_manager(driver, services["url"], manager)
     _open(driver, f"{services['url']}/manager/checkers/{checker['checker_id']}/links")
     # At least the phone's link (each e2e module seeds the demo again, which adds a link per checker).
     assert driver.find_elements(By.CSS_SELECTOR, "[data-live-links] tbody tr")
@@ -96,11 +92,7 @@ def test_signing_out_warns_about_an_unsent_check_then_leaves_nothing_on_the_phon
 def test_a_manager_adds_a_checker_and_keeps_their_record_at_phone_size(form_services, browser_factory):
     services, driver = form_services, browser_factory(javascript=True)
     manager = next(m for m in services["creds"]["managers"] if m.get("site_id") == "S0024")
-    _open(driver, f"{services['url']}/manager/sign-in")
-    driver.find_element(By.ID, "username").send_keys(manager["username"])
-    driver.find_element(By.ID, "password").send_keys(manager["password"])
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: "/manager" in driver.current_url and "sign-in" not in driver.current_url, 10, "signed in")
+    sign_in_manager(driver, services["url"], manager)
     _open(driver, f"{services['url']}/manager/checkers")
     driver.find_element(By.CSS_SELECTOR, "a[data-add-checker]").click()
     wait_for(lambda: driver.current_url.endswith("/manager/checkers/new"), 10, "the form to add a checker")

@@ -11,10 +11,10 @@ import re
 
 import pytest
 
-from qc import auth, events, web
+from qc import events
 from services.notify import create_app
 from services.notify.knowledge import Knowledge
-from tests.conftest import wait_for
+from tests.conftest import csrf_of, manager_client, wait_for
 
 pytestmark = pytest.mark.integration
 RM1 = {"username": "rm1", "role": "regional_manager", "region_id": "R01"}
@@ -31,26 +31,23 @@ def app(settings, db):
     application.extensions["qc.close"]()
 
 
-def _client(app, settings, **principal):
-    client = app.test_client()
-    client.set_cookie(web.MANAGER_COOKIE, auth.issue_manager_token(settings.secret_key, auth.Principal(**principal)))
-    return client
-
-
-def _csrf(page) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-
-
 def _make(client, about="question:respect", due=None, **fields):
     new = f"/manager/actions/new?site_id=S0001&about={about}&period=2026-11"
     form = client.get(new)
     due = due or (events.now().date() + dt.timedelta(days=3)).isoformat()
-    body = {"csrf_token": _csrf(form), "site_id": "S0001", "about": about, "period": "2026-11", "due_on": due, **fields}
+    body = {
+        "csrf_token": csrf_of(form),
+        "site_id": "S0001",
+        "about": about,
+        "period": "2026-11",
+        "due_on": due,
+        **fields,
+    }
     return form, client.post("/manager/actions/new", data=body)
 
 
 def test_an_action_is_made_from_a_not_good_answer_and_followed_to_the_board(app, settings, db):
-    client = _client(app, settings, **RM1)
+    client = manager_client(app, settings, **RM1)
     form, refused = _make(client, due="2020-01-01")
     page = form.get_data(as_text=True)
     assert "Elm Court" in page and "“Not good” to “Do staff treat you with respect?”" in page
@@ -69,11 +66,11 @@ def test_an_action_is_made_from_a_not_good_answer_and_followed_to_the_board(app,
     due_list = re.search(r'data-list="actions-due">(.*?)</section>', home, re.S).group(1)
     assert action_id in due_list and "due in 3 days" in due_list
     page = client.get(f"/manager/actions/{action_id}")
-    no_words = client.post(f"/manager/actions/{action_id}", data={"csrf_token": _csrf(page), "status": "done"})
+    no_words = client.post(f"/manager/actions/{action_id}", data={"csrf_token": csrf_of(page), "status": "done"})
     assert no_words.status_code == 400 and "Write what was done" in no_words.get_data(as_text=True)
     done = client.post(
         f"/manager/actions/{action_id}",
-        data={"csrf_token": _csrf(page), "status": "done", "done_words": "Staff now knock and wait before going in."},
+        data={"csrf_token": csrf_of(page), "status": "done", "done_words": "Staff now knock and wait before going in."},
     )
     assert done.status_code == 303
     assert db["actions"].find_one({"_id": action_id})["status"] == "done"
@@ -85,14 +82,14 @@ def test_an_action_is_made_from_a_not_good_answer_and_followed_to_the_board(app,
 
 
 def test_a_theme_will_not_be_done_with_a_reason_and_the_csv_lists_every_action(app, settings, db):
-    client = _client(app, settings, **RM1)
+    client = manager_client(app, settings, **RM1)
     _form, made = _make(client, about="theme:food", what="Ask about a new menu", owner="Cook")
     action_id = made.headers["Location"].split("/")[-1].split("?")[0]
     page = client.get(f"/manager/actions/{action_id}")
     assert "Not working: Food and meals" in page.get_data(as_text=True)
     client.post(
         f"/manager/actions/{action_id}",
-        data={"csrf_token": _csrf(page), "status": "wont_do", "reason": "The menu is set by the dietitian."},
+        data={"csrf_token": csrf_of(page), "status": "wont_do", "reason": "The menu is set by the dietitian."},
     )
     board = client.get("/sites/S0001/board").get_data(as_text=True)
     assert "You said this is not working: food and meals." in board
@@ -104,19 +101,20 @@ def test_a_theme_will_not_be_done_with_a_reason_and_the_csv_lists_every_action(a
 
 
 def test_only_managers_of_the_site_see_or_change_its_actions(app, settings, db):
-    _form, made = _make(_client(app, settings, **RM1), what="Fix the lift", owner="Estates")
+    _form, made = _make(manager_client(app, settings, **RM1), what="Fix the lift", owner="Estates")
     action_id = made.headers["Location"].split("/")[-1].split("?")[0]
-    other = _client(app, settings, **RM2)
+    other = manager_client(app, settings, **RM2)
     assert other.get(f"/manager/actions/{action_id}").status_code == 404
     assert other.get("/manager/actions/new?site_id=S0001&about=question:respect").status_code == 404
     assert action_id not in other.get("/manager/actions").get_data(as_text=True)
     assert action_id not in other.get("/manager/today").get_data(as_text=True)
-    site_manager = _client(app, settings, username="sm1", role="site_manager", region_id="R01", site_id="S0001")
+    site_manager = manager_client(app, settings, username="sm1", role="site_manager", region_id="R01", site_id="S0001")
     assert site_manager.get(f"/manager/actions/{action_id}").status_code == 200
-    assert _client(app, settings, **RM1).get("/manager/actions/new?site_id=S0001&about=nonsense").status_code == 404
-    made_up = _client(app, settings, **RM1).get("/manager/actions/new?site_id=S0001&about=question:made-up")
+    ours = manager_client(app, settings, **RM1)
+    assert ours.get("/manager/actions/new?site_id=S0001&about=nonsense").status_code == 404
+    made_up = ours.get("/manager/actions/new?site_id=S0001&about=question:made-up")
     assert made_up.status_code == 404, "only questions and themes people answer can go on a board"
-    odd = _client(app, settings, **RM1).get("/manager/actions/new?site_id=S0001&about=theme:food&period=20x6-99")
+    odd = ours.get("/manager/actions/new?site_id=S0001&about=theme:food&period=20x6-99")
     assert odd.status_code == 200 and "20x6-99" not in odd.get_data(as_text=True)  # not a period: left out
 
 

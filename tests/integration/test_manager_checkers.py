@@ -7,10 +7,9 @@ import re
 
 import pytest
 
-from qc import auth, web
 from qc.settings import TOPICS
 from services.checks.directory import Directory
-from tests.conftest import read_topic
+from tests.conftest import csrf_of, manager_client, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -26,27 +25,17 @@ def world(checks_app):
     return checks_app, directory
 
 
-def _client(app, settings, **principal):
-    client = app.test_client()
-    client.set_cookie(web.MANAGER_COOKIE, auth.issue_manager_token(settings.secret_key, auth.Principal(**principal)))
-    return client
-
-
-def _csrf(page) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-
-
 RM1 = {"username": "rm1", "role": "regional_manager", "region_id": "R01"}
 SM1 = {"username": "sm1", "role": "site_manager", "region_id": "R01", "site_id": "S0001"}
 
 
 def test_a_regional_manager_adds_a_checker_who_is_published_and_can_be_given_a_link(world, settings):
     app, directory = world
-    client = _client(app, settings, **RM1)
+    client = manager_client(app, settings, **RM1)
     form = client.get("/manager/checkers/new")
     page = form.get_data(as_text=True)
     assert "Oak House" in page and "Elm Court" in page and "Far Away" not in page  # their region's services only
-    refused = client.post("/manager/checkers/new", data={"csrf_token": _csrf(form), "consent": "yes", "site_id": ""})
+    refused = client.post("/manager/checkers/new", data={"csrf_token": csrf_of(form), "consent": "yes", "site_id": ""})
     text = refused.get_data(as_text=True)
     assert refused.status_code == 400 and "There is a problem" in text
     for words in (
@@ -58,7 +47,7 @@ def test_a_regional_manager_adds_a_checker_who_is_published_and_can_be_given_a_l
     added = client.post(
         "/manager/checkers/new",
         data={
-            "csrf_token": _csrf(form),
+            "csrf_token": csrf_of(form),
             "site_id": "S0002",
             "name": "Sam",
             "consent": "yes",
@@ -89,7 +78,7 @@ def test_a_regional_manager_adds_a_checker_who_is_published_and_can_be_given_a_l
     course = {"date": "2026-11-03", "kind": "training", "hours": "2", "title": "Induction: what a quality checker does"}
     assert (
         client.post(
-            f"/manager/checkers/{checker_id}/contributions", data={"csrf_token": _csrf(entries), **course}
+            f"/manager/checkers/{checker_id}/contributions", data={"csrf_token": csrf_of(entries), **course}
         ).status_code
         == 303
     )
@@ -101,16 +90,16 @@ def test_a_regional_manager_adds_a_checker_who_is_published_and_can_be_given_a_l
 
 def test_the_record_is_changed_paired_in_scope_and_a_stop_ends_every_link(world, settings):
     app, directory = world
-    client = _client(app, settings, **RM1)
+    client = manager_client(app, settings, **RM1)
     page = client.get("/manager/checkers/C1")
     text = page.get_data(as_text=True)
     assert "Not recorded yet" in text and 'value="C2"' in text and 'value="C9"' not in text  # pair within reach
-    wrong = client.post("/manager/checkers/C1", data={"csrf_token": _csrf(page), "name": "C", "paired_with": "C9"})
+    wrong = client.post("/manager/checkers/C1", data={"csrf_token": csrf_of(page), "name": "C", "paired_with": "C9"})
     assert wrong.status_code == 400 and "Choose a checker from the list, or nobody." in wrong.get_data(as_text=True)
     saved = client.post(
         "/manager/checkers/C1",
         data={
-            "csrf_token": _csrf(page),
+            "csrf_token": csrf_of(page),
             "name": "Cal",
             "consent": "not_yet",
             "paired_with": "C2",
@@ -122,16 +111,16 @@ def test_the_record_is_changed_paired_in_scope_and_a_stop_ends_every_link(world,
     assert person["name"] == "Cal" and person["record"]["paired_with"] == "C2"
     assert person["supporter_email"] is None and person["record"]["supporter"]["contact"] == "07700 900123"
     assert directory.live_links("C1"), "the fixture's link works until the checker stops"
-    no_reason = client.post("/manager/checkers/C1/stop", data={"csrf_token": _csrf(page), "reason": " "})
+    no_reason = client.post("/manager/checkers/C1/stop", data={"csrf_token": csrf_of(page), "reason": " "})
     assert no_reason.status_code == 400 and "Write why they are stopping" in no_reason.get_data(as_text=True)
     assert directory.person("C1")["active"] is True
-    stopped = client.post("/manager/checkers/C1/stop", data={"csrf_token": _csrf(page), "reason": "Moved away"})
+    stopped = client.post("/manager/checkers/C1/stop", data={"csrf_token": csrf_of(page), "reason": "Moved away"})
     assert stopped.status_code == 303
     person = directory.person("C1")
     assert person["active"] is False and person["record"]["stopped"]["reason"] == "Moved away"
     assert directory.live_links("C1") == [], "every link stopped at once"
     assert app.test_client().get(f"/s/{app.token}").status_code == 404, "the old link no longer signs in"
-    again = client.post("/manager/checkers/C1/stop", data={"csrf_token": _csrf(page), "reason": "Moved away"})
+    again = client.post("/manager/checkers/C1/stop", data={"csrf_token": csrf_of(page), "reason": "Moved away"})
     assert again.status_code == 303, "a second press shows the page that says so"
     published = read_topic(
         settings, TOPICS["directory"], lambda evs: any(e["data"]["id"] == "C1" and not e["data"]["active"] for e in evs)
@@ -140,7 +129,7 @@ def test_the_record_is_changed_paired_in_scope_and_a_stop_ends_every_link(world,
     after = client.get("/manager/checkers/C1").get_data(as_text=True)
     assert "Stopped being a checker on" in after and "Why: Moved away" in after and "data-record-form" not in after
     # They come back: active again, the stop kept in their record, their old link still stopped.
-    back = client.post("/manager/checkers/C1/restart", data={"csrf_token": _csrf(page)})
+    back = client.post("/manager/checkers/C1/restart", data={"csrf_token": csrf_of(page)})
     assert back.status_code == 303
     person = directory.person("C1")
     assert person["active"] is True and person["record"]["past_stops"][0]["reason"] == "Moved away"
@@ -158,25 +147,25 @@ def test_the_record_is_changed_paired_in_scope_and_a_stop_ends_every_link(world,
 
 def test_managers_see_only_the_checkers_they_may_see(world, settings):
     app, _directory = world
-    site_manager = _client(app, settings, **SM1)
+    site_manager = manager_client(app, settings, **SM1)
     assert site_manager.get("/manager/checkers/C1").status_code == 200
     assert site_manager.get("/manager/checkers/C2").status_code == 403  # another service
     form = site_manager.get("/manager/checkers/new").get_data(as_text=True)
     assert "Oak House" in form and "Elm Court" not in form
-    other = _client(app, settings, username="rm2", role="regional_manager", region_id="R02")
+    other = manager_client(app, settings, username="rm2", role="regional_manager", region_id="R02")
     assert other.get("/manager/checkers/C1").status_code == 403
     assert other.get("/manager/checkers/no-such").status_code == 404
-    lead = _client(app, settings, username="ad", role="org_admin")
+    lead = manager_client(app, settings, username="ad", role="org_admin")
     assert lead.get("/manager/checkers/new").status_code == 303  # choose a region first
     assert "Far Away" in lead.get("/manager/checkers/new?region_id=R02").get_data(as_text=True)
 
 
 def test_the_same_form_sent_twice_adds_one_checker_and_a_re_import_keeps_the_record(world, settings):
     app, directory = world
-    client = _client(app, settings, **RM1)
+    client = manager_client(app, settings, **RM1)
     form = client.get("/manager/checkers/new")
     form_id = re.search(r'name="form_id" value="([0-9a-f]+)"', form.get_data(as_text=True)).group(1)
-    body = {"csrf_token": _csrf(form), "form_id": form_id, "site_id": "S0002", "name": "Ali", "consent": "not_yet"}
+    body = {"csrf_token": csrf_of(form), "form_id": form_id, "site_id": "S0002", "name": "Ali", "consent": "not_yet"}
     first, second = client.post("/manager/checkers/new", data=body), client.post("/manager/checkers/new", data=body)
     assert first.headers["Location"] == second.headers["Location"]
     assert directory.people.count_documents({"name": "Ali"}) == 1
@@ -186,14 +175,14 @@ def test_the_same_form_sent_twice_adds_one_checker_and_a_re_import_keeps_the_rec
     page = client.get(f"/manager/checkers/{checker_id}")
     client.post(
         f"/manager/checkers/{checker_id}",
-        data={"csrf_token": _csrf(page), "name": "Ali", "consent": "not_yet", "paired_with": "C1"},
+        data={"csrf_token": csrf_of(page), "name": "Ali", "consent": "not_yet", "paired_with": "C1"},
     )
-    site_manager = _client(app, settings, username="sm2", role="site_manager", region_id="R01", site_id="S0002")
+    site_manager = manager_client(app, settings, username="sm2", role="site_manager", region_id="R01", site_id="S0002")
     theirs = site_manager.get(f"/manager/checkers/{checker_id}")
     assert "(as kept so far)" in theirs.get_data(as_text=True)
     kept = site_manager.post(
         f"/manager/checkers/{checker_id}",
-        data={"csrf_token": _csrf(theirs), "name": "Ali B", "consent": "not_yet", "paired_with": "C1"},
+        data={"csrf_token": csrf_of(theirs), "name": "Ali B", "consent": "not_yet", "paired_with": "C1"},
     )
     assert kept.status_code == 303 and directory.person(checker_id)["record"]["paired_with"] == "C1"
     # The directory import (qc import) replaces people whole: what managers wrote here stays.

@@ -9,8 +9,9 @@ import re
 
 import pytest
 
-from qc import auth, events, web
+from qc import events
 from services.notify import create_app
+from tests.conftest import manager_client
 from tests.integration.test_notify import _handler
 from tests.integration.test_workers import _deliveries, _validated
 
@@ -53,9 +54,7 @@ def world(db, settings, publisher):
 
 
 def _page(app, settings, **principal) -> str:
-    client = app.test_client()
-    client.set_cookie(web.MANAGER_COOKIE, auth.issue_manager_token(settings.secret_key, auth.Principal(**principal)))
-    response = client.get("/manager/today")
+    response = manager_client(app, settings, **principal).get("/manager/today")
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
