@@ -43,18 +43,12 @@ def home():
     alerts = ctx().store.waiting(scope_query())  # all of them: the oldest are the most pressing
     sites = _sites_in_scope()
     now, tz = events.now(), ZoneInfo(settings.timezone)
+    today = now.astimezone(tz).date()  # the service's own day, for every list on the page
     lists = needs.needs_you(
-        alerts,
-        sites,
-        _sites_with_an_active_checker({s["_id"] for s in sites}),
-        now,
-        now.astimezone(tz).date(),
-        ctx().overdue_days,
+        alerts, sites, _sites_with_an_active_checker({s["_id"] for s in sites}), now, today, ctx().overdue_days
     )
     still_open = {**scope_query(), "status": {"$in": list(actions.OPEN_STATES)}}
-    due_actions = actions.needing_attention(
-        actions.Actions(ctx().store.alerts.database).in_scope(still_open), now.astimezone(tz).date()
-    )
+    due_actions = actions.needing_attention(actions.Actions(ctx().store.alerts.database).in_scope(still_open), today)
     names = {s["_id"]: s.get("name") or s["_id"] for s in sites}
     missing = {a["site_id"] for a in (*alerts, *due_actions)} - set(names)
     if missing:  # alerts about a site no longer active still name it
@@ -68,8 +62,8 @@ def home():
         age=needs.age_words,
         escalation=lambda alert: needs.escalation_words(alert, now, tz),
         due_actions=due_actions,
-        grid=needs.by_age_and_severity(alerts, now.astimezone(tz).date()),
-        due=lambda action: actions.due_words(action, now.astimezone(tz).date()),
+        grid=needs.by_age_and_severity(alerts, today),
+        due=lambda action: actions.due_words(action, today),
         shown=needs.SHOWN,
         overdue_days=ctx().overdue_days,
         aggregate_url=settings.aggregate_public_url.rstrip("/"),
