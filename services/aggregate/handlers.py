@@ -144,6 +144,24 @@ def add_fact(doc: dict, fact: dict) -> bool:
     if fact["_id"] in doc["fact_ids"]:
         return False
     doc["fact_ids"].append(fact["_id"])
+    _count(doc, fact)
+    return True
+
+
+def add_to_sum(doc: dict, fact: dict, *, first_of_site: bool) -> None:
+    """Count a fact that one of its site roll-ups has just counted into a region or organisation sum.
+
+    Site roll-ups only ever gain facts, so a sum kept this way gives what
+    ``region_rollup`` (and ``org_rollup``) give from the site roll-ups, without
+    holding them: ``first_of_site`` says the site had no check in the period
+    before (its ``sites_checked``). The caller adds each fact once, only when
+    ``add_fact`` counted it.
+    """
+    doc["sites_checked"] += 1 if first_of_site else 0
+    _count(doc, fact)
+
+
+def _count(doc: dict, fact: dict) -> None:
     doc["checks"] += 1
     for question_id, score in fact["scores"].items():
         counts = doc["questions"].setdefault(question_id, _empty_counts())
@@ -157,7 +175,6 @@ def add_fact(doc: dict, fact: dict) -> bool:
     latest = doc["latest_received_at"]
     doc["latest_received_at"] = max(latest or fact["received_at"], fact["received_at"])
     _finish(doc)
-    return True
 
 
 def region_rollup(region_id: str, period: str, site_rollups: list[dict]) -> dict:

@@ -9,12 +9,14 @@ a fact met again (a redelivery after a crash, a replay) is not counted twice.
 A roll-up not held is read by ``_id``; one stored before roll-ups kept their
 ``fact_ids`` is rebuilt once from its facts.
 
-Region and organisation sums need every site's roll-up. When this member
-owns every partition (the default: one aggregation worker; and a replay),
-nobody else writes site roll-ups, so the sums are kept here too: a region's
-site roll-ups are read once per period with one indexed query, then kept
-current with this member's own writes. When the group is shared, the sums
-are computed from the database as before (``RollupStore.recompute_sums``).
+Region and organisation sums: when this member owns every partition (the
+default: one aggregation worker; and a replay), nobody else writes site
+roll-ups, so the sums are kept here too, as sums: each fact a site roll-up
+newly counts is added to its region's and the organisation's sum
+(``handlers.add_to_sum``), so a sum costs one small document in memory,
+not its 125 site roll-ups. A sum not held is computed once from the stored
+roll-ups (one indexed query). When the group is shared, the sums are
+computed from the database every time (``RollupStore.recompute_sums``).
 
 Everything here is a cache of what is stored: dropped on a rebalance or a
 replay switch-over, bounded (least recently used first out), and rebuilt
@@ -26,11 +28,12 @@ from __future__ import annotations
 from collections import OrderedDict
 
 # Bounds measured against the 150 MiB a worker may use (docs/benchmarks.md): a site roll-up held
-# costs about 5 KiB of Python objects. The working set is the current week, month and quarter of
-# 1,500 sites (4,500) and their regions' (12 x 3), with room for the period just ended.
+# costs about 5 KiB of Python objects, a sum about 2 KiB. The working set is the current week, month
+# and quarter of 1,500 sites (4,500) and their regions' (12 x 3), with room for the periods just
+# ended; a replay of a year walks through its periods in order.
 SITE_ROLLUPS_HELD = 6_000
-REGION_PERIODS_HELD = 40
-ORG_PERIODS_HELD = 12
+REGION_PERIODS_HELD = 400
+ORG_PERIODS_HELD = 40
 
 
 class _Lru(OrderedDict):
@@ -53,21 +56,24 @@ class _Lru(OrderedDict):
 
 
 class OpenRollups:
-    """Site roll-ups by id; site roll-ups by (region, period); region roll-ups by period."""
+    """Site roll-ups by id; region sums by (region, period); organisation sums by period."""
 
     def __init__(self):
         # A site roll-up let go makes its period no longer "all held" (``period_is_new``).
         self.sites: _Lru = _Lru(SITE_ROLLUPS_HELD, on_evict=lambda _id, doc: self.new_periods.pop(doc["period"], None))
-        self.regions: _Lru = _Lru(REGION_PERIODS_HELD)  # (region, period) -> {site_id: site roll-up}
-        self.org: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> {region_id: region roll-up}
+        self.regions: _Lru = _Lru(REGION_PERIODS_HELD)  # (region, period) -> region roll-up
+        self.org: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> organisation roll-up
         self.new_periods: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> True when no site roll-up was stored at first look
 
     def clear(self) -> None:
         """Forget everything (partitions moved, or a replay replaced the stored roll-ups)."""
         self.sites.clear()
+        self.clear_sums()
+        self.new_periods.clear()
+
+    def clear_sums(self) -> None:
         self.regions.clear()
         self.org.clear()
-        self.new_periods.clear()
 
     def period_is_new(self, period: str, store) -> bool:
         """True when no site roll-up of ``period`` was stored when first asked (since then, every one is held here).
@@ -88,27 +94,26 @@ class OpenRollups:
         return self.sites.touch(rollup_id)
 
     def hold_site(self, doc: dict) -> None:
-        """Hold a site roll-up (read, or just written), and keep its region's sums current if they are held."""
         self.sites.touch(doc["_id"], doc)
-        members = self.regions.get((doc["region_id"], doc["period"]))
-        if members is not None:
-            members[doc["site_id"]] = doc
 
     def forget_site(self, rollup_id: str) -> None:
         self.sites.pop(rollup_id, None)
         self.new_periods.clear()  # a conflict: someone else writes here after all
 
-    def region_members(self, region_id: str, period: str) -> dict | None:
-        """The site roll-ups of a region and period if held, else None."""
+    def region_sum(self, region_id: str, period: str) -> dict | None:
+        """The region's roll-up for a period if held, else None."""
         key = (region_id, period)
         return self.regions.touch(key) if key in self.regions else None
 
-    def hold_region_members(self, region_id: str, period: str, docs: list[dict]) -> dict:
-        members = {d["site_id"]: self.sites.get(d["_id"], d) for d in docs}
-        return self.regions.touch((region_id, period), members)
+    def hold_region_sum(self, doc: dict) -> dict:
+        return self.regions.touch((doc["region_id"], doc["period"]), doc)
 
-    def org_members(self, period: str) -> dict | None:
+    def region_sums_of(self, period: str) -> list[dict]:
+        """Every region sum held for a period (fresher than what is stored, or the same)."""
+        return [doc for (_region, held_period), doc in self.regions.items() if held_period == period]
+
+    def org_sum(self, period: str) -> dict | None:
         return self.org.touch(period) if period in self.org else None
 
-    def hold_org_members(self, period: str, docs: list[dict]) -> dict:
-        return self.org.touch(period, {d["region_id"]: d for d in docs})
+    def hold_org_sum(self, doc: dict) -> dict:
+        return self.org.touch(doc["period"], doc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 
 from qc import events, metrics, runner
 from qc.handler import Delivery, Handler
@@ -99,15 +100,21 @@ class AggregateHandler(Handler):
             return []
         now = events.now()
         keys = handlers.affected_keys(facts)
+        region_keys = {(region, period) for _site, region, period in keys}
+        # Sums held before these facts are counted take them by addition; the others are read after the sites' write.
+        held = self._held_sums(region_keys) if self.sole_writer else None
         sites, fresh, rebuilt = self._site_rollups(keys)
         # What each counts as stored now: the guard of its write (a recounted one's stored figure).
         counted = {rollup_id: rebuilt.get(rollup_id, doc["checks"]) for rollup_id, doc in sites.items()}
         dirty = set(rebuilt)
+        newly = []  # (fact, period, whether it is its site's first check in the period): what the sums add
         for fact in facts:
             for period in fact["periods"].values():
                 rollup_id = f"site:{fact['site_id']}:{period}"
+                first = sites[rollup_id]["checks"] == 0
                 if handlers.add_fact(sites[rollup_id], fact):
                     dirty.add(rollup_id)
+                    newly.append((fact, period, first))
         for rollup_id in dirty:
             sites[rollup_id]["updated_at"] = now
         conflicts = self.store.write_sites(
@@ -122,14 +129,23 @@ class AggregateHandler(Handler):
             sites.update(self.store.read_site_rollups(sorted(conflicts)))
         site_rollups = [sites[i] for i in sorted(sites)]
         self._announce(site_rollups)  # a site's own figures need not wait for its region's
-        region_keys = {(region, period) for _site, region, period in keys}
-        sums = self._sums_held(region_keys, now) if self.sole_writer and not conflicts else None
+        if rebuilt and held is not None:
+            # A recount changed figures no added fact accounts for: read those regions' sums again.
+            for region, period in rebuilt_regions(sites, rebuilt):
+                held[0].pop((region, period), None)
+                held[1].pop(period, None)
+        sums = self._sums_held(region_keys, held, newly, now) if held is not None and not conflicts else None
         if sums is None:
-            self.open.regions.clear()
-            self.open.org.clear()
+            self.open.clear_sums()
             sums = self.store.recompute_sums(region_keys, now)
         self._announce(sums)
         return site_rollups + sums
+
+    def _held_sums(self, region_keys) -> tuple[dict, dict]:
+        """The region sums (by key) and organisation sums (by period) held now, for these keys."""
+        regions = {key: doc for key in region_keys if (doc := self.open.region_sum(*key)) is not None}
+        orgs = {p: doc for p in {p for _r, p in region_keys} if (doc := self.open.org_sum(p)) is not None}
+        return regions, orgs
 
     def _site_rollups(self, keys) -> tuple[dict[str, dict], set[str], dict[str, int]]:
         """The site roll-ups for these keys (held, read by ``_id``, or new); the new ones' ids; the recounted ones'
@@ -156,27 +172,40 @@ class AggregateHandler(Handler):
                 self.open.hold_site(stored[rollup_id])
         return batch, fresh, rebuilt
 
-    def _sums_held(self, region_keys, now) -> list[dict] | None:
-        """Region and organisation roll-ups summed from what is held (this member writes every site)."""
+    def _sums_held(self, region_keys, held: tuple[dict, dict], newly: list[tuple], now) -> list[dict] | None:
+        """Region and organisation roll-ups kept here as sums (this member writes every site); those stored.
+
+        A sum held before this batch adds the facts its sites newly counted; one
+        not held is summed from the stored roll-ups, which include them by now.
+        """
+        held_regions, held_orgs = held
+        by_region, by_period = defaultdict(list), defaultdict(list)
+        for fact, period, first in newly:
+            by_region[(fact["region_id"], period)].append((fact, first))
+            by_period[period].append((fact, first))
         regions = []
         for region, period in sorted(region_keys):
-            members = self.open.region_members(region, period)
-            if members is None:
-                members = self.open.hold_region_members(region, period, self.store.region_members(region, period))
-            doc = handlers.region_rollup(region, period, list(members.values()))
+            doc = held_regions.get((region, period))
+            if doc is None:
+                doc = handlers.region_rollup(region, period, self.store.region_members(region, period))
+            else:
+                for fact, first in by_region[(region, period)]:
+                    handlers.add_to_sum(doc, fact, first_of_site=first)
             doc["updated_at"] = now
-            regions.append(doc)
+            regions.append(self.open.hold_region_sum(doc))
         orgs = []
         for period in sorted({period for _region, period in region_keys}):
-            members = self.open.org_members(period)
-            if members is None:
-                members = self.open.hold_org_members(period, self.store.org_members(period))
-            for doc in regions:
-                if doc["period"] == period:
-                    members[doc["region_id"]] = doc
-            org = handlers.org_rollup(period, list(members.values()))
-            org["updated_at"] = now
-            orgs.append(org)
+            doc = held_orgs.get(period)
+            if doc is None:
+                # The stored region roll-ups, with the ones held here (as fresh, or fresher) in their place.
+                members = {d["region_id"]: d for d in self.store.org_members(period)}
+                members.update((d["region_id"], d) for d in self.open.region_sums_of(period))
+                doc = handlers.org_rollup(period, list(members.values()))
+            else:
+                for fact, first in by_period[period]:
+                    handlers.add_to_sum(doc, fact, first_of_site=first)
+            doc["updated_at"] = now
+            orgs.append(self.open.hold_org_sum(doc))
         stored = self.store.write_sums(regions + orgs)
         if len(stored) < len(regions) + len(orgs):
             return None  # someone else wrote later sums: this member is not alone after all; sum from the database
@@ -187,6 +216,11 @@ class AggregateHandler(Handler):
         for rollup in rollups if self.publisher else []:
             key = rollup["site_id"] or rollup["region_id"] or "org"
             self.publisher.send(TOPICS["rollups"], key, rollup_event(rollup))
+
+
+def rebuilt_regions(sites: dict[str, dict], rebuilt: dict[str, int]) -> set[tuple[str, str]]:
+    """The (region, period) of site roll-ups recounted from their facts."""
+    return {(sites[i]["region_id"], sites[i]["period"]) for i in rebuilt if i in sites}
 
 
 def rollup_event(rollup: dict) -> dict:

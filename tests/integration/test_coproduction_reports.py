@@ -267,6 +267,18 @@ def test_filing_who_answered_twice_counts_nobody_twice(world, settings):
     assert set(stored) == {"_id", "site_id", "month", "questions"} and stored["_id"] not in ("c1", "c2", "c3")
 
 
+def test_a_question_answered_later_in_the_month_is_filed_though_the_person_was_filed_already(world, settings):
+    """The worker remembers whom it filed (no write for a check that answers the same questions again),
+    but a question the same person answers for the first time that month still counts them."""
+    handler = AggregateHandler(world["store"], world["directory"], publisher=None)
+    handler.handle(_deliveries(_check("S5", "2026-11-02", "c9", {"listened-to": 3, "respect": None})))
+    handler.handle(_deliveries(_check("S5", "2026-11-03", "c9", {"listened-to": 2, "respect": None})))
+    assert handler.answerers.people("S5", _months("2026-11")).get(("2026-11", "respect")) is None
+    handler.handle(_deliveries(_check("S5", "2026-11-09", "c9", {"listened-to": 2, "respect": 1})))
+    people = handler.answerers.people("S5", _months("2026-11"))
+    assert people[("2026-11", "respect")] == 1 and people[("2026-11", "listened-to")] == 1
+
+
 @pytest.mark.parametrize(
     "who,url,status",
     [

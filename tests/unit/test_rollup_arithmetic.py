@@ -140,6 +140,34 @@ def test_facts_added_one_by_one_in_any_order_and_again_count_as_a_recount_does()
         assert sorted(doc["fact_ids"]) == sorted(recount["fact_ids"])
 
 
+def test_sums_grown_a_fact_at_a_time_are_the_sums_of_their_site_rollups():
+    """The worker keeps region and organisation sums by adding the facts its site roll-ups newly count
+    (redeliveries are not added): the figures are what summing the site roll-ups gives."""
+    facts = [handlers.fact_from_validated(s) for s in _generated(300, seed=5)]
+    for fact in facts[::7]:
+        fact["confidence"] = 2  # some asked "Do you think things will get better here?"
+    rng = random.Random(9)
+    arrivals = facts + rng.sample(facts, 50)
+    rng.shuffle(arrivals)
+    sites, regions, orgs = {}, {}, {}
+    for fact in arrivals:
+        for period in fact["periods"].values():
+            key = (fact["site_id"], fact["region_id"], period)
+            site = sites.setdefault(key, handlers.empty_site_rollup(*key))
+            first = site["checks"] == 0
+            if handlers.add_fact(site, fact):
+                region = regions.setdefault((key[1], period), handlers.region_rollup(key[1], period, []))
+                handlers.add_to_sum(region, fact, first_of_site=first)
+                handlers.add_to_sum(orgs.setdefault(period, handlers.org_rollup(period, [])), fact, first_of_site=first)
+    for (region_id, period), doc in regions.items():
+        members = [d for (_s, r, p), d in sites.items() if r == region_id and p == period]
+        assert doc == handlers.region_rollup(region_id, period, members)
+    for period, doc in orgs.items():
+        members = [d for (r, p), d in regions.items() if p == period]
+        assert doc == handlers.org_rollup(period, members)
+    assert sum(d["checks"] for d in orgs.values()) == len(facts) * 3  # each fact once in its week, month, quarter
+
+
 def test_an_empty_period_has_no_score_rather_than_zero():
     rollup = handlers.site_rollup("S0001", "R01", "2026-11", [])
     assert rollup["checks"] == 0 and rollup["score"] is None and rollup["share_good"] is None
