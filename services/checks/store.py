@@ -1,9 +1,8 @@
-"""checks' record of every submission: accepted, then validated or rejected.
+"""checks' record of every submission: claimed by intake before its event is sent, then validated or rejected.
 
-Intake and the validator may write a submission in either order (the
-validator can be faster than intake's own write after the broker's ack), so
-both upsert, and each only sets the fields it owns.
-"""
+The validator decides a claimed record with a guarded update, and inserts the
+whole record where nobody claimed one (a replay of the log); each writer sets
+only the fields it owns."""
 
 from __future__ import annotations
 
@@ -14,10 +13,10 @@ import time
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from qc import events
-from qc.mongo import GroupInsert, find_in, update_and_read
+from qc.mongo import DUPLICATE_KEY, GroupInsert, find_in, update_and_read
 from services.checks import outbox
 
 log = logging.getLogger(__name__)
@@ -170,65 +169,46 @@ class Submissions:
 
     def record_decision(self, received: dict, status: str, reasons: list, region_id) -> dict:
         """Store the validator's decision once; a repeat returns the first one."""
-        on_insert = {f: received[f] for f in _INTAKE_FIELDS}
-        on_insert.update(responses=[])
-        try:
-            self.collection.update_one(
-                # Matches only an undecided record, so a redelivery cannot
-                # overwrite the first decision: its upsert hits the unique _id.
-                {"_id": received["submission_id"], "decided_at": {"$exists": False}},
-                {
-                    "$set": {
-                        "status": status,
-                        "reasons": reasons,
-                        "region_id": region_id,
-                        "decided_at": events.now(),
-                    },
-                    "$setOnInsert": on_insert,
-                },
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            pass  # decided before: that decision stands
+        # A lost race (decided before) hits the unique _id: that decision stands.
+        _duplicates(self.collection, [_decision_update(received, status, reasons, region_id, events.now())])
         # Read back rather than find_one_and_update: see qc.mongo.update_and_read.
         return self.get(received["submission_id"])
 
     def decided(self, submission_ids: list[str]) -> dict[str, dict]:
         """The records among these that already hold a decision, by id (one query for a batch)."""
-        decided = find_in(self.collection, "_id", submission_ids, {"decided_at": {"$exists": True}}, {"event": 0})
-        return {d["_id"]: d for d in decided}
+        return {i: d for i, d in self.records(submission_ids).items() if "decided_at" in d}
 
-    def record_decisions(self, decisions: list[tuple[dict, str, list, str | None]]) -> dict[str, dict]:
-        """Store a batch of (received, status, reasons, region_id) in one unordered bulk write; records by id.
+    def records(self, submission_ids: list[str]) -> dict[str, dict]:
+        """The records among these, decided or not, by id (a query per hundred)."""
+        return {d["_id"]: d for d in find_in(self.collection, "_id", submission_ids, projection={"event": 0})}
+
+    def record_decisions(
+        self, decisions: list[tuple[dict, str, list, str | None]], stored: set[str] | None = None
+    ) -> dict[str, dict]:
+        """Store a batch of (received, status, reasons, region_id) in unordered bulk writes; records by id.
 
         The same rule as ``record_decision``: the first decision stands. One
-        that lost a race (its upsert hit the unique _id of a record decided
+        that lost a race (its write hit the unique _id of a record decided
         meanwhile) is read back, so its first decision is what is returned.
+        ``stored``: the ids known to have a record (intake's claim): theirs is a
+        guarded update; the others (a replay of the log) are inserted whole, a
+        quarter of the cost on SecantusDB. None: any of them may have one.
         """
         now = events.now()
-        ops, records = [], {}
-        for received, status, reasons, region_id in decisions:
-            on_insert = {f: received[f] for f in _INTAKE_FIELDS}
-            on_insert.update(responses=[])
+        updates, inserts, records = [], [], {}
+        for index, (received, status, reasons, region_id) in enumerate(decisions):
             decision = {"status": status, "reasons": reasons, "region_id": region_id, "decided_at": now}
-            ops.append(
-                UpdateOne(
-                    {"_id": received["submission_id"], "decided_at": {"$exists": False}},
-                    {"$set": decision, "$setOnInsert": on_insert},
-                    upsert=True,
-                )
-            )
             records[received["submission_id"]] = {"_id": received["submission_id"], **decision}
-        if not ops:
-            return records
-        lost = []
-        try:
-            self.collection.bulk_write(ops, ordered=False)
-        except BulkWriteError as e:
-            for error in e.details.get("writeErrors", []):
-                if error.get("code") != 11000:  # only "decided meanwhile" is expected
-                    raise
-                lost.append(error["index"])
+            if stored is not None and received["submission_id"] not in stored:
+                inserts.append(index)
+            else:
+                updates.append(index)
+        whole = [_decided_record(*decisions[i], now) for i in inserts]
+        lost = [inserts[i] for i in _duplicates(self.collection, whole)]
+        # Inserts that met a record (claimed meanwhile) are decided the guarded way, like the others.
+        guarded = updates + lost
+        ops = [_decision_update(*decisions[i], now) for i in guarded]
+        lost = [guarded[i] for i in _duplicates(self.collection, ops)]
         if lost:
             found = self.decided([decisions[i][0]["submission_id"] for i in lost])
             records.update(found)
@@ -236,20 +216,6 @@ class Submissions:
                 if decisions[i][0]["submission_id"] not in found:
                     records[decisions[i][0]["submission_id"]] = self.record_decision(*decisions[i])
         return records
-
-    def find_duplicate(self, received: dict) -> dict | None:
-        """An earlier, validated submission with the same checker, site, visit and content."""
-        return self.collection.find_one(
-            {
-                "checker_id": received["checker_id"],
-                "site_id": received["site_id"],
-                "visited_on": received["visited_on"],
-                "content_hash": received["content_hash"],
-                "status": "validated",
-                "_id": {"$ne": received["submission_id"]},
-            },
-            {"event": 0},
-        )
 
     def validated_with_content(self, content_hashes: list[str]) -> dict[tuple, list[str]]:
         """Validated submissions with any of these content hashes (one query for a poll).
@@ -290,3 +256,45 @@ class Submissions:
             {"$pull": {"responses": {"alert_id": response["alert_id"]}}},
         )
         self.collection.update_many({"_id": {"$in": submission_ids}}, {"$push": {"responses": response}})
+
+
+def _decided_record(received: dict, status: str, reasons: list, region_id, now) -> dict:
+    """A whole record for a decision nobody claimed before (see ``record_decisions``)."""
+    return {
+        "_id": received["submission_id"],
+        **{f: received[f] for f in _INTAKE_FIELDS},
+        "responses": [],
+        "status": status,
+        "reasons": reasons,
+        "region_id": region_id,
+        "decided_at": now,
+    }
+
+
+def _decision_update(received: dict, status: str, reasons: list, region_id, now) -> UpdateOne:
+    """Decide a record unless it is decided: a redelivery's upsert then hits the unique _id."""
+    on_insert = {f: received[f] for f in _INTAKE_FIELDS}
+    on_insert.update(responses=[])
+    decision = {"status": status, "reasons": reasons, "region_id": region_id, "decided_at": now}
+    return UpdateOne(
+        {"_id": received["submission_id"], "decided_at": {"$exists": False}},
+        {"$set": decision, "$setOnInsert": on_insert},
+        upsert=True,
+    )
+
+
+def _duplicates(collection, writes: list) -> list[int]:
+    """Run inserts (documents) or updates (operations) unordered; the indexes that hit an existing _id."""
+    if not writes:
+        return []
+    try:
+        if isinstance(writes[0], dict):
+            collection.insert_many(writes, ordered=False)
+        else:
+            collection.bulk_write(writes, ordered=False)
+    except BulkWriteError as e:
+        errors = e.details.get("writeErrors", [])
+        if any(err.get("code") != DUPLICATE_KEY for err in errors):  # only "decided meanwhile" is expected
+            raise
+        return [err["index"] for err in errors]
+    return []

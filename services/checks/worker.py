@@ -78,7 +78,8 @@ class ChecksHandler(Handler):
         """
         lookups = self._look_up([e["data"] for e in received_events])
         # The first decision stands: a redelivery re-publishes it unchanged.
-        records = self.submissions.decided(sorted({e["data"]["submission_id"] for e in received_events}))
+        stored = self.submissions.records(sorted({e["data"]["submission_id"] for e in received_events}))
+        records = {i: record for i, record in stored.items() if "decided_at" in record}
         fresh: dict[str, tuple[dict, Decision]] = {}
         undecided = [e["data"]["content_hash"] for e in received_events if e["data"]["submission_id"] not in records]
         # Validated earlier, by the duplicate rule's key; this poll's decisions are added as they are made.
@@ -89,7 +90,9 @@ class ChecksHandler(Handler):
                 fresh[received["submission_id"]] = (received, self._decide(received, lookups, validated))
         if fresh:
             records.update(
-                self.submissions.record_decisions([(r, d.status, d.reasons, d.region_id) for r, d in fresh.values()])
+                self.submissions.record_decisions(
+                    [(r, d.status, d.reasons, d.region_id) for r, d in fresh.values()], stored=set(stored)
+                )
             )
         for event in received_events:
             submission_id = event["data"]["submission_id"]

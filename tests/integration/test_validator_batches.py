@@ -136,6 +136,24 @@ def test_a_decision_made_elsewhere_meanwhile_stands(handler, db, settings, publi
     assert db["submissions"].count_documents({"_id": event["id"]}) == 1
 
 
+def test_an_unclaimed_check_is_inserted_whole_and_a_claimed_one_keeps_what_intake_wrote(handler, db, publisher):
+    """A replay of the log meets no claim: the decision is an insert of the whole record; a claimed record is
+    decided in place. Either way a later decision for the same id does not replace the first."""
+    unclaimed, claimed = _received(), _received(comment="claimed")
+    db["submissions"].insert_one({"_id": claimed["id"], "status": "accepted", "kind": "check", "claimed_at": 1})
+    _handle(handler, publisher, unclaimed, claimed)
+    whole = db["submissions"].find_one({"_id": unclaimed["id"]})
+    assert whole["status"] == "validated" and whole["checker_id"] == "C1" and whole["responses"] == []
+    assert whole["visited_on"] == unclaimed["data"]["visited_on"] and whole["region_id"] == "R01"
+    decided = db["submissions"].find_one({"_id": claimed["id"]})
+    assert decided["status"] == "validated" and decided["kind"] == "check" and decided["claimed_at"] == 1
+    records = Submissions(db).record_decisions(
+        [(unclaimed["data"], "rejected", [], "R01"), (claimed["data"], "rejected", [], "R01")], stored=set()
+    )
+    assert {records[unclaimed["id"]]["status"], records[claimed["id"]]["status"]} == {"validated"}
+    assert db["submissions"].count_documents({"status": "rejected"}) == 0
+
+
 def test_only_a_validated_check_with_the_same_checker_site_visit_and_content_is_a_duplicate(handler, db, publisher):
     """The poll's one query by content hash finds candidates; the rule's other fields still decide."""
     event = _received(comment="same words")
