@@ -132,7 +132,7 @@ class ConsumerLoop:
             self.consumer.resume(*self.consumer.paused())
         polled = self.consumer.poll(
             timeout_ms=self.settings.consumer_poll_ms,
-            max_records=self.settings.consumer_max_records,
+            max_records=self.handler.poll_records or self.settings.consumer_max_records,
         )
         self._settle_assignment()  # before handling what the new assignment fetched
         records = [r for batch in polled.values() for r in batch]

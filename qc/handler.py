@@ -19,6 +19,8 @@ class Handler:
     """What a worker does with events; every method must be safe to repeat."""
 
     topics: list[str] = []
+    # Events per poll at most; None: the setting every worker shares (``consumer_max_records``).
+    poll_records: int | None = None
 
     def handle(self, batch: list[Delivery]) -> None:
         """Make the batch's effects durable and queue follow-up events."""

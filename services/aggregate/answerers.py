@@ -30,7 +30,7 @@ from qc.mongo import DUPLICATE_KEY
 SALT_ID = "salt"
 # People filed (by key) with the questions known stored for them: a checker's next check in the same
 # month mostly answers the same questions, and needs no write at all. About 200 bytes an entry.
-FILED_HELD = 30_000
+FILED_HELD = 10_000
 
 
 class Answerers:

@@ -25,6 +25,10 @@ class AggregateHandler(Handler):
     """Stores facts once, recomputes the roll-ups they touch, announces them."""
 
     topics = [TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"]]
+    # Larger polls than the other workers': a site's month and quarter roll-ups met several times in one
+    # poll are written once, and rewriting roll-ups is most of what this worker costs the database
+    # (docs/benchmarks.md, eighth round). Under everyday load a poll holds what has come, not more.
+    poll_records = 1500
 
     def __init__(
         self,
