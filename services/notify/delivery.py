@@ -9,6 +9,7 @@ with status ``silenced`` (never a safeguarding alert).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 from collections import defaultdict
@@ -115,6 +116,18 @@ class Deliveries:
         self.contacts = db["contacts"]  # names, only of checkers who agreed to be named
         self.mailer = mailer
         self.public_url = public_url.rstrip("/")
+        self._held: list[dict] | None = None  # planned inside ``held()``, not yet recorded
+
+    @contextlib.contextmanager
+    def held(self):
+        """Inside: what is planned is recorded together at the end, in one round trip for a whole batch
+        (an insert per alert was a fifth of the notify worker's time at 30 alerts a second)."""
+        self._held = []
+        try:
+            yield
+            insert_new(self.collection, self._held)
+        finally:
+            self._held = None
 
     def ensure_indexes(self) -> None:
         """Due deliveries, digests, and an alert's delivery log."""
@@ -145,7 +158,11 @@ class Deliveries:
             )
             for person in recipients
         ]
-        made = insert_new(self.collection, records)
+        if self._held is not None:
+            self._held.extend(records)
+            made = len(records)  # at most: a repeat is skipped when they are recorded
+        else:
+            made = insert_new(self.collection, records)
         if not recipients:
             notify_metrics.NOTIFICATIONS.labels("email", "no_recipient").inc()
             log.warning("alert has nobody to tell yet; will try again", extra={"alert_id": alert["_id"]})

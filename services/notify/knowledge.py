@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections import defaultdict
 
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.database import Database
@@ -31,7 +32,7 @@ class Knowledge:
         self.sites = db["notify_sites"]
         self.scores = db["notify_scores"]
         self.rejections = db["notify_rejections"]
-        self._recipients: list[dict] | None = None  # every possible recipient, in _id order
+        self._recipients: dict[tuple, list[dict]] | None = None  # every possible recipient, by role and place
         self._generation: int | None = None  # the counter when they were read
         self._checked = False  # the counter has been read in this batch
         self._changed = False  # a person was written in this batch: bump the counter at its end
@@ -194,11 +195,14 @@ class Knowledge:
             wanted.append({"role": "safeguarding_lead"})
         if not wanted:
             return []
-        recipients = self._current_recipients()
-        return [c for c in recipients if any(all(c.get(k) == v for k, v in w.items()) for w in wanted)]
+        # Looked up by (role, where) rather than scanning the ~1,500 possible recipients for every alert.
+        by_place = self._current_recipients()
+        found = {c["_id"]: c for w in wanted for c in by_place.get(tuple(w.items()), ())}
+        return [found[i] for i in sorted(found)]
 
-    def _current_recipients(self) -> list[dict]:
-        """Every active contact with an address in a recipient role, read again when the counter has moved."""
+    def _current_recipients(self) -> dict[tuple, list[dict]]:
+        """Every active contact with an address in a recipient role, by role and place (site, region, or
+        everywhere), read again when the counter has moved."""
         if not (self._caching and self._checked):
             generation = self.changes.read()
             self._checked = self._caching
@@ -206,7 +210,11 @@ class Knowledge:
                 self._recipients, self._generation = None, generation
         if self._recipients is None:
             query = {"role": {"$in": list(RECIPIENT_ROLES)}, "active": True, "email": {"$ne": None}}
-            self._recipients = list(self.contacts.find(query, sort=[("_id", ASCENDING)]))
+            self._recipients = defaultdict(list)
+            for contact in self.contacts.find(query, sort=[("_id", ASCENDING)]):
+                for where in (("site_id", contact.get("site_id")), ("region_id", contact.get("region_id")), None):
+                    key = (("role", contact["role"]),) + ((where,) if where else ())
+                    self._recipients[key].append(contact)
         return self._recipients
 
     def person_by_username(self, username: str) -> dict | None:

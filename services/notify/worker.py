@@ -68,7 +68,8 @@ class NotifyHandler(Handler):
         # sweep of unrouted alerts, whose deliveries are recorded once whatever happens).
         self._batch = {"silences": None, "routed": [], "open": {}, "read": set()}
         try:
-            self._handle(batch)
+            with self.deliveries.held():  # recorded before their alerts are marked routed
+                self._handle(batch)
             self.store.mark_routed(*self._batch["routed"])
         finally:
             self._batch = None

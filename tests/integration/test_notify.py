@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import random
 import socket
 import threading
 import uuid
@@ -201,6 +202,41 @@ def test_a_manager_deactivated_by_another_member_is_not_told_from_a_held_copy(db
         other_member.apply_directory({"entity": "person", "id": "SM1", "role": "site_manager", "active": False})
     with handler.knowledge.batch():
         assert [p["_id"] for p in handler.knowledge.people(["site_manager", "regional_manager"], alert)] == ["RM1"]
+
+
+def test_recipients_are_exactly_the_active_people_in_the_roles_asked_for_at_the_alerts_site_and_region(
+    db, publisher, settings
+):
+    """Who hears of an alert (a worry among them): looked up by role and place, never anyone else. Checked
+    against a plain filter over a directory of managers in many places, some inactive or without an address."""
+    handler = _handler(db, settings, publisher)
+    rng = random.Random(4)
+    for i in range(120):
+        role = rng.choice(["site_manager", "regional_manager", "safeguarding_lead", "org_admin", "checker"])
+        site = f"S{rng.randint(1, 6):04d}"
+        person = {"entity": "person", "id": f"P{i:03d}", "name": f"P{i}", "role": role, "username": f"p{i}"}
+        person.update(active=rng.random() > 0.2, email=f"p{i}@test" if rng.random() > 0.2 else None)
+        person.update(site_id=site if role in ("site_manager", "checker") else None)
+        person.update(region_id=f"R0{rng.randint(1, 3)}" if role != "safeguarding_lead" else None)
+        handler.knowledge.apply_directory(person)
+    contacts = [c for c in db["contacts"].find() if c.get("active") and c.get("email")]
+    for site, region in (("S0001", "R01"), ("S0004", "R02"), ("S0006", "R03"), ("S0002", "R03")):
+        for roles in (
+            ["site_manager"],
+            ["regional_manager", "safeguarding_lead"],
+            ["site_manager", "regional_manager"],
+        ):
+            alert = {"site_id": site, "region_id": region}
+            expected = sorted(
+                c["_id"]
+                for c in contacts
+                if (c["role"] == "site_manager" and "site_manager" in roles and c.get("site_id") == site)
+                or (c["role"] == "regional_manager" and "regional_manager" in roles and c.get("region_id") == region)
+                or (c["role"] == "safeguarding_lead" and "safeguarding_lead" in roles)
+            )
+            with handler.knowledge.batch():
+                assert [p["_id"] for p in handler.knowledge.people(roles, alert)] == expected, (site, roles)
+            assert expected or roles == ["site_manager"]  # the directory is big enough for most to match someone
 
 
 def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
