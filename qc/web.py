@@ -241,6 +241,11 @@ def manager_csrf_token(settings: Settings, session_token: str) -> str:
     return hmac.new(settings.secret_key.encode(), f"qc.manager-csrf.v2:{bound}".encode(), "sha256").hexdigest()
 
 
+def request_csrf_token() -> str:
+    """The CSRF token for the manager signed in on this request, for the forms on the page being drawn."""
+    return manager_csrf_token(current_app.extensions["qc.settings"], request.cookies.get(MANAGER_COOKIE, ""))
+
+
 def require_manager_form(view):
     """A page form POST: the session cookie plus a matching ``csrf_token`` field; else back to sign-in or 400."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from qc import export, periods, web
 from services.aggregate import tables
@@ -10,10 +10,6 @@ from services.aggregate.context import ctx, today
 from services.aggregate.right_of_reply import MAX_REPLY, ReportError, check_period
 
 bp = Blueprint("aggregate_reports", __name__, url_prefix="/manager/regions/<region_id>/reports")
-
-
-def _csrf() -> str:
-    return web.manager_csrf_token(current_app.extensions["qc.settings"], request.cookies.get(web.MANAGER_COOKIE, ""))
 
 
 def region_manager(region_id: str) -> bool:
@@ -54,7 +50,7 @@ def _index(region_id: str, errors: dict | None = None, period: str | None = None
         reports=ctx().right_of_reply.for_region(region_id),
         errors=errors or {},
         period=period or default,
-        csrf=_csrf(),
+        csrf=web.request_csrf_token(),
         nav=None,
     )
     return page, status
@@ -118,7 +114,7 @@ def _report_page(found: dict, mine: str | None, errors: dict | None = None, draf
         max_reply=MAX_REPLY,
         prepared=request.args.get("prepared"),
         saved=request.args.get("saved"),
-        csrf=_csrf(),
+        csrf=web.request_csrf_token(),
         nav=None,
     )
     return page, status

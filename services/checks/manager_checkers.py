@@ -70,10 +70,6 @@ def _publish(person: dict, why: str) -> bool:
     return publish_person(ctx.publisher, ctx.settings.secret_key, person, why)
 
 
-def _csrf() -> str:
-    return web.manager_csrf_token(current_app.extensions["qc.settings"], request.cookies.get(web.MANAGER_COOKIE, ""))
-
-
 @bp.get("/new")
 @web.require_manager_page
 def new():
@@ -113,7 +109,7 @@ def _new():
         region_id=region_id,
         values=values,
         errors=errors,
-        csrf=_csrf(),
+        csrf=web.request_csrf_token(),
         form_id=request.form.get("form_id") or checker_records.new_form_id(),
     ), (400 if errors else 200)
 
@@ -179,7 +175,7 @@ def _record_page(person: dict, site: dict, values: dict, errors: dict, status: i
             key=lambda e: (e["title"] not in training.names(), e["date"]),
         ),
         long_date=long_date,
-        csrf=_csrf(),
+        csrf=web.request_csrf_token(),
         added=request.args.get("added") == "1",
         saved=request.args.get("saved") == "1",
         restarted=request.args.get("restarted") == "1",

@@ -41,7 +41,6 @@ def checker_in_scope(checker_id: str):
 
 
 def _page(checker: dict, site: dict, status: int = 200, errors: dict | None = None, values: dict | None = None):
-    settings = current_app.extensions["qc.settings"]
     return (
         render_template(
             "manager_contributions.html",
@@ -55,7 +54,7 @@ def _page(checker: dict, site: dict, status: int = 200, errors: dict | None = No
             values=values or {"kind": "training"},
             long_date=long_date,
             hours_words=hours_words,
-            manager_csrf=web.manager_csrf_token(settings, request.cookies.get(web.MANAGER_COOKIE, "")),
+            manager_csrf=web.request_csrf_token(),
             added=request.args.get("added") == "1",
             removed=request.args.get("removed") == "1",
         ),

@@ -89,7 +89,7 @@ def _page(person: dict, site: dict, status: int = 200, **shown):
         rows=rows,
         history=[{**h, "day": _day(h["at"])} for h in history],
         idle_days=settings.checker_link_idle_days,
-        manager_csrf=web.manager_csrf_token(settings, request.cookies.get(web.MANAGER_COOKIE, "")),
+        manager_csrf=web.request_csrf_token(),
         late=shown.pop("late", False) or request.args.get("late") == "1",
         **shown,
     )

@@ -31,10 +31,6 @@ def _today():
     return events.now().astimezone(ZoneInfo(ctx().settings.timezone)).date()
 
 
-def _csrf() -> str:
-    return web.manager_csrf_token(current_app.extensions["qc.settings"], request.cookies.get(web.MANAGER_COOKIE, ""))
-
-
 def about_words(about: dict) -> str:
     """What people said, as the manager reads it (actions.about_words with this app's settings)."""
     return rules.about_words(about, ctx().settings)
@@ -91,7 +87,7 @@ def _new_page():
         period=period,
         values=values,
         errors=errors,
-        csrf=_csrf(),
+        csrf=web.request_csrf_token(),
     ), (400 if errors else 200)
 
 
@@ -172,7 +168,7 @@ def _action_page(action_id: str):
         due=rules.due_words(action, _today()),
         errors=errors,
         conflict=conflict,
-        csrf=_csrf(),
+        csrf=web.request_csrf_token(),
         added=request.args.get("added") == "1",
         saved=request.args.get("saved") == "1",
         aggregate_url=ctx().settings.aggregate_public_url.rstrip("/"),

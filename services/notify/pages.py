@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request
+from flask import Blueprint, g, redirect, render_template, request
 
 from qc import question_words, web
 from services.notify import audit, lifecycle
@@ -11,10 +11,6 @@ from services.notify.rules import SEVERITIES
 
 bp = Blueprint("notify_pages", __name__, url_prefix="/manager/alerts")
 _ORDER = {s: i for i, s in enumerate(SEVERITIES)}
-
-
-def _csrf() -> str:
-    return web.manager_csrf_token(current_app.extensions["qc.settings"], request.cookies.get(web.MANAGER_COOKIE, ""))
 
 
 def _names(site_ids) -> dict[str, str]:
@@ -60,7 +56,7 @@ def alert_page(alert_id: str):
         voices=shown["voices"],
         checker_name=shown.get("checker_name"),
         deliveries=deliveries,
-        csrf=_csrf(),
+        csrf=web.request_csrf_token(),
         may_change=_may_change(alert),
         site_name=_names([alert["site_id"]]).get(alert["site_id"], alert["site_id"]),
         error=request.args.get("error"),
