@@ -17,7 +17,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-ROLES = ("site_manager", "regional_manager", "org_admin", "safeguarding_lead")
+ROLES = ("site_manager", "regional_manager", "org_admin", "safeguarding_lead", "involvement_lead")
+# Organisation-wide roles. The involvement lead runs the checkers programme (people, links, training,
+# question sets, reports) everywhere, but is not one of the managers who act on alerts: a worry is
+# words about staff or a person's safety, so it reaches only those who must act on it.
+ORG_WIDE = ("org_admin", "safeguarding_lead", "involvement_lead")
 MANAGER_TOKEN_SALT = _TOKEN_SALT = "qc.manager-token.v1"
 
 
@@ -36,9 +40,14 @@ class Principal:
 
     def can_see_region(self, region_id: str | None) -> bool:
         """Organisation-wide roles see every region; others only their own."""
-        if self.role in ("org_admin", "safeguarding_lead"):
+        if self.role in ORG_WIDE:
             return True
         return region_id is not None and region_id == self.region_id
+
+    @property
+    def reads_alerts(self) -> bool:
+        """Alerts (worries among them), their inbox and what needs acting on today: not for the involvement lead."""
+        return self.role != "involvement_lead"
 
     def can_see_site(self, site_id: str, region_id: str | None) -> bool:
         """Site managers see their site; regional managers the sites of their region."""

@@ -28,7 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     directory = SiteDirectory(db)
     app = Flask(__name__)
     # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
-    app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)
+    manager_nav.install(app, settings)
     # Words, not codes, wherever a manager reads: a question's words, a region's name, a period in words.
     app.jinja_env.filters["question"] = functools.partial(question_words.text, schemas_dir=settings.schemas_dir)
     app.jinja_env.globals["region_name"] = _region_name(directory)

@@ -46,7 +46,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     training.names()  # a broken deploy/training.yaml stops the start, naming what is wrong
     app = Flask(__name__)
     # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
-    app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)
+    manager_nav.install(app, settings)
     app.extensions["qc.checks"] = Context(
         settings=settings,
         db=db,

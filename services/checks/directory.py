@@ -13,7 +13,7 @@ import logging
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from qc import events, signing
+from qc import auth, events, signing
 from qc.generations import Generation
 from qc.kafka import PublishError
 from qc.mongo import find_in, update_and_read
@@ -21,7 +21,7 @@ from qc.settings import TOPICS
 from services.checks.token_table import TokenTable
 
 log = logging.getLogger(__name__)
-MANAGER_ROLES = ("site_manager", "regional_manager", "org_admin", "safeguarding_lead")
+MANAGER_ROLES = auth.ROLES  # every role that signs in as a manager (qc.auth)
 _PUBLIC_FIELDS = (
     "name",
     "region_id",

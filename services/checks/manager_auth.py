@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
-from qc import auth, rate_limited, web
+from qc import auth, manager_nav, rate_limited, web
 from qc.web import MANAGER_COOKIE
 from services.checks.directory import publish_person
 from services.checks.passwords import check_manager_password
@@ -26,10 +26,11 @@ def _ctx():
     return current_app.extensions["qc.checks"]
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, principal: auth.Principal) -> str:
     """Only our own services may be the next page (no open redirect)."""
     settings = _ctx().settings
-    home = f"{settings.notify_public_url.rstrip('/')}/manager/today"  # "Needs you today", every manager's home
+    # "Needs you today" is a manager's home; the involvement lead, who reads no alerts, starts at their checkers.
+    home = manager_nav.home(settings, principal.role)
     if not target:
         return home
     ours = {
@@ -89,7 +90,7 @@ def sign_in():
         region_id=person.get("region_id"),
         site_id=person.get("site_id"),
     )
-    response = redirect(_safe_next(request.form.get("next")), code=303)
+    response = redirect(_safe_next(request.form.get("next"), principal), code=303)
     web.set_session_cookie(response, ctx.settings, auth.issue_manager_token(ctx.settings.secret_key, principal))
     response.delete_cookie(CSRF_COOKIE, path="/manager")
     return response

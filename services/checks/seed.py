@@ -105,5 +105,6 @@ def demo_directory(n_sites: int, seed: int = 2026) -> tuple[dict, dict]:
         )
     manager("ADMIN", "admin", "org_admin", "Organisation administrator")
     manager("SG-1", "safeguarding", "safeguarding_lead", "Safeguarding lead")
+    manager("IL-1", "involvement", "involvement_lead", "Involvement lead")  # runs the checkers programme
     entities = {"region": regions, "site": sites, "person": people}
     return entities, {"checkers": checkers, "managers": managers}

@@ -31,7 +31,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     )
     app = Flask(__name__)
     # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
-    app.jinja_env.globals["manager_nav"] = manager_nav.links(settings)
+    manager_nav.install(app, settings)
     app.jinja_env.filters["period_words"] = periods.words  # "November 2026", not "2026-11"
     rules = load_rules(settings.alert_rules_path)
     app.extensions["qc.notify"] = Context(

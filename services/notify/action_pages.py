@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 
 from qc import events, export, periods, web
 from services.notify import actions as rules
-from services.notify.context import ctx, scope_query
+from services.notify.context import ctx, require_alert_reader, scope_query
 
 bp = Blueprint("notify_actions", __name__, url_prefix="/manager/actions")
 CSV_COLUMNS = ["site_id", "site", "about", "what", "owner", "due_on", "status", "done_words", "reason", "created_by"]
@@ -38,6 +38,7 @@ def about_words(about: dict) -> str:
 
 def _site(site_id: str | None) -> dict | None:
     """The site if this manager may see it (None otherwise: no hint whether it exists)."""
+    require_alert_reader()  # actions follow what people said and the alerts it raised
     site = ctx().sites.find_one({"_id": site_id}) if site_id else None
     if site is None or not g.principal.can_see_site(site["_id"], site.get("region_id")):
         return None

@@ -8,7 +8,7 @@ from flask import Blueprint, g, request
 
 from qc import events, jsonbody, web
 from services.notify import audit, consent, lifecycle
-from services.notify.context import ctx, public, recipient, scope_query, visible
+from services.notify.context import ctx, public, recipient, require_alert_reader, scope_query, visible
 from services.notify.silences import SilenceError
 
 bp = Blueprint("notify_api", __name__, url_prefix="/api/v1")
@@ -114,6 +114,7 @@ def _change(alert_id: str, status: str, extra: dict):
 @web.require_manager
 def list_silences():
     """Silences in force that the manager may see."""
+    require_alert_reader()
     return {"silences": [_silence(s) for s in ctx().silences.active(events.now()) if _silence_affects_me(s)]}
 
 
@@ -121,6 +122,7 @@ def list_silences():
 @web.require_manager
 def create_silence():
     """Hold back alerts matching rule / site / region until ``ends_at``, with a reason."""
+    require_alert_reader()
     body, error = jsonbody.request_object()
     if error:
         return error

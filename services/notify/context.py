@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from flask import current_app, g
+from flask import abort, current_app, g
 
-from qc import events
+from qc import events, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from services.notify import consent
@@ -35,8 +35,15 @@ def ctx() -> Context:
     return current_app.extensions["qc.notify"]
 
 
+def require_alert_reader() -> None:
+    """A 403 unless the signed-in manager is one who acts on alerts: never the involvement lead (qc.auth)."""
+    if not g.principal.reads_alerts:
+        abort(web.forbidden("alerts"))
+
+
 def scope_query() -> dict:
-    """The alerts the signed-in manager may see."""
+    """The alerts (and actions) the signed-in manager may see; none, and a 403, for a role that reads no alerts."""
+    require_alert_reader()
     principal = g.principal
     if principal.role == "site_manager":
         return {"site_id": principal.site_id}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, g, redirect, render_template
 
-from qc import events, web
+from qc import events, manager_nav, web
 from services.notify import actions
 from services.notify import today as needs
 from services.notify.context import ctx, scope_query
@@ -40,6 +40,8 @@ def _sites_with_an_active_checker(site_ids: set[str]) -> set[str]:
 def home():
     """What needs the manager today, the most pressing first; every line links to where it is dealt with."""
     settings = ctx().settings
+    if not g.principal.reads_alerts:  # the involvement lead's home is their checkers
+        return redirect(manager_nav.home(settings, g.principal.role), code=303)
     alerts = ctx().store.waiting(scope_query())  # all of them: the oldest are the most pressing
     sites = _sites_in_scope()
     now, tz = events.now(), ZoneInfo(settings.timezone)

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.integration
 MANAGERS = {
     "admin": {"role": "org_admin"},
     "sg": {"role": "safeguarding_lead"},
+    "inv": {"role": "involvement_lead"},
     "rm1": {"role": "regional_manager", "region_id": "R01"},
     "rm2": {"role": "regional_manager", "region_id": "R02"},
     "sm1": {"role": "site_manager", "region_id": "R01", "site_id": "S0001"},
@@ -988,6 +989,57 @@ def test_each_route_refuses_the_anonymous_the_wrong_role_and_the_wrong_region(wo
         other = other or ("bearer", "rm2")
         response = call(other)
         assert response.status_code == 200 and secret not in response.get_data(as_text=True)
+
+
+# Routes of notify that are not about alerts, worries or what is done about them: the boards are public.
+# (A worry on a board shows no words: board.py.)
+NOT_ABOUT_ALERTS = {
+    ("notify", "/manager/boards", "GET"),
+    ("notify", "/sites/<site_id>/board", "GET"),
+    ("notify", "/sites/<site_id>/board/print", "GET"),
+}
+
+
+@pytest.mark.parametrize(
+    "key",
+    sorted(k for k in ROUTES if k[0] == "notify" and ROUTES[k].kind in ("api", "page") and k not in NOT_ABOUT_ALERTS),
+    ids=" ".join,
+)
+def test_the_involvement_lead_reads_no_alert_worry_silence_or_action(world, key):
+    """The involvement lead is organisation-wide for the checkers programme, but no alert (a worry's words among
+    them) reaches them: every one of notify's manager routes refuses them, or sends them home to their checkers."""
+    _service, _rule, method = key
+    case = ROUTES[key]
+    cred = ("session", "inv") if case.kind == "page" else ("bearer", "inv")
+    response = request(world, "notify", method, fill(world, case.path), cred, case.body)
+    if key == ("notify", "/manager/today", "GET"):
+        assert response.status_code == 303 and response.headers["Location"].endswith("/manager/checkers")
+    else:
+        assert response.status_code in (403, 404), response.status_code
+        assert world.db["alerts"].find_one({"_id": world.alert_id})["status"] == "open"
+
+
+@pytest.mark.parametrize(
+    "service,path",
+    [
+        ("checks", "/manager/checkers"),
+        ("checks", "/manager/checkers?region_id=R02"),
+        ("checks", "/manager/checkers/C1/contributions"),
+        ("checks", "/manager/checkers/new?region_id=R01"),
+        ("aggregate", "/manager/org"),
+        ("aggregate", "/manager/regions/R02"),
+        ("notify", "/manager/boards"),
+    ],
+)
+def test_the_involvement_lead_manages_checkers_everywhere_without_the_alert_links(world, service, path):
+    response = request(world, service, "GET", path, ("session", "inv"))
+    assert response.status_code == 200, response.status_code
+    page = response.get_data(as_text=True)
+    nav = re.search(r"<nav aria-label=\"Managers\".*?</nav>", page, re.S).group(0)
+    assert "Checkers" in nav and "/manager/alerts" not in nav and "/manager/today" not in nav
+    assert "/manager/actions" not in nav
+    if path.endswith("region_id=R02"):  # organisation-wide: a region is chosen first, then its checkers
+        assert "/manager/checkers/C2/contributions" in page
 
 
 def test_a_silence_made_by_another_regions_manager_stays_in_their_region(world):

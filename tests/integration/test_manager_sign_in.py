@@ -78,3 +78,18 @@ def test_next_cannot_send_people_elsewhere(client, settings):
         data={"csrf_token": token, "username": "rm-r01", "password": "correct horse", "next": "https://evil.example/"},
     )
     assert response.headers["Location"] == f"{settings.notify_public_url}/manager/today"  # the home: needs you today
+
+
+def test_the_involvement_lead_lands_on_their_checkers_not_on_alerts(client, settings):
+    """The involvement lead reads no alerts, so their home is the checkers, not "Needs you today"."""
+    directory = Directory(client.application.extensions["qc.checks"].db)
+    person = {"_id": "IL-1", "name": "IL", "role": "involvement_lead", "username": "involvement", "active": True}
+    directory.upsert("person", {**person, "password_hash": auth.password_hasher().hash("staple battery")})
+    token = _csrf(client)
+    response = client.post(
+        "/manager/sign-in", data={"csrf_token": token, "username": "involvement", "password": "staple battery"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"{settings.checks_public_url}/manager/checkers"
+    principal = auth.read_manager_token(settings.secret_key, client.get_cookie("qc_manager").value, 60)
+    assert principal.role == "involvement_lead" and principal.can_see_region("R07") and not principal.reads_alerts
