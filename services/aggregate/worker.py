@@ -104,21 +104,23 @@ class AggregateHandler(Handler):
             return []
         now = events.now()
         keys = handlers.affected_keys(facts)
-        region_keys = {(region, period) for _site, region, period in keys}
+        sites, fresh, rebuilt = self._site_rollups(keys)
+        # A site roll-up counts in the region it was made in (as the stored sums read it), also for a site
+        # moved to another region during the period.
+        region_keys = {(doc["region_id"], doc["period"]) for doc in sites.values()}
         # Sums held before these facts are counted take them by addition; the others are read after the sites' write.
         held = self._held_sums(region_keys) if self.sole_writer else None
-        sites, fresh, rebuilt = self._site_rollups(keys)
         # What each counts as stored now: the guard of its write (a recounted one's stored figure).
         counted = {rollup_id: rebuilt.get(rollup_id, doc["checks"]) for rollup_id, doc in sites.items()}
         dirty = set(rebuilt)
-        newly = []  # (fact, period, whether it is its site's first check in the period): what the sums add
+        newly = []  # (region, period, fact, whether it is its site's first check in the period): what sums add
         for fact in facts:
             for period in fact["periods"].values():
                 rollup_id = f"site:{fact['site_id']}:{period}"
                 first = sites[rollup_id]["checks"] == 0
                 if handlers.add_fact(sites[rollup_id], fact):
                     dirty.add(rollup_id)
-                    newly.append((fact, period, first))
+                    newly.append((sites[rollup_id]["region_id"], period, fact, first))
         for rollup_id in dirty:
             sites[rollup_id]["updated_at"] = now
         conflicts = self.store.write_sites(
@@ -184,8 +186,8 @@ class AggregateHandler(Handler):
         """
         held_regions, held_orgs = held
         by_region, by_period = defaultdict(list), defaultdict(list)
-        for fact, period, first in newly:
-            by_region[(fact["region_id"], period)].append((fact, first))
+        for region, period, fact, first in newly:
+            by_region[(region, period)].append((fact, first))
             by_period[period].append((fact, first))
         regions = []
         for region, period in sorted(region_keys):

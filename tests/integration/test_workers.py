@@ -127,6 +127,23 @@ def test_rollups_held_in_memory_equal_a_recount_from_the_facts(db, sole_writer):
     assert stored["org:all:2026-11"]["checks"] == 24
 
 
+@pytest.mark.parametrize("sole_writer", [True, False], ids=["sums-held-in-memory", "sums-from-the-database"])
+def test_a_site_moved_to_another_region_mid_month_counts_in_one_region_whichever_way_sums_are_kept(db, sole_writer):
+    """The month's site roll-up was made in R01; a check sent after the site moved to R02 joins it there, so
+    the sums kept by addition say what summing the stored site roll-ups says, and nothing counts twice."""
+    store = RollupStore(db)
+    store.ensure_indexes()
+    handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)
+    handler.handle(_deliveries(_validated(site="S0001", region="R01"), _validated(site="S0002", region="R02")))
+    handler.handle(_deliveries(_validated(site="S0001", region="R02", visited_on="2026-11-12")))
+    for region in ("R01", "R02"):
+        summed = handlers.region_rollup(region, "2026-11", store.region_members(region, "2026-11"))
+        stored = store.rollup("region", region, "2026-11")
+        assert (stored["checks"], stored["sites_checked"]) == (summed["checks"], summed["sites_checked"])
+    assert store.rollup("region", "R01", "2026-11")["checks"] == 2
+    assert store.rollup("org", "all", "2026-11")["checks"] == 3
+
+
 def test_a_site_rollup_written_by_the_member_before_is_recounted_not_overwritten(db):
     """After a rebalance, a stored roll-up counting more than this member holds is recounted from the facts."""
     store = RollupStore(db)
