@@ -20,15 +20,17 @@ from qc_tools.devstack import Stack
 from tests.stack_env import stack_env
 
 
-def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.1):
-    """Poll until ``condition()`` returns something truthy; fail the test with ``what`` at the deadline."""
+def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.1, detail=None):
+    """Poll until ``condition()`` returns something truthy; fail the test with ``what`` at the deadline
+    (and ``detail()``, what the condition last saw, when given)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+            seen = f"; last seen {detail()}" if detail else ""
+            pytest.fail(f"timed out after {timeout} s waiting for {what}{seen}")
         time.sleep(interval)
 
 

@@ -101,20 +101,26 @@ def test_a_broker_of_three_killed_mid_stream_loses_no_check_and_counts_none_twic
             assert answers == {202: CHECKS}, f"answers {dict(answers)}; first errors {sender.errors[:5]}"
             accepted = [body["submission_id"] for _, body in items]
 
+            seen = {}  # what the last look found, for the message if the wait runs out
+
             def all_counted():
                 decided = {
                     d["_id"]: d["status"]
                     for d in db["submissions"].find({"_id": {"$in": accepted}, "decided_at": {"$exists": 1}})
                 }
+                seen.update(decided=len(decided), accepted=len(accepted))
                 if len(decided) < len(accepted):
                     return None
                 validated = {sid for sid, status in decided.items() if status == "validated"}
                 facts = {d["_id"] for d in db["agg_facts"].find({}, {"_id": 1})}
                 monthly = db["agg_rollups"].find({"scope": "site", "period_kind": "month"}, {"checks": 1})
                 site_checks = sum(d["checks"] for d in monthly)
+                seen.update(validated=len(validated), facts=len(facts), month_rollup_checks=site_checks)
                 return (validated, site_checks) if facts == validated and site_checks == len(validated) else None
 
-            validated, site_checks = wait_for(all_counted, 180, "every check answered 202 decided and counted once")
+            validated, site_checks = wait_for(
+                all_counted, 180, "every check answered 202 decided and counted once", detail=lambda: seen
+            )
             alert_keys = Counter(a["key"] for a in db["alerts"].find({}, {"key": 1}))
             assert [key for key, n in alert_keys.items() if n > 1] == []  # none raised twice
             mails = crash_tools.alert_mails(stack.var_dir / "mail")
