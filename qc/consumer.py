@@ -1,6 +1,8 @@
 """The at-least-once consumer loop every worker runs.
 
-poll -> decode -> handle (idempotent, durable) -> publish -> commit. An
+poll -> decode -> handle (idempotent, durable) -> publish -> commit (at once,
+or every ``commit_interval_ms`` after a flush while the handler holds state
+in memory: ``Handler.holds``). An
 event that cannot be read or handled goes to ``qc.deadletter`` with the
 reason and the loop moves on; an outage of the broker or database is not the
 event's fault, so the batch is rewound and retried with back-off instead.
@@ -14,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import IllegalStateError
 
@@ -22,47 +24,12 @@ from qc import events, logs, metrics, signing
 from qc.failures import is_transient, where
 from qc.handler import Delivery, Handler
 from qc.kafka import Publisher
+from qc.rebalance import RebalanceListener
 from qc.settings import TOPICS, Settings
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 5.0
-
-
-class _Listener(ConsumerRebalanceListener):
-    """Logs each rebalance and tells the handler. kafka-python calls these on its IO thread, where a
-    call that waits on the network fails the rebalance (``partitions_for_topic`` with its metadata
-    not cached, as on a fresh Kafka cluster): so the loop settles an assignment on its own thread."""
-
-    def __init__(self, group: str, handler: Handler):
-        self.group = group
-        self.handler = handler
-        self.assigned: set[TopicPartition] | None = None  # an assignment the loop has yet to settle
-
-    def on_partitions_revoked(self, revoked):
-        # Offsets are committed after every batch, before the next poll, so
-        # nothing processed is left uncommitted when partitions move.
-        log.info(
-            "partitions revoked", extra={"group": self.group, "count": len(revoked), "partitions": _names(revoked)}
-        )
-        self.assigned = None
-        for tp in revoked:
-            # 0, not removal: the gauge is "livemax" across processes, so the
-            # partition's new owner reports the real figure.
-            metrics.CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(0)
-        self.handler.partitions_changed(False)
-
-    def on_partitions_assigned(self, assigned):
-        # Which ones, so the logs show how a scaled-out group shares the work.
-        log.info(
-            "partitions assigned", extra={"group": self.group, "count": len(assigned), "partitions": _names(assigned)}
-        )
-        self.handler.partitions_changed(False)  # until the loop knows whether they are all of them
-        self.assigned = set(assigned)
-
-
-def _names(partitions) -> list[str]:
-    return sorted(f"{tp.topic}/{tp.partition}" for tp in partitions)
 
 
 class ConsumerLoop:
@@ -87,7 +54,9 @@ class ConsumerLoop:
         self._backoff = 0.5
         self._outage_since: float | None = None  # monotonic time of the first failure in a row
         self._rewound = False  # a batch was rewound and has not been processed since
-        self._listener = _Listener(group, handler)
+        self._uncommitted = False  # batches handled since the last commit
+        self._held_since: float | None = None  # monotonic time the handler started holding uncommitted state
+        self._listener = RebalanceListener(group, handler)
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return."""
@@ -116,10 +85,11 @@ class ConsumerLoop:
                     metrics.PROCESSING_ERRORS.labels(self.group, "transient").inc()
                     self._wait_for_infrastructure("infrastructure unavailable: poll, pause check or commit failed", e)
         finally:
-            # Every handled batch is already committed (see _step), so there
-            # is nothing left to commit; closing leaves the group at once so
+            # Every handled batch is committed (see _step), or held state is
+            # written and committed now; closing leaves the group at once so
             # the other members take over our partitions without waiting for
             # the session timeout.
+            self._commit_at_exit()
             self.handler.close()
             self.consumer.close(autocommit=False)
             log.info("consumer stopped", extra={"group": self.group})
@@ -137,15 +107,39 @@ class ConsumerLoop:
         self._settle_assignment()  # before handling what the new assignment fetched
         records = [r for batch in polled.values() for r in batch]
         if records and self._process(records):
-            self.consumer.commit()
-            self.handler.committed()
+            self._uncommitted = True
             self._rewound = False
-            self._recovered()  # a batch went through to its commit
+            self._recovered()  # a batch went through
         elif not records and not self._rewound:
             self._recovered()  # polling works and no rewound batch is still waiting to be retried
+        self._commit_when_due()
         self._update_lag()
         if not self._stopping.is_set():  # periodic work can wait for the next process
             self._tick()
+
+    def _commit_when_due(self) -> None:
+        """Commit what was handled: at once, or, while the handler holds state in memory, every
+        ``commit_interval_ms`` after writing it (a crash before then replays what it held)."""
+        if not self._uncommitted:
+            return
+        if self.handler.holds():
+            now = time.monotonic()
+            if self._held_since is None:
+                self._held_since = now
+            if now - self._held_since < self.settings.commit_interval_ms / 1000 and not self._stopping.is_set():
+                return
+            self.handler.flush()
+            self.publisher.flush()
+        self.consumer.commit()
+        self.handler.committed()
+        self._uncommitted, self._held_since = False, None
+
+    def _commit_at_exit(self) -> None:
+        try:
+            self._stopping.set()
+            self._commit_when_due()
+        except Exception as e:  # not committed: the next owner replays it, and handlers are idempotent
+            log.warning("last commit failed at exit", extra={"group": self.group, "error": where(e)})
 
     def _settle_assignment(self) -> None:
         """After a rebalance, tell the handler whether this member now reads every partition of its topics."""

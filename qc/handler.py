@@ -33,6 +33,14 @@ class Handler:
         """True to stop fetching for now (asked between batches, so nothing is half done)."""
         return False
 
+    def holds(self) -> bool:
+        """True while effects of handled batches are held in memory only: the loop then commits at most every
+        ``commit_interval_ms``, after ``flush`` (as Kafka Streams commits its state stores' caches)."""
+        return False
+
+    def flush(self) -> None:
+        """Make what ``holds`` held durable and queue its follow-up events; the loop commits right after."""
+
     def committed(self) -> None:
         """A batch's effects, follow-up events and offsets are all durable now."""
 

@@ -95,6 +95,10 @@ class Settings:
     kafka_api_version: str = "3.9"
     consumer_poll_ms: int = 500
     consumer_max_records: int = 500
+    # How long a worker whose handler holds state in memory (aggregate's region and organisation
+    # sums) may hold back its commit: that state is written, then the offsets committed, at most
+    # this often, so a crash replays at most this much, and the state is rebuilt from the replay.
+    commit_interval_ms: int = 1000
     # How long the broker holds a fetch open waiting for new events: the
     # latency of every hop when traffic is light. Measured against the
     # embedded broker at 100 events/s (docs/benchmarks.md, sixth round):

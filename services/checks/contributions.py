@@ -17,6 +17,7 @@ from pymongo.database import Database
 
 from qc import events
 from qc.dates import parse_day
+from services.checks import acks
 
 KINDS = {
     "check_visit": "Check visit time",
@@ -67,8 +68,11 @@ class Contributions:
 
     def checks(self, checker_id: str) -> tuple[int, str | None, str | None]:
         """(checks done, first visit day, latest visit day): their counted submissions plus those since anonymised."""
-        query = {"checker_id": checker_id, "status": {"$in": list(COUNTED)}}
-        found = self.submissions.find(query, {"visited_on": 1, "kind": 1})
+        query = {"checker_id": checker_id, "status": {"$in": [*COUNTED, acks.SENDING]}}
+        found = list(self.submissions.find(query, {"visited_on": 1, "kind": 1, "status": 1, "claimed_at": 1}))
+        # One still "sending" in its record counts once the broker has it (acks.py).
+        accepted = acks.written(self.submissions.database, [d for d in found if d["status"] == acks.SENDING])
+        found = [d for d in found if d["status"] != acks.SENDING or d["_id"] in accepted]
         # A worry sent on its own is not a check the checker did (qc/events.py).
         days = sorted(d["visited_on"] for d in found if d.get("kind") != events.WORRY_ALONE)
         tally = self.tallies.find_one({"_id": checker_id}) or {}

@@ -87,8 +87,8 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
         event_id=received["submission_id"],
     )
     try:
-        # The claim keeps the event: if the broker later loses its log, it is published again (outbox.py).
-        existing = _claim_or_existing(ctx, received, event)
+        # Claimed, the event is kept: if the broker later loses its log, it is published again (outbox.py).
+        claim, existing = _claim_or_existing(ctx, received, event)
     except (StillSending, ConnectionFailure):
         # Database down: nothing is claimed or published, so a 503 loses nothing and the phone tries again.
         checks_metrics.SUBMISSIONS.labels(UNAVAILABLE).inc()
@@ -104,8 +104,8 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
                 "submission not accepted: broker unavailable", extra={"submission_id": received["submission_id"]}
             )
             return _unavailable(ctx, received["submission_id"])
-        # Written with the others held in a moment, off the request path (store.py).
-        ctx.submissions.mark_accepted(received["submission_id"])
+        # Written with the others held in a moment, off the request path (acks.py).
+        ctx.submissions.mark_accepted(claim)
         log.info(
             "submission accepted", extra={"submission_id": received["submission_id"], "site_id": received["site_id"]}
         )
@@ -164,8 +164,8 @@ class StillSending(Exception):
     """Another request for the same submission is still waiting for the broker."""
 
 
-def _claim_or_existing(ctx, received: dict, event: dict) -> dict | None:
-    """None when this request now holds the claim and must publish; else the record to answer from.
+def _claim_or_existing(ctx, received: dict, event: dict) -> tuple[dict | None, dict | None]:
+    """(the claim, None) when this request now holds it and must publish; else (None, the record to answer from).
 
     A simultaneous identical request waits (up to the broker's acknowledgement
     time) for the holder's outcome, so it never says 202 for a check whose
@@ -174,16 +174,17 @@ def _claim_or_existing(ctx, received: dict, event: dict) -> dict | None:
     timeout = ctx.settings.kafka_ack_timeout_seconds
     deadline = time.monotonic() + 2 * timeout + 1
     while True:
-        if ctx.submissions.claim(received, event, event["correlationid"], stale_after=2 * timeout) is not None:
-            return None
+        claim = ctx.submissions.claim(received, event, event["correlationid"], stale_after=2 * timeout)
+        if claim is not None:
+            return claim, None
         existing = ctx.submissions.get(received["submission_id"])
         if existing is not None and existing["status"] != SENDING:
-            return existing
+            return None, existing
         if existing is not None and (existing["content_hash"], existing["checker_id"]) != (
             received["content_hash"],
             received["checker_id"],
         ):
-            return existing  # a different check under the same id: a conflict, whatever its state
+            return None, existing  # a different check under the same id: a conflict, whatever its state
         if time.monotonic() > deadline:
             raise StillSending(received["submission_id"])
         time.sleep(0.05)  # the holder is waiting for the broker; poll its outcome

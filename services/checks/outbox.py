@@ -1,56 +1,47 @@
 """The intake's outbox: a check answered 202 survives a broker that loses its log.
 
-Intake keeps each check's "received" event in the check's own record, written
-by the one insert that claims its submission_id (``store.Submissions.claim``),
-before it publishes it: nothing more on the request path than the claim. The
+Intake keeps each check's "received" event in a collection of the ten
+minutes it was claimed in (``outbox_<yyyymmddHHMM>``), written right after the
+insert that claims its submission_id (``store.Submissions.claim``) and before
+it publishes it; the inserts of the requests in flight go together. The
 embedded broker keeps its log in memory only, so a broker restart loses every
 event not yet consumed all the way down the pipeline (a Kafka cluster can lose
-acknowledged events too, in an unclean leader election). ``OutboxWatch``
-notices the log going back and publishes the kept events again with their
-original ids; the validator's "first decision stands" re-publishes an earlier
+acknowledged events too, in an unclean leader election). The watch
+(outbox_watch.py) notices the log going back and publishes the kept events
+again with their original ids; the validator's "first decision stands" re-publishes an earlier
 decision unchanged, and aggregate and notify drop what they have already
 counted or raised.
 
-Which events are still needed is known from offsets, not guessed from
-timings: a *checkpoint* notes the end offsets of every topic the pipeline
-reads. Once each consumer group has committed past its topics' checkpoint
-ends, everything acknowledged before the checkpoint was taken has had all its
-effects, so the events kept before then (less the longest a publish may take)
-are no longer needed and are taken out of their records, in bulk, off the
-request path. Each kept event's record names its ten minutes (field
-``outbox``, indexed only while it is there) so that finding them is an index
-look-up, never a scan of every check ever sent.
+Once every consumer group has read past them (outbox_watch.py), the events
+are no longer needed: their ten minutes' collections are dropped whole, with
+the broker's acknowledgements kept beside them (acks.py, ``accepted_<…>``).
+Dropping a collection costs the database next to nothing, where taking each
+event out of its check's record was a rewrite of that record (about 1.7 ms a
+check on SecantusDB: docs/benchmarks.md, ninth round), and the checks' records
+never carry the event's free text at all.
 
-This module owns the submissions' ``outbox`` and ``event`` fields; the rest of
-the record is store.py's.
+This module owns the ten-minute collections; the records are store.py's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import re
 import threading
-import time
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError, KafkaTimeoutError
 from pymongo import ASCENDING, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 
-from qc import events
-from qc.failures import where
-from qc.kafka import Publisher
-from qc.settings import GROUP_TOPICS, TOPICS, Settings
-from services.checks import metrics as checks_metrics
+from qc.mongo import GroupInsert, find_in
 
-log = logging.getLogger(__name__)
 BUCKET_MINUTES = 10
-STATE = "outbox_state"  # one document: the checkpoint and the time up to which everything has been consumed
-REQUEST_TIMEOUT_MS = 10_000  # a look gives up on a broker that does not answer, rather than wait minutes
-WATCH_EVERY_SECONDS = 3.0  # a few small requests to the broker (and rarely a write) each time
-# Events taken out of their records this many at a time: one bulk write by _id each, so a burst of
-# checks being forgotten never holds the (serial) database for long.
-FORGET_CHUNK = 500
+EVENTS = "outbox"  # outbox_<ten minutes>: the events of the checks claimed then
+ACKS = "accepted"  # accepted_<ten minutes>: which of those checks the broker acknowledged (acks.py)
+_TEN_MINUTES = re.compile(r"(outbox|accepted)_(\d{12})")
+# Records from before the events had collections of their own kept theirs in fields "event" and
+# "outbox" (indexed, sparse); they are taken out as before, so an upgrade forgets them too.
+LEGACY_CHUNK = 500
 
 
 def bucket_of(at: dt.datetime) -> str:
@@ -60,216 +51,102 @@ def bucket_of(at: dt.datetime) -> str:
     return start.strftime("%Y%m%d%H%M")
 
 
-def keeping(event: dict, at: dt.datetime) -> dict:
-    """The fields a claim made at ``at`` carries to keep its check's event until it has been read."""
-    return {"outbox": bucket_of(at), "event": event}
+def ten_minutes(db: Database, family: str, at: dt.datetime) -> Collection:
+    """The collection of ``family`` (EVENTS or ACKS) for the ten minutes holding ``at``."""
+    return db[f"{family}_{bucket_of(at)}"]
+
+
+def ended_before(db: Database, cutoff: str, family: str | None = None) -> list[str]:
+    """The names of the ten-minute collections (of ``family``, or both) that ended before ``cutoff``."""
+    names = []
+    for name in sorted(db.list_collection_names()):
+        found = _TEN_MINUTES.fullmatch(name)
+        if found and found.group(2) < cutoff and family in (None, found.group(1)):
+            names.append(name)
+    return names
+
+
+def drop_before(db: Database, cutoff: str) -> list[str]:
+    """Drop every ten-minute collection (events and acknowledgements) that ended before ``cutoff``; their names."""
+    names = ended_before(db, cutoff)
+    for name in names:
+        db.drop_collection(name)
+    return names
 
 
 class Outbox:
-    """The kept "received" events, in their submissions' records."""
+    """The kept "received" events, one collection per ten minutes."""
 
     def __init__(self, db: Database):
-        self.collection = db["submissions"]
+        self.db = db
+        self.records = db["submissions"]
+        self._groups: dict[str, GroupInsert] = {}  # by ten minutes: the inserts of requests in flight go together
+        self._lock = threading.Lock()
 
     def ensure_indexes(self) -> None:
-        # Sparse: only records still keeping their event are in it, so it stays as small as the outbox.
-        self.collection.create_index([("outbox", ASCENDING)], sparse=True)
+        # Sparse: only legacy records still keeping their event are in it, so finding them is never a scan.
+        self.records.create_index([("outbox", ASCENDING)], sparse=True)
+
+    def keep(self, submission_id: str, site_id: str, claimed_at: dt.datetime, event: dict) -> None:
+        """Keep a claimed check's event until the whole pipeline has read it (one insert, grouped)."""
+        doc = {"_id": submission_id, "site_id": site_id, "claimed_at": claimed_at, "event": event}
+        if not self._group(claimed_at).insert(doc):
+            # Left by an earlier claim of the same id in these ten minutes (released, or taken over): this one's.
+            ten_minutes(self.db, EVENTS, claimed_at).replace_one({"_id": submission_id}, doc, upsert=True)
+
+    def _group(self, claimed_at: dt.datetime) -> GroupInsert:
+        bucket = bucket_of(claimed_at)
+        with self._lock:
+            group = self._groups.get(bucket)
+            if group is None:
+                # Only the last few ten minutes are written to (a claim is kept the moment it is made).
+                self._groups = {b: g for b, g in self._groups.items() if b > bucket_of(claimed_at - _AN_HOUR)}
+                group = self._groups[bucket] = GroupInsert(ten_minutes(self.db, EVENTS, claimed_at))
+            return group
 
     def kept_since(self, since: dt.datetime | None) -> list[dict]:
-        """Events kept at or after ``since`` (all of them when None), oldest first: their records'
-        ``_id``, ``site_id``, ``claimed_at`` and ``event``."""
+        """Events kept at or after ``since`` (all of them when None) whose check is still the one that kept
+        them, oldest first: ``_id``, ``site_id``, ``claimed_at`` and ``event``.
+
+        A claim given up (its publish failed) or taken over by a later request leaves its event behind;
+        only the event of the claim its record holds now is the check's.
+        """
         first = "" if since is None else bucket_of(since)
-        found = self.collection.find(
-            {"outbox": {"$gte": first}}, {"site_id": 1, "claimed_at": 1, "event": 1, "outbox": 1}
-        )
-        kept = [d for d in found if since is None or d["claimed_at"] >= since]
-        return sorted(kept, key=lambda d: d["claimed_at"])
+        kept = []
+        for name in sorted(self.db.list_collection_names()):
+            found = _TEN_MINUTES.fullmatch(name)
+            if found and found.group(1) == EVENTS and found.group(2) >= first:
+                kept += [d for d in self.db[name].find() if since is None or d["claimed_at"] >= since]
+        claims = {
+            d["_id"]: d["claimed_at"]
+            for d in find_in(self.records, "_id", [d["_id"] for d in kept], projection={"claimed_at": 1})
+        }
+        kept += self._legacy_kept(first, since)
+        return sorted((d for d in kept if claims.get(d["_id"], d.get("legacy")) == d["claimed_at"]), key=_claimed)
 
     def forget_before(self, before: dt.datetime) -> int:
-        """Take out of their records the events kept in every ten minutes that ended by ``before``; how many."""
+        """Drop the events kept in every ten minutes that ended by ``before``; how many collections went."""
         cutoff = bucket_of(before)  # the ten minutes before this one have ended by then
+        return len(drop_before(self.db, cutoff)) + self._forget_legacy(cutoff)
+
+    def _legacy_kept(self, first: str, since: dt.datetime | None) -> list[dict]:
+        fields = {"site_id": 1, "claimed_at": 1, "event": 1}
+        found = self.records.find({"outbox": {"$gte": first}}, fields)
+        return [{**d, "legacy": d["claimed_at"]} for d in found if since is None or d["claimed_at"] >= since]
+
+    def _forget_legacy(self, cutoff: str) -> int:
         forgotten = 0
         while True:
-            ids = [d["_id"] for d in self.collection.find({"outbox": {"$lt": cutoff}}, {"_id": 1}, limit=FORGET_CHUNK)]
+            ids = [d["_id"] for d in self.records.find({"outbox": {"$lt": cutoff}}, {"_id": 1}, limit=LEGACY_CHUNK)]
             if not ids:
                 return forgotten
             ops = [UpdateOne({"_id": i}, {"$unset": {"event": "", "outbox": ""}}) for i in ids]
-            self.collection.bulk_write(ops, ordered=False)
+            self.records.bulk_write(ops, ordered=False)
             forgotten += len(ids)
 
 
-class OutboxWatch:
-    """Beside the checks worker, every few seconds: republish what a lost log lost, forget what is consumed.
-
-    Any member of the checks group may run it; two doing the same republish
-    only send repeats, which the pipeline drops.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        publisher=None,
-        every: float = WATCH_EVERY_SECONDS,
-        groups: dict[str, tuple[str, ...]] = GROUP_TOPICS,
-    ):
-        self.settings = settings
-        self.groups = groups  # which consumer groups must have read which topics
-        self.outbox = Outbox(db)
-        self.state = db[STATE]
-        self.publisher = publisher  # None: one of its own, made when there is something to publish again
-        self.every = every
-        # A check kept at t was acknowledged by t + this at the latest (its claim waits as long: intake.py).
-        self.margin = dt.timedelta(seconds=2 * settings.kafka_ack_timeout_seconds + 1)
-        # Set by the worker when it found the directory topic empty at start (it publishes it again): on the
-        # embedded broker that means its log was lost, however few events the last look had seen.
-        self.log_lost_at_start = False
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Look now and every few seconds on a thread of its own: a look asks the broker things that can
-        wait for as long as it is away, and the validator's loop must not wait with it."""
-        self._thread = threading.Thread(target=self._run, name="outbox-watch", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop looking (worker exit)."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-
-    def _run(self) -> None:
-        wait = 0.0
-        while not self._stopping.wait(wait):
-            wait = self.every
-            try:
-                self.check()
-            except Exception as e:  # the broker or database away: the next look tries again
-                log.warning("outbox: look postponed", extra={"error": where(e)})
-
-    def check(self) -> str:
-        """One look; what it found: "lost", "consumed", "waiting" or "first"."""
-        read_at, ends = self._end_offsets()
-        saved = self.state.find_one({"_id": "checkpoint"})
-        if saved is None:
-            self.log_lost_at_start = False  # nothing was kept before this first look
-            self._save(read_at, ends, safe_since=None)
-            return "first"
-        # The highest end offsets seen by any look: the log has gone back if it is now below one.
-        seen = _offsets(saved["seen"])
-        went_back = sorted(f"{tp.topic}[{tp.partition}]" for tp, offset in seen.items() if ends.get(tp, 0) < offset)
-        if self.log_lost_at_start:
-            went_back.append(f"{TOPICS['directory']} (empty when the worker started)")
-        if went_back:
-            self._republish(saved["safe_since"], went_back)
-            self.log_lost_at_start = False
-            self._save(*self._end_offsets(), safe_since=saved["safe_since"])
-            return "lost"
-        if not self._consumed(_offsets(saved["ends"])):
-            if ends != seen:
-                self.state.update_one({"_id": "checkpoint"}, {"$set": {"seen": _listed(ends)}})
-            return "waiting"
-        safe_since = saved["taken_at"]
-        forgotten = self.outbox.forget_before(safe_since - self.margin)
-        if forgotten:
-            log.info("outbox: consumed events forgotten", extra={"checks": forgotten})
-        self._save(read_at, ends, safe_since=safe_since)
-        return "consumed"
-
-    def _republish(self, safe_since: dt.datetime | None, went_back: list[str]) -> None:
-        since = None if safe_since is None else safe_since - self.margin
-        kept = self.outbox.kept_since(since)
-        log.warning(
-            "the broker's log went back: it lost events; publishing the kept checks again",
-            extra={
-                "partitions": went_back,
-                "checks": len(kept),
-                "kept_since": events.isoformat(since) if since else None,
-            },
-        )
-        publisher = self.publisher or Publisher.for_settings(self.settings, "qc-outbox", source="qc/checks/intake")
-        try:
-            for doc in kept:
-                publisher.send(TOPICS["received"], doc["site_id"], doc["event"])
-            publisher.flush()
-        finally:
-            if publisher is not self.publisher:
-                publisher.close()
-        checks_metrics.OUTBOX_REPUBLISHED.inc(len(kept))
-        checks_metrics.BROKER_LOG_LOST.inc()
-
-    def _consumed(self, checkpoint: dict[TopicPartition, int]) -> bool:
-        """True when every group has committed at least up to the checkpoint's ends on every topic it reads."""
-        # A new client each time, as for the ends: one connected to a broker that has restarted may hang on.
-        admin = KafkaAdminClient(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            client_id="qc-outbox",
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
-            api_version=self.settings.kafka_api_tuple,  # named: probing waits 30 s when the broker is away
-        )
-        try:
-            for group, topics in self.groups.items():
-                wanted = [tp for tp in checkpoint if tp.topic in topics and checkpoint[tp] > 0]
-                if not wanted:
-                    continue
-                try:
-                    committed = admin.list_group_offsets({group: wanted}).get(group, {})
-                except KafkaError:  # e.g. no group coordinator yet on a new cluster: not known to be read
-                    return False
-                for tp in wanted:
-                    done = committed.get(tp)
-                    if done is None or done.offset < checkpoint[tp]:
-                        return False
-            return True
-        finally:
-            admin.close()
-
-    def _end_offsets(self) -> tuple[dt.datetime, dict[TopicPartition, int]]:
-        """When they were read (just before), and the end offset of every partition the pipeline reads.
-
-        From a fetch's high watermark, not ListOffsets alone: the embedded broker answers ListOffsets
-        with the first offset of a partition's last batch, short of the end by the rest of the batch.
-        """
-        read_at = events.now()
-        # A new consumer each time: one that has fetched before keeps its old high watermarks.
-        # fetch_max_wait_ms: an empty partition answers at once, not after the default half second.
-        probe = KafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            client_id="qc-outbox",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=10,
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
-            api_version=self.settings.kafka_api_tuple,
-        )
-        try:
-            topics = sorted({t for topics in self.groups.values() for t in topics})
-            partitions = [TopicPartition(t, p) for t in topics for p in probe.partitions_for_topic(t) or ()]
-            if not partitions:
-                return read_at, {}
-            listed = probe.end_offsets(partitions)
-            probe.assign(partitions)
-            for tp in partitions:
-                probe.seek(tp, listed[tp])  # only the last batch is fetched (and dropped)
-            deadline = time.monotonic() + 5
-            while any(probe.highwater(tp) is None for tp in partitions):
-                if time.monotonic() > deadline:
-                    raise KafkaTimeoutError("no high watermark from the broker within 5 s")
-                probe.poll(timeout_ms=50)
-            return read_at, {tp: max(probe.highwater(tp), listed[tp]) for tp in partitions}
-        finally:
-            probe.close()
-
-    def _save(self, taken_at: dt.datetime, ends: dict[TopicPartition, int], safe_since: dt.datetime | None) -> None:
-        """A new checkpoint: these ends, read at ``taken_at``; everything kept before ``safe_since`` has been read."""
-        doc = {"ends": _listed(ends), "seen": _listed(ends), "taken_at": taken_at, "safe_since": safe_since}
-        self.state.replace_one({"_id": "checkpoint"}, doc, upsert=True)
+_AN_HOUR = dt.timedelta(hours=1)
 
 
-def _listed(ends: dict[TopicPartition, int]) -> list[list]:
-    """Offsets as stored: a list, not a map (topic names hold dots, which field names should not)."""
-    return [[tp.topic, tp.partition, offset] for tp, offset in sorted(ends.items())]
-
-
-def _offsets(listed: list[list]) -> dict[TopicPartition, int]:
-    return {TopicPartition(topic, partition): offset for topic, partition, offset in listed}
+def _claimed(doc: dict) -> dt.datetime:
+    return doc["claimed_at"]

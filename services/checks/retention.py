@@ -4,7 +4,9 @@ The ``submissions`` record holds no free text, only whose check it was (and a
 hash of its content, which could confirm a guess at what was written), so
 those go. A draft is the no-JavaScript form's working copy, full of free text;
 once it is older than the cut-off the check it became lives on in the events
-and the other services' stores, so the draft itself is deleted.
+and the other services' stores, so the draft itself is deleted. So is an event
+the outbox still keeps from before the cut-off (outbox.py): normally it is
+gone within minutes, never past retention.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pymongo.database import Database
 
 from qc import events, retention
 from qc.settings import Settings
+from services.checks import outbox
 from services.checks.contributions import COUNTED, Contributions
 from services.checks.store import SENDING
 
@@ -34,16 +37,21 @@ def run(db: Database, settings: Settings, *, now: dt.datetime | None = None, dry
         "status": {"$ne": SENDING},  # not yet accepted: intake still owns it
     }
     old_drafts = {"updated_at": {"$lt": limit}}
+    # Events the outbox still keeps from before the cut-off (a consumer group stuck for the whole period).
+    old_kept = sum(db[n].count_documents({}) for n in outbox.ended_before(db, outbox.bucket_of(limit), outbox.EVENTS))
     if dry_run:
         counts = {
             "submissions_anonymised": db["submissions"].count_documents(old_submissions),
             "drafts_deleted": db["drafts"].count_documents(old_drafts),
+            "kept_events_deleted": old_kept,
         }
     else:
         ensure_indexes(db)
         anonymised = _anonymise_submissions(db, old_submissions)
         deleted = db["drafts"].delete_many(old_drafts)
+        outbox.drop_before(db, outbox.bucket_of(limit))
         counts = {"submissions_anonymised": anonymised, "drafts_deleted": deleted.deleted_count}
+        counts["kept_events_deleted"] = old_kept
     retention.record(db, SERVICE, limit, counts, dry_run)
     return counts
 
@@ -68,7 +76,7 @@ def _anonymise_submissions(db: Database, query: dict) -> int:
             {"_id": claimed["_id"], "checker_id": claimed.get("checker_id"), "anonymised_at": {"$exists": False}},
             {
                 "$set": {"checker_id": None, "anonymised_at": events.now()},
-                # The event the outbox keeps is normally gone within minutes; never past retention.
+                # Records from before the outbox had collections of its own may still keep their event.
                 "$unset": {"content_hash": "", "correlation_id": "", "event": "", "outbox": ""},
             },
         )

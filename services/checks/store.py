@@ -2,13 +2,12 @@
 
 The validator decides a claimed record with a guarded update, and inserts the
 whole record where nobody claimed one (a replay of the log); each writer sets
-only the fields it owns."""
+only the fields it owns. The event itself is kept by the outbox (outbox.py)
+and the broker's acknowledgement by acks.py, both beside the records."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
 import time
 
 from pymongo import ASCENDING, UpdateOne
@@ -17,14 +16,10 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from qc import events
 from qc.mongo import DUPLICATE_KEY, GroupInsert, find_in, update_and_read
-from services.checks import outbox
+from services.checks.acks import ACCEPTED, MARK_EVERY_SECONDS, SENDING, Acks
+from services.checks.outbox import Outbox
 
-log = logging.getLogger(__name__)
-SENDING = "sending"  # claimed by intake, not yet acknowledged by the broker
-ACCEPTED = "accepted"
-# How often the "accepted" marks held by a process are written, in one bulk write. By then the
-# validator has usually decided (its decision stands over "accepted"), so most need no write.
-MARK_EVERY_SECONDS = 1.0
+__all__ = ["ACCEPTED", "SENDING", "Submissions"]
 
 # Fields copied from the received event; either writer may create the record.
 _INTAKE_FIELDS = (
@@ -43,11 +38,9 @@ class Submissions:
     def __init__(self, db: Database, mark_every: float = MARK_EVERY_SECONDS):
         self.collection = db["submissions"]
         self._claims = GroupInsert(self.collection)
+        self.outbox = Outbox(db)
+        self.acks = Acks(db, mark_every)
         self.mark_every = mark_every
-        self._marks: set[str] = set()  # acknowledged by the broker here, "accepted" not yet written
-        self._marks_lock = threading.Lock()
-        self._marker: threading.Thread | None = None
-        self._closing = threading.Event()
 
     def ensure_indexes(self) -> None:
         """Indexes for the duplicate rule and a checker's list."""
@@ -59,15 +52,13 @@ class Submissions:
     def get(self, submission_id: str) -> dict | None:
         """One submission's record, or None (accepted here and not yet written: read as accepted)."""
         doc = self.collection.find_one({"_id": submission_id}, {"event": 0})
-        if doc is not None and doc["status"] == SENDING and submission_id in self._marks:
-            doc["status"] = ACCEPTED
-        return doc
+        return None if doc is None else self.acks.settle([doc])[0]
 
     def settled(self, submission_id: str) -> dict | None:
         """Like ``get``, but a record still "sending" is given the time its mark may take to be written.
 
         Another process may have had the broker's acknowledgement already and not
-        yet written "accepted" (``mark_accepted``): waiting that long, polling,
+        yet written it (acks.py): waiting that long, polling,
         answers from the record as it settles rather than "not accepted yet".
         """
         deadline = time.monotonic() + self.mark_every + 0.5
@@ -82,9 +73,11 @@ class Submissions:
 
         The unique ``_id`` makes one of several simultaneous identical POSTs the
         publisher; the others wait for its outcome. A claim left by a process
-        that died while publishing goes stale and may be taken over. The claim
-        keeps the event itself until the whole pipeline has read it (outbox.py):
-        one insert on the request path does both.
+        that died while publishing (neither acknowledged nor decided after
+        ``stale_after`` seconds) goes stale and may be taken over. Once claimed,
+        the outbox keeps the event until the whole pipeline has read it
+        (outbox.py): two inserts on the request path, each shared with the
+        requests in flight.
         """
         now = events.now()
         doc = {f: received[f] for f in _INTAKE_FIELDS}
@@ -100,72 +93,43 @@ class Submissions:
             reasons=[],
             responses=[],
             correlation_id=correlation_id,
-            **outbox.keeping(event, now),
         )
-        if self._claims.insert(doc):  # with the other requests' claims in flight in this process
-            return doc
-        # Taken over: the record becomes this request's, the event it keeps included.
-        return update_and_read(
-            self.collection,
-            {
-                "_id": received["submission_id"],
-                "status": SENDING,
-                "claimed_at": {"$lt": now - dt.timedelta(seconds=stale_after)},
-            },
-            {"$set": {k: v for k, v in doc.items() if k != "_id"}},
-        )
+        if not self._claims.insert(doc):  # with the other requests' claims in flight in this process
+            # The record says "sending" for ever (acknowledgements and decisions are kept beside it): whether
+            # the claim is still only that is read with them, and it is taken over only if so and stale.
+            held = self.get(received["submission_id"])
+            if (
+                held is None
+                or held["status"] != SENDING
+                or held["claimed_at"] >= now - dt.timedelta(seconds=stale_after)
+            ):
+                return None
+            # Taken over: the record becomes this request's (unless another request took it first).
+            doc = update_and_read(
+                self.collection,
+                {"_id": received["submission_id"], "status": SENDING, "claimed_at": held["claimed_at"]},
+                {"$set": {k: v for k, v in doc.items() if k != "_id"}},
+            )
+            if doc is None:
+                return None
+        try:
+            self.outbox.keep(doc["_id"], doc["site_id"], now, event)
+        except PyMongoError:
+            self.release(doc["_id"])  # not kept, so not to be published: a retry claims it anew
+            raise
+        return doc
 
     def release(self, submission_id: str) -> None:
         """Give up a claim whose publish failed, so a retry can make it."""
         self.collection.delete_one({"_id": submission_id, "status": SENDING})
 
-    def mark_accepted(self, submission_id: str) -> None:
-        """The broker has it: written within ``mark_every`` seconds, with the others held, off the request path.
-
-        Until then this process reads it as accepted (``get``); another one
-        sees "sending" for up to that second and waits, as for any check
-        still being sent. A mark lost with the process costs nothing: the
-        validator writes the record when it decides, and a claim left
-        "sending" goes stale and may be taken over by a retry with the same id.
-        """
-        with self._marks_lock:
-            self._marks.add(submission_id)
-            if self._marker is None:
-                self._marker = threading.Thread(target=self._mark_held, name="accepted-marks", daemon=True)
-                self._marker.start()
-
-    def write_marks(self) -> int:
-        """Write the held "accepted" marks still needed in one bulk write; how many. The validator's decision stands."""
-        with self._marks_lock:
-            ids = sorted(self._marks)
-        if not ids:
-            return 0
-        # A read by _id costs a third of a write: only those the validator has not decided yet are written.
-        sending = [d["_id"] for d in find_in(self.collection, "_id", ids, {"status": SENDING}, {"_id": 1})]
-        if sending:
-            ops = [UpdateOne({"_id": i, "status": SENDING}, {"$set": {"status": ACCEPTED}}) for i in sending]
-            self.collection.bulk_write(ops, ordered=False)
-        with self._marks_lock:
-            self._marks.difference_update(ids)
-        return len(sending)
+    def mark_accepted(self, claim: dict) -> None:
+        """The broker has the check of this claim: "accepted" everywhere within a second, off the request path."""
+        self.acks.mark(claim["_id"], claim["claimed_at"])
 
     def close(self) -> None:
-        """Write what is held (worker exit) and stop the marking thread."""
-        self._closing.set()
-        if self._marker is not None:
-            self._marker.join(timeout=5)
-        try:
-            self.write_marks()
-        except PyMongoError as e:
-            log.warning("accepted marks not written at exit: database unavailable", extra={"error": repr(e)[:300]})
-
-    def _mark_held(self) -> None:
-        while not self._closing.wait(self.mark_every):
-            try:
-                self.write_marks()
-            except PyMongoError as e:  # kept, and tried again next time
-                log.warning("accepted marks not written yet: database unavailable", extra={"error": repr(e)[:300]})
-                self._closing.wait(1.0)
+        """Write the acknowledgements held (worker exit)."""
+        self.acks.close()
 
     def record_decision(self, received: dict, status: str, reasons: list, region_id) -> dict:
         """Store the validator's decision once; a repeat returns the first one."""

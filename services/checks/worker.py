@@ -16,7 +16,8 @@ from services.checks import metrics as checks_metrics
 from services.checks import retention
 from services.checks.directory import Directory, HeldDirectory, publish_all
 from services.checks.handlers import Decision, decide
-from services.checks.outbox import Outbox, OutboxWatch
+from services.checks.outbox import Outbox
+from services.checks.outbox_watch import OutboxWatch
 from services.checks.question_sets import QuestionSets
 from services.checks.store import Submissions
 

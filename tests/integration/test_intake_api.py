@@ -14,7 +14,7 @@ from qc import auth, mongo
 from qc.generations import Generation
 from qc.handler import Delivery
 from qc.settings import TOPICS
-from services.checks import create_app
+from services.checks import acks, create_app
 from services.checks.directory import Directory
 from services.checks.token_table import TokenTable
 from tests.conftest import read_topic, wait_for
@@ -65,30 +65,33 @@ def test_accepted_submission_is_on_the_topic_before_the_202(client, settings):
     assert status.json["status"] in ("accepted", "validated", "rejected")
 
 
-def test_the_accepted_mark_is_written_off_the_request_path_and_read_at_once_here(client):
+def test_the_acknowledgement_is_written_off_the_request_path_and_read_at_once_here(client):
     body = _body()
     submissions = client.application.extensions["qc.checks"].submissions
-    submissions._closing.set()  # no marking thread: only the test's write_marks below writes the mark
+    submissions.acks._closing.set()  # no writing thread: only the test's write below writes it
     assert _post(client, body).status_code == 202
-    assert submissions.collection.find_one({"_id": body["submission_id"]})["status"] == "sending"
+    record = submissions.collection.find_one({"_id": body["submission_id"]})
+    assert record["status"] == "sending"  # the record is never rewritten for it (acks.py)
     assert submissions.get(body["submission_id"])["status"] == "accepted"  # as this process reads it
     status = client.get(
         f"/api/v1/submissions/{body['submission_id']}", headers={"Authorization": f"Bearer {client.token}"}
     )
     assert status.status_code == 200 and status.json["status"] == "accepted"
-    assert submissions.write_marks() == 1
-    assert submissions.collection.find_one({"_id": body["submission_id"]})["status"] == "accepted"
+    assert acks.written(submissions.collection.database, [record]) == set()  # nobody else knows yet
+    assert submissions.acks.write() == 1
+    assert acks.written(submissions.collection.database, [record]) == {body["submission_id"]}
+    assert submissions.collection.find_one({"_id": body["submission_id"]})["status"] == "sending"
 
 
 def test_another_process_answers_accepted_once_the_mark_is_written(client, settings):
     """A status asked of another web process while the mark is on its way is waited for, not a 404."""
     body = _body()
     submissions = client.application.extensions["qc.checks"].submissions
-    submissions._closing.set()  # no marking thread: the mark is written below, a moment after the question
+    submissions.acks._closing.set()  # no writing thread: it is written below, a moment after the question
     assert _post(client, body).status_code == 202
     other = create_app(dataclasses.asdict(settings))
     try:
-        writer = threading.Timer(0.3, submissions.write_marks)
+        writer = threading.Timer(0.3, submissions.acks.write)
         writer.start()
         status = other.test_client().get(
             f"/api/v1/submissions/{body['submission_id']}", headers={"Authorization": f"Bearer {client.token}"}

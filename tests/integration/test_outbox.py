@@ -1,10 +1,10 @@
 """The intake's outbox (services/checks/outbox.py) on the real broker and database.
 
-Every check answered 202 is kept (in its own record, by the insert that
-claims it) before it is published; when the broker's log goes back, the kept
-checks are published again with their own ids; once every consumer group has
-read past a checkpoint, the events kept before it are taken out of their
-records. (The embedded broker
+Every check answered 202 is kept (in the collection of the ten minutes it
+was claimed in, right after the insert that claims it) before it is
+published; when the broker's log goes back, the kept checks are published
+again with their own ids; once every consumer group has read past a
+checkpoint, the ten minutes kept before it are dropped. (The embedded broker
 really losing its log is tests/e2e/test_supervisor.py.)
 """
 
@@ -19,8 +19,9 @@ from prometheus_client import REGISTRY
 
 from qc import events
 from qc.settings import TOPICS
-from services.checks import outbox as outbox_module
-from services.checks.outbox import Outbox, OutboxWatch, bucket_of, keeping
+from services.checks.outbox import ACKS, EVENTS, Outbox, bucket_of, ten_minutes
+from services.checks.outbox_watch import OutboxWatch
+from services.checks.store import Submissions
 from tests.conftest import new_topic, read_topic, wait_for
 
 
@@ -71,9 +72,9 @@ def test_a_check_answered_202_is_kept_before_it_is_published(checks_app, setting
     ctx = checks_app.extensions["qc.checks"]
     kept = [d for d in Outbox(ctx.db).kept_since(None) if d["_id"] == body["submission_id"]]
     assert len(kept) == 1 and kept[0]["site_id"] == "S0001"
-    assert kept[0]["outbox"] == bucket_of(kept[0]["claimed_at"])
-    # Kept for the pipeline only: the record as pages and the API read it does not carry the event.
-    assert "event" not in ctx.submissions.get(body["submission_id"])
+    assert ten_minutes(ctx.db, EVENTS, kept[0]["claimed_at"]).find_one({"_id": body["submission_id"]}) == kept[0]
+    # Kept for the pipeline only: the check's record never carries the event (nor its free text).
+    assert "event" not in ctx.submissions.collection.find_one({"_id": body["submission_id"]})
     published = read_topic(
         settings,
         TOPICS["received"],
@@ -104,8 +105,44 @@ def test_a_stale_claim_taken_over_keeps_the_event_of_the_request_that_took_it(ch
     assert submissions.claim(received, retry, "second-try", stale_after=60) is None  # not stale yet: held
     assert submissions.claim(received, retry, "second-try", stale_after=0) is not None  # stale: taken over
     record = submissions.collection.find_one({"_id": body["submission_id"]})
-    assert record["event"] == retry and record["correlation_id"] == "second-try"
-    assert record["outbox"] == bucket_of(record["claimed_at"])
+    assert record["correlation_id"] == "second-try"
+    kept = [d for d in submissions.outbox.kept_since(None) if d["_id"] == body["submission_id"]]
+    assert [d["event"] for d in kept] == [retry]  # only the claim the record holds now is published again
+
+
+def test_a_claim_acknowledged_or_decided_is_never_taken_over_however_old(checks_app):
+    """The record says "sending" for ever (acks.py, decisions.py): a late retry must still meet the check as sent,
+    never take its claim over and publish it a second time (the crash test's "received twice")."""
+    submissions = checks_app.extensions["qc.checks"].submissions
+    events_by_id = {}
+    for kind in ("acknowledged", "decided"):
+        body = _body()
+        received = {**body, "checker_id": "C0001", "content_hash": kind, "received_at": "2026-12-01T10:00:00Z"}
+        event = events.make_event("org.qc.submission.received", source="test", subject="s", data=received)
+        claim = submissions.claim(received, event, kind, stale_after=60)
+        if kind == "acknowledged":
+            submissions.mark_accepted(claim)
+            submissions.acks.write()
+            other_process = Submissions(submissions.collection.database)  # holds no acknowledgement of its own
+        else:
+            submissions.record_decision(received, "validated", [], "R01")
+            other_process = submissions
+        assert other_process.claim(received, event, "late retry", stale_after=0) is None, kind
+        events_by_id[body["submission_id"]] = event
+    kept = {d["_id"]: d["event"] for d in submissions.outbox.kept_since(None) if d["_id"] in events_by_id}
+    assert kept == events_by_id  # the first claims' events, not the retries'
+
+
+def test_a_claim_given_up_is_not_published_again(checks_app):
+    """A publish that failed releases its claim: the event it kept is left behind, never sent."""
+    submissions = checks_app.extensions["qc.checks"].submissions
+    body = _body()
+    received = {**body, "checker_id": "C0001", "content_hash": "h", "received_at": "2026-12-01T10:00:00Z"}
+    event = events.make_event("org.qc.submission.received", source="test", subject="s", data=received)
+    claim = submissions.claim(received, event, "c", stale_after=60)
+    assert ten_minutes(submissions.collection.database, EVENTS, claim["claimed_at"]).find_one({"_id": claim["_id"]})
+    submissions.release(body["submission_id"])
+    assert body["submission_id"] not in {d["_id"] for d in submissions.outbox.kept_since(None)}
 
 
 def test_when_the_log_goes_back_the_kept_checks_are_published_again_with_their_ids(checks_app, settings, publisher):
@@ -154,22 +191,27 @@ def test_a_directory_found_empty_at_start_means_the_log_was_lost(checks_app, set
         watch.close()
 
 
-def test_checks_are_forgotten_only_once_every_group_has_read_past_the_checkpoint(
-    checks_app, settings, publisher, monkeypatch
-):
+def test_checks_are_forgotten_only_once_every_group_has_read_past_the_checkpoint(checks_app, settings, publisher):
     db = checks_app.extensions["qc.checks"].db
     old = events.now() - dt.timedelta(hours=1)
     old_ids = [f"old-check-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    outbox = Outbox(db)
     for old_id in old_ids:
-        record = {"_id": old_id, "claimed_at": old, "site_id": "S0001", "status": "validated"}
-        db["submissions"].insert_one({**record, **keeping({"id": old_id}, old)})
-    monkeypatch.setattr(outbox_module, "FORGET_CHUNK", 2)  # more than one bulk write's worth
+        db["submissions"].insert_one({"_id": old_id, "claimed_at": old, "site_id": "S0001", "status": "validated"})
+        outbox.keep(old_id, "S0001", old, {"id": old_id})
+    ten_minutes(db, ACKS, old).insert_one({"_id": old_ids[0], "claimed_at": old})
+    # A record from before the outbox had collections of its own keeps its event in two fields.
+    legacy = f"legacy-check-{uuid.uuid4().hex[:8]}"
+    legacy_fields = {"outbox": bucket_of(old), "event": {"id": legacy}}
+    db["submissions"].insert_one({"_id": legacy, "claimed_at": old, "site_id": "S0001", **legacy_fields})
+    assert {legacy, *old_ids} <= {d["_id"] for d in outbox.kept_since(None)}
     body = _body()
     answer = checks_app.test_client().post(
         "/api/v1/submissions", json=body, headers={"Authorization": f"Bearer {checks_app.token}"}
     )
     assert answer.status_code == 202
     recent = db["submissions"].find_one({"_id": body["submission_id"]})
+    old_events, old_acks = ten_minutes(db, EVENTS, old).name, ten_minutes(db, ACKS, old).name
     # A topic and group of the test's own, with ten events in one compressed batch on one partition.
     topic, group = new_topic(settings, "qc.outbox-test"), f"qc-outbox-test-{uuid.uuid4().hex[:8]}"
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=200, compression_type="gzip")
@@ -179,7 +221,7 @@ def test_checks_are_forgotten_only_once_every_group_has_read_past_the_checkpoint
     producer.close()
 
     def still_kept(submission_id: str) -> bool:
-        return "event" in db["submissions"].find_one({"_id": submission_id})
+        return submission_id in {d["_id"] for d in Outbox(db).kept_since(None)}
 
     watch = OutboxWatch(settings, db, publisher, groups={group: (topic,)})
     try:
@@ -194,10 +236,13 @@ def test_checks_are_forgotten_only_once_every_group_has_read_past_the_checkpoint
         watch.close()
     safe_since = db["outbox_state"].find_one({"_id": "checkpoint"})["safe_since"]
     assert safe_since is not None
-    assert not any(still_kept(i) for i in old_ids)  # kept well before the checkpoint: taken out
+    assert not any(still_kept(i) for i in [legacy, *old_ids])  # kept well before the checkpoint: let go of
+    assert not {old_events, old_acks} & set(db.list_collection_names())  # their ten minutes dropped whole
+    assert "event" not in db["submissions"].find_one({"_id": legacy})
     assert db["submissions"].find_one({"_id": old_ids[0]})["status"] == "validated"  # the record itself stays
     # An event is kept while its check may not have been acknowledged before the checkpoint.
-    assert still_kept(body["submission_id"]) == (recent["outbox"] >= bucket_of(safe_since - watch.margin))
+    cutoff = bucket_of(safe_since - watch.margin)
+    assert still_kept(body["submission_id"]) == (bucket_of(recent["claimed_at"]) >= cutoff)
 
 
 def test_the_watch_looks_on_a_thread_of_its_own_and_stops_when_closed(checks_app, settings):

@@ -23,6 +23,7 @@ from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
 from services.checks import contributions
 from services.checks import store as checks_store
+from services.checks.outbox import EVENTS, ten_minutes
 from services.checks.profiles import Drafts
 from services.notify import rules as alert_rules
 from services.notify.delivery import record_email
@@ -79,6 +80,8 @@ def _seed(db, settings) -> dict:
         )
         submissions.claim(data | {"submission_id": sid}, kept, "corr", stale_after=60)
         submissions.record_decision(received, "validated", [], "R01")
+        # Kept since its claim at ``at``: the outbox had not let go of it (a consumer group stuck all along).
+        submissions.outbox.keep(sid, data["site_id"], at, kept)
     drafts = Drafts(db)
     qs = {"id": "everyday-life", "version": 1}
     old_draft = drafts.start({"checker_id": "C1", "site_id": "S0001"}, qs)
@@ -139,7 +142,8 @@ def _snapshot(db) -> dict:
         "alerts",
         "notify_rejections",
     )
-    return {name: sorted(db[name].find(), key=lambda d: d["_id"]) for name in names + ("deliveries",)}
+    kept = tuple(n for n in db.list_collection_names() if n.startswith(f"{EVENTS}_2"))  # the outbox's ten minutes
+    return {name: sorted(db[name].find(), key=lambda d: d["_id"]) for name in names + ("deliveries",) + kept}
 
 
 def _feedback_counts(db) -> dict:
@@ -168,13 +172,13 @@ def test_old_records_lose_free_text_and_identity_and_counts_stay(db, settings, m
     assert record_before.checks_done == 2
 
     dry = _cli(monkeypatch, capsys, settings, "--dry-run")
-    assert "checks: would change submissions anonymised 1, drafts deleted 1" in dry
+    assert "checks: would change submissions anonymised 1, drafts deleted 1, kept events deleted 1" in dry
     assert "aggregate: would change facts anonymised 1, feedback anonymised 1" in dry
     assert "notify: would change alerts anonymised 1, rejections anonymised 1, supporter notes deleted 2" in dry
     assert _snapshot(db) == before, "a dry run changed something"
 
     out = _cli(monkeypatch, capsys, settings)
-    assert "checks: changed submissions anonymised 1, drafts deleted 1" in out
+    assert "checks: changed submissions anonymised 1, drafts deleted 1, kept events deleted 1" in out
     assert "aggregate: changed facts anonymised 1, feedback anonymised 1" in out
     assert "notify: changed alerts anonymised 1, rejections anonymised 1, supporter notes deleted 2" in out
 
@@ -182,7 +186,8 @@ def test_old_records_lose_free_text_and_identity_and_counts_stay(db, settings, m
     old, new = db["submissions"].find_one({"_id": "old"}), db["submissions"].find_one({"_id": "new"})
     assert old["checker_id"] is None and "content_hash" not in old and old["anonymised_at"]
     # A kept event the outbox had not yet let go of (a consumer group stuck for the whole period) goes too.
-    assert "event" not in old and "outbox" not in old and "event" in new
+    assert ten_minutes(db, EVENTS, OLD).name not in db.list_collection_names()
+    assert ten_minutes(db, EVENTS, NEW).find_one({"_id": "new"})["event"]["id"] == "new"
     assert (old["status"], old["site_id"], old["visited_on"]) == ("validated", "S0001", OLD.date().isoformat())
     assert new == next(d for d in before["submissions"] if d["_id"] == "new")
     # the checker's record of their contribution still counts the anonymised check
@@ -239,7 +244,7 @@ def test_old_records_lose_free_text_and_identity_and_counts_stay(db, settings, m
     # a second run finds nothing to do and changes nothing
     after = _snapshot(db)
     again = _cli(monkeypatch, capsys, settings)
-    assert "checks: changed submissions anonymised 0, drafts deleted 0" in again
+    assert "checks: changed submissions anonymised 0, drafts deleted 0, kept events deleted 0" in again
     assert "aggregate: changed facts anonymised 0, feedback anonymised 0" in again
     assert "notify: changed alerts anonymised 0, rejections anonymised 0, supporter notes deleted 0" in again
     assert _snapshot(db) == after

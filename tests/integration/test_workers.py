@@ -127,6 +127,50 @@ def test_rollups_held_in_memory_equal_a_recount_from_the_facts(db, sole_writer):
     assert stored["org:all:2026-11"]["checks"] == 24
 
 
+def _sums_equal_a_recount(store: RollupStore, checks: list[dict]) -> None:
+    """Every region and organisation roll-up stored is the sum of the site roll-ups recounted from the facts."""
+    stored = {d["_id"]: d for d in store.rollups.find()}
+    facts = [handlers.fact_from_validated(e["data"]) for e in checks]
+    sites = store.site_rollups_from_facts(handlers.affected_keys(facts))
+    figures = ("checks", "score", "questions", "answered_by", "latest_received_at")
+    for period in {d["period"] for d in sites}:
+        regions = []
+        for region in sorted({d["region_id"] for d in sites if d["period"] == period}):
+            members = [d for d in sites if d["period"] == period and d["region_id"] == region]
+            regions.append(handlers.region_rollup(region, period, members))
+            assert {k: stored[f"region:{region}:{period}"][k] for k in figures} == {k: regions[-1][k] for k in figures}
+        org = handlers.org_rollup(period, regions)
+        assert {k: stored[f"org:all:{period}"][k] for k in figures} == {k: org[k] for k in figures}
+
+
+def test_sums_held_between_commits_are_written_by_flush_and_summed_again_after_a_crash(db):
+    """The worker writes its region and organisation sums once per commit interval (``flush``), not every
+    batch. A crash before the flush loses them with their batches' offsets (never committed before a flush):
+    the batches are replayed, nothing counts twice, and the sums come out as a recount says."""
+    store = RollupStore(db)
+    store.ensure_indexes()
+    checks = [
+        _validated(site=f"S000{n % 4 + 1}", region=f"R0{n % 2 + 1}", scores=(n % 3 + 1, 2, None)) for n in range(24)
+    ]
+    handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True, defer_sums=True)
+    handler.handle(_deliveries(*checks[:8]))
+    assert handler.holds()
+    assert store.rollups.find_one({"scope": {"$in": ["region", "org"]}}) is None  # held, not written
+    handler.flush()
+    assert not handler.holds()
+    _sums_equal_a_recount(store, checks[:8])
+    handler.handle(_deliveries(*checks[8:16]))  # held; then the worker dies before its flush
+    handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True, defer_sums=True)
+    handler.handle(_deliveries(*checks[8:16]))  # the replay from the last commit: counted already, summed again
+    handler.handle(_deliveries(*checks[16:20]))
+    handler.open.clear()  # a batch failed: what is held goes, but which sums are unwritten is not forgotten
+    last = [c for c in checks[20:24] if c["data"]["region_id"] == "R01"]  # R02's sums: unwritten, not held
+    handler.handle(_deliveries(*last))
+    handler.flush()
+    _sums_equal_a_recount(store, checks[:20] + last)
+    assert store.rollups.find_one({"_id": "org:all:2026-11"})["checks"] == 22
+
+
 @pytest.mark.parametrize("sole_writer", [True, False], ids=["sums-held-in-memory", "sums-from-the-database"])
 def test_a_site_moved_to_another_region_mid_month_counts_in_one_region_whichever_way_sums_are_kept(db, sole_writer):
     """The month's site roll-up was made in R01; a check sent after the site moved to R02 joins it there, so
