@@ -108,6 +108,15 @@ class Acks:
                 self._closing.wait(1.0)
 
 
+def settle(db: Database, records: list[dict]) -> list[dict]:
+    """The records, those still "sending" whose acknowledgement has been written read as "accepted"."""
+    accepted = written(db, [r for r in records if r.get("status") == SENDING])
+    for record in records:
+        if record["_id"] in accepted:
+            record["status"] = ACCEPTED
+    return records
+
+
 def written(db: Database, records: list[dict]) -> set[str]:
     """The ids of these records whose acknowledgement has been written (one read per ten minutes)."""
     by_bucket: dict[str, list[dict]] = {}

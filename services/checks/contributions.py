@@ -17,7 +17,8 @@ from pymongo.database import Database
 
 from qc import events
 from qc.dates import parse_day
-from services.checks import acks
+from services.checks import decisions
+from services.checks.acks import settle
 
 KINDS = {
     "check_visit": "Check visit time",
@@ -68,11 +69,11 @@ class Contributions:
 
     def checks(self, checker_id: str) -> tuple[int, str | None, str | None]:
         """(checks done, first visit day, latest visit day): their counted submissions plus those since anonymised."""
-        query = {"checker_id": checker_id, "status": {"$in": [*COUNTED, acks.SENDING]}}
-        found = list(self.submissions.find(query, {"visited_on": 1, "kind": 1, "status": 1, "claimed_at": 1}))
-        # One still "sending" in its record counts once the broker has it (acks.py).
-        accepted = acks.written(self.submissions.database, [d for d in found if d["status"] == acks.SENDING])
-        found = [d for d in found if d["status"] != acks.SENDING or d["_id"] in accepted]
+        fields = {"visited_on": 1, "kind": 1, "status": 1, "claimed_at": 1, "decided_at": 1}
+        found = list(self.submissions.find({"checker_id": checker_id}, fields))
+        # Its decision (decisions.py), else "accepted" once the broker has it (acks.py), else still "sending".
+        found = settle(self.submissions.database, decisions.lay_over(self.submissions.database, found))
+        found = [d for d in found if d["status"] in COUNTED]
         # A worry sent on its own is not a check the checker did (qc/events.py).
         days = sorted(d["visited_on"] for d in found if d.get("kind") != events.WORRY_ALONE)
         tally = self.tallies.find_one({"_id": checker_id}) or {}

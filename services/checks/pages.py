@@ -201,7 +201,7 @@ def my_checks():
     """Each check the checker sent, its status in plain words, and what managers did ("you said, we did")."""
     submissions = _ctx().submissions
     found = submissions.collection.find({"checker_id": g.checker["checker_id"]}, sort=[("received_at", -1)], limit=50)
-    docs = submissions.acks.settle(list(found))  # "sending" in the record, but with the broker: accepted
+    docs = submissions.settle(list(found))  # with the validator's decision, or "accepted" once the broker has it
     checks = [
         {
             "id": d["_id"],

@@ -12,15 +12,16 @@ gone within minutes, never past retention.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 from pymongo import ASCENDING
 from pymongo.database import Database
 
 from qc import events, retention
+from qc.mongo import IN_LIST_MAX, find_in
 from qc.settings import Settings
-from services.checks import outbox
+from services.checks import acks, decisions, outbox
 from services.checks.contributions import COUNTED, Contributions
-from services.checks.store import SENDING
 
 SERVICE = "checks"
 
@@ -31,17 +32,13 @@ def run(db: Database, settings: Settings, *, now: dt.datetime | None = None, dry
     if limit is None:
         return {}
     # received_at is stored as the event's RFC 3339 text, which sorts as time does.
-    old_submissions = {
-        "received_at": {"$lt": events.isoformat(limit)},
-        "anonymised_at": {"$exists": False},
-        "status": {"$ne": SENDING},  # not yet accepted: intake still owns it
-    }
+    old_submissions = {"received_at": {"$lt": events.isoformat(limit)}, "anonymised_at": {"$exists": False}}
     old_drafts = {"updated_at": {"$lt": limit}}
     # Events the outbox still keeps from before the cut-off (a consumer group stuck for the whole period).
     old_kept = sum(db[n].count_documents({}) for n in outbox.ended_before(db, outbox.bucket_of(limit), outbox.EVENTS))
     if dry_run:
         counts = {
-            "submissions_anonymised": db["submissions"].count_documents(old_submissions),
+            "submissions_anonymised": sum(1 for _record in _old_records(db, old_submissions)),
             "drafts_deleted": db["drafts"].count_documents(old_drafts),
             "kept_events_deleted": old_kept,
         }
@@ -65,13 +62,10 @@ def _anonymise_submissions(db: Database, query: dict) -> int:
     at most that one check from the tally and never counts one twice.
     """
     done = 0
-    while True:
-        # Read, then claim with a conditional write (not find_one_and_update, which the embedded
-        # database serves with a scan of every submission: qc.mongo.update_and_read); a record
-        # another run claimed in between does not match the write and is skipped here.
-        claimed = db["submissions"].find_one(query, {"checker_id": 1, "status": 1, "visited_on": 1, "kind": 1})
-        if claimed is None:
-            return done
+    for claimed in _old_records(db, query):
+        # Claimed with a conditional write (not find_one_and_update, which the embedded database
+        # serves with a scan of every submission: qc.mongo.update_and_read); a record another run
+        # claimed in between does not match the write and is skipped here.
         taken = db["submissions"].update_one(
             {"_id": claimed["_id"], "checker_id": claimed.get("checker_id"), "anonymised_at": {"$exists": False}},
             {
@@ -85,6 +79,19 @@ def _anonymise_submissions(db: Database, query: dict) -> int:
         done += 1
         if claimed.get("checker_id") and claimed.get("status") in COUNTED and claimed.get("kind") != events.WORRY_ALONE:
             Contributions(db).tally_anonymised(claimed["checker_id"], claimed["visited_on"])
+    return done
+
+
+def _old_records(db: Database, query: dict) -> Iterator[dict]:
+    """The records ``query`` finds, a hundred at a time, each with its decision; none still being sent.
+
+    A record still "sending" (not yet with the broker, or its acknowledgement not written) is intake's.
+    """
+    ids = [d["_id"] for d in db["submissions"].find(query, {"_id": 1})]
+    fields = {"checker_id": 1, "status": 1, "visited_on": 1, "kind": 1, "claimed_at": 1, "decided_at": 1}
+    for start in range(0, len(ids), IN_LIST_MAX):
+        found = list(find_in(db["submissions"], "_id", ids[start : start + IN_LIST_MAX], projection=fields))
+        yield from (r for r in acks.settle(db, decisions.lay_over(db, found)) if r["status"] != acks.SENDING)
 
 
 def ensure_indexes(db: Database) -> None:

@@ -47,8 +47,8 @@ def send_again(submission_id: str):
     """Open a check that was not counted as a new draft with its answers, at the screen that needs changing."""
     ctx = _ctx()
     checker_id = g.checker["checker_id"]
-    record = ctx.submissions.collection.find_one({"_id": submission_id, "checker_id": checker_id}, {"event": 0})
-    if record is None or not can_send_again(record):
+    record = ctx.submissions.get(submission_id)
+    if record is None or record.get("checker_id") != checker_id or not can_send_again(record):
         abort(404)
     drafts = Drafts(ctx.db)
     question_set = ctx.question_sets.current()

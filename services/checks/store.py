@@ -1,21 +1,24 @@
 """checks' record of every submission: claimed by intake before its event is sent, then validated or rejected.
 
-The validator decides a claimed record with a guarded update, and inserts the
-whole record where nobody claimed one (a replay of the log); each writer sets
-only the fields it owns. The event itself is kept by the outbox (outbox.py)
-and the broker's acknowledgement by acks.py, both beside the records."""
+The validator's decision goes into a collection of its own (decisions.py);
+where nobody claimed the check (a replay of the log) it inserts its record
+too. Each writer sets only the fields it owns. The
+event itself is kept by the outbox (outbox.py) and the broker's
+acknowledgement by acks.py, both beside the records; readers see a record
+with all of them laid over it (``settle``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from qc import events
 from qc.mongo import DUPLICATE_KEY, GroupInsert, find_in, update_and_read
+from services.checks import decisions
 from services.checks.acks import ACCEPTED, MARK_EVERY_SECONDS, SENDING, Acks
 from services.checks.outbox import Outbox
 
@@ -40,6 +43,7 @@ class Submissions:
         self._claims = GroupInsert(self.collection)
         self.outbox = Outbox(db)
         self.acks = Acks(db, mark_every)
+        self.decisions = decisions.Decisions(db)
         self.mark_every = mark_every
 
     def ensure_indexes(self) -> None:
@@ -52,7 +56,7 @@ class Submissions:
     def get(self, submission_id: str) -> dict | None:
         """One submission's record, or None (accepted here and not yet written: read as accepted)."""
         doc = self.collection.find_one({"_id": submission_id}, {"event": 0})
-        return None if doc is None else self.acks.settle([doc])[0]
+        return None if doc is None else self.settle([doc])[0]
 
     def settled(self, submission_id: str) -> dict | None:
         """Like ``get``, but a record still "sending" is given the time its mark may take to be written.
@@ -131,58 +135,51 @@ class Submissions:
         """Write the acknowledgements held (worker exit)."""
         self.acks.close()
 
+    def settle(self, records: list[dict]) -> list[dict]:
+        """Records as readers see them: the validator's decision laid over each (decisions.py), else "accepted"
+        for one the broker has (acks.py), else "sending"."""
+        return self.acks.settle(decisions.lay_over(self.collection.database, records))
+
     def record_decision(self, received: dict, status: str, reasons: list, region_id) -> dict:
         """Store the validator's decision once; a repeat returns the first one."""
-        # A lost race (decided before) hits the unique _id: that decision stands.
-        _duplicates(self.collection, [_decision_update(received, status, reasons, region_id, events.now())])
-        # Read back rather than find_one_and_update: see qc.mongo.update_and_read.
-        return self.get(received["submission_id"])
-
-    def decided(self, submission_ids: list[str]) -> dict[str, dict]:
-        """The records among these that already hold a decision, by id (one query for a batch)."""
-        return {i: d for i, d in self.records(submission_ids).items() if "decided_at" in d}
+        return self.record_decisions([(received, status, reasons, region_id)])[received["submission_id"]]
 
     def records(self, submission_ids: list[str]) -> dict[str, dict]:
-        """The records among these, decided or not, by id (a query per hundred)."""
-        return {d["_id"]: d for d in find_in(self.collection, "_id", submission_ids, projection={"event": 0})}
+        """The records among these, decided or not, by id, as readers see them (a query per hundred, twice)."""
+        found = list(find_in(self.collection, "_id", submission_ids, projection={"event": 0}))
+        return {d["_id"]: d for d in self.settle(found)}
 
     def record_decisions(
-        self, decisions: list[tuple[dict, str, list, str | None]], stored: set[str] | None = None
+        self, decided: list[tuple[dict, str, list, str | None]], stored: set[str] | None = None
     ) -> dict[str, dict]:
-        """Store a batch of (received, status, reasons, region_id) in unordered bulk writes; records by id.
+        """Store a batch of (received, status, reasons, region_id) with unordered inserts; the decisions by id.
 
-        The same rule as ``record_decision``: the first decision stands. One
-        that lost a race (its write hit the unique _id of a record decided
-        meanwhile) is read back, so its first decision is what is returned.
-        ``stored``: the ids known to have a record (intake's claim): theirs is a
-        guarded update; the others (a replay of the log) are inserted whole, a
-        quarter of the cost on SecantusDB. None: any of them may have one.
+        The first decision stands: one that lost a race (its insert hit the
+        unique _id of a decision made meanwhile) is read back and returned.
+        ``stored``: the ids known to have a record (intake's claim); for the
+        others (a replay of the log) the record is inserted too, as accepted.
+        None: looked up here.
         """
         now = events.now()
-        updates, inserts, records = [], [], {}
-        for index, (received, status, reasons, region_id) in enumerate(decisions):
-            decision = {"status": status, "reasons": reasons, "region_id": region_id, "decided_at": now}
-            records[received["submission_id"]] = {"_id": received["submission_id"], **decision}
-            if stored is not None and received["submission_id"] not in stored:
-                inserts.append(index)
-            else:
-                updates.append(index)
-        whole = [_decided_record(*decisions[i], now) for i in inserts]
-        lost = [inserts[i] for i in _duplicates(self.collection, whole)]
-        # Inserts that met a record (claimed meanwhile) are decided the guarded way, like the others.
-        guarded = updates + lost
-        ops = [_decision_update(*decisions[i], now) for i in guarded]
-        lost = [guarded[i] for i in _duplicates(self.collection, ops)]
+        ids = [received["submission_id"] for received, *_rest in decided]
+        if stored is None:
+            stored = {d["_id"] for d in find_in(self.collection, "_id", ids, projection={"_id": 1})}
+        # A record made meanwhile (claimed, or replayed by another member) is kept as it is: only intake's fields.
+        _duplicates(self.collection, [_replayed_record(r) for r, *_rest in decided if r["submission_id"] not in stored])
+        records = {
+            received["submission_id"]: {
+                "_id": received["submission_id"],
+                **{"status": status, "reasons": reasons, "region_id": region_id, "decided_at": now},
+            }
+            for received, status, reasons, region_id in decided
+        }
+        lost = _duplicates(self.decisions.collection, [records[i] for i in ids])
         if lost:
-            found = self.decided([decisions[i][0]["submission_id"] for i in lost])
-            records.update(found)
-            for i in lost:  # not visible yet: decide it again, one by one, the slow way
-                if decisions[i][0]["submission_id"] not in found:
-                    records[decisions[i][0]["submission_id"]] = self.record_decision(*decisions[i])
+            records.update(self.decisions.of([ids[i] for i in lost]))
         return records
 
     def validated_with_content(self, content_hashes: list[str]) -> dict[tuple, list[str]]:
-        """Validated submissions with any of these content hashes (one query for a poll).
+        """Validated submissions with any of these content hashes (one query for a poll, and their decisions).
 
         Keyed like the duplicate rule, (checker_id, site_id, visited_on,
         content_hash), to the ids stored under that key.
@@ -190,8 +187,9 @@ class Submissions:
         out: dict[tuple, list[str]] = {}
         if not content_hashes:
             return out
-        fields = {"checker_id": 1, "site_id": 1, "visited_on": 1, "content_hash": 1, "status": 1}
-        for doc in find_in(self.collection, "content_hash", content_hashes, projection=fields):
+        fields = {"checker_id": 1, "site_id": 1, "visited_on": 1, "content_hash": 1, "status": 1, "decided_at": 1}
+        found = list(find_in(self.collection, "content_hash", content_hashes, projection=fields))
+        for doc in decisions.lay_over(self.collection.database, found):
             if doc.get("status") == "validated":
                 key = (doc["checker_id"], doc["site_id"], doc["visited_on"], doc["content_hash"])
                 out.setdefault(key, []).append(doc["_id"])
@@ -199,10 +197,9 @@ class Submissions:
 
     def mark_sent_again(self, submission_id: str, checker_id: str, new_submission_id: str) -> None:
         """A rejected check the checker changed and sent again as ``new_submission_id`` (My checks says so)."""
-        self.collection.update_one(
-            {"_id": submission_id, "checker_id": checker_id, "status": "rejected"},
-            {"$set": {"sent_again_as": new_submission_id}},
-        )
+        record = self.get(submission_id)
+        if record is not None and record.get("checker_id") == checker_id and record["status"] == "rejected":
+            self.collection.update_one({"_id": submission_id}, {"$set": {"sent_again_as": new_submission_id}})
 
     def record_feedback(self, submission_id: str, alert_id: str, answer: str, at: str) -> None:
         """Keep the checker's answer to "is it better now?" beside the response it is about."""
@@ -222,29 +219,10 @@ class Submissions:
         self.collection.update_many({"_id": {"$in": submission_ids}}, {"$push": {"responses": response}})
 
 
-def _decided_record(received: dict, status: str, reasons: list, region_id, now) -> dict:
-    """A whole record for a decision nobody claimed before (see ``record_decisions``)."""
-    return {
-        "_id": received["submission_id"],
-        **{f: received[f] for f in _INTAKE_FIELDS},
-        "responses": [],
-        "status": status,
-        "reasons": reasons,
-        "region_id": region_id,
-        "decided_at": now,
-    }
-
-
-def _decision_update(received: dict, status: str, reasons: list, region_id, now) -> UpdateOne:
-    """Decide a record unless it is decided: a redelivery's upsert then hits the unique _id."""
-    on_insert = {f: received[f] for f in _INTAKE_FIELDS}
-    on_insert.update(responses=[])
-    decision = {"status": status, "reasons": reasons, "region_id": region_id, "decided_at": now}
-    return UpdateOne(
-        {"_id": received["submission_id"], "decided_at": {"$exists": False}},
-        {"$set": decision, "$setOnInsert": on_insert},
-        upsert=True,
-    )
+def _replayed_record(received: dict) -> dict:
+    """The record of a check read from the log that intake did not claim (a replay): accepted, to be decided."""
+    record = {"_id": received["submission_id"], **{f: received[f] for f in _INTAKE_FIELDS}}
+    return {**record, "status": ACCEPTED, "reasons": [], "responses": []}
 
 
 def _duplicates(collection, writes: list) -> list[int]:
@@ -262,3 +240,16 @@ def _duplicates(collection, writes: list) -> list[int]:
             raise
         return [err["index"] for err in errors]
     return []
+
+
+def decided(db: Database, submission_ids: list[str] | None = None) -> dict[str, dict]:
+    """Every decided submission (or those among ``submission_ids``), by id, as readers see it: for operators'
+    checks and the tests, which count what the validator decided (a few queries, not for a request path)."""
+    records = db["submissions"]
+    if submission_ids is None:
+        ids = [d["_id"] for d in decisions.Decisions(db).collection.find({}, {"_id": 1})]
+        ids += [d["_id"] for d in records.find({"decided_at": {"$exists": True}}, {"_id": 1})]
+    else:
+        ids = list(submission_ids)
+    found = decisions.lay_over(db, list(find_in(records, "_id", ids, projection={"event": 0})))
+    return {d["_id"]: d for d in found if "decided_at" in d}

@@ -30,6 +30,7 @@ from pymongo import MongoClient
 from qc import periods
 from qc.settings import TOPICS
 from qc_tools.demo_checks import generate
+from services.checks import store as checks_store
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
 
@@ -124,7 +125,7 @@ def _quiet(stack, db, kills: Counter) -> bool:
     if any(crash_tools.lag(stack.settings).values()):
         return False
     return (
-        db["submissions"].count_documents({"decided_at": {"$exists": False}}) == 0
+        len(checks_store.decided(db)) == db["submissions"].count_documents({})
         and db["alerts"].count_documents({"routed": False}) == 0
         and db["deliveries"].count_documents({"channel": "email", "status": {"$in": ["pending", "failed"]}}) == 0
     )
@@ -197,7 +198,7 @@ def _load_kill_and_settle(stack, db, items, future) -> tuple[Run, crash_tools.Se
 
 
 def _validated(run: Run) -> dict[str, dict]:
-    return {d["_id"]: d for d in run.db["submissions"].find({"status": "validated"})}
+    return {i: d for i, d in checks_store.decided(run.db).items() if d["status"] == "validated"}
 
 
 def _content(body: dict) -> str:
@@ -220,7 +221,7 @@ def _safety_not_good(body: dict) -> bool:
 def _figures(run: Run) -> dict:
     """Every figure the report prints and the tests assert on."""
     db, bodies, accepted = run.db, run.bodies, run.accepted
-    decided = {d["_id"]: d for d in db["submissions"].find({"status": {"$in": ["validated", "rejected"]}})}
+    decided = checks_store.decided(db)
     validated = {sid for sid, d in decided.items() if d["status"] == "validated"}
     facts = {d["_id"] for d in db["agg_facts"].find({}, {"_id": 1})}
     site_checks = sum(

@@ -24,6 +24,7 @@ from qc import topics
 from qc_tools.demo_checks import generate
 from qc_tools.devstack import free_port, port_open
 from qc_tools.kafka_cluster import node_name
+from services.checks import store as checks_store
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
 from tests.e2e.own_stack import own_stack
@@ -104,10 +105,7 @@ def test_a_broker_of_three_killed_mid_stream_loses_no_check_and_counts_none_twic
             seen = {}  # what the last look found, for the message if the wait runs out
 
             def all_counted():
-                decided = {
-                    d["_id"]: d["status"]
-                    for d in db["submissions"].find({"_id": {"$in": accepted}, "decided_at": {"$exists": 1}})
-                }
+                decided = {sid: d["status"] for sid, d in checks_store.decided(db, accepted).items()}
                 seen.update(decided=len(decided), accepted=len(accepted))
                 if len(decided) < len(accepted):
                     return None

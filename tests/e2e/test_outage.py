@@ -33,6 +33,7 @@ from qc.kafka import create_topics
 from qc.settings import TOPICS
 from qc_tools.demo_checks import generate
 from services.checks import intake
+from services.checks import store as checks_store
 from services.checks.schemas import SubmissionSchema
 from tests.conftest import wait_for
 from tests.e2e import crash_tools, own_stack
@@ -182,7 +183,7 @@ def _quiet(stack, db, expected_facts: int) -> bool:
     if any(crash_tools.lag(stack.settings).values()):
         return False
     return (
-        db["submissions"].count_documents({"decided_at": {"$exists": False}}) == 0
+        len(checks_store.decided(db)) == db["submissions"].count_documents({})
         and db["agg_facts"].count_documents({}) >= expected_facts
     )
 
@@ -294,7 +295,7 @@ def _as_validated(run: Outage, sid: str) -> dict:
 
 def _figures(run: Outage) -> dict:
     db, accepted = run.db, run.accepted
-    decided = {d["_id"]: d["status"] for d in db["submissions"].find({"decided_at": {"$exists": True}}, {"status": 1})}
+    decided = {sid: d["status"] for sid, d in checks_store.decided(db).items()}
     facts = [d["_id"] for d in db["agg_facts"].find({}, {"_id": 1})]
     expected_facts = {sid for sid, status in decided.items() if status == "validated"} | {
         e["data"]["submission_id"] for e in run.in_flight_validated
@@ -489,7 +490,7 @@ def broker_back(outage, broker_outage, report):
     db = outage.db
 
     def processed():
-        decided = db["submissions"].count_documents({"_id": {"$in": ids}, "status": {"$in": ["validated", "rejected"]}})
+        decided = len(checks_store.decided(db, ids))
         facts = db["agg_facts"].count_documents({"_id": {"$in": ids}})
         return (decided, facts) if decided == len(ids) and facts == len(ids) else None
 

@@ -18,6 +18,7 @@ from qc_tools import status
 from qc_tools.devstack import Stack
 from qc_tools.stopping import alive, stop_pids
 from qc_tools.supervisor import Supervisor
+from services.checks import store as checks_store
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
 from tests.e2e.own_stack import own_env, own_stack
@@ -152,10 +153,7 @@ def test_a_broker_crash_loses_no_check_answered_202(tmp_path, report):
                 os.killpg(stack.procs[name].pid, signal.SIGSTOP)
             decided_first = _post_all(url, items[:20])
             wait_for(
-                lambda: (
-                    db["submissions"].count_documents({"_id": {"$in": decided_first}, "decided_at": {"$exists": 1}})
-                    == len(decided_first)
-                ),
+                lambda: len(checks_store.decided(db, decided_first)) == len(decided_first),
                 60,
                 "the first checks to be decided",
             )
@@ -171,10 +169,7 @@ def test_a_broker_crash_loses_no_check_answered_202(tmp_path, report):
             accepted = decided_first + undecided
 
             def all_counted():
-                decided = {
-                    d["_id"]: d["status"]
-                    for d in db["submissions"].find({"_id": {"$in": accepted}, "decided_at": {"$exists": 1}})
-                }
+                decided = {sid: d["status"] for sid, d in checks_store.decided(db, accepted).items()}
                 if len(decided) < len(accepted):
                     return None
                 validated = {sid for sid, status in decided.items() if status == "validated"}

@@ -266,7 +266,8 @@ def test_a_worry_from_outside_a_check_goes_alone_and_starts_nothing(client, sett
     assert [e["data"]["urgent_concern"] for e in events if e["id"] == worry["_id"]] == ["The lift is broken"]
     my_checks = client.get("/my-checks").get_data(as_text=True)
     assert "Your worry, sent on" in my_checks and "Counted" not in my_checks
-    db["submissions"].update_one({"_id": worry["_id"]}, {"$set": {"status": "validated"}})  # as the validator will
+    decision = {"_id": worry["_id"], "status": "validated", "reasons": [], "region_id": "R01"}
+    db["decisions"].insert_one({**decision, "decided_at": dt.datetime.now(dt.UTC)})  # as the validator will
     assert Contributions(db).checks("C1")[0] == 0, "a worry is not a check they did (My contribution)"
     # Kept instead: it starts a check that holds it.
     kept = client.post("/worried", data={"csrf_token": _csrf(page), "action": "save", "concern": "The stairs"})

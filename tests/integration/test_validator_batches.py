@@ -10,6 +10,7 @@ import pytest
 from qc import events, mongo
 from qc.handler import Delivery
 from qc.settings import TOPICS
+from services.checks import store as checks_store
 from services.checks.directory import Directory
 from services.checks.handlers import content_hash
 from services.checks.outbox import Outbox
@@ -88,7 +89,7 @@ def test_one_poll_is_decided_like_one_by_one(handler, db, settings, publisher):
     store.acks.write()
     _handle(handler, publisher, first, same_again, unknown_site)
 
-    records = {d["_id"]: d for d in db["submissions"].find()}
+    records = checks_store.decided(db)
     assert records[first["id"]]["status"] == "validated" and records[first["id"]]["decided_at"]
     assert records[same_again["id"]]["status"] == "rejected"
     assert [r["code"] for r in records[same_again["id"]]["reasons"]] == ["duplicate"]
@@ -108,14 +109,15 @@ def test_one_poll_is_decided_like_one_by_one(handler, db, settings, publisher):
 def test_a_redelivered_poll_keeps_the_first_decisions(handler, db, settings, publisher):
     first, later = _received(), _received(comment="later")
     _handle(handler, publisher, first)
-    before = db["submissions"].find_one({"_id": first["id"]})
+    before = checks_store.decided(db)[first["id"]]
     # Redelivered with a copy of it and a new one: the first stands, the copy is a duplicate of it.
     copy = _copy_of(first)
     _handle(handler, publisher, later, first, copy, first)
-    after = db["submissions"].find_one({"_id": first["id"]})
+    records = checks_store.decided(db)
+    after = records[first["id"]]
     assert (after["status"], after["decided_at"]) == (before["status"], before["decided_at"])
-    assert db["submissions"].find_one({"_id": copy["id"]})["reasons"][0]["code"] == "duplicate"
-    assert db["submissions"].find_one({"_id": later["id"]})["status"] == "validated"
+    assert records[copy["id"]]["reasons"][0]["code"] == "duplicate"
+    assert records[later["id"]]["status"] == "validated"
     decisions = read_topic(
         settings,
         TOPICS["validated"],
@@ -129,30 +131,34 @@ def test_a_redelivered_poll_keeps_the_first_decisions(handler, db, settings, pub
 
 
 def test_a_decision_made_elsewhere_meanwhile_stands(handler, db, settings, publisher):
-    """Two validators raced: the bulk write's upsert hits the other's record, which is read back and re-published."""
+    """Two validators raced: the insert hits the other's decision, which is read back and re-published."""
     event = _received()
     Submissions(db).record_decision(event["data"], "rejected", [{"code": "x", "field": None, "message": "m"}], "R01")
     records = Submissions(db).record_decisions([(event["data"], "validated", [], "R01")])
     assert records[event["id"]]["status"] == "rejected"
     assert db["submissions"].count_documents({"_id": event["id"]}) == 1
+    assert checks_store.decided(db)[event["id"]]["status"] == "rejected"
 
 
-def test_an_unclaimed_check_is_inserted_whole_and_a_claimed_one_keeps_what_intake_wrote(handler, db, publisher):
-    """A replay of the log meets no claim: the decision is an insert of the whole record; a claimed record is
-    decided in place. Either way a later decision for the same id does not replace the first."""
+def test_an_unclaimed_check_gets_a_record_and_a_claimed_one_keeps_what_intake_wrote(handler, db, publisher):
+    """A replay of the log meets no claim: its record is inserted with the decision; a claimed record is never
+    rewritten (decisions.py). Either way a later decision for the same id does not replace the first."""
     unclaimed, claimed = _received(), _received(comment="claimed")
-    db["submissions"].insert_one({"_id": claimed["id"], "status": "accepted", "kind": "check", "claimed_at": 1})
+    claimed_at = dt.datetime(2026, 11, 10, 9, 30, tzinfo=dt.UTC)
+    db["submissions"].insert_one({"_id": claimed["id"], "status": "sending", "kind": "check", "claimed_at": claimed_at})
     _handle(handler, publisher, unclaimed, claimed)
-    whole = db["submissions"].find_one({"_id": unclaimed["id"]})
+    records = checks_store.decided(db)
+    whole = records[unclaimed["id"]]
     assert whole["status"] == "validated" and whole["checker_id"] == "C1" and whole["responses"] == []
     assert whole["visited_on"] == unclaimed["data"]["visited_on"] and whole["region_id"] == "R01"
-    decided = db["submissions"].find_one({"_id": claimed["id"]})
-    assert decided["status"] == "validated" and decided["kind"] == "check" and decided["claimed_at"] == 1
+    decided = records[claimed["id"]]
+    assert decided["status"] == "validated" and decided["kind"] == "check" and decided["claimed_at"] == claimed_at
+    assert db["submissions"].find_one({"_id": claimed["id"]})["status"] == "sending"  # the record as intake left it
     records = Submissions(db).record_decisions(
         [(unclaimed["data"], "rejected", [], "R01"), (claimed["data"], "rejected", [], "R01")], stored=set()
     )
     assert {records[unclaimed["id"]]["status"], records[claimed["id"]]["status"]} == {"validated"}
-    assert db["submissions"].count_documents({"status": "rejected"}) == 0
+    assert {d["status"] for d in checks_store.decided(db).values()} == {"validated"}
 
 
 def test_only_a_validated_check_with_the_same_checker_site_visit_and_content_is_a_duplicate(handler, db, publisher):
@@ -168,11 +174,11 @@ def test_only_a_validated_check_with_the_same_checker_site_visit_and_content_is_
         ]
     )
     _handle(handler, publisher, event)
-    assert db["submissions"].find_one({"_id": data["submission_id"]})["status"] == "validated"
+    assert checks_store.decided(db)[data["submission_id"]]["status"] == "validated"
     # Now a validated one with the same key is stored: the next copy is its duplicate, from a later poll.
     copy = _copy_of(event)
     _handle(handler, publisher, copy)
-    record = db["submissions"].find_one({"_id": copy["id"]})
+    record = checks_store.decided(db)[copy["id"]]
     assert [r["code"] for r in record["reasons"]] == ["duplicate"]
 
 
@@ -189,7 +195,7 @@ def test_the_directory_held_in_memory_follows_changes_made_elsewhere(handler, db
         other_process.client.close()
     later = _received(comment="later")
     _handle(handler, publisher, later)
-    records = {d["_id"]: d for d in db["submissions"].find()}
+    records = checks_store.decided(db)
     assert records[first["id"]]["status"] == "validated"
     assert records[later["id"]]["status"] == "rejected"
     assert [r["code"] for r in records[later["id"]]["reasons"]] == ["checker_unknown"]

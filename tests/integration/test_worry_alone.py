@@ -16,6 +16,7 @@ from qc.settings import TOPICS
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
+from services.checks import store as checks_store
 from services.notify import create_app as create_notify_app
 from tests.integration.test_notify import _handler
 from tests.integration.test_validator_batches import _handle, _published, _received
@@ -30,7 +31,7 @@ def test_a_worry_alone_reaches_the_safeguarding_lead_and_is_not_counted(validato
     _handle(validator, publisher, alone)
     [validated] = _published(settings, TOPICS["validated"], {alone["id"]})[alone["id"]]
     assert validated["data"]["kind"] == "worry" and validated["data"]["answers"] == []
-    assert db["submissions"].find_one({"_id": alone["id"]})["status"] == "validated"
+    assert checks_store.decided(db, [alone["id"]])[alone["id"]]["status"] == "validated"
 
     notify = _handler(db, settings, publisher)
     notify.handle([Delivery(record=None, event=validated)])
