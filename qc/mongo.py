@@ -53,6 +53,31 @@ def update_and_read(collection: Collection, query: dict, update: dict, read: dic
 
 DUPLICATE_KEY = 11000
 
+
+def write_unordered(collection: Collection, writes: list) -> set[int]:
+    """Run ``writes`` (documents to insert, or bulk operations) unordered; the indexes of those that met a
+    stored unique key (the first write stands), the others all done. Any other failure is raised."""
+    if not writes:
+        return set()
+    try:
+        if isinstance(writes[0], dict):
+            collection.insert_many(writes, ordered=False)
+        else:
+            collection.bulk_write(writes, ordered=False)
+    except BulkWriteError as e:
+        return duplicate_indexes(e)
+    return set()
+
+
+def duplicate_indexes(error: BulkWriteError) -> set[int]:
+    """The indexes of a bulk write's operations that failed on a duplicate key; ``error`` itself is raised if
+    anything else went wrong (another write error, or a write concern error: what was written is not known)."""
+    errors = error.details.get("writeErrors", [])
+    if error.details.get("writeConcernErrors") or any(err.get("code") != DUPLICATE_KEY for err in errors):
+        raise error
+    return {err["index"] for err in errors}
+
+
 # SecantusDB matches an ``$in`` list in time that grows with the square of its length
 # (0.12 ms a key at 100 keys, 0.52 at 500): longer lists are asked in parts of this size.
 IN_LIST_MAX = 100

@@ -50,7 +50,9 @@ import time
 
 from pymongo import UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+
+from qc.mongo import write_unordered
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
@@ -194,14 +196,10 @@ class RateLimiter:
         ]
         for _ in range(3):
             try:
-                self.collection.bulk_write(ops, ordered=False)
-                return
-            except BulkWriteError as e:
                 # Another process inserted one of these documents first: those upserts (only) go again.
-                failed = [ops[err["index"]] for err in e.details.get("writeErrors", []) if err.get("code") == 11000]
-                if len(failed) != len(e.details.get("writeErrors", [])) or e.details.get("writeConcernErrors"):
-                    return self._lost(e)
-                ops = failed
+                ops = [ops[i] for i in sorted(write_unordered(self.collection, ops))]
+                if not ops:
+                    return
             except PyMongoError as e:
                 return self._lost(e)
 

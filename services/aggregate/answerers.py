@@ -22,10 +22,10 @@ from collections import OrderedDict
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from qc import periods
-from qc.mongo import DUPLICATE_KEY
+from qc.mongo import write_unordered
 
 SALT_ID = "salt"
 # People filed (by key) with the questions known stored for them: a checker's next check in the same
@@ -80,21 +80,13 @@ class Answerers:
             self._filed.popitem(last=False)
 
     def _write(self, docs: list[dict]) -> None:
-        try:
-            # Mostly new people this month: one insert for the batch; those already filed get their questions added.
-            self.collection.insert_many(docs, ordered=False)
-        except BulkWriteError as e:
-            errors = e.details.get("writeErrors", [])
-            if any(err.get("code") != DUPLICATE_KEY for err in errors):
-                raise
-            updates = [
-                UpdateOne(
-                    {"_id": docs[err["index"]]["_id"]},
-                    {"$addToSet": {"questions": {"$each": docs[err["index"]]["questions"]}}},
-                )
-                for err in errors
-            ]
-            self.collection.bulk_write(updates, ordered=False)
+        # Mostly new people this month: one insert for the batch; those already filed get their questions added.
+        filed = sorted(write_unordered(self.collection, docs))
+        updates = [
+            UpdateOne({"_id": docs[i]["_id"]}, {"$addToSet": {"questions": {"$each": docs[i]["questions"]}}})
+            for i in filed
+        ]
+        write_unordered(self.collection, updates)
 
     def checkers(self, site_id: str, months: list[str]) -> dict[str, int]:
         """{month: how many different checkers checked the site} for the months from min to max of ``months``."""

@@ -6,10 +6,9 @@ from collections import defaultdict
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
 
 from qc import periods
-from qc.mongo import DUPLICATE_KEY, find_in
+from qc.mongo import find_in, write_unordered
 from services.aggregate import handlers
 
 # What handlers.site_rollup reads of a fact.
@@ -56,16 +55,8 @@ class RollupStore:
         """
         if not facts:
             return set()
-        ids = [f["_id"] for f in facts]
-        try:
-            self.facts.insert_many(facts, ordered=False)
-            return set(ids)
-        except BulkWriteError as e:
-            errors = e.details.get("writeErrors", [])
-            if any(err.get("code") != DUPLICATE_KEY for err in errors):
-                raise
-            failed = {err["index"] for err in errors}
-            return {fact_id for i, fact_id in enumerate(ids) if i not in failed}
+        met = write_unordered(self.facts, facts)
+        return {fact["_id"] for i, fact in enumerate(facts) if i not in met}
 
     def read_site_rollups(self, ids: list[str]) -> dict[str, dict]:
         """Stored site roll-ups among ``ids`` (with the facts they count), by id, in short ``_id $in`` lists."""
@@ -88,20 +79,10 @@ class RollupStore:
         still counts as many, so a roll-up changed meanwhile by another member (one that
         owned the site before a rebalance) is never overwritten. The caller recounts those.
         """
-        conflicts = set()
-        if inserts:
-            try:
-                self.rollups.insert_many(inserts, ordered=False)
-            except BulkWriteError as e:
-                conflicts |= {inserts[i]["_id"] for i in _duplicate_indexes(e)}
-        if replaces:
-            # An upsert that matches nothing collides with the stored _id: that is how a conflict shows.
-            ops = [ReplaceOne({"_id": d["_id"], "checks": base}, d, upsert=True) for d, base in replaces]
-            try:
-                self.rollups.bulk_write(ops, ordered=False)
-            except BulkWriteError as e:
-                conflicts |= {replaces[i][0]["_id"] for i in _duplicate_indexes(e)}
-        return conflicts
+        conflicts = {inserts[i]["_id"] for i in write_unordered(self.rollups, inserts)}
+        # An upsert that matches nothing collides with the stored _id: that is how a conflict shows.
+        ops = [ReplaceOne({"_id": d["_id"], "checks": base}, d, upsert=True) for d, base in replaces]
+        return conflicts | {replaces[i][0]["_id"] for i in write_unordered(self.rollups, ops)}
 
     def rewrite_sites(self, keys: set[tuple[str, str, str]], now) -> list[dict]:
         """Recount these site roll-ups from the facts and store them unless a later recount is stored."""
@@ -202,24 +183,13 @@ class RollupStore:
         # filter scans the whole collection for every write (150x slower per roll-up).
         older = {"ticket": {"$not": {"$gte": ticket}}}
         ops = [ReplaceOne({"_id": d["_id"], **older}, d, upsert=True) for d in existing]
-        try:
-            self.rollups.bulk_write(ops, ordered=False)
-        except BulkWriteError as e:
-            # A duplicate key: no older roll-up matched, so a newer one is stored.
-            newer = _duplicate_indexes(e)
-            return stored + [d for i, d in enumerate(existing) if i not in newer]
-        return stored + existing
+        newer = write_unordered(self.rollups, ops)  # a duplicate key: no older roll-up matched, a newer is stored
+        return stored + [d for i, d in enumerate(existing) if i not in newer]
 
     def _insert_new(self, docs: list[dict]) -> tuple[list[dict], list[dict]]:
         """Insert the roll-ups not stored yet; return (inserted, those whose _id was there already)."""
-        if not docs:
-            return [], []
-        try:
-            self.rollups.insert_many(docs, ordered=False)
-        except BulkWriteError as e:
-            failed = _duplicate_indexes(e)
-            return [d for i, d in enumerate(docs) if i not in failed], [d for i, d in enumerate(docs) if i in failed]
-        return docs, []
+        failed = write_unordered(self.rollups, docs)
+        return [d for i, d in enumerate(docs) if i not in failed], [d for i, d in enumerate(docs) if i in failed]
 
     def rollup(self, scope: str, entity_id: str, period: str) -> dict | None:
         """One stored roll-up, or None when nothing has been checked."""
@@ -248,11 +218,3 @@ _OBSOLETE_FACT_INDEXES = {
 
 
 _OBSOLETE_ROLLUP_INDEXES = {"scope_1_region_id_1_period_1", "scope_1_period_1"}
-
-
-def _duplicate_indexes(error: BulkWriteError) -> set[int]:
-    """Indexes of the operations that failed with a duplicate key; any other failure is raised."""
-    errors = error.details.get("writeErrors", [])
-    if any(err.get("code") != DUPLICATE_KEY for err in errors):
-        raise error
-    return {err["index"] for err in errors}

@@ -23,9 +23,9 @@ import logging
 import threading
 
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import PyMongoError
 
-from qc.mongo import DUPLICATE_KEY, find_in
+from qc.mongo import find_in, write_unordered
 from services.checks.outbox import ACKS, bucket_of, ten_minutes
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,8 @@ class Acks:
         for submission_id, claimed_at in held.items():
             by_bucket.setdefault(bucket_of(claimed_at), []).append({"_id": submission_id, "claimed_at": claimed_at})
         for docs in by_bucket.values():
-            try:
-                ten_minutes(self.db, ACKS, docs[0]["claimed_at"]).insert_many(docs, ordered=False)
-            except BulkWriteError as e:  # written before (a write that failed half-way): the rest went in
-                if e.details.get("writeConcernErrors") or any(
-                    err.get("code") != DUPLICATE_KEY for err in e.details.get("writeErrors", [])
-                ):
-                    raise
+            # One written before (by a write that failed half-way) stands: the rest go in.
+            write_unordered(ten_minutes(self.db, ACKS, docs[0]["claimed_at"]), docs)
         with self._lock:
             for submission_id in held:
                 self._held.pop(submission_id, None)

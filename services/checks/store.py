@@ -14,10 +14,10 @@ import time
 
 from pymongo import ASCENDING
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from qc import events
-from qc.mongo import DUPLICATE_KEY, GroupInsert, find_in, update_and_read
+from qc.mongo import GroupInsert, find_in, update_and_read, write_unordered
 from services.checks import decisions
 from services.checks.acks import ACCEPTED, MARK_EVERY_SECONDS, SENDING, Acks
 from services.checks.outbox import Outbox
@@ -165,7 +165,8 @@ class Submissions:
         if stored is None:
             stored = {d["_id"] for d in find_in(self.collection, "_id", ids, projection={"_id": 1})}
         # A record made meanwhile (claimed, or replayed by another member) is kept as it is: only intake's fields.
-        _duplicates(self.collection, [_replayed_record(r) for r, *_rest in decided if r["submission_id"] not in stored])
+        replayed = [_replayed_record(r) for r, *_rest in decided if r["submission_id"] not in stored]
+        write_unordered(self.collection, replayed)
         records = {
             received["submission_id"]: {
                 "_id": received["submission_id"],
@@ -173,7 +174,7 @@ class Submissions:
             }
             for received, status, reasons, region_id in decided
         }
-        lost = _duplicates(self.decisions.collection, [records[i] for i in ids])
+        lost = write_unordered(self.decisions.collection, [records[i] for i in ids])
         if lost:
             records.update(self.decisions.of([ids[i] for i in lost]))
         return records
@@ -223,23 +224,6 @@ def _replayed_record(received: dict) -> dict:
     """The record of a check read from the log that intake did not claim (a replay): accepted, to be decided."""
     record = {"_id": received["submission_id"], **{f: received[f] for f in _INTAKE_FIELDS}}
     return {**record, "status": ACCEPTED, "reasons": [], "responses": []}
-
-
-def _duplicates(collection, writes: list) -> list[int]:
-    """Run inserts (documents) or updates (operations) unordered; the indexes that hit an existing _id."""
-    if not writes:
-        return []
-    try:
-        if isinstance(writes[0], dict):
-            collection.insert_many(writes, ordered=False)
-        else:
-            collection.bulk_write(writes, ordered=False)
-    except BulkWriteError as e:
-        errors = e.details.get("writeErrors", [])
-        if any(err.get("code") != DUPLICATE_KEY for err in errors):  # only "decided meanwhile" is expected
-            raise
-        return [err["index"] for err in errors]
-    return []
 
 
 def decided(db: Database, submission_ids: list[str] | None = None) -> dict[str, dict]:

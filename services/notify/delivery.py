@@ -16,9 +16,10 @@ from collections import defaultdict
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pymongo import ASCENDING
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from qc import events, question_words
+from qc.mongo import write_unordered
 from services.notify import consent
 from services.notify import metrics as notify_metrics
 from services.notify.backoff import mark_failed
@@ -89,15 +90,7 @@ def delivery_record(
 
 def insert_new(collection, records: list[dict]) -> int:
     """Insert deliveries in one round trip; those recorded before (same id) are skipped. How many were new."""
-    if not records:
-        return 0
-    try:
-        return len(collection.insert_many(records, ordered=False).inserted_ids)
-    except BulkWriteError as e:
-        errors = e.details.get("writeErrors", [])
-        if any(err.get("code") != 11000 for err in errors) or e.details.get("writeConcernErrors"):
-            raise
-        return len(records) - len(errors)
+    return len(records) - len(write_unordered(collection, records))
 
 
 def record_email(

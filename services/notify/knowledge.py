@@ -210,11 +210,14 @@ class Knowledge:
                 self._recipients, self._generation = None, generation
         if self._recipients is None:
             query = {"role": {"$in": list(RECIPIENT_ROLES)}, "active": True, "email": {"$ne": None}}
-            self._recipients = defaultdict(list)
+            recipients = defaultdict(list)
             for contact in self.contacts.find(query, sort=[("_id", ASCENDING)]):
                 for where in (("site_id", contact.get("site_id")), ("region_id", contact.get("region_id")), None):
                     key = (("role", contact["role"]),) + ((where,) if where else ())
-                    self._recipients[key].append(contact)
+                    recipients[key].append(contact)
+            # Held only once read whole: a read cut short (the database gone mid-way) must not leave an alert's
+            # managers half known for the next batch.
+            self._recipients = recipients
         return self._recipients
 
     def person_by_username(self, username: str) -> dict | None:

@@ -1,12 +1,15 @@
-"""qc.mongo.GroupInsert over the real database: the inserts of threads in flight go in one round trip."""
+"""qc.mongo over the real database: GroupInsert (the inserts of threads in flight go in one round trip) and
+write_unordered (which writes met a stored key)."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
 
-from qc.mongo import GroupInsert
+from qc.mongo import GroupInsert, write_unordered
 
 pytestmark = pytest.mark.integration
 
@@ -58,3 +61,19 @@ def test_an_unreachable_database_fails_every_insert_of_the_group(db):
 
     with pytest.raises(Exception, match="down"):
         GroupInsert(Down()).insert({"_id": "x"})
+
+
+def test_unordered_writes_say_which_met_a_stored_key_and_raise_anything_else(db):
+    """qc.mongo.write_unordered: the one place a duplicate key is told from a real failure."""
+    db["firsts"].insert_one({"_id": "b", "n": 1})
+    assert write_unordered(db["firsts"], [{"_id": "a"}, {"_id": "b", "n": 2}, {"_id": "c"}]) == {1}
+    assert db["firsts"].find_one({"_id": "b"})["n"] == 1  # the first write stands; the others went in
+    assert {d["_id"] for d in db["firsts"].find()} == {"a", "b", "c"}
+    # Bulk operations too: an upsert whose filter matches nothing collides with the stored _id.
+    ops = [ReplaceOne({"_id": "a", "n": 5}, {"n": 6}, upsert=True), UpdateOne({"_id": "d"}, {"$set": {"n": 1}}, True)]
+    assert write_unordered(db["firsts"], ops) == {0}
+    assert write_unordered(db["firsts"], []) == set()
+    # Anything but a duplicate key is raised (here adding to a text: a type mismatch).
+    db["firsts"].insert_one({"_id": "text", "n": "words"})
+    with pytest.raises(BulkWriteError):
+        write_unordered(db["firsts"], [UpdateOne({"_id": "text"}, {"$inc": {"n": 1}}), ops[0]])  # with a duplicate
