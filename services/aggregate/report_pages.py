@@ -13,8 +13,15 @@ bp = Blueprint("aggregate_reports", __name__, url_prefix="/manager/regions/<regi
 
 
 def region_manager(region_id: str) -> bool:
-    """The region's regional manager, or an organisation-wide role: they prepare, publish and list reports."""
+    """The region's regional manager, or an organisation-wide role: they list and read every report, drafts too."""
     return g.principal.role != "site_manager" and g.principal.can_see_region(region_id)
+
+
+def runs_reports(region_id: str) -> bool:
+    """Those who prepare and publish a region's reports: its regional manager, the organisation's administrator
+    and safeguarding lead. The right of reply is between the regional manager and the site managers; the
+    involvement lead reads it (the checkers' words in it are what their programme is for), nothing more."""
+    return region_manager(region_id) and g.principal.role != "involvement_lead"
 
 
 def my_site_in(region_id: str) -> str | None:
@@ -48,6 +55,7 @@ def _index(region_id: str, errors: dict | None = None, period: str | None = None
         "reports_list.html",
         region_id=region_id,
         reports=ctx().right_of_reply.for_region(region_id),
+        runs=runs_reports(region_id),
         errors=errors or {},
         period=period or default,
         csrf=web.request_csrf_token(),
@@ -60,7 +68,7 @@ def _index(region_id: str, errors: dict | None = None, period: str | None = None
 @web.require_manager_form
 def prepare(region_id: str):
     """Prepare (or prepare again) a region's report for a period: a draft shared with its site managers."""
-    if not region_manager(region_id):
+    if not runs_reports(region_id):
         return _forbidden()
     if region_id not in ctx().directory.regions():
         return _missing()
@@ -107,6 +115,7 @@ def _report_page(found: dict, mine: str | None, errors: dict | None = None, draf
         report=found,
         mine=mine,
         manager=region_manager(found["region_id"]),
+        runs=runs_reports(found["region_id"]),
         replies_open=right.replies_open(found),
         all_replied=right.all_replied(found),
         errors=errors or {},
@@ -152,7 +161,7 @@ def reply(region_id: str, period: str, site_id: str):
 @web.require_manager_form
 def publish(region_id: str, period: str):
     """Publish the draft to the region: after its deadline, or once every site has replied."""
-    if not region_manager(region_id):
+    if not runs_reports(region_id):
         return _forbidden()
     try:
         ctx().right_of_reply.publish(region_id, period, g.principal.username)

@@ -1042,6 +1042,29 @@ def test_the_involvement_lead_manages_checkers_everywhere_without_the_alert_link
         assert "/manager/checkers/C2/contributions" in page
 
 
+def test_the_involvement_lead_reads_the_right_of_reply_but_neither_prepares_nor_publishes_it(world):
+    """The right of reply is between a region's manager and its site managers: the involvement lead reads it."""
+    replied = _fresh_report(world, replied=True)
+    reports = request(world, "aggregate", "GET", "/manager/regions/R01/reports", ("session", "inv"))
+    assert reports.status_code == 200 and f'data-period="{replied}"' in reports.get_data(as_text=True)
+    assert "Prepare the draft" not in reports.get_data(as_text=True)
+    page = request(world, "aggregate", "GET", f"/manager/regions/R01/reports/{replied}", ("session", "inv"))
+    assert page.status_code == 200 and "Publish this report" not in page.get_data(as_text=True)
+    publish = f"/manager/regions/R01/reports/{replied}/publish"
+    assert request(world, "aggregate", "POST", publish, ("session", "inv")).status_code == 403
+    prepare = request(
+        world, "aggregate", "POST", "/manager/regions/R01/reports", ("session", "inv"), {"period": "2099-01"}
+    )
+    assert prepare.status_code == 403
+    right = world.apps["aggregate"].extensions["qc.aggregate"].right_of_reply
+    assert right.get("R01", replied)["status"] == "draft" and right.get("R01", "2099-01") is None
+    # The regional manager still does both.
+    page = request(world, "aggregate", "GET", f"/manager/regions/R01/reports/{replied}", ("session", "rm1"))
+    assert "Publish this report" in page.get_data(as_text=True)
+    assert request(world, "aggregate", "POST", publish, ("session", "rm1")).status_code == 303
+    assert right.get("R01", replied)["status"] == "published"
+
+
 def test_a_silence_made_by_another_regions_manager_stays_in_their_region(world):
     body = {
         **JSON,
