@@ -68,6 +68,7 @@ class ConsumerLoop:
         metrics.CONSUMER_READY.labels(self.group).set(1)
         self.consumer.subscribe(self.handler.topics, listener=self._listener)
         log.info("consumer started", extra={"group": self.group, "topics": self.handler.topics})
+        stopped = False
         try:
             while not self._stopping.is_set():
                 # Set on every round, even a failing one: a worker that stops
@@ -84,12 +85,16 @@ class ConsumerLoop:
                     # (maybe us) replays it, and handlers are idempotent.
                     metrics.PROCESSING_ERRORS.labels(self.group, "transient").inc()
                     self._wait_for_infrastructure("infrastructure unavailable: poll, pause check or commit failed", e)
+            stopped = True
         finally:
-            # Every handled batch is committed (see _step), or held state is
-            # written and committed now; closing leaves the group at once so
-            # the other members take over our partitions without waiting for
-            # the session timeout.
-            self._commit_at_exit()
+            # Every handled batch is committed (see _step), or, asked to stop,
+            # held state is written and committed now. Not after a failure:
+            # the position may then be past records nobody handled, and the
+            # next owner must read them again. Closing leaves the group at
+            # once so the other members take over our partitions without
+            # waiting for the session timeout.
+            if stopped:
+                self._commit_at_exit()
             self.handler.close()
             self.consumer.close(autocommit=False)
             log.info("consumer stopped", extra={"group": self.group})
@@ -136,8 +141,7 @@ class ConsumerLoop:
 
     def _commit_at_exit(self) -> None:
         try:
-            self._stopping.set()
-            self._commit_when_due()
+            self._commit_when_due()  # stopping: due now
         except Exception as e:  # not committed: the next owner replays it, and handlers are idempotent
             log.warning("last commit failed at exit", extra={"group": self.group, "error": where(e)})
 
