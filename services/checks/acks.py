@@ -69,20 +69,11 @@ class Acks:
                 self._held.pop(submission_id, None)
         return len(held)
 
-    def accepted(self, records: list[dict]) -> set[str]:
-        """The ids of these records still "sending" whose check the broker has (held here or written by anyone)."""
-        sending = [r for r in records if r.get("status") == SENDING]
-        with self._lock:
-            found = {r["_id"] for r in sending if r["_id"] in self._held}
-        return found | written(self.db, [r for r in sending if r["_id"] not in found])
-
     def settle(self, records: list[dict]) -> list[dict]:
-        """The records, those the broker has read as "accepted" rather than "sending"."""
-        accepted = self.accepted(records)
-        for record in records:
-            if record["_id"] in accepted:
-                record["status"] = ACCEPTED
-        return records
+        """The records, those the broker has (held here or written by anyone) read as "accepted", not "sending"."""
+        with self._lock:
+            held = set(self._held)
+        return settle(self.db, records, held)
 
     def close(self) -> None:
         """Write what is held (process exit) and stop the writing thread."""
@@ -103,9 +94,12 @@ class Acks:
                 self._closing.wait(1.0)
 
 
-def settle(db: Database, records: list[dict]) -> list[dict]:
-    """The records, those still "sending" whose acknowledgement has been written read as "accepted"."""
-    accepted = written(db, [r for r in records if r.get("status") == SENDING])
+def settle(db: Database, records: list[dict], held: set[str] = frozenset()) -> list[dict]:
+    """The records, those still "sending" read as "accepted" when their acknowledgement is ``held`` (by the
+    process asking) or has been written."""
+    sending = [r for r in records if r.get("status") == SENDING]
+    accepted = {r["_id"] for r in sending if r["_id"] in held}
+    accepted |= written(db, [r for r in sending if r["_id"] not in accepted])
     for record in records:
         if record["_id"] in accepted:
             record["status"] = ACCEPTED
