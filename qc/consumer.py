@@ -109,6 +109,7 @@ class ConsumerLoop:
             timeout_ms=self.settings.consumer_poll_ms,
             max_records=self.handler.poll_records or self.settings.consumer_max_records,
         )
+        self._listener.rejoin_if_stuck(self.consumer, self.handler.topics)
         self._settle_assignment()  # before handling what the new assignment fetched
         records = [r for batch in polled.values() for r in batch]
         if records and self._process(records):

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 
-from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from qc import metrics
 from qc.handler import Handler
 
 log = logging.getLogger("qc.consumer")
+
+# A join that began (at subscribe, or with "partitions revoked") always ends in "partitions assigned", even
+# an empty one, within the group's rebalance timeout. kafka-python has been seen to hang in a rejoin after
+# starting on topics whose metadata was not there yet: the member then holds nothing, for good, while the
+# others wait for it. Past this, the member leaves and joins again.
+REJOIN_AFTER_SECONDS = 120.0
 
 
 class RebalanceListener(ConsumerRebalanceListener):
@@ -21,6 +28,21 @@ class RebalanceListener(ConsumerRebalanceListener):
         self.group = group
         self.handler = handler
         self.assigned: set[TopicPartition] | None = None  # an assignment the loop has yet to settle
+        self.joining_since: float | None = time.monotonic()  # a join began and has not ended
+        self.rejoin_after = REJOIN_AFTER_SECONDS
+
+    def rejoin_if_stuck(self, consumer: KafkaConsumer, topics: list[str]) -> bool:
+        """Leave and join the group again when a join has not ended within ``rejoin_after``."""
+        if self.joining_since is None or time.monotonic() - self.joining_since < self.rejoin_after:
+            return False
+        log.warning(
+            "no assignment since a rebalance began: leaving and joining the group again",
+            extra={"group": self.group, "seconds": round(time.monotonic() - self.joining_since)},
+        )
+        consumer.unsubscribe()
+        consumer.subscribe(topics, listener=self)
+        self.joining_since = time.monotonic()
+        return True
 
     def on_partitions_revoked(self, revoked):
         # Offsets are committed after every batch, before the next poll, so
@@ -31,6 +53,7 @@ class RebalanceListener(ConsumerRebalanceListener):
             "partitions revoked", extra={"group": self.group, "count": len(revoked), "partitions": _names(revoked)}
         )
         self.assigned = None
+        self.joining_since = time.monotonic()
         for tp in revoked:
             # 0, not removal: the gauge is "livemax" across processes, so the
             # partition's new owner reports the real figure.
@@ -44,6 +67,7 @@ class RebalanceListener(ConsumerRebalanceListener):
         )
         self.handler.partitions_changed(False)  # until the loop knows whether they are all of them
         self.assigned = set(assigned)
+        self.joining_since = None
 
 
 def _names(partitions) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 
 import pytest
@@ -81,3 +82,34 @@ def test_a_topic_the_client_knows_nothing_of_does_not_fail_the_rebalance(stack, 
         _run(settings, handler, lambda: sent in handler.handled, "the event to be handled after the assignment")
     assert not [r for r in caplog.records if "rebalance listener" in r.getMessage()], "the rebalance callback failed"
     assert handler.changes, "the handler was told of the assignment"
+
+
+def test_a_member_whose_join_never_ends_leaves_and_joins_again(stack, settings, caplog):
+    """kafka-python has hung in a rejoin, holding no partition for good: past the limit the loop joins anew."""
+    topic = new_topic(settings, "qc.test.assign", partitions=2)
+    handler = _Recorder([topic])
+    group = f"qc-test-rejoin-{uuid.uuid4().hex[:6]}"
+    publisher = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
+    loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        wait_for(lambda: True in handler.changes, 60, "the first assignment")
+        assigned_before = len(handler.changes)
+        listener = loop._listener
+        with caplog.at_level(logging.WARNING, logger="qc.consumer"):
+            # As if a rebalance had begun long ago and never ended.
+            listener.joining_since = time.monotonic() - listener.rejoin_after - 1
+            wait_for(
+                lambda: [r for r in caplog.records if "joining the group again" in r.getMessage()],
+                30,
+                "the loop to leave and join again",
+            )
+        wait_for(lambda: listener.joining_since is None, 60, "the new join to end in an assignment")
+        assert len(handler.changes) > assigned_before, "the handler was told of the new assignment"
+        sent = _send(settings, topic)
+        wait_for(lambda: sent in handler.handled, 60, "an event sent after the rejoin to be handled")
+    finally:
+        loop.stop()
+        thread.join(timeout=30)
+        publisher.close()
