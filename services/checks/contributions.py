@@ -17,8 +17,7 @@ from pymongo.database import Database
 
 from qc import events
 from qc.dates import parse_day
-from services.checks import decisions
-from services.checks.acks import settle
+from services.checks.store import settled
 
 KINDS = {
     "check_visit": "Check visit time",
@@ -71,8 +70,7 @@ class Contributions:
         """(checks done, first visit day, latest visit day): their counted submissions plus those since anonymised."""
         fields = {"visited_on": 1, "kind": 1, "status": 1, "claimed_at": 1, "decided_at": 1}
         found = list(self.submissions.find({"checker_id": checker_id}, fields))
-        # Its decision (decisions.py), else "accepted" once the broker has it (acks.py), else still "sending".
-        found = settle(self.submissions.database, decisions.lay_over(self.submissions.database, found))
+        found = settled(self.submissions.database, found)
         found = [d for d in found if d["status"] in COUNTED]
         # A worry sent on its own is not a check the checker did (qc/events.py).
         days = sorted(d["visited_on"] for d in found if d.get("kind") != events.WORRY_ALONE)

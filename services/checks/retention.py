@@ -20,8 +20,9 @@ from pymongo.database import Database
 from qc import events, retention
 from qc.mongo import IN_LIST_MAX, find_in
 from qc.settings import Settings
-from services.checks import acks, decisions, outbox
+from services.checks import acks, outbox
 from services.checks.contributions import COUNTED, Contributions
+from services.checks.store import settled
 
 SERVICE = "checks"
 
@@ -91,7 +92,7 @@ def _old_records(db: Database, query: dict) -> Iterator[dict]:
     fields = {"checker_id": 1, "status": 1, "visited_on": 1, "kind": 1, "claimed_at": 1, "decided_at": 1}
     for start in range(0, len(ids), IN_LIST_MAX):
         found = list(find_in(db["submissions"], "_id", ids[start : start + IN_LIST_MAX], projection=fields))
-        yield from (r for r in acks.settle(db, decisions.lay_over(db, found)) if r["status"] != acks.SENDING)
+        yield from (r for r in settled(db, found) if r["status"] != acks.SENDING)
 
 
 def ensure_indexes(db: Database) -> None:

@@ -18,7 +18,7 @@ from pymongo.errors import PyMongoError
 
 from qc import events
 from qc.mongo import GroupInsert, find_in, update_and_read, write_unordered
-from services.checks import decisions
+from services.checks import acks, decisions
 from services.checks.acks import ACCEPTED, MARK_EVERY_SECONDS, SENDING, Acks
 from services.checks.outbox import Outbox
 
@@ -224,6 +224,12 @@ def _replayed_record(received: dict) -> dict:
     """The record of a check read from the log that intake did not claim (a replay): accepted, to be decided."""
     record = {"_id": received["submission_id"], **{f: received[f] for f in _INTAKE_FIELDS}}
     return {**record, "status": ACCEPTED, "reasons": [], "responses": []}
+
+
+def settled(db: Database, records: list[dict]) -> list[dict]:
+    """Records as any process reads them: each one's decision laid over it (decisions.py), else "accepted"
+    once its acknowledgement is written (acks.py), else "sending"."""
+    return acks.settle(db, decisions.lay_over(db, records))
 
 
 def decided(db: Database, submission_ids: list[str] | None = None) -> dict[str, dict]:
