@@ -11,6 +11,7 @@ from qc.settings import ROOT, Settings
 from qc.standing import Standing
 from qc.themes import load_themes
 from services.aggregate import api, pages, report_pages, team_feedback, workdays
+from services.aggregate import openapi as aggregate_openapi
 from services.aggregate.answerers import Answerers
 from services.aggregate.context import Context
 from services.aggregate.directory import SiteDirectory
@@ -59,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
         {"database": readiness.mongo_ready(db), "broker": readiness.kafka_ready(settings.kafka_bootstrap)},
     )
     app.register_blueprint(api.bp)
+    app.register_blueprint(aggregate_openapi.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(report_pages.bp)
     return app

@@ -13,6 +13,7 @@ from qc.auth import password_hasher
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
+from services.checks import openapi as checks_openapi
 from services.checks import training
 from services.checks.directory import Directory
 from services.checks.question_sets import QuestionSets, answer_options
@@ -86,6 +87,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
 
     app.jinja_env.globals["answer_options"] = answer_options
     app.register_blueprint(api.bp)
+    app.register_blueprint(checks_openapi.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(manager_auth.bp)
     app.register_blueprint(manager_contributions.bp)

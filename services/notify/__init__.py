@@ -10,6 +10,7 @@ from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
 from services.notify import action_pages, api, board_pages, pages, today, today_page
+from services.notify import openapi as notify_openapi
 from services.notify.audit import AuditLog
 from services.notify.context import Context
 from services.notify.feedback import FixFeedback
@@ -62,6 +63,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         {"database": readiness.mongo_ready(db), "broker": readiness.kafka_ready(settings.kafka_bootstrap)},
     )
     app.register_blueprint(api.bp)
+    app.register_blueprint(notify_openapi.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(board_pages.bp)
     app.register_blueprint(today_page.bp)

@@ -236,7 +236,11 @@ PUBLIC = {
     ("checks", "/manager/sign-in", "GET"),
     ("checks", "/manager/sign-in", "POST"),
     ("checks", "/manager/sign-out", "GET"),
-    *((s, path, "GET") for s in ("checks", "aggregate", "notify") for path in ("/healthz", "/readyz", "/metrics")),
+    *(
+        (s, path, "GET")
+        for s in ("checks", "aggregate", "notify")
+        for path in ("/healthz", "/readyz", "/metrics", "/openapi.json")  # the API's description, no data
+    ),
     *((s, "/static/<path:filename>", "GET") for s in ("checks", "aggregate", "notify")),
     ("checks", "/audio/<name>", "GET"),  # recordings of the questions, like the static files
 }

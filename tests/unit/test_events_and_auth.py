@@ -158,8 +158,8 @@ def test_inlined_schemas_check_what_the_schemas_say(path):
 
 
 def test_where_the_compiled_check_is_stricter_jsonschema_decides():
-    """jsonschema is the authority: fastjsonschema checks date-time, jsonschema (without rfc3339-validator) does not."""
-    validator = events._Validator({"$schema": "https://json-schema.org/draft/2020-12/schema", "format": "date-time"})
+    """jsonschema is the authority: fastjsonschema checks a URI's form, jsonschema (without rfc3987) does not."""
+    validator = events._Validator({"$schema": "https://json-schema.org/draft/2020-12/schema", "format": "uri"})
     assert not validator.is_valid("soon") and validator.full.is_valid("soon")
     events._check("soon", validator, "x")  # accepted, as jsonschema accepts it
     with pytest.raises(events.EventError, match="x does not match its schema"):
@@ -215,3 +215,10 @@ def test_a_worry_sent_on_its_own_is_a_submission_with_the_worry_and_nothing_else
     assert "urgent_concern: " in _reason(_worry_alone(urgent_concern="  "))
     assert "answers: " in _reason(_received_event(answers=[]))
     assert "kind: " in _reason(_received_event(kind="note"))
+
+
+def test_an_event_time_that_is_not_rfc_3339_is_refused():
+    """rfc3339-validator is a dependency of the product, so "date-time" is checked in production as in tests."""
+    validator = events._Validator({"$schema": "https://json-schema.org/draft/2020-12/schema", "format": "date-time"})
+    assert validator.is_valid(events.isoformat(events.now()))
+    assert not validator.is_valid("soon") and not validator.full.is_valid("soon")
