@@ -356,6 +356,14 @@ def test_nginx_sends_every_route_to_the_service_that_serves_it(compose, routes):
     assert wiring.nginx_problems(conf, compose, routes, DEFAULTS["max_body_bytes"]) == []
 
 
+@pytest.mark.parametrize("service", ["checks", "aggregate", "notify"])
+def test_nginx_serves_each_services_openapi_document_at_its_own_address(service):
+    """All three serve /openapi.json on their own port; through the one origin each has its own address."""
+    conf = (DEPLOY / "nginx.conf").read_text()
+    body = wiring.nginx_route(wiring.nginx_locations(conf), f"/openapi/{service}.json")
+    assert body is not None and f"proxy_pass ${service};" in body and "rewrite ^ /openapi.json break;" in body
+
+
 def test_nginx_check_catches_a_misrouted_path_and_a_wrong_upstream(compose):
     conf = """
         client_max_body_size 1m;
