@@ -10,7 +10,7 @@ answer against them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import cache
 
 from apispec import APISpec
@@ -77,7 +77,7 @@ def query(name: str, description: str, *, enum: Iterable[str] | None = None, req
 
 def operation(
     summary: str,
-    ok: tuple[int, type[Schema] | None, str],
+    ok: tuple[int, type[Schema], str],
     *,
     problems: Iterable[int] = (),
     body: type[Schema] | None = None,
@@ -88,7 +88,7 @@ def operation(
 ) -> dict:
     """One operation: its success answer ``(status, schema, description)`` and the problems it may answer."""
     status, schema, description = ok
-    content = {JSON: {"schema": schema}} if schema else {JSON: {"schema": {"type": "object"}}}
+    content = {JSON: {"schema": schema}}
     if csv:
         content[CSV] = {"schema": {"type": "string"}}
     responses = {str(status): {"description": description, "content": content}}
@@ -129,10 +129,10 @@ def document(title: str, description: str, paths: dict[str, dict[str, dict]]) ->
     return spec.to_dict()
 
 
-def blueprint(build: Callable[[], dict]) -> Blueprint:
-    """``GET /openapi.json``: the document ``build`` makes, built once per process."""
+def blueprint(title: str, description: str, paths: dict[str, dict[str, dict]]) -> Blueprint:
+    """``GET /openapi.json``: the service's document, built on first request, once per process."""
     bp = Blueprint("openapi", __name__)
-    built = cache(build)
+    built = cache(lambda: document(title, description, paths))
 
     @bp.get("/openapi.json")
     def openapi_document():

@@ -183,12 +183,8 @@ PATHS = {
 }
 
 
-def document() -> dict:
-    return openapi.document(
-        "Quality checks: roll-ups",
-        "Figures per site, region and organisation for managers in scope; every period in the same words.",
-        PATHS,
-    )
-
-
-bp = openapi.blueprint(document)
+bp = openapi.blueprint(
+    "Quality checks: roll-ups",
+    "Figures per site, region and organisation for managers in scope; every period in the same words.",
+    PATHS,
+)

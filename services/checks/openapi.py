@@ -78,12 +78,8 @@ PATHS = {
 }
 
 
-def document() -> dict:
-    return openapi.document(
-        "Quality checks: intake",
-        "Checks sent by quality checkers' apps, their status, and managers' bearer tokens.",
-        PATHS,
-    )
-
-
-bp = openapi.blueprint(document)
+bp = openapi.blueprint(
+    "Quality checks: intake",
+    "Checks sent by quality checkers' apps, their status, and managers' bearer tokens.",
+    PATHS,
+)

@@ -163,12 +163,8 @@ PATHS = {
 }
 
 
-def document() -> dict:
-    return openapi.document(
-        "Quality checks: alerts",
-        "Alerts raised from checks, what managers did about them, silences and delivery logs.",
-        PATHS,
-    )
-
-
-bp = openapi.blueprint(document)
+bp = openapi.blueprint(
+    "Quality checks: alerts",
+    "Alerts raised from checks, what managers did about them, silences and delivery logs.",
+    PATHS,
+)

@@ -3,6 +3,7 @@ on the loop's own thread, never in the rebalance callback (where a blocking meta
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -35,18 +36,25 @@ class _Recorder(Handler):
         self.changes.append(owns_all)
 
 
-def _run(settings, handler: Handler, until, what: str):
+@contextlib.contextmanager
+def _running(settings, handler: Handler):
+    """A real ConsumerLoop of a new group on its own thread, stopped at the end."""
     group = f"qc-test-assign-{uuid.uuid4().hex[:6]}"
     publisher = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
     loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher)
     thread = threading.Thread(target=loop.run)
     thread.start()
     try:
-        wait_for(until, 60, what)
+        yield loop
     finally:
         loop.stop()
         thread.join(timeout=30)
         publisher.close()
+
+
+def _run(settings, handler: Handler, until, what: str):
+    with _running(settings, handler):
+        wait_for(until, 60, what)
 
 
 def _send(settings, topic: str) -> str:
@@ -88,12 +96,7 @@ def test_a_member_whose_join_never_ends_leaves_and_joins_again(stack, settings, 
     """kafka-python has hung in a rejoin, holding no partition for good: past the limit the loop joins anew."""
     topic = new_topic(settings, "qc.test.assign", partitions=2)
     handler = _Recorder([topic])
-    group = f"qc-test-rejoin-{uuid.uuid4().hex[:6]}"
-    publisher = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
-    loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher)
-    thread = threading.Thread(target=loop.run)
-    thread.start()
-    try:
+    with _running(settings, handler) as loop:
         wait_for(lambda: True in handler.changes, 60, "the first assignment")
         assigned_before = len(handler.changes)
         listener = loop._listener
@@ -109,7 +112,3 @@ def test_a_member_whose_join_never_ends_leaves_and_joins_again(stack, settings, 
         assert len(handler.changes) > assigned_before, "the handler was told of the new assignment"
         sent = _send(settings, topic)
         wait_for(lambda: sent in handler.handled, 60, "an event sent after the rejoin to be handled")
-    finally:
-        loop.stop()
-        thread.join(timeout=30)
-        publisher.close()
