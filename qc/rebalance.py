@@ -15,8 +15,10 @@ log = logging.getLogger("qc.consumer")
 # A join that began (at subscribe, or with "partitions revoked") always ends in "partitions assigned", even
 # an empty one, within the group's rebalance timeout. kafka-python has been seen to hang in a rejoin after
 # starting on topics whose metadata was not there yet: the member then holds nothing, for good, while the
-# others wait for it. Past this, the member leaves and joins again.
-REJOIN_AFTER_SECONDS = 120.0
+# others wait for it (seen on Apache Kafka and on Tansu; its commits then fail with "rebalance in
+# progress" on every round). Past this, the member leaves and joins again. Joins seen on both brokers take
+# 2-3 s, and a member busy with a batch rejoins at its next poll, seconds later: 30 s is far beyond both.
+REJOIN_AFTER_SECONDS = 30.0
 
 
 class RebalanceListener(ConsumerRebalanceListener):
