@@ -30,6 +30,7 @@ SCHEMA_VERSIONS = {
     "org.qc.directory.changed": 1,
     "org.qc.deadletter": 1,
     "org.qc.fix.feedback": 1,
+    "org.qc.action.changed": 1,
 }
 MAX_EVENT_BYTES = 1024 * 1024
 

@@ -36,6 +36,8 @@ TOPICS = {
     "deadletter": "qc.deadletter",
     # A checker's answer to "is it better now?" after an alert is resolved.
     "feedback": "qc.feedback",
+    # What managers will do about what people said, each change of it (shown on the checkers' My checks).
+    "actions": "qc.actions",
 }
 
 # The three services, each a web app and a Kafka worker.
@@ -43,7 +45,7 @@ SERVICES = ("checks", "aggregate", "notify")
 
 # Each worker's consumer group and the topics it reads (its Handler.topics; a unit test keeps them equal).
 GROUP_TOPICS = {
-    "qc-checks": (TOPICS["received"], TOPICS["alerts"]),
+    "qc-checks": (TOPICS["received"], TOPICS["alerts"], TOPICS["actions"]),
     "qc-aggregate": (TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"]),
     "qc-notify": (TOPICS["validated"], TOPICS["rejected"], TOPICS["rollups"], TOPICS["directory"], TOPICS["feedback"]),
 }

@@ -1,10 +1,11 @@
 """Free-text answers grouped into themes by normalised keywords: simple and explainable (deploy/themes.yaml).
 
-Shared: aggregate counts the themes, notify names them on actions."""
+Shared: aggregate counts the themes, notify names them on actions, checks tells a checker what they said."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from pathlib import Path
 
@@ -48,6 +49,12 @@ def load_themes(path: Path) -> list[Theme]:
         return Theme(theme_id, raw["label"], tuple(normalise(k) for k in keywords))
 
     return load_versioned_yaml(path, "themes", theme, error=ThemesError)
+
+
+@functools.lru_cache(maxsize=4)
+def labels(path: Path) -> dict[str, str]:
+    """Each theme's label by id, "Something else" included (read once: a list of actions names many)."""
+    return {t.id: t.label for t in load_themes(path)} | {OTHER: OTHER_LABEL}
 
 
 def normalise(text: str) -> str:

@@ -1,6 +1,6 @@
 """Fixes confirmed and disputed: checkers' answers to "is it better now?", counted per site, region and period.
 
-One record per alert and checker (the latest answer wins), filed under the
+One record per alert (or action) and checker (the latest answer wins), filed under the
 periods of the day it was given. Kept apart from the facts, so a replay of
 the validated topic leaves it as it is.
 """
@@ -33,7 +33,7 @@ class Feedback:
         """Keep one answer; an older answer arriving late never replaces a newer one."""
         at = dt.datetime.fromisoformat(data["at"])
         doc = {
-            "_id": f"{data['alert_id']}:{data['checker_id']}",
+            "_id": f"{data.get('alert_id') or data['action_id']}:{data['checker_id']}",  # about an alert or an action
             "site_id": data["site_id"],
             "region_id": data["region_id"],
             "answer": data["answer"],

@@ -22,18 +22,8 @@ from services.checks.token_table import TokenTable
 
 log = logging.getLogger(__name__)
 MANAGER_ROLES = auth.ROLES  # every role that signs in as a manager (qc.auth)
-_PUBLIC_FIELDS = (
-    "name",
-    "region_id",
-    "site_id",
-    "role",
-    "email",
-    "username",
-    "supporter_email",
-    "tell_supporters",
-    "links_reset_at",
-    "tokens_valid_after",
-)
+_PUBLIC_FIELDS = ("name", "region_id", "site_id", "role", "email", "username", "supporter_email", "tell_supporters")
+_PUBLIC_FIELDS += ("links_reset_at", "tokens_valid_after")  # when links and sessions were stopped
 # A link's last use is written at most this often: a day is exact enough for an idle limit in days
 # and costs one write a day per checker, not one per request.
 USE_RESOLUTION = dt.timedelta(days=1)
@@ -78,9 +68,13 @@ class Directory:
         """One person, or None."""
         return self.people.find_one({"_id": person_id})
 
+    def at_site(self, site_id: str, role: str, fields: dict) -> list[dict]:
+        """Everyone of one role at a site, in post or not (by the (site_id, role) index)."""
+        return list(self.people.find({"site_id": site_id, "role": role}, fields))
+
     def site_manager_names(self, site_id: str) -> list[str]:
         """The names of a site's managers now in post (who can give a checker a new link)."""
-        found = self.people.find({"site_id": site_id, "role": "site_manager"}, {"name": 1, "active": 1})
+        found = self.at_site(site_id, "site_manager", {"name": 1, "active": 1})
         return sorted(p["name"] for p in found if p.get("active", True) and p.get("name"))
 
     def manager_by_username(self, username: str) -> dict | None:

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from pymongo.errors import ConnectionFailure
 
 from qc import auth, events, web
-from services.checks import recordings
+from services.checks import action_news, recordings
 from services.checks.handlers import can_send_again
 from services.checks.profiles import Drafts, Profile, Profiles
 from services.checks.question_sets import answer_words
@@ -213,7 +213,7 @@ def my_checks():
             "reason_codes": [r["code"] for r in d.get("reasons", [])],
             "can_send_again": can_send_again(d),
             "sent_again": bool(d.get("sent_again_as")),
-            "responses": d.get("responses", []),
+            "responses": action_news.shown(d.get("responses", []), _ctx().settings),
             "answered_by": ANSWERED_BY_WORDS.get(d.get("answered_by")),
             "answers": _answer_rows(d),
         }

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 
 from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from qc import events
+from qc import events, themes
 from qc.mongo import GroupInsert, find_in, update_and_read, write_unordered
 from services.checks import acks, decisions
 from services.checks.acks import ACCEPTED, MARK_EVERY_SECONDS, SENDING, Acks
@@ -38,8 +39,10 @@ _INTAKE_FIELDS = (
 class Submissions:
     """The ``submissions`` collection, keyed by the client's submission_id."""
 
-    def __init__(self, db: Database, mark_every: float = MARK_EVERY_SECONDS):
+    def __init__(self, db: Database, mark_every: float = MARK_EVERY_SECONDS, themes_path: Path | None = None):
         self.collection = db["submissions"]
+        # Themes of what checks say is not working (shown_back below).
+        self.themes = themes.load_themes(themes_path) if themes_path else None
         self._claims = GroupInsert(self.collection)
         self.outbox = Outbox(db)
         self.acks = Acks(db, mark_every)
@@ -87,11 +90,7 @@ class Submissions:
         doc = {f: received[f] for f in _INTAKE_FIELDS}
         doc.update(
             _id=received["submission_id"],
-            # Shown back on My checks ("You answered with a supporter helping"; a worry sent on its own).
-            answered_by=received.get("answered_by"),
-            kind=received.get("kind", events.CHECK),
-            # ...and the answers' scores (not the comments), in the words of the question set they answered.
-            answers=[{"question_id": a["question_id"], "score": a["score"]} for a in received.get("answers", [])],
+            **shown_back(received, self.themes),
             status=SENDING,
             claimed_at=now,
             reasons=[],
@@ -165,7 +164,7 @@ class Submissions:
         if stored is None:
             stored = {d["_id"] for d in find_in(self.collection, "_id", ids, projection={"_id": 1})}
         # A record made meanwhile (claimed, or replayed by another member) is kept as it is: only intake's fields.
-        replayed = [_replayed_record(r) for r, *_rest in decided if r["submission_id"] not in stored]
+        replayed = [_replayed_record(r, self.themes) for r, *_rest in decided if r["submission_id"] not in stored]
         write_unordered(self.collection, replayed)
         records = {
             received["submission_id"]: {
@@ -202,28 +201,54 @@ class Submissions:
         if record is not None and record.get("checker_id") == checker_id and record["status"] == "rejected":
             self.collection.update_one({"_id": submission_id}, {"$set": {"sent_again_as": new_submission_id}})
 
-    def record_feedback(self, submission_id: str, alert_id: str, answer: str, at: str) -> None:
-        """Keep the checker's answer to "is it better now?" beside the response it is about."""
+    def record_feedback(self, submission_id: str, key: str, about_id: str, answer: str, at: str) -> None:
+        """Keep the checker's answer to "is it better now?" beside the response it is about (``key``:
+        "alert_id" or "action_id")."""
         doc = self.get(submission_id) or {}
         responses = doc.get("responses", [])
         for response in responses:
-            if response.get("alert_id") == alert_id:
+            if response.get(key) == about_id:
                 response["feedback"] = {"answer": answer, "at": at}
         self.collection.update_one({"_id": submission_id}, {"$set": {"responses": responses}})
 
-    def add_response(self, submission_ids: list[str], response: dict) -> None:
-        """Record what managers did about the alert these submissions raised."""
-        self.collection.update_many(
-            {"_id": {"$in": submission_ids}},
-            {"$pull": {"responses": {"alert_id": response["alert_id"]}}},
-        )
-        self.collection.update_many({"_id": {"$in": submission_ids}}, {"$push": {"responses": response}})
+    def add_response(self, submission_ids: list[str], response: dict, key: str = "alert_id") -> None:
+        """Record what managers did about an alert these submissions raised, or an action about what they said
+        (``key`` names which); it replaces the earlier word on the same one, keeping a "better now?" answer."""
+        if not submission_ids:
+            return
+        for doc in self.collection.find({"_id": {"$in": submission_ids}}, {"responses": 1}):
+            earlier = next((r for r in doc.get("responses", []) if r.get(key) == response[key]), {})
+            repeat = "feedback" in earlier and earlier.get("status") == response["status"]  # a redelivery
+            kept = {"feedback": earlier["feedback"]} if repeat else {}
+            self.collection.update_one({"_id": doc["_id"]}, {"$pull": {"responses": {key: response[key]}}})
+            self.collection.update_one({"_id": doc["_id"]}, {"$push": {"responses": {**response, **kept}}})
+
+    def checks_at(self, checker_ids: list[str], site_id: str, first: str, last: str) -> list[dict]:
+        """These checkers' checks of one site visited between two days (ISO, inclusive), as readers see them."""
+        query = {"checker_id": {"$in": checker_ids}, "site_id": site_id, "visited_on": {"$gte": first, "$lte": last}}
+        return self.settle(list(self.collection.find(query, {"event": 0}))) if checker_ids else []
 
 
-def _replayed_record(received: dict) -> dict:
+def _replayed_record(received: dict, known_themes) -> dict:
     """The record of a check read from the log that intake did not claim (a replay): accepted, to be decided."""
     record = {"_id": received["submission_id"], **{f: received[f] for f in _INTAKE_FIELDS}}
-    return {**record, "status": ACCEPTED, "reasons": [], "responses": []}
+    return {**record, **shown_back(received, known_themes), "status": ACCEPTED, "reasons": [], "responses": []}
+
+
+def shown_back(received: dict, known_themes) -> dict:
+    """What a record keeps of a check beyond its key fields, never its free text: how it was answered and
+    whether it was a worry alone ("You answered with a supporter helping"), the answers' scores in the words
+    of its question set (My checks), and the themes of what it said is not working, as ids (an action about
+    a theme finds the checks that said it: action_news.py)."""
+    kept = {
+        "answered_by": received.get("answered_by"),
+        "kind": received.get("kind", events.CHECK),
+        "answers": [{"question_id": a["question_id"], "score": a["score"]} for a in received.get("answers", [])],
+    }
+    if known_themes and received.get("not_working"):
+        found = {theme for text in received["not_working"] for theme in themes.classify(text, known_themes)}
+        kept["not_working_themes"] = sorted(found)
+    return kept
 
 
 def settled(db: Database, records: list[dict]) -> list[dict]:

@@ -12,8 +12,8 @@ from kafka import TopicPartition
 from qc import events, logs, metrics, runner, sharing
 from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
+from services.checks import action_news, retention
 from services.checks import metrics as checks_metrics
-from services.checks import retention
 from services.checks.directory import Directory, HeldDirectory, publish_all
 from services.checks.handlers import Decision, decide
 from services.checks.outbox import Outbox
@@ -36,12 +36,12 @@ class _Lookups:
 class ChecksHandler(Handler):
     """Decides each received submission once and publishes the decision (again on redelivery)."""
 
-    topics = [TOPICS["received"], TOPICS["alerts"]]
+    topics = [TOPICS["received"], TOPICS["alerts"], TOPICS["actions"]]
 
     def __init__(self, settings: Settings, db, publisher):
         self.settings = settings
         self.directory = HeldDirectory(Directory(db))
-        self.submissions = Submissions(db)
+        self.submissions = Submissions(db, themes_path=settings.themes_path)
         self.question_sets = QuestionSets.load(settings.schemas_dir)
         self.publisher = publisher
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
@@ -62,6 +62,9 @@ class ChecksHandler(Handler):
             if event["type"] in ("org.qc.alert.acknowledged", "org.qc.alert.resolved"):
                 with logs.correlation(event.get("correlationid")):
                     self._record_response(event)
+            elif event["type"] == "org.qc.action.changed":
+                told = action_news.record(self.directory.directory, self.submissions, event["data"])
+                log.info("action put on checks", extra={"action_id": event["data"]["action_id"], "checks": told})
 
     def _look_up(self, received: list[dict]) -> _Lookups:
         """The sites and checkers of a batch, held in memory (read only when new, or the directory changed)."""

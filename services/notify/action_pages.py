@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from qc import events, export, periods, web
+from services.notify import action_events
 from services.notify import actions as rules
 from services.notify.context import ctx, require_alert_reader, scope_query
 
@@ -78,6 +79,7 @@ def _new_page():
         values = {k: request.form.get(k, "") for k in values}
         if not errors:
             action = _store().add(site, about, period, fields, g.principal.username)
+            action_events.tell(ctx().publisher, _store(), action)  # the checkers who said it see it on My checks
             return redirect(url_for(".action_page", action_id=action["_id"], added="1"), code=303)
     return render_template(
         "action_new.html",
@@ -157,6 +159,7 @@ def _action_page(action_id: str):
         if not errors:
             changed = _store().change(action, change, g.principal.username)
             if changed is not None:
+                action_events.tell(ctx().publisher, _store(), changed)
                 return redirect(url_for(".action_page", action_id=action_id, saved="1"), code=303)
             conflict, action = True, _store().get(action_id)
     return render_template(

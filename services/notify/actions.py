@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import uuid
 
 from pymongo import ASCENDING
@@ -54,6 +53,7 @@ class Actions:
         """A site's actions (its pages and board) and the open ones by due date (the home page)."""
         self.collection.create_index([("site_id", ASCENDING), ("created_at", ASCENDING)])
         self.collection.create_index([("status", ASCENDING), ("due_on", ASCENDING)])
+        self.collection.create_index([("told", ASCENDING)])  # changes the checkers have not been told of yet
 
     def add(self, site: dict, about: About, period: str | None, fields: dict, by: str) -> dict:
         now = events.now()
@@ -68,6 +68,7 @@ class Actions:
             "created_by": by,
             "created_at": now,
             "history": [{"status": "open", "by": by, "at": now}],
+            "told": False,  # action_events.py tells the checkers, then marks it
         }
         self.collection.insert_one(doc)
         return doc
@@ -81,11 +82,29 @@ class Actions:
         result = self.collection.update_one(
             {"_id": action["_id"], "status": action["status"], "changed_at": action.get("changed_at")},
             {
-                "$set": {**change, "changed_at": now, "changed_by": by},
+                # A manager moving it on has answered any "not better": it leaves their home page.
+                "$set": {**change, "changed_at": now, "changed_by": by, "told": False, "not_better_at": None},
                 "$push": {"history": {"status": change["status"], "by": by, "at": now}},
             },
         )
         return self.get(action["_id"]) if result.modified_count else None
+
+    def mark_told(self, action: dict) -> None:
+        """The checkers have been told of this change (not of a later one made meanwhile)."""
+        self.collection.update_one(
+            {"_id": action["_id"], "changed_at": action.get("changed_at")}, {"$set": {"told": True}}
+        )
+
+    def untold(self, limit: int = 100) -> list[dict]:
+        """Changes the checkers have not been told of (the broker was down), the oldest first."""
+        return list(self.collection.find({"told": False}, sort=[("created_at", ASCENDING)], limit=limit))
+
+    def mark_not_better(self, action_id: str, at: dt.datetime) -> bool:
+        """A checker says it is not better after it was done: back before its managers, unless changed since."""
+        result = self.collection.update_one(
+            {"_id": action_id, "status": "done", "changed_at": {"$lt": at}}, {"$set": {"not_better_at": at}}
+        )
+        return result.modified_count == 1
 
     def late(self, today: dt.date) -> list[dict]:
         """Open or in progress, past their day, and not yet passed up to the regional manager."""
@@ -143,24 +162,18 @@ def read_change(form) -> tuple[dict, dict[str, str]]:
     return change, {}
 
 
-@functools.lru_cache(maxsize=4)
-def theme_labels(path) -> dict[str, str]:
-    """Each theme's label by id (read once: a list of actions names many)."""
-    return {t.id: t.label for t in themes.load_themes(path)} | {themes.OTHER: themes.OTHER_LABEL}
-
-
 def is_known(about: About, settings) -> bool:
     """A question of a question set, or a theme of deploy/themes.yaml: only those go on a board."""
     if about.kind == "question":
         return about.id in question_words.texts(settings.schemas_dir)
-    return about.id in theme_labels(settings.themes_path)
+    return about.id in themes.labels(settings.themes_path)
 
 
 def about_words(about: dict, settings) -> str:
     """What people said, as a manager reads it: the question answered "not good", or the theme not working."""
     if about["kind"] == "question":
         return f"“Not good” to “{question_words.text(about['id'], settings.schemas_dir)}”"
-    return f"Not working: {theme_labels(settings.themes_path).get(about['id'], about['id'])}"
+    return f"Not working: {themes.labels(settings.themes_path).get(about['id'], about['id'])}"
 
 
 def due_words(action: dict, today: dt.date) -> str:

@@ -91,7 +91,9 @@ def item(alert: dict, counts: Counter | None, names: dict[str, str], texts: dict
     }
 
 
-def action_item(action: dict, texts: dict[str, str], theme_labels: dict[str, str]) -> dict:
+def action_item(
+    action: dict, texts: dict[str, str], theme_labels: dict[str, str], counts: Counter | None = None
+) -> dict:
     """An action a manager made about what people said, as the board shows it (never a name: it has none)."""
     about = action["about"]
     if about["kind"] == "question":
@@ -110,7 +112,7 @@ def action_item(action: dict, texts: dict[str, str], theme_labels: dict[str, str
         "did": did,
         "did_on": long_date(action.get("changed_at")) if finished else None,
         "working_on_it": not finished,
-        "better": None,
+        "better": better_words(counts) if action["status"] == "done" else None,
         "at": action.get("created_at"),
     }
 
@@ -125,5 +127,5 @@ def items(
 ) -> list:
     """The board's items (what was raised, and the actions managers made), newest first, at most MAX_ITEMS."""
     raised = [{**item(a, feedback.get(a["_id"]), names, texts), "at": a["raised_at"]} for a in alerts if from_checks(a)]
-    made = [action_item(a, texts, theme_labels or {}) for a in actions]
+    made = [action_item(a, texts, theme_labels or {}, feedback.get(a["_id"])) for a in actions]
     return sorted(raised + made, key=lambda i: i["at"], reverse=True)[:MAX_ITEMS]

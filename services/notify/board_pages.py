@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, g, make_response, redirect, render_template, request
 from markupsafe import Markup
 
-from qc import auth, events, question_words, web
+from qc import auth, events, question_words, themes, web
 from services.notify import actions, board, consent
 from services.notify.context import ctx
 
@@ -110,11 +110,13 @@ def _board(site_id: str, template: str):
     alerts = ctx().store.list({"site_id": site_id, "raised_at": {"$gte": board.since(now)}}, limit=300)
     alerts = [a for a in alerts if board.from_checks(a)]
     names = consent.names_for(ctx().contacts, alerts)
-    feedback = ctx().feedback.counts([a["_id"] for a in alerts])
     made = actions.Actions(ctx().store.alerts.database).in_scope(
         {"site_id": site_id, "created_at": {"$gte": board.since(now)}}
     )
-    labels = actions.theme_labels(settings.themes_path)
+    # "Is it better now?" answers, about alerts and about actions (ids of the two never meet).
+    feedback = ctx().feedback.counts([a["_id"] for a in alerts])
+    feedback |= ctx().feedback.counts([a["_id"] for a in made], field="action_id")
+    labels = themes.labels(settings.themes_path)
     items = board.items(alerts, feedback, names, question_words.texts(settings.schemas_dir), made, labels)
     share_link = None
     if manager:

@@ -1,4 +1,5 @@
-"""notify's timed work: escalations, overdue sites, the daily digest, silence reminders, late actions."""
+"""notify's timed work: escalations, overdue sites, the daily digest, silence reminders, late actions, and
+actions the checkers could not be told of when they changed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import zoneinfo
 
 from qc import events
 from qc.settings import Settings
-from services.notify import actions
+from services.notify import action_events, actions
 from services.notify import rules as alert_rules
 from services.notify.delivery import render
 
@@ -37,6 +38,7 @@ class Scheduler:
             self.digest(handler)
             self.remind_silences(handler)
             self.escalate_late_actions(handler)
+            action_events.tell_untold(handler.publisher, actions.Actions(self.state.database))
         if self.overdue_rules and clock - self._last_overdue >= self.settings.overdue_check_seconds:
             self._last_overdue = clock
             self.overdue(handler)

@@ -50,9 +50,12 @@ def home():
         alerts, sites, _sites_with_an_active_checker({s["_id"] for s in sites}), now, today, ctx().overdue_days
     )
     still_open = {**scope_query(), "status": {"$in": list(actions.OPEN_STATES)}}
-    due_actions = actions.needing_attention(actions.Actions(ctx().store.alerts.database).in_scope(still_open), today)
+    store = actions.Actions(ctx().store.alerts.database)
+    due_actions = actions.needing_attention(store.in_scope(still_open), today)
+    # Done, then a checker said "not better" on My checks: back to the managers until they move it on.
+    not_better = [a for a in store.in_scope({**scope_query(), "status": "done"}) if a.get("not_better_at")]
     names = {s["_id"]: s.get("name") or s["_id"] for s in sites}
-    missing = {a["site_id"] for a in (*alerts, *due_actions)} - set(names)
+    missing = {a["site_id"] for a in (*alerts, *due_actions, *not_better)} - set(names)
     if missing:  # alerts about a site no longer active still name it
         names.update({s["_id"]: s.get("name") or s["_id"] for s in ctx().sites.find({"_id": {"$in": sorted(missing)}})})
     return render_template(
@@ -64,6 +67,7 @@ def home():
         age=needs.age_words,
         escalation=lambda alert: needs.escalation_words(alert, now, tz),
         due_actions=due_actions,
+        not_better_actions=sorted(not_better, key=lambda a: a["not_better_at"]),
         grid=needs.by_age_and_severity(alerts, today),
         due=lambda action: actions.due_words(action, today),
         shown=needs.SHOWN,

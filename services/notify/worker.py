@@ -11,6 +11,7 @@ from qc.settings import TOPICS, Settings
 from services.notify import consent, retention, sending
 from services.notify import metrics as notify_metrics
 from services.notify import rules as alert_rules
+from services.notify.actions import Actions
 from services.notify.delivery import Deliveries
 from services.notify.feedback import FixFeedback
 from services.notify.knowledge import Knowledge
@@ -170,9 +171,16 @@ class NotifyHandler(Handler):
             self.raise_alert(candidate, {}, event.get("correlationid"))
 
     def _feedback(self, feedback: dict) -> None:
-        """Keep the answer for the board; "not better" reopens the alert and tells the managers again."""
+        """Keep the answer for the board; "not better" reopens the alert and tells the managers again, or puts
+        the action back on its managers' home page."""
         self.feedback.record(feedback)
         if feedback["answer"] != "no":
+            return
+        if "action_id" in feedback:
+            if Actions(self.store.alerts.database).mark_not_better(
+                feedback["action_id"], events.parse_time(feedback["at"])
+            ):
+                log.warning("action not better, says the checker", extra={"action_id": feedback["action_id"]})
             return
         alert = self.store.reopen(feedback["alert_id"], dt.datetime.fromisoformat(feedback["at"]))
         if alert is None:

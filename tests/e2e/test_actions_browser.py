@@ -86,3 +86,30 @@ def test_not_good_becomes_an_action_done_and_on_the_board(form_services, browser
     items = [i for i in driver.find_elements(By.CSS_SELECTOR, "li.item") if "knock and wait" in i.text]
     assert items and "You said staff do not always treat you with respect." in items[0].text
     assert_accessible(driver, "action-03-on-the-board")
+
+    # The checker who said it sees it on My checks, is asked "Is it better now?", and a "no" goes back to the managers.
+    phone = browser_factory(javascript=True)
+    phone.set_window_size(390, 844)
+    _loaded(phone, f"{services['url']}/s/{checker['token']}")
+
+    def told():
+        _loaded(phone, f"{services['url']}/my-checks")
+        return phone.find_elements(By.CSS_SELECTOR, f"[data-check='{body['submission_id']}'] [data-action='done']")
+
+    [said] = wait_for(told, 60, "the checks worker to put the action done on My checks", interval=1)
+    assert "You said “not good” to “Do staff treat you with respect?”" in said.text
+    assert "We did this: “Staff now knock and wait." in said.text and "Is it better now?" in said.text
+    phone.execute_script("arguments[0].scrollIntoView({block: 'center'})", said)  # the screenshot shows the card
+    assert_accessible(phone, "action-04-my-checks")
+    said.find_element(By.CSS_SELECTOR, "button[value='no']").click()
+    wait_for(
+        lambda: phone.find_elements(By.CSS_SELECTOR, "[data-action='done'] [data-feedback='no']"), 10, "the answer"
+    )
+
+    def back_on_the_home_page():
+        _loaded(driver, f"{notify}/manager/today")
+        return driver.find_elements(By.CSS_SELECTOR, "[data-list='not-better'] [data-not-better]")
+
+    [line] = wait_for(back_on_the_home_page, 60, "notify to put the action back before its managers", interval=1)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", line)
+    assert_accessible(driver, "action-05-not-better")

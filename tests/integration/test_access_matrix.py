@@ -164,9 +164,12 @@ def build_world(settings, **overrides) -> World:
     world.draft_id = world.fresh_draft()
     # What the checks worker records once notify resolves the alert: the checker may then say if it is better.
     response = {"alert_id": world.alert_id, "status": "resolved", "response": "We mended it.", "at": "2026-11-20"}
+    # ...and once an action about what the check said is done (services/checks/action_news.py).
+    about = {"kind": "question", "id": "respect"}
+    done = {"action_id": "ACT1", "about": about, "status": "done", "what": "Knock", "done_words": "We knock."}
     db["submissions"].update_one(
         {"_id": world.submission_id},
-        {"$set": {"status": "validated", "region_id": "R01"}, "$push": {"responses": response}},
+        {"$set": {"status": "validated", "region_id": "R01"}, "$push": {"responses": {"$each": [response, done]}}},
     )
     world.silence_id = world.fresh_silence()
     return world
@@ -480,6 +483,15 @@ ROUTES: dict[tuple[str, str, str], Case] = {
     ),
     ("checks", "/my-checks/<submission_id>/alerts/<alert_id>/better", "POST"): Case(
         "/my-checks/{submission_id}/alerts/{alert_id}/better",
+        "checker",
+        ("phone", "C1"),
+        ok=(303,),
+        wrong_role=NOT_A_CHECKER,
+        wrong_region=OTHER_CHECKER,
+        body={"answer": "better"},
+    ),
+    ("checks", "/my-checks/<submission_id>/actions/<action_id>/better", "POST"): Case(
+        "/my-checks/{submission_id}/actions/ACT1/better",
         "checker",
         ("phone", "C1"),
         ok=(303,),
