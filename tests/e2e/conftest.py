@@ -9,13 +9,16 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from werkzeug.serving import make_server
 
+from qc import auth, web
 from qc.settings import ROOT
-from qc_tools.devstack import SERVICES
+from qc_tools.devstack import SERVICES, free_port
 from tests.conftest import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -23,6 +26,28 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 AXE = ROOT / "var" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENS = ROOT / "var" / "screens"
 PHONE = (360, 740)  # CSS pixels of a small, older phone
+
+
+@contextlib.contextmanager
+def over_http(app, port: int | None = None):
+    """Serve a Flask app over real HTTP on ``port`` (a free one if None), on a thread of its own; yields its URL."""
+    port = port or free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def sign_in_by_cookie(driver, url: str, secret_key: str, principal: auth.Principal) -> None:
+    """Give a browser a manager's session cookie for ``url`` (a page under test, without the sign-in page)."""
+    driver.get(f"{url}/healthz")
+    driver.add_cookie(
+        {"name": web.MANAGER_COOKIE, "value": auth.issue_manager_token(secret_key, principal), "path": "/"}
+    )
 
 
 @pytest.fixture(scope="module")

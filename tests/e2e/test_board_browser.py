@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 import uuid
 
 import pytest
 from selenium.webdriver.common.by import By
-from werkzeug.serving import make_server
 
-from qc import auth, mongo, web
+from qc import auth, mongo
 from qc.kafka import Publisher, make_producer
 from qc_tools.devstack import free_port
 from services.notify import create_app
 from tests.conftest import wait_for
-from tests.e2e.conftest import assert_accessible
+from tests.e2e.conftest import assert_accessible, over_http, sign_in_by_cookie
 from tests.integration.test_board import SAMIRA, build_board
 
 pytestmark = pytest.mark.e2e
@@ -32,12 +30,8 @@ def served_board(stack):
     publisher = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
     made = build_board(db, settings, publisher)
     app = create_app(dataclasses.asdict(settings))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{port}", "settings": settings, **made}
-    server.shutdown()
-    thread.join(10)
+    with over_http(app, port) as url:
+        yield {"url": url, "settings": settings, **made}
     app.extensions["qc.close"]()
     publisher.close()
     db.client.drop_database(settings.mongo_db)
@@ -80,11 +74,8 @@ def test_the_a4_version_is_accessible_and_prints_without_buttons(served_board, b
 
 def test_the_managers_view_and_the_board_without_javascript(served_board, browser_factory):
     driver = browser_factory()
-    _loaded(driver, f"{served_board['url']}/healthz")
-    token = auth.issue_manager_token(
-        served_board["settings"].secret_key, auth.Principal("sm1", "site_manager", "R01", "S0001")
-    )
-    driver.add_cookie({"name": web.MANAGER_COOKIE, "value": token, "path": "/"})
+    principal = auth.Principal("sm1", "site_manager", "R01", "S0001")
+    sign_in_by_cookie(driver, served_board["url"], served_board["settings"].secret_key, principal)
     _loaded(driver, f"{served_board['url']}/sites/S0001/board")
     assert "A link for the people who live here" in driver.page_source
     assert_accessible(driver, "board-03-manager")

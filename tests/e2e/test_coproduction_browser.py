@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 import uuid
 
 import pytest
 from selenium.webdriver.common.by import By
-from werkzeug.serving import make_server
 
-from qc import auth, mongo, web
-from qc_tools.devstack import free_port
+from qc import auth, mongo
 from services.aggregate import create_app
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
 from tests.conftest import wait_for
-from tests.e2e.conftest import run_axe
+from tests.e2e.conftest import over_http, run_axe, sign_in_by_cookie
 from tests.integration.test_coproduction_reports import CHECKS, NOT_ENOUGH, PACK_CHECKS
 from tests.integration.test_workers import _deliveries
 
@@ -27,7 +24,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def served(stack):
     """The aggregate web app over a few months of checks, served over real HTTP on a free port."""
-    port = free_port()
     settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
     db = mongo.connect(settings, "qc-tests")
     directory = SiteDirectory(db)
@@ -37,12 +33,8 @@ def served(stack):
     store.ensure_indexes()
     AggregateHandler(store, directory, publisher=None).handle(_deliveries(*CHECKS, *PACK_CHECKS))
     app = create_app(dataclasses.asdict(settings))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{port}", "settings": settings}
-    server.shutdown()
-    thread.join(10)
+    with over_http(app) as url:
+        yield {"url": url, "settings": settings}
     app.extensions["qc.close"]()
     db.client.drop_database(settings.mongo_db)
     db.client.close()
@@ -51,11 +43,8 @@ def served(stack):
 def _signed_in(served, browser_factory):
     driver = browser_factory()
     driver.set_window_size(1280, 900)  # a team leader's laptop
-    driver.get(f"{served['url']}/healthz")
-    token = auth.issue_manager_token(
-        served["settings"].secret_key, auth.Principal("rm", "regional_manager", region_id="R01")
-    )
-    driver.add_cookie({"name": web.MANAGER_COOKIE, "value": token, "path": "/"})
+    principal = auth.Principal("rm", "regional_manager", region_id="R01")
+    sign_in_by_cookie(driver, served["url"], served["settings"].secret_key, principal)
     return driver
 
 

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
 import uuid
 
 import pytest
 from selenium.webdriver.common.by import By
-from werkzeug.serving import make_server
 
-from qc import auth, events, mongo, web
-from qc_tools.devstack import free_port
+from qc import auth, events, mongo
 from services.aggregate import create_app
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
 from tests.conftest import wait_for
-from tests.e2e.conftest import run_axe
+from tests.e2e.conftest import over_http, run_axe, sign_in_by_cookie
 from tests.integration.test_rollup_exports import _check
 from tests.integration.test_workers import _deliveries
 
@@ -29,7 +26,6 @@ REPORT = "/manager/regions/R01/reports/2026-11"
 @pytest.fixture(scope="module")
 def served(stack):
     """The aggregate web app with a region of two checked sites, served over real HTTP on a free port."""
-    port = free_port()
     settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
     db = mongo.connect(settings, "qc-tests")
     directory = SiteDirectory(db)
@@ -42,12 +38,8 @@ def served(stack):
     app = create_app(dataclasses.asdict(settings))
     right = app.extensions["qc.aggregate"].right_of_reply
     right.prepare("R01", "2026-11", "rm")
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{port}", "settings": settings, "right": right}
-    server.shutdown()
-    thread.join(10)
+    with over_http(app) as url:
+        yield {"url": url, "settings": settings, "right": right}
     app.extensions["qc.close"]()
     db.client.drop_database(settings.mongo_db)
     db.client.close()
@@ -56,9 +48,7 @@ def served(stack):
 def _signed_in(served, browser_factory, principal):
     driver = browser_factory()
     driver.set_window_size(1280, 900)
-    driver.get(f"{served['url']}/healthz")
-    token = auth.issue_manager_token(served["settings"].secret_key, principal)
-    driver.add_cookie({"name": web.MANAGER_COOKIE, "value": token, "path": "/"})
+    sign_in_by_cookie(driver, served["url"], served["settings"].secret_key, principal)
     return driver
 
 

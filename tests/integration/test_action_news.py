@@ -4,6 +4,9 @@ notify publishes each change of an action (``org.qc.action.changed`` on qc.actio
 it on My checks beside each counted check of that site, in the action's period, that said it; the checker
 is asked "Is it better now?" once it is done, and a "no" comes back to notify (``org.qc.fix.feedback``),
 which puts the action back on its managers' home page and counts it on the board.
+
+Its sites and regions have ids of their own: the checks it decides are published to the shared broker,
+which the end-to-end tier's services read too.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from tests.integration.test_notify import _handler as notify_handler
 from tests.integration.test_validator_batches import _received
 
 pytestmark = pytest.mark.integration
-RM1 = {"username": "rm1", "role": "regional_manager", "region_id": "R01"}
+RM1 = {"username": "rm93", "role": "regional_manager", "region_id": "R93"}
 TODAY = dt.date.today()
 THIS_MONTH = periods.current("month", TODAY)
 RESPECT = "Do staff treat you with respect?"
@@ -45,31 +48,32 @@ def _check(checker: str, site: str, respect: int, visited_on: dt.date = TODAY, n
 
 @pytest.fixture
 def world(settings, db, publisher):
-    """Elm Court (S0001) with checkers C1 and C2, Far Away (S0002) with C3; each has sent checks, decided."""
+    """Elm Court (S9201) with checkers C1 and C2, Far Away (S9202) with C3; each has sent checks, decided."""
     directory = Directory(db)
-    for region in ("R01", "R02"):
+    for region in ("R93", "R94"):
         directory.upsert("region", {"_id": region, "name": region, "active": True})
-    for site, name, region in (("S0001", "Elm Court", "R01"), ("S0002", "Far Away", "R02")):
+    for site, name, region in (("S9201", "Elm Court", "R93"), ("S9202", "Far Away", "R94")):
         directory.upsert("site", {"_id": site, "name": name, "region_id": region, "active": True})
-    for person, site in (("C1", "S0001"), ("C2", "S0001"), ("C3", "S0002")):
+    for person, site in (("C1", "S9201"), ("C2", "S9201"), ("C3", "S9202")):
         directory.upsert("person", {"_id": person, "name": person, "role": "checker", "site_id": site, "active": True})
     Submissions(db).ensure_indexes()
     checks = ChecksHandler(settings, db, publisher)
     sent = {
-        "C1 now": _check("C1", "S0001", 1, not_working=["The food is always cold"]),
-        "C1 before": _check("C1", "S0001", 1, visited_on=TODAY - dt.timedelta(days=40)),  # another period
-        "C2 now": _check("C2", "S0001", 3, not_working=["The garden is locked"]),  # said respect was good
-        "C3 now": _check("C3", "S0002", 1, not_working=["Cold food again"]),  # another site
+        "C1 now": _check("C1", "S9201", 1, not_working=["The food is always cold"]),
+        "C1 before": _check("C1", "S9201", 1, visited_on=TODAY - dt.timedelta(days=40)),  # another period
+        "C2 now": _check("C2", "S9201", 3, not_working=["The garden is locked"]),  # said respect was good
+        "C3 now": _check("C3", "S9202", 1, not_working=["Cold food again"]),  # another site
     }
     checks.handle([Delivery(record=None, event=e) for e in sent.values()])
     notify = notify_handler(db, settings, publisher, with_scheduler=True)
-    notify.knowledge.apply_directory(
-        {"entity": "site", "id": "S0002", "name": "Far Away", "region_id": "R02", "active": True}
-    )
+    for site, name, region in (("S9201", "Elm Court", "R93"), ("S9202", "Far Away", "R94")):
+        notify.knowledge.apply_directory(
+            {"entity": "site", "id": site, "name": name, "region_id": region, "active": True}
+        )
     manager_app = notify_app(dataclasses.asdict(settings))
     phone_app = checks_app(dataclasses.asdict(settings))
     phones = {}
-    for person, site in (("C1", "S0001"), ("C2", "S0001"), ("C3", "S0002")):
+    for person, site in (("C1", "S9201"), ("C2", "S9201"), ("C3", "S9202")):
         token = auth.new_checker_token()
         directory.add_checker_token(person, site, auth.hash_checker_token(token))
         phones[person] = phone_app.test_client()
@@ -96,9 +100,9 @@ def _told(settings, world, action_id: str, count: int) -> dict:
 
 
 def _make(world, about: str, what: str) -> str:
-    new = f"/manager/actions/new?site_id=S0001&about={about}&period={THIS_MONTH}"
+    new = f"/manager/actions/new?site_id=S9201&about={about}&period={THIS_MONTH}"
     form = world.manager.get(new)
-    body = {"csrf_token": csrf_of(form), "site_id": "S0001", "about": about, "period": THIS_MONTH}
+    body = {"csrf_token": csrf_of(form), "site_id": "S9201", "about": about, "period": THIS_MONTH}
     due = (TODAY + dt.timedelta(days=7)).isoformat()
     made = world.manager.post("/manager/actions/new", data={**body, "due_on": due, "what": what, "owner": "Ann"})
     assert made.status_code == 303
@@ -168,12 +172,12 @@ def test_an_action_about_a_not_good_answer_reaches_only_the_checks_that_said_it(
     home = world.manager.get("/manager/today").get_data(as_text=True)
     not_better = re.search(r'data-list="not-better">(.*?)</section>', home, re.S).group(1)
     assert f'data-action="{action_id}"' in not_better and "(1)" in not_better
-    board = world.manager.get("/sites/S0001/board").get_data(as_text=True)
+    board = world.manager.get("/sites/S9201/board").get_data(as_text=True)
     item = board[board.index(f'data-item="{action_id}"') :].split('class="item"')[0]
     assert "Staff now knock" in item and re.search(r"\bno\b", item)
     feedback = Feedback(db)
     feedback.record(answer["data"])  # aggregate counts it as a fix disputed
-    assert feedback.counts("site", "S0001", THIS_MONTH)["disputed"] == 1
+    assert feedback.counts("site", "S9201", THIS_MONTH)["disputed"] == 1
 
     # The manager moves it on again: it leaves the "not better" list, and the checker will be asked again.
     _move(world, action_id, status="in_progress")
@@ -198,7 +202,7 @@ def test_an_action_about_a_theme_that_will_not_be_done_tells_why(settings, world
 def test_a_change_the_broker_did_not_take_is_told_by_the_scheduler(settings, db, world):
     store = Actions(db)
     store.ensure_indexes()
-    site = {"_id": "S0001", "region_id": "R01"}
+    site = {"_id": "S9201", "region_id": "R93"}
     fields = {"what": "Mend the lock", "owner": "Estates", "due_on": (TODAY + dt.timedelta(days=3)).isoformat()}
     action = store.add(site, About("question", "respect"), THIS_MONTH, fields, "rm1")  # stored, never published
     assert [a["_id"] for a in store.untold()] == [action["_id"]]
