@@ -81,6 +81,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         manager_checkers,
         manager_contributions,
         manager_links,
+        manager_schedule,
         pages,
         recordings,
     )
@@ -93,6 +94,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app.register_blueprint(manager_contributions.bp)
     app.register_blueprint(manager_links.bp)
     app.register_blueprint(manager_checkers.bp)
+    app.register_blueprint(manager_schedule.bp)
     # Public like the page's own script and styles, and outside the blueprint's sign-in lookup.
     app.add_url_rule("/audio/<name>", "recording", recordings.serve)
     return app

@@ -13,7 +13,7 @@ import logging
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from qc import auth, events, signing
+from qc import auth, events, schedules, signing
 from qc.generations import Generation
 from qc.kafka import PublishError
 from qc.mongo import find_in, update_and_read
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 MANAGER_ROLES = auth.ROLES  # every role that signs in as a manager (qc.auth)
 _PUBLIC_FIELDS = ("name", "region_id", "site_id", "role", "email", "username", "supporter_email", "tell_supporters")
 _PUBLIC_FIELDS += ("links_reset_at", "tokens_valid_after")  # when links and sessions were stopped
+_PUBLIC_FIELDS += ("check_interval",)  # how often a site (or a region's sites) should be checked
 # A link's last use is written at most this often: a day is exact enough for an idle limit in days
 # and costs one write a day per checker, not one per request.
 USE_RESOLUTION = dt.timedelta(days=1)
@@ -106,16 +107,8 @@ class Directory:
     def add_checker_token(self, checker_id: str, site_id: str, token_hash: str) -> None:
         """Store a new sign-in token (its hash only)."""
         now = events.now()
-        self.tokens.insert_one(
-            {
-                "_id": token_hash,
-                "checker_id": checker_id,
-                "site_id": site_id,
-                "created_at": now,
-                "used_at": now,
-                "revoked_at": None,
-            }
-        )
+        record = {"_id": token_hash, "checker_id": checker_id, "site_id": site_id, "created_at": now, "used_at": now}
+        self.tokens.insert_one({**record, "revoked_at": None})
 
     def revoke_checker_tokens(self, checker_id: str, token_hash: str | None = None) -> int:
         """Stop a checker's sign-in links (one, or all of them); returns how many were stopped."""
@@ -167,6 +160,9 @@ class Directory:
     def upsert(self, entity: str, doc: dict) -> None:
         """Create or replace one region, site or person."""
         collection = {"region": self.regions, "site": self.sites, "person": self.people}[entity]
+        if entity != "person" and "check_interval" not in doc:  # a re-import keeps what the schedule page set
+            before = collection.find_one({"_id": doc["_id"]}, {"check_interval": 1}) or {}
+            doc = {**doc, "check_interval": before.get("check_interval")} if before.get("check_interval") else doc
         if entity == "person":
             before = self.people.find_one({"_id": doc["_id"]}, {"password_hash": 0}) or {}
             # A re-import must not revive what was stopped, nor wipe what managers wrote on the checker's page.
@@ -243,6 +239,8 @@ def directory_problems(raw: dict) -> list[str]:
                     problems.append(f"{where}: '{field}' has a line break or another control character")
                 elif field in _EMAIL_FIELDS and value is not None and not _looks_like_email(value):
                     problems.append(f"{where}: '{field}' is not an e-mail address")
+                elif field == "check_interval" and value is not None and value not in schedules.INTERVALS:
+                    problems.append(f"{where}: 'check_interval' must be one of {', '.join(schedules.INTERVALS)}")
     return problems
 
 

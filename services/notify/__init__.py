@@ -9,7 +9,7 @@ from qc import logs, manager_nav, mongo, periods, readiness, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
-from services.notify import action_pages, api, board_pages, pages, today, today_page
+from services.notify import action_pages, api, board_pages, pages, today_page
 from services.notify import openapi as notify_openapi
 from services.notify.audit import AuditLog
 from services.notify.context import Context
@@ -45,7 +45,6 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         contacts=db["contacts"],
         feedback=FixFeedback(db),
         safety_rules=frozenset(r.id for r in rules if r.safety),
-        overdue_days=min((r.param("days") for r in rules if r.kind == "overdue"), default=today.DEFAULT_OVERDUE_DAYS),
     )
 
     app.extensions["qc.audit"] = AuditLog(db)

@@ -27,7 +27,6 @@ class Context:
     contacts: object = None  # people from the directory, for the names checkers agreed to show
     feedback: object = None  # FixFeedback: "is it better now?" answers, for the board
     safety_rules: frozenset = frozenset()  # ids of the rules about safety: silenced only by a regional manager or above
-    overdue_days: int = 45  # the overdue rule's days: the home page lists sites waiting that long
 
 
 def ctx() -> Context:

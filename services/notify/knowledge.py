@@ -1,4 +1,4 @@
-"""What notify learns from events to apply its rules: contacts, sites, last visits, scores, rejections."""
+"""What notify learns from events to apply its rules: contacts, sites and regions, last visits, scores, rejections."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from services.notify.rules import RECIPIENT_ROLES
 
 
 class Knowledge:
-    """``contacts``, ``notify_sites``, ``notify_scores`` and ``notify_rejections``.
+    """``contacts``, ``notify_sites``, ``notify_regions``, ``notify_scores`` and ``notify_rejections``.
 
     Every possible recipient is held in memory, read once and again only when
     the contacts have changed: each change of a person bumps the ``contacts``
@@ -30,6 +30,7 @@ class Knowledge:
         self.contacts = db["contacts"]
         self.changes = Generation(db, "contacts")
         self.sites = db["notify_sites"]
+        self.regions = db["notify_regions"]  # how often their sites should be checked (qc/schedules.py)
         self.scores = db["notify_scores"]
         self.rejections = db["notify_rejections"]
         self._recipients: dict[tuple, list[dict]] | None = None  # every possible recipient, by role and place
@@ -129,12 +130,25 @@ class Knowledge:
                         "region_id": data.get("region_id"),
                         "active": data["active"],
                         "tell_supporters": bool(data.get("tell_supporters")),
+                        "check_interval": data.get("check_interval"),
                     },
-                    # The overdue rule counts from here for a site never checked.
+                    # A site never checked is due one interval after this (qc/schedules.py).
                     "$setOnInsert": {"first_seen_on": events.now().date().isoformat()},
                 },
                 upsert=True,
             )
+
+        elif data["entity"] == "region":
+            doc = {"_id": data["id"], "name": data["name"], "check_interval": data.get("check_interval")}
+            self.regions.replace_one({"_id": data["id"]}, doc, upsert=True)
+
+    def checkers_at(self, site_id: str) -> list[dict]:
+        """A site's active checkers: their names and addresses, and their supporters'."""
+        return list(self.contacts.find({"role": "checker", "site_id": site_id, "active": True}))
+
+    def region_intervals(self) -> dict[str, str]:
+        """Each region's check interval, where it has one (a dozen regions: read whole)."""
+        return {r["_id"]: r["check_interval"] for r in self.regions.find({"check_interval": {"$ne": None}})}
 
     def note_visit(self, site_id: str, visited_on: str) -> None:
         """Remember the latest visit date of a site (order of arrival does not matter)."""

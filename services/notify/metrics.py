@@ -6,7 +6,7 @@ from prometheus_client import Counter
 
 from qc import metrics
 
-CHANNELS = ("email", "webhook", "digest")
+CHANNELS = ("email", "webhook", "digest", "reminder")
 OUTCOMES = ("sent", "failed", "no_recipient", "silenced")
 
 ALERTS_RAISED = Counter("qc_alerts_raised_total", "New alerts raised", ["rule", "severity"])

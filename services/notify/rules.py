@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
-from qc import periods
+from qc import periods, schedules
 from qc.yamlfile import YamlFileError, load_versioned_yaml
 from services.notify import consent
 
@@ -22,7 +22,7 @@ KINDS = {
     "low_score": ("rollup", {"below": float, "min_checks": int, "period_kind": str}),
     "score_drop": ("rollup", {"drop": float, "min_checks": int, "period_kind": str}),
     "repeated_rejections": ("rejected", {"count": int, "days": int}),
-    "overdue": ("schedule", {"days": int}),
+    "overdue": ("schedule", {"days_late": int}),
 }
 _FIELDS = {"id", "kind", "severity", "notify", "description", "params", "escalate_after_minutes", "escalate_to"}
 _ALERT_NS = uuid.UUID("6f1c1d2e-6a0b-4b7e-9a57-0c6a1e1f0a11")
@@ -240,13 +240,16 @@ def evaluate_rejections(rules: list[Rule], rejected: dict, count_in_window) -> l
     return out
 
 
-def evaluate_overdue(rule: Rule, site: dict, since: dt.date, today: dt.date) -> Candidate | None:
-    """An alert when a site has had no check for the rule's number of days since ``since``."""
-    waited = (today - since).days
-    if waited < rule.param("days"):
+def evaluate_overdue(rule: Rule, site: dict, due: schedules.Due, today: dt.date) -> Candidate | None:
+    """An alert when a site's check is the rule's number of days past its due day (its own interval)."""
+    late = due.overdue_days(today)
+    if late < rule.param("days_late"):
         return None
-    key = f"{rule.id}:{site['_id']}:{since.isoformat()}"
-    summary = f"No quality check for {waited} days."
+    key = f"{rule.id}:{site['_id']}:{due.since.isoformat()}"
+    last = "it has never been checked" if due.never_checked else f"the last was {(today - due.since).days} days ago"
+    summary = (
+        f"No quality check {late} days after it was due (it should be checked {schedules.words(due.interval)}; {last})."
+    )
     return Candidate(
         rule, key, _id(key), site["_id"], site["region_id"], periods.current("month", today), None, (), summary
     )

@@ -1,5 +1,5 @@
-"""notify's timed work: escalations, overdue sites, the daily digest, silence reminders, late actions, and
-actions the checkers could not be told of when they changed."""
+"""notify's timed work: escalations, overdue sites, checkers' reminders before a check is due, the daily
+digest, silence reminders, late actions, and actions the checkers could not be told of when they changed."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import logging
 import time
 import zoneinfo
 
-from qc import events
+from qc import events, schedules
 from qc.settings import Settings
-from services.notify import action_events, actions
+from services.notify import action_events, actions, reminders
 from services.notify import rules as alert_rules
 from services.notify.delivery import render
+from services.notify.reminders import Reminders
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ class Scheduler:
         self.mailer = mailer
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self.clock = clock  # injectable, so tests can move time on
-        self._last_run = self._last_overdue = -float("inf")
+        self.reminders = Reminders(db)
+        self._last_run = self._last_overdue = self._last_reminders = -float("inf")
 
     def run(self, handler) -> None:
         """Do whatever is due."""
@@ -42,6 +44,9 @@ class Scheduler:
         if self.overdue_rules and clock - self._last_overdue >= self.settings.overdue_check_seconds:
             self._last_overdue = clock
             self.overdue(handler)
+        if clock - self._last_reminders >= self.settings.overdue_check_seconds:
+            self._last_reminders = clock
+            self.remind_checkers(handler)
 
     def escalate(self, handler) -> int:
         """Tell more people about critical and high alerts nobody has acknowledged in time."""
@@ -70,19 +75,23 @@ class Scheduler:
         return sent
 
     def overdue(self, handler) -> int:
-        """Raise an alert for every site with no check for the rule's number of days."""
+        """Raise an alert for every site whose check is the rule's number of days past its due day."""
         today = self.clock().astimezone(self.tz).date()
-        raised = 0
+        intervals, raised = handler.knowledge.region_intervals(), 0
         for rule in self.overdue_rules:
             for site in handler.knowledge.active_sites():
-                since = max(filter(None, (site.get("last_visited_on"), site.get("first_seen_on"))), default=None)
-                if since is None:
-                    continue
-                candidate = alert_rules.evaluate_overdue(rule, site, dt.date.fromisoformat(since), today)
+                due = schedules.due(site, intervals, not_before_first_seen=True)
+                candidate = alert_rules.evaluate_overdue(rule, site, due, today) if due else None
                 if candidate:
-                    handler.raise_alert(candidate, {"since": since}, None)
+                    handler.raise_alert(candidate, {"since": due.since.isoformat()}, None)
                     raised += 1
         return raised
+
+    def remind_checkers(self, handler) -> int:
+        """A gentle e-mail to each checker (or their supporter) a few days before their site's check is due."""
+        today = self.clock().astimezone(self.tz).date()
+        url = self.settings.checks_public_url.rstrip("/") + "/"
+        return reminders.send_due(handler.knowledge, self.reminders, self.mailer, url, today)
 
     def remind_silences(self, handler) -> int:
         """E-mail each silence's owner a day (by default) before it ends."""

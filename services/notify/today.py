@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from qc import schedules
 from services.notify.rules import SEVERITIES
 
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 IN_HAND_TOO_LONG = dt.timedelta(days=7)  # acknowledged but not resolved: the regional manager's nudge
 ESCALATES_WITHIN = dt.timedelta(hours=24)
-DEFAULT_OVERDUE_DAYS = 45  # when the rules have no overdue rule
 SHOWN = 20  # lines per list; the rest are counted and linked
 
 
@@ -89,9 +89,10 @@ def needs_you(
     sites_with_checker: set[str],
     now: dt.datetime,
     today: dt.date,
-    overdue_days: int = DEFAULT_OVERDUE_DAYS,
+    region_intervals: dict[str, str] | None = None,
 ) -> Today:
-    """The lists for one manager from the open and acknowledged alerts and the active sites in their scope."""
+    """The lists for one manager from the open and acknowledged alerts and the active sites in their scope
+    (a site is overdue the day after its check was due: its own interval, else its region's; qc/schedules.py)."""
     open_alerts = [a for a in alerts if a["status"] == "open"]
     reopened = [a for a in open_alerts if a.get("reopened_at")]
     first_time = [a for a in open_alerts if not a.get("reopened_at")]
@@ -112,7 +113,7 @@ def needs_you(
         escalating=sorted(escalating, key=lambda a: a["escalate_at"]),
         not_better=sorted(reopened, key=lambda a: a["reopened_at"]),
         in_hand_too_long=sorted(in_hand, key=lambda a: a["acknowledged_at"]),
-        overdue_sites=overdue(sites, today, overdue_days),
+        overdue_sites=schedules.overdue(sites, region_intervals or {}, today),
         sites_without_checker=sorted(
             (s for s in sites if s["_id"] not in sites_with_checker), key=lambda s: s.get("name") or s["_id"]
         ),
@@ -140,17 +141,3 @@ def by_age_and_severity(alerts: list[dict], today: dt.date) -> dict:
             )
         rows.append({"severity": severity, "counts": counts})
     return {"ages": [words for words, _low, _high in AGE_BUCKETS], "rows": rows, "total": len(alerts)}
-
-
-def overdue(sites: list[dict], today: dt.date, days: int) -> list[dict]:
-    """Sites with no check for ``days`` or more (counted from when notify first knew a site never checked),
-    the longest waiting first; each with ``since`` (a date) and ``waited`` (days)."""
-    out = []
-    for site in sites:
-        since = site.get("last_visited_on") or site.get("first_seen_on")
-        if not since:
-            continue
-        waited = (today - dt.date.fromisoformat(since)).days
-        if waited >= days:
-            out.append({**site, "since": since, "waited": waited, "never_checked": not site.get("last_visited_on")})
-    return sorted(out, key=lambda s: (-s["waited"], s.get("name") or s["_id"]))

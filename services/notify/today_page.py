@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, redirect, render_template
 
-from qc import events, manager_nav, web
-from services.notify import actions
+from qc import events, manager_nav, schedules, web
+from services.notify import actions, reminders
 from services.notify import today as needs
 from services.notify.context import ctx, scope_query
+from services.notify.knowledge import Knowledge
 
 bp = Blueprint("notify_today", __name__)
 
@@ -27,7 +28,13 @@ def _sites_in_scope() -> list[dict]:
         query["_id"] = principal.site_id
     elif principal.role == "regional_manager":
         query["region_id"] = principal.region_id
-    return list(ctx().sites.find(query, {"name": 1, "region_id": 1, "last_visited_on": 1, "first_seen_on": 1}))
+    fields = {"name": 1, "region_id": 1, "last_visited_on": 1, "first_seen_on": 1, "check_interval": 1}
+    return list(ctx().sites.find(query, fields))
+
+
+def _region_intervals() -> dict[str, str]:
+    """How often each region's sites should be checked, where the region says (qc/schedules.py)."""
+    return Knowledge(ctx().sites.database).region_intervals()
 
 
 def _sites_with_an_active_checker(site_ids: set[str]) -> set[str]:
@@ -47,7 +54,7 @@ def home():
     now, tz = events.now(), ZoneInfo(settings.timezone)
     today = now.astimezone(tz).date()  # the service's own day, for every list on the page
     lists = needs.needs_you(
-        alerts, sites, _sites_with_an_active_checker({s["_id"] for s in sites}), now, today, ctx().overdue_days
+        alerts, sites, _sites_with_an_active_checker({s["_id"] for s in sites}), now, today, _region_intervals()
     )
     still_open = {**scope_query(), "status": {"$in": list(actions.OPEN_STATES)}}
     store = actions.Actions(ctx().store.alerts.database)
@@ -71,7 +78,8 @@ def home():
         grid=needs.by_age_and_severity(alerts, today),
         due=lambda action: actions.due_words(action, today),
         shown=needs.SHOWN,
-        overdue_days=ctx().overdue_days,
+        interval_words=schedules.words,
+        day_words=reminders.day_words,
         aggregate_url=settings.aggregate_public_url.rstrip("/"),
         checks_url=settings.checks_public_url.rstrip("/"),
     )

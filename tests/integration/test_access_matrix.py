@@ -507,6 +507,23 @@ ROUTES: dict[tuple[str, str, str], Case] = {
     ("checks", "/my-contribution/print", "GET"): Case(
         "/my-contribution/print", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER
     ),
+    # checks: how often each service is checked (regional managers for their region; org-wide roles any)
+    ("checks", "/manager/schedule", "GET"): Case(
+        "/manager/schedule?region_id=R01",
+        "page",
+        ("session", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("session", "sm1")),
+        wrong_region=(("session", "rm2"),),
+    ),
+    ("checks", "/manager/schedule", "POST"): Case(
+        "/manager/schedule",
+        "page",
+        ("session", "rm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "rm1")),  # a site manager's session: the GET above
+        wrong_region=(("session", "rm2"),),
+        body={"region_id": "R01", "region": "month"},
+    ),
     ("checks", "/manager/checkers", "GET"): Case(
         "/manager/checkers",
         "page",

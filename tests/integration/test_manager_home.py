@@ -85,7 +85,8 @@ def test_a_regional_manager_sees_their_region_most_pressing_first_and_never_a_wo
     assert escalating.index(worry["_id"]) < escalating.index(safety["_id"])
     assert "passed to the regional manager and the safeguarding lead" in escalating  # the worry's escalate_to
     overdue = _list(page, "overdue")
-    assert "Elm Court" in overdue and "last checked 60 days ago" in overdue
+    assert "Elm Court" in overdue and "checked every month; last checked 8 weeks ago" in overdue
+    assert re.search(r"due \w+day \d+ \w+, <strong>(29|30|31) days late</strong>", overdue)  # a month after it
     assert "Ash Lodge" not in overdue and "Birch House" not in overdue  # checked today / another region
     assert f"{settings.aggregate_public_url}/manager/sites/S0001" in overdue
     assert "Ash Lodge" in _list(page, "no-checker") and "Elm Court" not in _list(page, "no-checker")
@@ -100,7 +101,7 @@ def test_a_site_manager_sees_only_their_site_and_the_organisation_sees_every_sit
     assert "Elm Court" in _list(page, "overdue")
     lead = _page(app, settings, username="sg1", role="safeguarding_lead")
     overdue = _list(lead, "overdue")
-    assert "never checked, known for 50 days" in overdue and overdue.index("Elm Court") < overdue.index("Birch House")
+    assert "never checked yet" in overdue and overdue.index("Elm Court") < overdue.index("Birch House")
     assert WORRY not in lead
 
 

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from qc import events
+from qc import events, schedules
 from services.notify import rules as alert_rules
 from services.notify.delivery import Deliveries
 from services.notify.knowledge import Knowledge
@@ -376,7 +376,9 @@ def test_overdue_sites_are_found_on_schedule(db, publisher, settings):
     assert handler.scheduler.overdue(handler) == 1
     handler.scheduler.overdue(handler)
     [alert] = list(handler.store.alerts.find())
-    assert alert["rule"] == "overdue" and alert["summary"] == "No quality check for 60 days."
+    late = (dt.date.today() - schedules.after(dt.date.fromisoformat(long_ago), "month")).days  # 28 to 31 days
+    assert alert["rule"] == "overdue" and alert["summary"].startswith(f"No quality check {late} days after it was due")
+    assert alert["summary"].endswith("(it should be checked every month; it has never been checked).")
     handler.handle(_deliveries(_validated(visited_on=dt.date.today().isoformat(), scores=(3, 3, 3))))
     assert handler.scheduler.overdue(handler) == 0  # checked today
 

@@ -77,7 +77,7 @@ def test_alert_id_is_stable_for_the_same_submission():
         ),
         (
             "version: 1\nrules:\n - {id: a, kind: overdue, severity: warning, notify: [site_manager],"
-            " params: {days: 3}, escalate_after_minutes: 5}",
+            " params: {days_late: 3}, escalate_after_minutes: 5}",
             "escalate_to",
         ),
     ],
@@ -134,15 +134,25 @@ def test_repeated_rejections_alert_once_the_count_is_reached():
     assert c.checker_id == "C1" and c.key == "repeated_rejections:S1:C1:2026-11"
 
 
-def test_overdue_counts_days_since_the_last_check():
+def test_overdue_counts_days_past_each_sites_due_day():
     import datetime as dt
 
+    from qc import schedules
+
     [rule] = rules.rules_for(SHIPPED, "schedule")
-    site = {"_id": "S1", "region_id": "R01"}
-    today = dt.date(2026, 11, 25)
-    assert rules.evaluate_overdue(rule, site, today - dt.timedelta(days=44), today) is None
-    candidate = rules.evaluate_overdue(rule, site, today - dt.timedelta(days=45), today)
-    assert candidate.summary == "No quality check for 45 days."
+    site = {"_id": "S1", "region_id": "R01", "last_visited_on": "2026-10-01"}  # monthly: due 1 November
+    due = schedules.due(site, {})
+    assert rules.evaluate_overdue(rule, site, due, dt.date(2026, 11, 14)) is None  # 13 days late
+    candidate = rules.evaluate_overdue(rule, site, due, dt.date(2026, 11, 15))
+    assert candidate.key == "overdue:S1:2026-10-01"
+    assert (
+        candidate.summary
+        == "No quality check 14 days after it was due (it should be checked every month; the last was 45 days ago)."
+    )
+    weekly = schedules.due({**site, "check_interval": "week", "last_visited_on": "2026-11-01"}, {})
+    assert rules.evaluate_overdue(rule, site, weekly, dt.date(2026, 11, 22)).summary.startswith(
+        "No quality check 14 days after"
+    )
 
 
 def test_safeguarding_is_always_immediate_and_warnings_wait_for_the_digest():

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from services.notify.today import age_words, needs_you, overdue
+from services.notify.today import age_words, needs_you
 
 NOW = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -42,17 +42,20 @@ def test_the_most_serious_and_longest_waiting_come_first_and_each_state_has_its_
     assert today.by_severity == {"critical": 2, "warning": 1, "info": 1} and not today.nothing
 
 
-def test_sites_overdue_count_from_the_last_check_or_from_when_first_known():
-    sites = [
-        {"_id": "S1", "name": "Oak", "last_visited_on": "2026-10-19"},  # 45 days: due
-        {"_id": "S2", "name": "Elm", "last_visited_on": "2026-10-20"},  # 44 days: not yet
-        {"_id": "S3", "name": "Ash", "first_seen_on": "2026-09-01"},  # never checked
-        {"_id": "S4", "name": "Yew"},  # nothing known
+def test_sites_are_overdue_the_day_after_their_own_interval_or_their_regions():
+    sites = [  # today is 3 December 2026
+        {"_id": "S1", "name": "Oak", "region_id": "R1", "last_visited_on": "2026-11-02"},  # due 2 December
+        {"_id": "S2", "name": "Elm", "region_id": "R1", "last_visited_on": "2026-11-13"},  # due 13 December
+        {"_id": "S3", "name": "Ash", "region_id": "R1", "first_seen_on": "2026-09-01"},  # never checked
+        {"_id": "S4", "name": "Yew", "region_id": "R1"},  # nothing known
+        # Every two weeks in its own right (due 27 November); its region's "quarter" is for the others.
+        {"_id": "S5", "name": "Fir", "region_id": "R2", "check_interval": "fortnight", "last_visited_on": "2026-11-13"},
+        {"_id": "S6", "name": "Bay", "region_id": "R2", "last_visited_on": "2026-10-04"},  # due 4 January
     ]
-    due = overdue(sites, TODAY, 45)
-    assert [(s["_id"], s["waited"], s["never_checked"]) for s in due] == [("S3", 93, True), ("S1", 45, False)]
-    today = needs_you([], sites, {"S1", "S3"}, NOW, TODAY, 45)
-    assert [s["_id"] for s in today.sites_without_checker] == ["S2", "S4"]  # by name: Elm, Yew
+    today = needs_you([], sites, {"S1", "S3"}, NOW, TODAY, {"R2": "quarter"})
+    late = [(s["_id"], s["late"], s["due"].interval, s["due"].never_checked) for s in today.overdue_sites]
+    assert late == [("S3", 63, "month", True), ("S5", 6, "fortnight", False), ("S1", 1, "month", False)]
+    assert [s["_id"] for s in today.sites_without_checker] == ["S6", "S2", "S5", "S4"]  # by name: Bay, Elm, Fir, Yew
 
 
 def test_nothing_at_all_is_nothing():
