@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from qc import events, export, periods, web
-from services.notify import action_events
+from services.notify import action_events, board
 from services.notify import actions as rules
 from services.notify.context import ctx, require_alert_reader, scope_query
 
@@ -176,4 +176,6 @@ def _action_page(action_id: str):
         added=request.args.get("added") == "1",
         saved=request.args.get("saved") == "1",
         aggregate_url=ctx().settings.aggregate_public_url.rstrip("/"),
+        # What the checkers who said it answered on My checks once it was done ("yes (2), no (1)").
+        better=board.better_words(ctx().feedback.counts([action_id], field="action_id").get(action_id)),
     ), (400 if errors else 409 if conflict else 200)

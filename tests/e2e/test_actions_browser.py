@@ -113,3 +113,15 @@ def test_not_good_becomes_an_action_done_and_on_the_board(form_services, browser
     [line] = wait_for(back_on_the_home_page, 60, "notify to put the action back before its managers", interval=1)
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", line)
     assert_accessible(driver, "action-05-not-better")
+    # The manager opens it, sees what the checker said, and works on it again: it leaves the list.
+    line.find_element(By.TAG_NAME, "a").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-not-better] [data-work-again]"), 10, "the action")
+    assert driver.find_element(By.CSS_SELECTOR, "[data-better]").text == "no"
+    panel = driver.find_element(By.CSS_SELECTOR, "div[data-not-better]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", panel)
+    assert_accessible(driver, "action-06-work-again")
+    driver.find_element(By.CSS_SELECTOR, "[data-work-again] button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-saved]"), 10, "saved")
+    assert driver.find_element(By.CSS_SELECTOR, "[data-status]").get_attribute("data-status") == "in_progress"
+    _loaded(driver, f"{notify}/manager/today")
+    assert not driver.find_elements(By.CSS_SELECTOR, "[data-list='not-better'] [data-not-better]")

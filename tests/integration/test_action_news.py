@@ -172,6 +172,8 @@ def test_an_action_about_a_not_good_answer_reaches_only_the_checks_that_said_it(
     home = world.manager.get("/manager/today").get_data(as_text=True)
     not_better = re.search(r'data-list="not-better">(.*?)</section>', home, re.S).group(1)
     assert f'data-action="{action_id}"' in not_better and "(1)" in not_better
+    page = world.manager.get(f"/manager/actions/{action_id}").get_data(as_text=True)
+    assert re.search(r"<td data-better>no</td>", page) and "data-work-again" in page
     board = world.manager.get("/sites/S9201/board").get_data(as_text=True)
     item = board[board.index(f'data-item="{action_id}"') :].split('class="item"')[0]
     assert "Staff now knock" in item and re.search(r"\bno\b", item)
