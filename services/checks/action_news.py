@@ -1,11 +1,11 @@
 """What managers are doing about what a checker said: an action reaches the checks it is about.
 
-A manager at notify turns "not good" to a question (or a "not working" theme) at a site into an action;
-each change of it arrives as ``org.qc.action.changed``. The checks it is about are the counted checks of
-that site, visited in the action's period (or in the three months before it was made), that said it: each
-gets the action as a response on My checks ("You said … We are doing … / We did …") and, once it is
-done, "Is it better now?". A checker only ever sees their own check: the action carries no one's words
-but the managers'.
+A manager at notify turns "not good" to a question (or a "not working" theme) at a site, or a theme across
+a region, into an action; each change of it arrives as ``org.qc.action.changed``. The checks it is about
+are the counted checks of that site (or of the region's sites), visited in the action's period (or in the
+three months before it was made), that said it: each gets the action as a response on My checks ("You
+said … We are doing … / We did …") and, once it is done, "Is it better now?". A checker only ever sees
+their own check: the action carries no one's words but the managers'.
 """
 
 from __future__ import annotations
@@ -43,10 +43,15 @@ def response(data: dict) -> dict:
 
 
 def record(directory, submissions, data: dict) -> int:
-    """Put the action on every check it is about; returns how many."""
-    checkers = [p["_id"] for p in directory.at_site(data["site_id"], "checker", {"_id": 1})]
+    """Put the action on every check it is about (of its site, or of every site of its region); returns how many."""
+    if data["site_id"]:
+        sites = [data["site_id"]]
+        checkers = [p["_id"] for p in directory.at_site(data["site_id"], "checker", {"_id": 1})]
+    else:
+        sites = [s["_id"] for s in directory.sites.find({"region_id": data["region_id"]}, {"_id": 1})]
+        checkers = [p["_id"] for p in directory.people.find({"role": "checker", "site_id": {"$in": sites}}, {"_id": 1})]
     first, last = window(data)
-    found = submissions.checks_at(checkers, data["site_id"], first, last)
+    found = submissions.checks_at(checkers, sites, first, last)
     ids = [r["_id"] for r in found if said_it(r, data["about"])]
     submissions.add_response(ids, response(data), key="action_id")
     return len(ids)

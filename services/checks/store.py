@@ -223,10 +223,10 @@ class Submissions:
             self.collection.update_one({"_id": doc["_id"]}, {"$pull": {"responses": {key: response[key]}}})
             self.collection.update_one({"_id": doc["_id"]}, {"$push": {"responses": {**response, **kept}}})
 
-    def checks_at(self, checker_ids: list[str], site_id: str, first: str, last: str) -> list[dict]:
-        """These checkers' checks of one site visited between two days (ISO, inclusive), as readers see them."""
-        query = {"checker_id": {"$in": checker_ids}, "site_id": site_id, "visited_on": {"$gte": first, "$lte": last}}
-        return self.settle(list(self.collection.find(query, {"event": 0}))) if checker_ids else []
+    def checks_at(self, checker_ids: list[str], site_ids: list[str], first: str, last: str) -> list[dict]:
+        """These checkers' checks of these sites visited between two days (ISO, inclusive), as readers see them."""
+        query = {"site_id": {"$in": site_ids}, "visited_on": {"$gte": first, "$lte": last}}
+        return self.settle(list(find_in(self.collection, "checker_id", checker_ids, query, {"event": 0})))
 
 
 def _replayed_record(received: dict, known_themes) -> dict:

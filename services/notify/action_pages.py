@@ -2,7 +2,8 @@
 
 A manager may make and change actions for the sites they may see (site managers their site, regional
 managers their region, the organisation-wide roles every site). Aggregate's site page links here with
-``?site_id=…&about=question:<id>|theme:<id>&period=…``.
+``?site_id=…&about=question:<id>|theme:<id>&period=…``; its region page with ``?region_id=…&about=theme:<id>``
+for an action about a whole region (regional managers and organisation-wide roles only), which has no site.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from qc import events, export, periods, web
 from services.notify import action_events, board
 from services.notify import actions as rules
 from services.notify.context import ctx, require_alert_reader, scope_query
+from services.notify.knowledge import Knowledge
 
 bp = Blueprint("notify_actions", __name__, url_prefix="/manager/actions")
 CSV_COLUMNS = ["site_id", "site", "about", "what", "owner", "due_on", "status", "done_words", "reason", "created_by"]
@@ -46,6 +48,32 @@ def _site(site_id: str | None) -> dict | None:
     return site
 
 
+def _place(site_id: str | None, region_id: str | None) -> dict | None:
+    """Where an action is: a site, or a whole region (``_id`` None) for those who look after all of it."""
+    if site_id:
+        return _site(site_id)
+    require_alert_reader()
+    region = Knowledge(ctx().sites.database).regions.find_one({"_id": region_id}) if region_id else None
+    if region is None or g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):
+        return None
+    return {"_id": None, "region_id": region_id, "name": f"All of {region.get('name') or region_id}"}
+
+
+def place_key(action: dict) -> str:
+    """An action's place: its site's id, or ``region:<id>`` for an action about a whole region."""
+    return action.get("site_id") or f"region:{action.get('region_id')}"
+
+
+def place_names(found: list[dict]) -> dict[str, str]:
+    """The name of each action's place, by ``place_key``: a site's name, or "All of <region>"."""
+    sites = sorted({a["site_id"] for a in found if a.get("site_id")})
+    regions = sorted({a["region_id"] for a in found if not a.get("site_id")})
+    names = {s["_id"]: s.get("name") or s["_id"] for s in ctx().sites.find({"_id": {"$in": sites}})}
+    for region in Knowledge(ctx().sites.database).regions.find({"_id": {"$in": regions}}):
+        names[f"region:{region['_id']}"] = f"All of {region.get('name') or region['_id']}"
+    return names
+
+
 def _period(text: str | None) -> str | None:
     """The period the site page was showing, if it is one (it is only said back, in words)."""
     try:
@@ -69,8 +97,11 @@ def add():
 
 
 def _new_page():
-    site, about = _site(request.values.get("site_id")), rules.About.parse(request.values.get("about"))
+    site = _place(request.values.get("site_id"), request.values.get("region_id"))
+    about = rules.About.parse(request.values.get("about"))
     if site is None or about is None or not rules.is_known(about, ctx().settings):
+        return render_template("alert_missing.html", what="action"), 404
+    if site["_id"] is None and about.kind != "theme":  # a region's action is about a theme on its page
         return render_template("alert_missing.html", what="action"), 404
     period = _period(request.values.get("period"))
     values, errors = {"what": "", "owner": "", "due_on": ""}, {}
@@ -105,15 +136,12 @@ def listing():
             return render_template("alert_missing.html", what="site"), 404
         query = {"site_id": site["_id"]}
     found = _store().in_scope(query)
-    names = {
-        s["_id"]: s.get("name", s["_id"])
-        for s in ctx().sites.find({"_id": {"$in": sorted({a["site_id"] for a in found})}})
-    }
+    names = place_names(found)
     if request.args.get("format") == "csv":
         rows = [
             {
                 **a,
-                "site": names.get(a["site_id"], a["site_id"]),
+                "site": names.get(place_key(a), place_key(a)),
                 "about": about_words(a["about"]),
                 "status": rules.STATES[a["status"]],
             }
@@ -127,6 +155,7 @@ def listing():
         to_do=[a for a in found if a["status"] in rules.OPEN_STATES],
         finished=[a for a in found if a["status"] not in rules.OPEN_STATES],
         names=names,
+        place=place_key,
         about=about_words,
         due=lambda a: rules.due_words(a, today),
         states=rules.STATES,
@@ -150,7 +179,7 @@ def change(action_id: str):
 
 def _action_page(action_id: str):
     action = _store().get(action_id)
-    site = _site(action["site_id"]) if action else None
+    site = _place(action["site_id"], action.get("region_id")) if action else None
     if site is None:
         return render_template("alert_missing.html", what="action"), 404
     errors, conflict = {}, False

@@ -98,6 +98,10 @@ def action_item(
     about = action["about"]
     if about["kind"] == "question":
         said = said_not_good(about["id"], texts)
+    elif action.get("site_id") is None:  # about the whole region
+        said = (
+            f"People across the region said this is not working: {theme_labels.get(about['id'], about['id']).lower()}."
+        )
     else:
         said = f"You said this is not working: {theme_labels.get(about['id'], about['id']).lower()}."
     finished = action["status"] in ("done", "wont_do")

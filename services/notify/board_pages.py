@@ -110,9 +110,10 @@ def _board(site_id: str, template: str):
     alerts = ctx().store.list({"site_id": site_id, "raised_at": {"$gte": board.since(now)}}, limit=300)
     alerts = [a for a in alerts if board.from_checks(a)]
     names = consent.names_for(ctx().contacts, alerts)
-    made = actions.Actions(ctx().store.alerts.database).in_scope(
-        {"site_id": site_id, "created_at": {"$gte": board.since(now)}}
-    )
+    store, since = actions.Actions(ctx().store.alerts.database), {"$gte": board.since(now)}
+    made = store.in_scope({"site_id": site_id, "created_at": since})
+    # ...and those about the whole region the site is in (a theme on the region's page).
+    made += store.in_scope({"site_id": None, "region_id": site.get("region_id"), "created_at": since})
     # "Is it better now?" answers, about alerts and about actions (ids of the two never meet).
     feedback = ctx().feedback.counts([a["_id"] for a in alerts])
     feedback |= ctx().feedback.counts([a["_id"] for a in made], field="action_id")

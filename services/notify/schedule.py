@@ -112,6 +112,14 @@ class Scheduler:
             reminded += 1
         return reminded
 
+    @staticmethod
+    def _place_name(handler, action: dict) -> str:
+        """A site's name, or "all of <region>" for an action about a whole region."""
+        if action.get("site_id"):
+            return (handler.knowledge.site(action["site_id"]) or {}).get("name") or action["site_id"]
+        region = handler.knowledge.regions.find_one({"_id": action.get("region_id")}) or {}
+        return f"all of {region.get('name') or action.get('region_id')}"
+
     def escalate_late_actions(self, handler) -> int:
         """Tell the regional manager, once, about each action past its day and not done (nor said won't be)."""
         store = actions.Actions(self.state.database)
@@ -120,13 +128,13 @@ class Scheduler:
         for action in store.late(today):
             if not store.mark_escalated(action["_id"]):
                 continue  # another run has it
-            site = handler.knowledge.site(action["site_id"]) or {}
+            place = self._place_name(handler, action)
             people = handler.knowledge.people(["regional_manager"], action)
             message = render(
                 "action_late",
-                f"An action at {site.get('name', action['site_id'])} is late",
+                f"An action at {place} is late",
                 action=action,
-                site_name=site.get("name", action["site_id"]),
+                site_name=place,
                 about=actions.about_words(action["about"], self.settings),
                 link=f"{self.settings.notify_public_url.rstrip('/')}/manager/actions/{action['_id']}",
             )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, g, redirect, render_template
 
 from qc import events, manager_nav, schedules, web
-from services.notify import actions, reminders
+from services.notify import action_pages, actions, reminders
 from services.notify import today as needs
 from services.notify.context import ctx, scope_query
 from services.notify.knowledge import Knowledge
@@ -62,9 +62,10 @@ def home():
     # Done, then a checker said "not better" on My checks: back to the managers until they move it on.
     not_better = [a for a in store.in_scope({**scope_query(), "status": "done"}) if a.get("not_better_at")]
     names = {s["_id"]: s.get("name") or s["_id"] for s in sites}
-    missing = {a["site_id"] for a in (*alerts, *due_actions, *not_better)} - set(names)
+    missing = {a["site_id"] for a in (*alerts, *due_actions, *not_better) if a.get("site_id")} - set(names)
     if missing:  # alerts about a site no longer active still name it
         names.update({s["_id"]: s.get("name") or s["_id"] for s in ctx().sites.find({"_id": {"$in": sorted(missing)}})})
+    names.update(action_pages.place_names([a for a in (*due_actions, *not_better) if not a.get("site_id")]))
     return render_template(
         "today.html",
         nav_current="today",
@@ -74,6 +75,7 @@ def home():
         age=needs.age_words,
         escalation=lambda alert: needs.escalation_words(alert, now, tz),
         due_actions=due_actions,
+        place=action_pages.place_key,
         not_better_actions=sorted(not_better, key=lambda a: a["not_better_at"]),
         grid=needs.by_age_and_severity(alerts, today),
         due=lambda action: actions.due_words(action, today),

@@ -66,6 +66,7 @@ def world(settings, db, publisher):
     }
     checks.handle([Delivery(record=None, event=e) for e in sent.values()])
     notify = notify_handler(db, settings, publisher, with_scheduler=True)
+    notify.knowledge.apply_directory({"entity": "region", "id": "R93", "name": "North"})
     for site, name, region in (("S9201", "Elm Court", "R93"), ("S9202", "Far Away", "R94")):
         notify.knowledge.apply_directory(
             {"entity": "site", "id": site, "name": name, "region_id": region, "active": True}
@@ -212,3 +213,31 @@ def test_a_change_the_broker_did_not_take_is_told_by_the_scheduler(settings, db,
     event = _told(settings, world, action["_id"], 1)
     assert event["id"] == action_events.changed_event(action)["id"]
     assert store.untold() == [] and "Mend the lock" in _card(world, "C1", world.sent["C1 now"]["submission_id"])
+
+
+def test_an_action_about_a_theme_across_a_region_reaches_the_checks_of_its_sites_that_said_it(settings, world):
+    new = f"/manager/actions/new?region_id=R93&about=theme:food&period={THIS_MONTH}"
+    form = world.manager.get(new)
+    assert form.status_code == 200 and "All of North" in form.get_data(as_text=True)
+    assert world.manager.get("/manager/actions/new?region_id=R93&about=question:respect").status_code == 404
+    for who in (
+        {"username": "sm", "role": "site_manager", "region_id": "R93", "site_id": "S9201"},  # not the whole region
+        {"username": "rm94", "role": "regional_manager", "region_id": "R94"},  # another region
+    ):
+        assert manager_client(world.manager.application, settings, **who).get(new).status_code == 404
+    body = {"csrf_token": csrf_of(form), "region_id": "R93", "about": "theme:food", "period": THIS_MONTH}
+    due = (TODAY + dt.timedelta(days=7)).isoformat()
+    made = world.manager.post(
+        "/manager/actions/new", data={**body, "due_on": due, "what": "Hot meals", "owner": "Cook"}
+    )
+    assert made.status_code == 303
+    action_id = re.search(r"/manager/actions/([0-9a-f-]{36})", made.headers["Location"]).group(1)
+    assert "All of North" in world.manager.get("/manager/actions").get_data(as_text=True)
+    _move(world, action_id, status="done", done_words="Meals now come in heated trolleys.")
+    event = _told(settings, world, action_id, 2)
+    assert event["data"]["site_id"] is None and event["data"]["region_id"] == "R93"
+    card = _card(world, "C1", world.sent["C1 now"]["submission_id"])
+    assert "You said this is not working: food and meals." in card and "heated trolleys" in card
+    assert "data-action" not in _card(world, "C3", world.sent["C3 now"]["submission_id"])  # food, but in R94
+    board = world.manager.get("/sites/S9201/board").get_data(as_text=True)
+    assert "People across the region said this is not working: food and meals." in board

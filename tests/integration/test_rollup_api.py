@@ -187,6 +187,8 @@ def test_pages_say_the_questions_words_and_the_regions_name_not_their_codes(app,
     assert "at Site 1." in theme_page and "Back to Site 1</a>" in theme_page and "at site S1" not in theme_page
     region_page = client.get("/manager/regions/R01?period=2026-11").get_data(as_text=True)
     assert "<h1>North West</h1>" in region_page
+    # A "not working" theme across the region can be made into an action about the whole region.
+    assert f"{settings.notify_public_url}/manager/actions/new?region_id=R01&amp;about=theme:" in region_page
     # Coverage as a grid: each site's checks month by month (S1: one in October, one in November).
     row = re.search(r'data-grid-site="S1">(.*?)</tr>', region_page, re.S).group(1)
     cells = re.findall(r'<td class="num cell [^"]+">([^<]+)</td>', row)
