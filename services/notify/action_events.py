@@ -56,5 +56,14 @@ def tell(publisher, store: Actions, action: dict) -> bool:
 
 
 def tell_untold(publisher, store: Actions) -> int:
-    """Publish every change not published yet (the broker was down when it was made); returns how many."""
-    return sum(tell(publisher, store, action) for action in store.untold())
+    """Publish every change not published yet (the broker was down when it was made); returns how many.
+
+    Stops at the first the broker does not take: this runs on the worker's loop, and waiting out the
+    acknowledgement timeout once per action would hold every alert behind a broker that is down.
+    """
+    told = 0
+    for action in store.untold():
+        if not tell(publisher, store, action):
+            break  # the next run tries again
+        told += 1
+    return told
