@@ -7,7 +7,10 @@ both. Labels are low-cardinality: never free text or personal data.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -115,7 +118,7 @@ def exposition(multiproc_dir: str | None, supervisor_state: Path | None = None) 
     """
     if multiproc_dir:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
+        SettledFiles(registry, path=multiproc_dir)
     else:
         registry = DEFAULT_REGISTRY
     body = generate_latest(registry)
@@ -124,6 +127,20 @@ def exposition(multiproc_dir: str | None, supervisor_state: Path | None = None) 
         supervised.register(SupervisedProcesses(supervisor_state))
         body += generate_latest(supervised)  # other families: the text format allows them one after another
     return body, CONTENT_TYPE_LATEST
+
+
+class SettledFiles(multiprocess.MultiProcessCollector):
+    """The processes' metrics files, leaving out one caught in the instant between its creation and its first
+    write: prometheus_client reads a 0-byte file as corrupt and fails the whole scrape (seen while a worker
+    started); that process's series are in the next scrape."""
+
+    def collect(self):
+        files = []
+        for path in glob.glob(os.path.join(self._path, "*.db")):
+            with contextlib.suppress(OSError):  # a dead process's file removed meanwhile
+                if os.path.getsize(path) > 0:
+                    files.append(path)
+        return self.merge(files, accumulate=True)
 
 
 # The series SupervisedProcesses exposes, with their labels (for the checks of rules and dashboards).
