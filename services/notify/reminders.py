@@ -46,10 +46,10 @@ def day_words(day: dt.date) -> str:
     return f"{day:%A} {day.day} {day:%B}"
 
 
-def send_due(knowledge, reminders: Reminders, mailer, checks_url: str, today: dt.date) -> int:
+def send_due(knowledge, sites: list, intervals: dict, reminders: Reminders, mailer, url: str, today: dt.date) -> int:
     """Remind the checkers of every site whose check is due within a few days; returns how many were sent."""
-    intervals, sent = knowledge.region_intervals(), 0
-    for site in knowledge.active_sites():
+    sent = 0
+    for site in sites:
         due = schedules.due(site, intervals)
         if due is None or not due.remind_today(today):
             continue
@@ -71,7 +71,7 @@ def send_due(knowledge, reminders: Reminders, mailer, checks_url: str, today: dt
                 due_words=day_words(due.on),
                 first_name=first_name(checker.get("name")),
                 to_supporter=to_supporter,
-                checks_url=checks_url,
+                checks_url=url,
             )
             try:
                 mailer.send(address, *message)

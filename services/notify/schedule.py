@@ -29,7 +29,7 @@ class Scheduler:
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self.clock = clock  # injectable, so tests can move time on
         self.reminders = Reminders(db)
-        self._last_run = self._last_overdue = self._last_reminders = -float("inf")
+        self._last_run = self._last_schedules = -float("inf")
 
     def run(self, handler) -> None:
         """Do whatever is due."""
@@ -40,13 +40,12 @@ class Scheduler:
             self.digest(handler)
             self.remind_silences(handler)
             self.escalate_late_actions(handler)
-            action_events.tell_untold(handler.publisher, actions.Actions(self.state.database))
-        if self.overdue_rules and clock - self._last_overdue >= self.settings.overdue_check_seconds:
-            self._last_overdue = clock
-            self.overdue(handler)
-        if clock - self._last_reminders >= self.settings.overdue_check_seconds:
-            self._last_reminders = clock
-            self.remind_checkers(handler)
+            action_events.tell_untold(handler.publisher, handler.actions)
+        if clock - self._last_schedules >= self.settings.overdue_check_seconds:
+            self._last_schedules = clock
+            sites = self.sites_and_intervals(handler)  # one read of the sites for both jobs
+            self.overdue(handler, sites)
+            self.remind_checkers(handler, sites)
 
     def escalate(self, handler) -> int:
         """Tell more people about critical and high alerts nobody has acknowledged in time."""
@@ -74,24 +73,33 @@ class Scheduler:
             self.state.replace_one({"_id": "digest"}, {"_id": "digest", "last_date": today}, upsert=True)
         return sent
 
-    def overdue(self, handler) -> int:
+    @staticmethod
+    def sites_and_intervals(handler) -> tuple[list[dict], dict[str, str]]:
+        """Every active site and the regions' check intervals (up to 1,500 sites: read once per run)."""
+        return list(handler.knowledge.active_sites()), handler.knowledge.region_intervals()
+
+    def overdue(self, handler, sites: tuple[list[dict], dict[str, str]] | None = None) -> int:
         """Raise an alert for every site whose check is the rule's number of days past its due day."""
+        if not self.overdue_rules:
+            return 0
         today = self.clock().astimezone(self.tz).date()
-        intervals, raised = handler.knowledge.region_intervals(), 0
-        for rule in self.overdue_rules:
-            for site in handler.knowledge.active_sites():
-                due = schedules.due(site, intervals, not_before_first_seen=True)
-                candidate = alert_rules.evaluate_overdue(rule, site, due, today) if due else None
+        active, intervals = sites or self.sites_and_intervals(handler)
+        raised = 0
+        for site in active:
+            due = schedules.due(site, intervals, not_before_first_seen=True)
+            for rule in self.overdue_rules if due else ():
+                candidate = alert_rules.evaluate_overdue(rule, site, due, today)
                 if candidate:
                     handler.raise_alert(candidate, {"since": due.since.isoformat()}, None)
                     raised += 1
         return raised
 
-    def remind_checkers(self, handler) -> int:
+    def remind_checkers(self, handler, sites: tuple[list[dict], dict[str, str]] | None = None) -> int:
         """A gentle e-mail to each checker (or their supporter) a few days before their site's check is due."""
         today = self.clock().astimezone(self.tz).date()
         url = self.settings.checks_public_url.rstrip("/") + "/"
-        return reminders.send_due(handler.knowledge, self.reminders, self.mailer, url, today)
+        active, intervals = sites or self.sites_and_intervals(handler)
+        return reminders.send_due(handler.knowledge, active, intervals, self.reminders, self.mailer, url, today)
 
     def remind_silences(self, handler) -> int:
         """E-mail each silence's owner a day (by default) before it ends."""
@@ -122,7 +130,7 @@ class Scheduler:
 
     def escalate_late_actions(self, handler) -> int:
         """Tell the regional manager, once, about each action past its day and not done (nor said won't be)."""
-        store = actions.Actions(self.state.database)
+        store = handler.actions
         today = self.clock().astimezone(self.tz).date()
         told = 0
         for action in store.late(today):
