@@ -216,12 +216,17 @@ class Submissions:
         (``key`` names which); it replaces the earlier word on the same one, keeping a "better now?" answer."""
         if not submission_ids:
             return
+        keeping: dict[str, dict] = {}  # the few records whose checker already answered "is it better now?"
         for doc in self.collection.find({"_id": {"$in": submission_ids}}, {"responses": 1}):
             earlier = next((r for r in doc.get("responses", []) if r.get(key) == response[key]), {})
-            repeat = "feedback" in earlier and earlier.get("status") == response["status"]  # a redelivery
-            kept = {"feedback": earlier["feedback"]} if repeat else {}
-            self.collection.update_one({"_id": doc["_id"]}, {"$pull": {"responses": {key: response[key]}}})
-            self.collection.update_one({"_id": doc["_id"]}, {"$push": {"responses": {**response, **kept}}})
+            if "feedback" in earlier and earlier.get("status") == response["status"]:  # the same word again
+                keeping[doc["_id"]] = {**response, "feedback": earlier["feedback"]}
+        rest = [i for i in submission_ids if i not in keeping]
+        self.collection.update_many({"_id": {"$in": submission_ids}}, {"$pull": {"responses": {key: response[key]}}})
+        if rest:
+            self.collection.update_many({"_id": {"$in": rest}}, {"$push": {"responses": response}})
+        for doc_id, kept in keeping.items():
+            self.collection.update_one({"_id": doc_id}, {"$push": {"responses": kept}})
 
     def checks_at(self, checker_ids: list[str], site_ids: list[str], first: str, last: str) -> list[dict]:
         """These checkers' checks of these sites visited between two days (ISO, inclusive), as readers see them."""
