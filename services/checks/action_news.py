@@ -44,12 +44,7 @@ def response(data: dict) -> dict:
 
 def record(directory, submissions, data: dict) -> int:
     """Put the action on every check it is about (of its site, or of every site of its region); returns how many."""
-    if data["site_id"]:
-        sites = [data["site_id"]]
-        checkers = [p["_id"] for p in directory.at_site(data["site_id"], "checker", {"_id": 1})]
-    else:
-        sites = [s["_id"] for s in directory.sites.find({"region_id": data["region_id"]}, {"_id": 1})]
-        checkers = [p["_id"] for p in directory.people.find({"role": "checker", "site_id": {"$in": sites}}, {"_id": 1})]
+    sites, checkers = directory.sites_and_checkers(data["site_id"], data.get("region_id"))
     first, last = window(data)
     found = submissions.checks_at(checkers, sites, first, last)
     ids = [r["_id"] for r in found if said_it(r, data["about"])]

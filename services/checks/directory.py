@@ -73,6 +73,13 @@ class Directory:
         """Everyone of one role at a site, in post or not (by the (site_id, role) index)."""
         return list(self.people.find({"site_id": site_id, "role": role}, fields))
 
+    def sites_and_checkers(self, site_id: str | None, region_id: str | None) -> tuple[list[str], list[str]]:
+        """A site's id (or every site of a region's) and the ids of their checkers, in post or not."""
+        if site_id:
+            return [site_id], [p["_id"] for p in self.at_site(site_id, "checker", {"_id": 1})]
+        sites = [s["_id"] for s in self.sites.find({"region_id": region_id}, {"_id": 1})]
+        return sites, [p["_id"] for p in self.people.find({"role": "checker", "site_id": {"$in": sites}}, {"_id": 1})]
+
     def site_manager_names(self, site_id: str) -> list[str]:
         """The names of a site's managers now in post (who can give a checker a new link)."""
         found = self.at_site(site_id, "site_manager", {"name": 1, "active": 1})
