@@ -11,6 +11,7 @@ from qc.settings import Settings
 from qc.standing import Standing
 from services.notify import action_pages, api, board_pages, pages, today_page
 from services.notify import openapi as notify_openapi
+from services.notify.actions import Actions
 from services.notify.audit import AuditLog
 from services.notify.context import Context
 from services.notify.feedback import FixFeedback
@@ -44,6 +45,8 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         publisher,
         contacts=db["contacts"],
         feedback=FixFeedback(db),
+        actions=Actions(db),
+        regions=db["notify_regions"],
         safety_rules=frozenset(r.id for r in rules if r.safety),
     )
 

@@ -16,14 +16,13 @@ from qc import events, export, periods, web
 from services.notify import action_events, board
 from services.notify import actions as rules
 from services.notify.context import ctx, require_alert_reader, scope_query
-from services.notify.knowledge import Knowledge
 
 bp = Blueprint("notify_actions", __name__, url_prefix="/manager/actions")
 CSV_COLUMNS = ["site_id", "site", "about", "what", "owner", "due_on", "status", "done_words", "reason", "created_by"]
 
 
 def _store() -> rules.Actions:
-    store = rules.Actions(ctx().store.alerts.database)
+    store = ctx().actions
     if not current_app.extensions.get("qc.actions_indexed"):
         store.ensure_indexes()
         current_app.extensions["qc.actions_indexed"] = True
@@ -53,7 +52,7 @@ def _place(site_id: str | None, region_id: str | None) -> dict | None:
     if site_id:
         return _site(site_id)
     require_alert_reader()
-    region = Knowledge(ctx().sites.database).regions.find_one({"_id": region_id}) if region_id else None
+    region = ctx().regions.find_one({"_id": region_id}) if region_id else None
     if region is None or g.principal.role == "site_manager" or not g.principal.can_see_region(region_id):
         return None
     return {"_id": None, "region_id": region_id, "name": f"All of {region.get('name') or region_id}"}
@@ -69,7 +68,7 @@ def place_names(found: list[dict]) -> dict[str, str]:
     sites = sorted({a["site_id"] for a in found if a.get("site_id")})
     regions = sorted({a["region_id"] for a in found if not a.get("site_id")})
     names = {s["_id"]: s.get("name") or s["_id"] for s in ctx().sites.find({"_id": {"$in": sites}})}
-    for region in Knowledge(ctx().sites.database).regions.find({"_id": {"$in": regions}}):
+    for region in ctx().regions.find({"_id": {"$in": regions}}):
         names[f"region:{region['_id']}"] = f"All of {region.get('name') or region['_id']}"
     return names
 

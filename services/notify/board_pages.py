@@ -22,7 +22,7 @@ from flask import Blueprint, g, make_response, redirect, render_template, reques
 from markupsafe import Markup
 
 from qc import auth, events, question_words, themes, web
-from services.notify import actions, board, consent
+from services.notify import board, consent
 from services.notify.context import ctx
 
 bp = Blueprint("notify_board", __name__)
@@ -110,7 +110,7 @@ def _board(site_id: str, template: str):
     alerts = ctx().store.list({"site_id": site_id, "raised_at": {"$gte": board.since(now)}}, limit=300)
     alerts = [a for a in alerts if board.from_checks(a)]
     names = consent.names_for(ctx().contacts, alerts)
-    store, since = actions.Actions(ctx().store.alerts.database), {"$gte": board.since(now)}
+    store, since = ctx().actions, {"$gte": board.since(now)}
     made = store.in_scope({"site_id": site_id, "created_at": since})
     # ...and those about the whole region the site is in (a theme on the region's page).
     made += store.in_scope({"site_id": None, "region_id": site.get("region_id"), "created_at": since})

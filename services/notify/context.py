@@ -10,6 +10,7 @@ from qc import events, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from services.notify import consent
+from services.notify.actions import Actions
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
 
@@ -26,6 +27,8 @@ class Context:
     publisher: Publisher
     contacts: object = None  # people from the directory, for the names checkers agreed to show
     feedback: object = None  # FixFeedback: "is it better now?" answers, for the board
+    actions: Actions | None = None  # what managers are doing about what people said
+    regions: object = None  # notify_regions: names and check intervals
     safety_rules: frozenset = frozenset()  # ids of the rules about safety: silenced only by a regional manager or above
 
 

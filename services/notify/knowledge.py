@@ -7,6 +7,7 @@ import datetime as dt
 from collections import defaultdict
 
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from qc import events, periods
@@ -147,8 +148,8 @@ class Knowledge:
         return list(self.contacts.find({"role": "checker", "site_id": site_id, "active": True}))
 
     def region_intervals(self) -> dict[str, str]:
-        """Each region's check interval, where it has one (a dozen regions: read whole)."""
-        return {r["_id"]: r["check_interval"] for r in self.regions.find({"check_interval": {"$ne": None}})}
+        """Each region's check interval, where it has one."""
+        return region_intervals(self.regions)
 
     def note_visit(self, site_id: str, visited_on: str) -> None:
         """Remember the latest visit date of a site (order of arrival does not matter)."""
@@ -241,3 +242,8 @@ class Knowledge:
 
 def _score_id(site_id: str, period: str) -> str:
     return f"{site_id}:{period}"
+
+
+def region_intervals(regions: Collection) -> dict[str, str]:
+    """Each region's check interval, where it has one (a dozen regions: read whole), from ``notify_regions``."""
+    return {r["_id"]: r["check_interval"] for r in regions.find({"check_interval": {"$ne": None}})}

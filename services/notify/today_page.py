@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, g, redirect, render_template
 
 from qc import events, manager_nav, schedules, web
-from services.notify import action_pages, actions, reminders
+from services.notify import action_pages, actions, knowledge, reminders
 from services.notify import today as needs
 from services.notify.context import ctx, scope_query
-from services.notify.knowledge import Knowledge
 
 bp = Blueprint("notify_today", __name__)
 
@@ -34,7 +33,7 @@ def _sites_in_scope() -> list[dict]:
 
 def _region_intervals() -> dict[str, str]:
     """How often each region's sites should be checked, where the region says (qc/schedules.py)."""
-    return Knowledge(ctx().sites.database).region_intervals()
+    return knowledge.region_intervals(ctx().regions)
 
 
 def _sites_with_an_active_checker(site_ids: set[str]) -> set[str]:
@@ -57,7 +56,7 @@ def home():
         alerts, sites, _sites_with_an_active_checker({s["_id"] for s in sites}), now, today, _region_intervals()
     )
     still_open = {**scope_query(), "status": {"$in": list(actions.OPEN_STATES)}}
-    store = actions.Actions(ctx().store.alerts.database)
+    store = ctx().actions
     due_actions = actions.needing_attention(store.in_scope(still_open), today)
     # Done, then a checker said "not better" on My checks: back to the managers until they move it on.
     not_better = [a for a in store.in_scope({**scope_query(), "status": "done"}) if a.get("not_better_at")]

@@ -55,6 +55,7 @@ class NotifyHandler(Handler):
         self.webhooks = webhooks
         self.scheduler = scheduler
         self.feedback = feedback or FixFeedback(store.alerts.database)
+        self.actions = Actions(store.alerts.database)  # "not better" answers about actions put them back
         # The worker sends from a thread of its own (sending.py); without one (tests), at the end of each batch.
         self.sender = sender
         # The period kinds a roll-up rule reads: a site has a roll-up per kind for every check, and
@@ -177,9 +178,7 @@ class NotifyHandler(Handler):
         if feedback["answer"] != "no":
             return
         if "action_id" in feedback:
-            if Actions(self.store.alerts.database).mark_not_better(
-                feedback["action_id"], events.parse_time(feedback["at"])
-            ):
+            if self.actions.mark_not_better(feedback["action_id"], events.parse_time(feedback["at"])):
                 log.warning("action not better, says the checker", extra={"action_id": feedback["action_id"]})
             return
         alert = self.store.reopen(feedback["alert_id"], dt.datetime.fromisoformat(feedback["at"]))
