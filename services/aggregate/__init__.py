@@ -6,11 +6,11 @@ import functools
 
 from flask import Flask, g
 
-from qc import logs, manager_nav, mongo, periods, question_words, readiness, web
+from qc import logs, manager_nav, mongo, periods, question_words, readiness, text_keys, web
 from qc.settings import ROOT, Settings
 from qc.standing import Standing
 from qc.themes import load_themes
-from services.aggregate import api, pages, report_pages, team_feedback, workdays
+from services.aggregate import api, pages, report_pages, team_feedback, texts, workdays
 from services.aggregate import openapi as aggregate_openapi
 from services.aggregate.answerers import Answerers
 from services.aggregate.context import Context
@@ -35,6 +35,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.globals["region_name"] = _region_name(directory)
     app.jinja_env.filters["period_words"] = periods.words
     app.jinja_env.globals["notify_url"] = settings.notify_public_url.rstrip("/")  # actions are made there
+    # An action about one "not working" text is linked by the text's key, never its words (qc/text_keys.py).
+    app.jinja_env.filters["text_key"] = functools.partial(text_keys.text_key, secret=settings.secret_key)
+    app.jinja_env.globals["NOT_WORKING"] = texts.QUESTIONS["not_working"]
     store, theme_list = RollupStore(db), load_themes(settings.themes_path)
     if settings.team_feedback_min_answers < 1:
         raise ValueError("QC_TEAM_FEEDBACK_MIN_ANSWERS must be 1 or more")

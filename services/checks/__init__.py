@@ -53,7 +53,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         db=db,
         publisher=publisher,
         directory=Directory(db, settings.checker_link_idle_days),
-        submissions=Submissions(db, themes_path=settings.themes_path),
+        submissions=Submissions(db, themes_path=settings.themes_path, text_secret=settings.secret_key),
         question_sets=QuestionSets.load(settings.schemas_dir),
         hasher=password_hasher(),
     )

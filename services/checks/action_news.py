@@ -33,6 +33,8 @@ def said_it(record: dict, about: dict) -> bool:
         return False
     if about["kind"] == "question":
         return any(a["question_id"] == about["id"] and a["score"] == NOT_GOOD for a in record.get("answers", ()))
+    if about["kind"] == "text":  # one "not working" text, by its key (qc/text_keys.py)
+        return about["id"] in record.get("not_working_keys", ())
     return about["id"] in record.get("not_working_themes", ())
 
 
@@ -56,6 +58,8 @@ def said_words(about: dict, schemas_dir: Path, themes_path: Path) -> str:
     """What the checker said, as My checks tells it back."""
     if about["kind"] == "question":
         return f"You said “not good” to “{question_words.text(about['id'], schemas_dir)}”"
+    if about["kind"] == "text":  # the managers' words for it: never a checker's own words
+        return f"You said this is not working: {about['words']}"
     label = themes.labels(themes_path).get(about["id"], about["id"])
     return f"You said this is not working: {label[:1].lower()}{label[1:]}."
 

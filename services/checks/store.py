@@ -17,7 +17,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from qc import events, themes
+from qc import events, text_keys, themes
 from qc.mongo import GroupInsert, find_in, update_and_read, write_unordered
 from services.checks import acks, decisions
 from services.checks.acks import ACCEPTED, MARK_EVERY_SECONDS, SENDING, Acks
@@ -39,10 +39,17 @@ _INTAKE_FIELDS = (
 class Submissions:
     """The ``submissions`` collection, keyed by the client's submission_id."""
 
-    def __init__(self, db: Database, mark_every: float = MARK_EVERY_SECONDS, themes_path: Path | None = None):
+    def __init__(
+        self,
+        db: Database,
+        mark_every: float = MARK_EVERY_SECONDS,
+        themes_path: Path | None = None,
+        text_secret: str | None = None,
+    ):
         self.collection = db["submissions"]
-        # Themes of what checks say is not working (shown_back below).
+        # Themes of what checks say is not working, and their texts' keys (shown_back below).
         self.themes = themes.load_themes(themes_path) if themes_path else None
+        self.text_secret = text_secret
         self._claims = GroupInsert(self.collection)
         self.outbox = Outbox(db)
         self.acks = Acks(db, mark_every)
@@ -90,7 +97,7 @@ class Submissions:
         doc = {f: received[f] for f in _INTAKE_FIELDS}
         doc.update(
             _id=received["submission_id"],
-            **shown_back(received, self.themes),
+            **shown_back(received, self.themes, self.text_secret),
             status=SENDING,
             claimed_at=now,
             reasons=[],
@@ -164,7 +171,8 @@ class Submissions:
         if stored is None:
             stored = {d["_id"] for d in find_in(self.collection, "_id", ids, projection={"_id": 1})}
         # A record made meanwhile (claimed, or replayed by another member) is kept as it is: only intake's fields.
-        replayed = [_replayed_record(r, self.themes) for r, *_rest in decided if r["submission_id"] not in stored]
+        fresh = [r for r, *_rest in decided if r["submission_id"] not in stored]
+        replayed = [_replayed_record(r, self.themes, self.text_secret) for r in fresh]
         write_unordered(self.collection, replayed)
         records = {
             received["submission_id"]: {
@@ -234,17 +242,19 @@ class Submissions:
         return self.settle(list(find_in(self.collection, "checker_id", checker_ids, query, {"event": 0})))
 
 
-def _replayed_record(received: dict, known_themes) -> dict:
+def _replayed_record(received: dict, known_themes, text_secret: str | None) -> dict:
     """The record of a check read from the log that intake did not claim (a replay): accepted, to be decided."""
     record = {"_id": received["submission_id"], **{f: received[f] for f in _INTAKE_FIELDS}}
-    return {**record, **shown_back(received, known_themes), "status": ACCEPTED, "reasons": [], "responses": []}
+    record.update(shown_back(received, known_themes, text_secret))
+    return {**record, "status": ACCEPTED, "reasons": [], "responses": []}
 
 
-def shown_back(received: dict, known_themes) -> dict:
+def shown_back(received: dict, known_themes, text_secret: str | None = None) -> dict:
     """What a record keeps of a check beyond its key fields, never its free text: how it was answered and
     whether it was a worry alone ("You answered with a supporter helping"), the answers' scores in the words
-    of its question set (My checks), and the themes of what it said is not working, as ids (an action about
-    a theme finds the checks that said it: action_news.py)."""
+    of its question set (My checks), and what it said is not working, as theme ids and as the texts' keys
+    (qc/text_keys.py): an action about a theme or about one text finds the checks that said it
+    (action_news.py)."""
     kept = {
         "answered_by": received.get("answered_by"),
         "kind": received.get("kind", events.CHECK),
@@ -253,6 +263,8 @@ def shown_back(received: dict, known_themes) -> dict:
     if known_themes and received.get("not_working"):
         found = {theme for text in received["not_working"] for theme in themes.classify(text, known_themes)}
         kept["not_working_themes"] = sorted(found)
+    if text_secret and received.get("not_working"):
+        kept["not_working_keys"] = sorted({text_keys.text_key(text, text_secret) for text in received["not_working"]})
     return kept
 
 

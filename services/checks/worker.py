@@ -41,7 +41,7 @@ class ChecksHandler(Handler):
     def __init__(self, settings: Settings, db, publisher):
         self.settings = settings
         self.directory = HeldDirectory(Directory(db))
-        self.submissions = Submissions(db, themes_path=settings.themes_path)
+        self.submissions = Submissions(db, themes_path=settings.themes_path, text_secret=settings.secret_key)
         self.question_sets = QuestionSets.load(settings.schemas_dir)
         self.publisher = publisher
         self.tz = zoneinfo.ZoneInfo(settings.timezone)

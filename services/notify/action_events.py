@@ -24,7 +24,7 @@ def changed_event(action: dict) -> dict:
         "action_id": action["_id"],
         "site_id": action["site_id"],
         "region_id": action.get("region_id"),
-        "about": {"kind": action["about"]["kind"], "id": action["about"]["id"]},
+        "about": {k: v for k, v in action["about"].items() if k in ("kind", "id", "words")},
         "period": action.get("period"),
         "status": action["status"],
         "what": action["what"],

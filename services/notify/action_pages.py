@@ -2,12 +2,15 @@
 
 A manager may make and change actions for the sites they may see (site managers their site, regional
 managers their region, the organisation-wide roles every site). Aggregate's site page links here with
-``?site_id=…&about=question:<id>|theme:<id>&period=…``; its region page with ``?region_id=…&about=theme:<id>``
-for an action about a whole region (regional managers and organisation-wide roles only), which has no site.
+``?site_id=…&about=question:<id>|theme:<id>|text:<key>&period=…`` (one text by its key: qc/text_keys.py);
+its region page with ``?region_id=…&about=theme:<id>`` for an action about a whole region (regional
+managers and organisation-wide roles only), which has no site.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
@@ -73,6 +76,12 @@ def place_names(found: list[dict]) -> dict[str, str]:
     return names
 
 
+def _site_page(site_id: str | None, period: str | None) -> str:
+    """The site's page at aggregate, where the manager read what was written."""
+    query = f"?{urlencode({'period': period})}" if period else ""
+    return f"{ctx().settings.aggregate_public_url.rstrip('/')}/manager/sites/{site_id}{query}#comments"
+
+
 def _period(text: str | None) -> str | None:
     """The period the site page was showing, if it is one (it is only said back, in words)."""
     try:
@@ -103,11 +112,13 @@ def _new_page():
     if site["_id"] is None and about.kind != "theme":  # a region's action is about a theme on its page
         return render_template("alert_missing.html", what="action"), 404
     period = _period(request.values.get("period"))
-    values, errors = {"what": "", "owner": "", "due_on": ""}, {}
+    values, errors = {"said": "", "what": "", "owner": "", "due_on": ""}, {}
     if request.method == "POST":
-        fields, errors = rules.read_new(request.form, _today())
+        fields, errors = rules.read_new(request.form, _today(), about)
         values = {k: request.form.get(k, "") for k in values}
         if not errors:
+            if about.kind == "text":  # the manager's words for it go with what it is about
+                about = dataclasses.replace(about, words=fields.pop("said"))
             action = _store().add(site, about, period, fields, g.principal.username)
             action_events.tell(ctx().publisher, _store(), action)  # the checkers who said it see it on My checks
             return redirect(url_for(".action_page", action_id=action["_id"], added="1"), code=303)
@@ -116,7 +127,8 @@ def _new_page():
         nav_current="actions",
         site=site,
         about=about,
-        about_words=about_words({"kind": about.kind, "id": about.id}),
+        about_words=about_words(about.stored()),
+        site_page=_site_page(site["_id"], period),
         period=period,
         values=values,
         errors=errors,

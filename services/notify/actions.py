@@ -1,9 +1,10 @@
 """Actions: what a manager will do about something people said, followed to done ("you said, we did").
 
-A manager turns a "not good" answer to a question, or a "What is not working?" theme, at a site into an
-action with plain words, an owner and a due date. Its states: open, in progress, done (with what was
-done, for the board) or won't do (with why, in plain words). An action names what people said only by
-the question or the theme, never by a checker's words or name, so anonymity holds everywhere it shows.
+A manager turns a "not good" answer to a question, a "What is not working?" theme, or one such text, at a
+site into an action with plain words, an owner and a due date. Its states: open, in progress, done (with
+what was done, for the board) or won't do (with why, in plain words). An action names what people said
+only by the question, the theme, or (for one text) the manager's own words for it with the text's key
+(qc/text_keys.py), never by a checker's words or name, so anonymity holds everywhere it shows.
 
 ``Actions`` owns the ``actions`` collection; ``read_new`` and ``read_change`` read the managers' forms
 (pure, errors in plain words by field).
@@ -18,26 +19,32 @@ import uuid
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from qc import events, question_words, themes
+from qc import events, question_words, text_keys, themes
 from qc.dates import parse_day
 
 STATES = {"open": "Not started", "in_progress": "In progress", "done": "Done", "wont_do": "Will not be done"}
 OPEN_STATES = ("open", "in_progress")
-LIMITS = {"what": 500, "owner": 100, "done_words": 500, "reason": 500}
+LIMITS = {"what": 500, "owner": 100, "done_words": 500, "reason": 500, "said": 300}
 DUE_SOON = dt.timedelta(days=7)
 
 
 @dataclasses.dataclass(frozen=True)
 class About:
-    """What people said that an action is about: a question answered "not good", or a "not working" theme."""
+    """What people said that an action is about: a question answered "not good", a "not working" theme, or
+    one "not working" text (by its key; ``words``: the manager's own words for it)."""
 
-    kind: str  # "question" or "theme"
+    kind: str  # "question", "theme" or "text"
     id: str
+    words: str = ""
 
     @classmethod
     def parse(cls, text: str | None) -> About | None:
         kind, _, ident = (text or "").partition(":")
-        return cls(kind, ident) if kind in ("question", "theme") and ident else None
+        return cls(kind, ident) if kind in ("question", "theme", "text") and ident else None
+
+    def stored(self) -> dict:
+        """As an action keeps it."""
+        return {"kind": self.kind, "id": self.id, **({"words": self.words} if self.kind == "text" else {})}
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.id}"
@@ -61,7 +68,7 @@ class Actions:
             "_id": str(uuid.uuid4()),
             "site_id": site["_id"],
             "region_id": site.get("region_id"),
-            "about": {"kind": about.kind, "id": about.id},
+            "about": about.stored(),
             "period": period,
             **fields,
             "status": "open",
@@ -123,10 +130,15 @@ class Actions:
         return list(self.collection.find(query, sort=[("due_on", ASCENDING), ("created_at", ASCENDING)], limit=limit))
 
 
-def read_new(form, today: dt.date) -> tuple[dict, dict[str, str]]:
-    """(what, owner, due_on) from the form to make an action, and an error for each field not right."""
+def read_new(form, today: dt.date, about: About) -> tuple[dict, dict[str, str]]:
+    """(what, owner, due_on) from the form to make an action, and an error for each field not right; for an
+    action about one text, also what people said in the manager's words (``said``)."""
     errors: dict[str, str] = {}
     text = {k: (form.get(k) or "").strip() for k in ("what", "owner")}
+    if about.kind == "text":
+        text["said"] = (form.get("said") or "").strip()
+        if not text["said"]:
+            errors["said"] = "Write what people said, in your own words, without names."
     if not text["what"]:
         errors["what"] = "Write what will be done, in plain words."
     if not text["owner"]:
@@ -166,6 +178,8 @@ def is_known(about: About, settings) -> bool:
     """A question of a question set, or a theme of deploy/themes.yaml: only those go on a board."""
     if about.kind == "question":
         return about.id in question_words.texts(settings.schemas_dir)
+    if about.kind == "text":
+        return text_keys.is_key(about.id)
     return about.id in themes.labels(settings.themes_path)
 
 
@@ -173,6 +187,8 @@ def about_words(about: dict, settings) -> str:
     """What people said, as a manager reads it: the question answered "not good", or the theme not working."""
     if about["kind"] == "question":
         return f"“Not good” to “{question_words.text(about['id'], settings.schemas_dir)}”"
+    if about["kind"] == "text":
+        return f"Not working: {about.get('words') or 'what people wrote'}"
     return f"Not working: {themes.labels(settings.themes_path).get(about['id'], about['id'])}"
 
 

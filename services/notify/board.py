@@ -98,6 +98,8 @@ def action_item(
     about = action["about"]
     if about["kind"] == "question":
         said = said_not_good(about["id"], texts)
+    elif about["kind"] == "text":  # the manager's words for one text, never the text itself
+        said = f"You said this is not working: {about['words']}"
     elif action.get("site_id") is None:  # about the whole region
         said = (
             f"People across the region said this is not working: {theme_labels.get(about['id'], about['id']).lower()}."

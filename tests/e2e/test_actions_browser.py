@@ -25,6 +25,12 @@ def _loaded(driver, url):
     wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 10, url)
 
 
+def _choose_day(driver, day: dt.date) -> None:
+    """Fill the "Done by" date field as its calendar would: typed digits are read in the browser's locale's
+    order (month first in Chromium's en-US), which made a typed day depend on today's date."""
+    driver.execute_script("arguments[0].value = arguments[1]", driver.find_element(By.ID, "due_on"), day.isoformat())
+
+
 def test_not_good_becomes_an_action_done_and_on_the_board(form_services, browser_factory):
     services = form_services
     settings = services["settings"]
@@ -37,6 +43,8 @@ def test_not_good_becomes_an_action_done_and_on_the_board(form_services, browser
         "question_set": {"id": "everyday-life", "version": 3},
         "visited_on": dt.date.today().isoformat(),
         "answers": [{"question_id": "respect", "score": 1, "comment": ""}],
+        "not_working": ["The lift has been broken for three weeks"],
+        "texts_share": "named",  # shown on the site page with the checker's name, so it can become an action
     }
     sent = requests.post(
         f"{services['url']}/api/v1/submissions",
@@ -73,7 +81,7 @@ def test_not_good_becomes_an_action_done_and_on_the_board(form_services, browser
     assert_accessible(driver, "action-01-make")
     driver.find_element(By.ID, "what").send_keys("Staff will knock and wait before going into anyone's room.")
     driver.find_element(By.ID, "owner").send_keys("The site manager")
-    driver.find_element(By.ID, "due_on").send_keys((dt.date.today() + dt.timedelta(days=14)).strftime("%d/%m/%Y"))
+    _choose_day(driver, dt.date.today() + dt.timedelta(days=14))
     driver.find_element(By.CSS_SELECTOR, "[data-new-action] button[type=submit]").click()
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-added]"), 10, "the action made")
     assert_accessible(driver, "action-02-made")
@@ -125,3 +133,22 @@ def test_not_good_becomes_an_action_done_and_on_the_board(form_services, browser
     assert driver.find_element(By.CSS_SELECTOR, "[data-status]").get_attribute("data-status") == "in_progress"
     _loaded(driver, f"{notify}/manager/today")
     assert not driver.find_elements(By.CSS_SELECTOR, "[data-list='not-better'] [data-not-better]")
+
+    # One "not working" text becomes an action too: the form asks for the manager's own words for it.
+    _loaded(driver, f"{aggregate}/manager/sites/{SITE}")
+    text_link = driver.find_element(By.CSS_SELECTOR, "[data-make-action='text']")
+    assert "lift" not in text_link.get_attribute("href")  # by the text's key, never its words
+    text_link.click()
+    wait_for(lambda: driver.find_elements(By.ID, "said"), 10, "the form to make an action about one text")
+    driver.find_element(By.CSS_SELECTOR, "[data-new-action] button[type=submit]").click()  # empty: every field asked
+    [errors] = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-error-summary]"), 10, "the errors")
+    assert "Write what people said, in your own words" in errors.text
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", driver.find_element(By.ID, "said"))
+    assert_accessible(driver, "action-07-from-a-text")
+    driver.find_element(By.ID, "said").send_keys("the lift is often broken")
+    driver.find_element(By.ID, "what").send_keys("Ask the landlord to mend the lift and tell us when.")
+    driver.find_element(By.ID, "owner").send_keys("The site manager")
+    _choose_day(driver, dt.date.today() + dt.timedelta(days=7))
+    driver.find_element(By.CSS_SELECTOR, "[data-new-action] button[type=submit]").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-added]"), 10, "the action about the text made")
+    assert "Not working: the lift is often broken" in driver.page_source

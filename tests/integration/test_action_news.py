@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from qc import auth, events, periods
+from qc import auth, events, periods, text_keys
 from qc.handler import Delivery
 from qc.settings import TOPICS
 from services.aggregate.feedback import Feedback
@@ -241,3 +241,34 @@ def test_an_action_about_a_theme_across_a_region_reaches_the_checks_of_its_sites
     assert "data-action" not in _card(world, "C3", world.sent["C3 now"]["submission_id"])  # food, but in R94
     board = world.manager.get("/sites/S9201/board").get_data(as_text=True)
     assert "People across the region said this is not working: food and meals." in board
+
+
+def test_an_action_about_one_text_carries_the_managers_words_and_reaches_only_who_wrote_it(settings, world):
+    key = text_keys.text_key("the food is ALWAYS cold.", settings.secret_key)  # case and punctuation aside
+    assert key == text_keys.text_key(world.sent["C1 now"]["not_working"][0], settings.secret_key)
+    new = f"/manager/actions/new?site_id=S9201&about=text:{key}"  # no period: the three months before
+    form = world.manager.get(new)
+    page = form.get_data(as_text=True)
+    assert form.status_code == 200 and 'name="said"' in page and "always cold" not in page  # it has no words
+    assert "See what they wrote again" in page
+    body = {"csrf_token": csrf_of(form), "site_id": "S9201", "about": f"text:{key}"}
+    fields = {"due_on": (TODAY + dt.timedelta(days=7)).isoformat(), "what": "Hot plates for meals", "owner": "Cook"}
+    unsaid = world.manager.post("/manager/actions/new", data={**body, **fields})
+    assert unsaid.status_code == 400 and "Write what people said, in your own words" in unsaid.get_data(as_text=True)
+    made = world.manager.post("/manager/actions/new", data={**body, **fields, "said": "meals arrive cold"})
+    assert made.status_code == 303
+    action_id = re.search(r"/manager/actions/([0-9a-f-]{36})", made.headers["Location"]).group(1)
+    assert "Not working: meals arrive cold" in world.manager.get(f"/manager/actions/{action_id}").get_data(as_text=True)
+    event = _told(settings, world, action_id, 1)
+    assert event["data"]["about"] == {"kind": "text", "id": key, "words": "meals arrive cold"}
+    assert "always" not in str(event["data"])  # the checker's own words never travel
+    card = _card(world, "C1", world.sent["C1 now"]["submission_id"])
+    assert "You said this is not working: meals arrive cold" in card and "Hot plates for meals" in card
+    # C3 wrote about cold food too, in other words and at another site; C2 wrote about the garden.
+    assert "data-action" not in _card(world, "C3", world.sent["C3 now"]["submission_id"])
+    assert "data-action" not in _card(world, "C2", world.sent["C2 now"]["submission_id"])
+    board = world.manager.get("/sites/S9201/board").get_data(as_text=True)
+    assert "You said this is not working: meals arrive cold" in board and "always cold" not in board
+    # Not a key: nothing to make; nor an action about one text for a whole region.
+    assert world.manager.get("/manager/actions/new?site_id=S9201&about=text:the%20food").status_code == 404
+    assert world.manager.get(f"/manager/actions/new?region_id=R93&about=text:{key}").status_code == 404

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
-from qc import auth, mongo, web
+from qc import auth, mongo, text_keys, web
 from services.aggregate import create_app
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
@@ -64,6 +65,7 @@ def test_with_too_few_people_in_the_month_anonymous_texts_are_withheld_and_the_r
     for shown in (page, theme, str(rows)):
         assert SECRET not in shown
     assert "fewer than 3 different people" in page and "data-withheld" in theme
+    assert text_keys.text_key(SECRET, settings.secret_key) not in page  # withheld: nothing to make an action of
     assert [r["by"] for r in rows] == ["Alice"]
 
 
@@ -79,3 +81,8 @@ def test_with_enough_people_anonymous_texts_are_shown_apart_without_a_date(world
     assert "2026-11-03" not in row and "<td>–</td>" in row  # no visit date beside the anonymous text
     apart = page[page.index('data-shared="anonymous"') :]
     assert SECRET in apart and "2026-11" not in apart[: apart.index("</ul>")]
+    # The text can become an action at notify, linked by its key: its words never go into the address.
+    key = text_keys.text_key(SECRET, settings.secret_key)
+    link = re.search(r'<a href="([^"]*about=text:[^"]*)" data-make-action="text">', apart).group(1)
+    assert f"about=text:{key}" in link and "nurse" not in link.lower() and "site_id=S1" in link
+    assert "period" not in link  # an anonymous text is not dated, not even by the address
