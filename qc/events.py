@@ -31,6 +31,7 @@ SCHEMA_VERSIONS = {
     "org.qc.deadletter": 1,
     "org.qc.fix.feedback": 1,
     "org.qc.action.changed": 1,
+    "org.qc.report.changed": 1,
 }
 MAX_EVENT_BYTES = 1024 * 1024
 
@@ -99,8 +100,7 @@ def make_event(
         "datacontenttype": "application/json",
         "data": data,
     }
-    if correlation_id:
-        # CloudEvents extension attribute: follows a submission end to end.
+    if correlation_id:  # CloudEvents extension attribute: follows a submission end to end
         event["correlationid"] = correlation_id
     return event
 

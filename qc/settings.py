@@ -38,6 +38,8 @@ TOPICS = {
     "feedback": "qc.feedback",
     # What managers will do about what people said, each change of it (shown on the checkers' My checks).
     "actions": "qc.actions",
+    # Right-of-reply reports' state (drafts to reply to, ready to publish): the managers' home page lists them.
+    "reports": "qc.reports",
 }
 
 # The three services, each a web app and a Kafka worker.
@@ -47,7 +49,14 @@ SERVICES = ("checks", "aggregate", "notify")
 GROUP_TOPICS = {
     "qc-checks": (TOPICS["received"], TOPICS["alerts"], TOPICS["actions"]),
     "qc-aggregate": (TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"]),
-    "qc-notify": (TOPICS["validated"], TOPICS["rejected"], TOPICS["rollups"], TOPICS["directory"], TOPICS["feedback"]),
+    "qc-notify": (
+        TOPICS["validated"],
+        TOPICS["rejected"],
+        TOPICS["rollups"],
+        TOPICS["directory"],
+        TOPICS["feedback"],
+        TOPICS["reports"],
+    ),
 }
 
 

@@ -43,6 +43,7 @@ TABLE = (
     Topic("deadletter", "delete", 90, "events no worker could process, with the reason, kept for ops to look at"),
     Topic("feedback", "delete", None, 'checkers\' "is it better now?" answers, counted by aggregate and notify'),
     Topic("actions", "delete", 30, 'actions made and changed: read once by checks ("you said, we did" on My checks)'),
+    Topic("reports", "compact", None, "right-of-reply reports' last state: notify's home page lists those waiting"),
 )
 
 

@@ -7,10 +7,11 @@ import functools
 from flask import Flask, g
 
 from qc import logs, manager_nav, mongo, periods, question_words, readiness, text_keys, web
+from qc.kafka import Publisher
 from qc.settings import ROOT, Settings
 from qc.standing import Standing
 from qc.themes import load_themes
-from services.aggregate import api, pages, report_pages, team_feedback, texts, workdays
+from services.aggregate import api, pages, report_events, report_pages, team_feedback, texts, workdays
 from services.aggregate import openapi as aggregate_openapi
 from services.aggregate.answerers import Answerers
 from services.aggregate.context import Context
@@ -26,6 +27,8 @@ def create_app(config: dict | None = None) -> Flask:
     settings = Settings.from_env().replace(**(config or {})).checked()
     logs.setup("aggregate", settings.log_level)
     db = mongo.connect(settings, "qc-aggregate-web")
+    # Reports' changes are told to notify (report_events.py); linger 0: each is awaited before the answer.
+    publisher = Publisher.for_settings(settings, "qc-aggregate-web", source="qc/aggregate", linger_ms=0)
     directory = SiteDirectory(db)
     app = Flask(__name__)
     # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
@@ -52,9 +55,21 @@ def create_app(config: dict | None = None) -> Flask:
         reports,
         Texts(store.facts, directory, theme_list, Answerers(db), settings.team_feedback_min_answers),
         team_feedback.TeamFeedback(store, Answerers(db), key_questions, settings.team_feedback_min_answers),
-        RightOfReply(db, reports, holidays, settings.report_reply_working_days, settings.timezone),
+        RightOfReply(
+            db,
+            reports,
+            holidays,
+            settings.report_reply_working_days,
+            settings.timezone,
+            tell=report_events.Teller(publisher, db["agg_reports"]),
+        ),
     )
-    app.extensions["qc.close"] = db.client.close
+
+    def close():
+        publisher.close()
+        db.client.close()
+
+    app.extensions["qc.close"] = close
     app.extensions[web.STANDING] = Standing(directory.manager)
     web.install(
         app,

@@ -70,6 +70,7 @@ class RightOfReply:
         working_days: int,
         timezone: str,
         clock: Callable[[], dt.datetime] = events.now,
+        tell: Callable[[dict], bool] | None = None,
     ):
         self.collection = db["agg_reports"]
         self.reports = reports
@@ -77,6 +78,8 @@ class RightOfReply:
         self.working_days = working_days
         self.tz = zoneinfo.ZoneInfo(timezone)
         self.clock = clock  # injectable, so tests can move past the deadline without waiting
+        # Each change is told to notify (report_events.py): the managers' home page lists what waits.
+        self.tell = tell or (lambda doc: False)
 
     def today(self) -> dt.date:
         """Today in the organisation's time zone, by this object's clock."""
@@ -101,6 +104,11 @@ class RightOfReply:
             and self.replies_open(d, today)
             and any(s["site_id"] == site_id for s in d["sites"])
         ]
+
+    def _told(self, doc: dict) -> dict:
+        """Tell notify of the change just made (the worker tells it later if the broker did not take it)."""
+        self.tell(doc)
+        return doc
 
     def replies_open(self, doc: dict, today: dt.date | None = None) -> bool:
         """A draft whose reply deadline (a whole day) has not passed."""
@@ -131,9 +139,12 @@ class RightOfReply:
                 "prepared_at": now,
                 "prepared_by": by,
                 "agg_report_history": [{"action": "prepared", "by": by, "at": now}],
+                "changed_at": now,
+                "told": False,
             }
             try:
                 self.collection.insert_one(doc)
+                self.tell(doc)
                 return doc, False
             except DuplicateKeyError:
                 pass  # someone prepared it a moment ago: replace theirs like any draft
@@ -141,13 +152,13 @@ class RightOfReply:
         result = self.collection.update_one(
             {"_id": doc_id, "status": "draft"},
             {
-                "$set": {**snapshot, "prepared_at": now, "prepared_by": by},
+                "$set": {**snapshot, "prepared_at": now, "prepared_by": by, "changed_at": now, "told": False},
                 "$push": {"agg_report_history": {"action": "prepared again", "by": by, "at": now}},
             },
         )
         if not result.matched_count:
             raise ReportError(f"The report for {period} is published already; it cannot change now.")
-        return self.get(region_id, period), True
+        return self._told(self.get(region_id, period)), True
 
     def _snapshot(self, region_id: str, period: str, today: dt.date) -> dict:
         sites = []
@@ -200,7 +211,7 @@ class RightOfReply:
         result = self.collection.update_one(
             {"_id": doc["_id"], "status": "draft"},
             {
-                "$set": {f"replies.{site_id}": reply},
+                "$set": {f"replies.{site_id}": reply, "changed_at": now, "told": False},
                 "$push": {
                     "agg_report_history": {
                         "action": "reply changed" if earlier else "replied",
@@ -213,7 +224,7 @@ class RightOfReply:
         )
         if not result.matched_count:
             raise ReportError("This report was published a moment ago: replies cannot change now.", 409, "reply")
-        return self.get(region_id, period)
+        return self._told(self.get(region_id, period))
 
     def publish(self, region_id: str, period: str, by: str) -> dict:
         """Publish a draft: after its deadline, or sooner once every site has replied. Frozen from then on."""
@@ -233,13 +244,19 @@ class RightOfReply:
         result = self.collection.update_one(
             {"_id": doc["_id"], "status": "draft"},
             {
-                "$set": {"status": "published", "published_at": now, "published_by": by},
+                "$set": {
+                    "status": "published",
+                    "published_at": now,
+                    "published_by": by,
+                    "changed_at": now,
+                    "told": False,
+                },
                 "$push": {"agg_report_history": {"action": "published", "by": by, "at": now}},
             },
         )
         if not result.matched_count:
             raise ReportError("This report is published already.")
-        return self.get(region_id, period)
+        return self._told(self.get(region_id, period))
 
 
 def _day(iso: str) -> str:

@@ -9,7 +9,7 @@ from collections import defaultdict
 from qc import events, metrics, runner
 from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
-from services.aggregate import handlers, retention
+from services.aggregate import handlers, report_events, retention
 from services.aggregate.answerers import Answerers
 from services.aggregate.control import ReplayControl
 from services.aggregate.directory import SiteDirectory
@@ -292,7 +292,7 @@ def main() -> None:
         Answerers(db).ensure_indexes()
         return AggregateHandler(store, directory, publisher, ReplayControl(db), defer_sums=True)
 
-    runner.run_worker("aggregate", GROUP, build, jobs=[retention.job])
+    runner.run_worker("aggregate", GROUP, build, jobs=[retention.job, report_events.job])
 
 
 if __name__ == "__main__":

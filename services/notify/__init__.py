@@ -15,6 +15,7 @@ from services.notify.actions import Actions
 from services.notify.audit import AuditLog
 from services.notify.context import Context
 from services.notify.feedback import FixFeedback
+from services.notify.reports import Reports
 from services.notify.rules import load_rules
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
@@ -47,6 +48,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         feedback=FixFeedback(db),
         actions=Actions(db),
         regions=db["notify_regions"],
+        reports=Reports(db),
         safety_rules=frozenset(r.id for r in rules if r.safety),
     )
 

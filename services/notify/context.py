@@ -11,6 +11,7 @@ from qc.kafka import Publisher
 from qc.settings import Settings
 from services.notify import consent
 from services.notify.actions import Actions
+from services.notify.reports import Reports
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
 
@@ -29,6 +30,7 @@ class Context:
     feedback: object = None  # FixFeedback: "is it better now?" answers, for the board
     actions: Actions | None = None  # what managers are doing about what people said
     regions: object = None  # notify_regions: names and check intervals
+    reports: Reports | None = None  # right-of-reply drafts waiting for replies (aggregate's, as events tell)
     safety_rules: frozenset = frozenset()  # ids of the rules about safety: silenced only by a regional manager or above
 
 

@@ -8,12 +8,13 @@ line to where it is dealt with.
 
 from __future__ import annotations
 
+import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, redirect, render_template
 
 from qc import events, manager_nav, schedules, web
-from services.notify import action_pages, actions, knowledge, reminders
+from services.notify import action_pages, actions, knowledge, reminders, reports
 from services.notify import today as needs
 from services.notify.context import ctx, scope_query
 
@@ -41,6 +42,16 @@ def _sites_with_an_active_checker(site_ids: set[str]) -> set[str]:
     return {c.get("site_id") for c in checkers} & site_ids
 
 
+def _reports_waiting(today) -> list[dict]:
+    """Right-of-reply drafts: for a site manager, those waiting for their site's reply; for the others,
+    those of their region(s) still waiting for replies or ready to publish (reports.py)."""
+    principal = g.principal
+    if principal.role == "site_manager":
+        drafts = ctx().reports.drafts({"region_id": principal.region_id})
+        return reports.waiting_for_site(drafts, principal.site_id, today)
+    return reports.for_region_managers(ctx().reports.drafts(scope_query()), today)
+
+
 @bp.get("/manager/today")
 @web.require_manager_page
 def home():
@@ -65,6 +76,8 @@ def home():
     if missing:  # alerts about a site no longer active still name it
         names.update({s["_id"]: s.get("name") or s["_id"] for s in ctx().sites.find({"_id": {"$in": sorted(missing)}})})
     names.update(action_pages.place_names([a for a in (*due_actions, *not_better) if not a.get("site_id")]))
+    waiting_reports = _reports_waiting(today)
+    regions = {r["_id"]: r.get("name") or r["_id"] for r in ctx().regions.find({}, {"name": 1})}
     return render_template(
         "today.html",
         nav_current="today",
@@ -76,11 +89,13 @@ def home():
         due_actions=due_actions,
         place=action_pages.place_key,
         not_better_actions=sorted(not_better, key=lambda a: a["not_better_at"]),
+        waiting_reports=waiting_reports,
+        region_names=regions,
         grid=needs.by_age_and_severity(alerts, today),
         due=lambda action: actions.due_words(action, today),
         shown=needs.SHOWN,
         interval_words=schedules.words,
-        day_words=reminders.day_words,
+        day_words=lambda day: reminders.day_words(dt.date.fromisoformat(day) if isinstance(day, str) else day),
         aggregate_url=settings.aggregate_public_url.rstrip("/"),
         checks_url=settings.checks_public_url.rstrip("/"),
     )

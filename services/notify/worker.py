@@ -16,6 +16,7 @@ from services.notify.delivery import Deliveries
 from services.notify.feedback import FixFeedback
 from services.notify.knowledge import Knowledge
 from services.notify.mailer import Mailer
+from services.notify.reports import Reports
 from services.notify.schedule import Scheduler
 from services.notify.sending import Sender
 from services.notify.silences import Silences
@@ -31,7 +32,7 @@ GROUP = "qc-notify"
 class NotifyHandler(Handler):
     """Events become alerts; the directory tells us whom to tell; the schedule does the rest."""
 
-    topics = [TOPICS["validated"], TOPICS["rejected"], TOPICS["rollups"], TOPICS["directory"], TOPICS["feedback"]]
+    topics = [TOPICS[t] for t in ("validated", "rejected", "rollups", "directory", "feedback", "reports")]
 
     def __init__(
         self,
@@ -56,6 +57,7 @@ class NotifyHandler(Handler):
         self.scheduler = scheduler
         self.feedback = feedback or FixFeedback(store.alerts.database)
         self.actions = Actions(store.alerts.database)  # "not better" answers about actions put them back
+        self.reports = Reports(store.alerts.database)  # right-of-reply drafts, for the managers' home page
         # The worker sends from a thread of its own (sending.py); without one (tests), at the end of each batch.
         self.sender = sender
         # The period kinds a roll-up rule reads: a site has a roll-up per kind for every check, and
@@ -118,6 +120,8 @@ class NotifyHandler(Handler):
                         self._rejected(event)
                     elif kind == "org.qc.fix.feedback":
                         self._feedback(event["data"])
+                    elif kind == "org.qc.report.changed":
+                        self.reports.apply(event["data"])
 
     def tick(self) -> None:
         """Route what had nobody to tell, run the schedule, send what is due."""
@@ -266,7 +270,7 @@ def build_handler(settings: Settings, db, publisher) -> NotifyHandler:
     mailer = Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds)
     deliveries = Deliveries(db, mailer, settings.notify_public_url)
     webhooks = Webhooks.load(db, settings)
-    for part in (store, knowledge, silences, deliveries, webhooks, feedback):
+    for part in (store, knowledge, silences, deliveries, webhooks, feedback, Reports(db)):
         part.ensure_indexes()
     scheduler = Scheduler(settings, rules, db, mailer)
     # The sending thread has its own SMTP connection and webhook client; the loop's are the scheduler's.

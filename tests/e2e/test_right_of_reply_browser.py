@@ -37,6 +37,7 @@ def served(stack):
     AggregateHandler(store, directory, publisher=None).handle(_deliveries(*checks))
     app = create_app(dataclasses.asdict(settings))
     right = app.extensions["qc.aggregate"].right_of_reply
+    right.tell = lambda doc: False  # not told to the stack's notify: this app's database is not the stack's
     right.prepare("R01", "2026-11", "rm")
     with over_http(app) as url:
         yield {"url": url, "settings": settings, "right": right}

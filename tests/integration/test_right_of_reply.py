@@ -78,6 +78,9 @@ def world(settings):
     )
     now = [SHARED]
     app.extensions["qc.aggregate"].right_of_reply.clock = lambda: now[0]
+    # Not told to the shared broker: the end-to-end tier's notify reads it, and R01 is its region too
+    # (telling notify is tests/integration/test_reports_waiting.py's).
+    app.extensions["qc.aggregate"].right_of_reply.tell = lambda doc: False
     yield World(app, settings, handler, now)
     app.extensions["qc.close"]()
     db.client.drop_database(settings.mongo_db)
