@@ -1,4 +1,4 @@
-"""Dates as people write them: one parser for every form of every service."""
+"""Dates as people write and say them: one parser for every form of every service, one way to say a day."""
 
 from __future__ import annotations
 
@@ -22,3 +22,9 @@ def parse_day(text: str) -> dt.date | None:
         return dt.date(year, month, day)
     except (ValueError, OverflowError):  # a day that does not exist, or a year too large for a date
         return None
+
+
+def day_words(day: dt.date | str) -> str:
+    """A day as people say it: "Thursday 10 December" (a date, or an ISO date as stored)."""
+    day = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    return f"{day:%A} {day.day} {day:%B}"

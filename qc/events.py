@@ -1,8 +1,7 @@
 """The CloudEvents 1.0 envelope (structured JSON mode) and schema checks.
 
-Every event on every topic is built and read here, so producers and
-consumers agree on one shape and every payload is checked against its JSON
-Schema in ``schemas/events/``.
+Every event on every topic is built and read here, so producers and consumers agree on one shape and
+every payload is checked against its JSON Schema in ``schemas/events/``.
 """
 
 from __future__ import annotations
@@ -35,10 +34,11 @@ SCHEMA_VERSIONS = {
 }
 MAX_EVENT_BYTES = 1024 * 1024
 
-# What a submission is. A check is counted; a worry sent on its own (before the check is finished) is acted
-# on by notify and counted by nothing. A submission without the field is a check: every one before it was.
-CHECK, WORRY_ALONE = "check", "worry"
-SUBMISSION_KINDS = (CHECK, WORRY_ALONE)
+# What a submission is (no field: a check, as every one before it was). A check is counted; a worry sent on
+# its own (before the check is finished) is acted on by notify and counted by nothing; a voice (the key
+# questions answered through a site's own link by anyone supported there) counts in team feedback only.
+CHECK, WORRY_ALONE, VOICE = "check", "worry", "voice"
+SUBMISSION_KINDS = (CHECK, WORRY_ALONE)  # what a checker's phone may send (a voice comes from checks' own page)
 
 
 def is_worry_alone(submission: dict) -> bool:

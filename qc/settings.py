@@ -48,7 +48,7 @@ SERVICES = ("checks", "aggregate", "notify")
 # Each worker's consumer group and the topics it reads (its Handler.topics; a unit test keeps them equal).
 GROUP_TOPICS = {
     "qc-checks": (TOPICS["received"], TOPICS["alerts"], TOPICS["actions"]),
-    "qc-aggregate": (TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"]),
+    "qc-aggregate": (TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"], TOPICS["actions"]),
     "qc-notify": (
         TOPICS["validated"],
         TOPICS["rejected"],
@@ -153,6 +153,8 @@ class Settings:
     rate_limit_signin_per_minute: int = 10
     # The form's own saves (starting a check, each screen without JavaScript), per phone: each is a database write.
     rate_limit_form_saves_per_minute: int = 120
+    # Answers through a site's own link (the key questions, by anyone supported there), per site, shared.
+    rate_limit_voices_per_site_per_minute: int = 5
     # How many proxies in front add X-Forwarded-For (nginx in docker-compose: 1);
     # 0 trusts no header and uses the connection's address.
     trusted_proxy_hops: int = 0

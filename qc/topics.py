@@ -42,7 +42,7 @@ TABLE = (
     Topic("directory", "compact", None, "sites, people and links: a worker starting reads the last event per key"),
     Topic("deadletter", "delete", 90, "events no worker could process, with the reason, kept for ops to look at"),
     Topic("feedback", "delete", None, 'checkers\' "is it better now?" answers, counted by aggregate and notify'),
-    Topic("actions", "delete", 30, 'actions made and changed: read once by checks ("you said, we did" on My checks)'),
+    Topic("actions", "delete", 30, "actions made and changed: read by checks (My checks) and aggregate (site pages)"),
     Topic("reports", "compact", None, "right-of-reply reports' last state: notify's home page lists those waiting"),
 )
 

@@ -6,13 +6,15 @@ import functools
 
 from flask import Flask, g
 
-from qc import logs, manager_nav, mongo, periods, question_words, readiness, text_keys, web
+from qc import dates, logs, manager_nav, mongo, periods, question_words, readiness, text_keys, web
 from qc.kafka import Publisher
+from qc.key_questions import load_questions
 from qc.settings import ROOT, Settings
 from qc.standing import Standing
 from qc.themes import load_themes
-from services.aggregate import api, pages, report_events, report_pages, team_feedback, texts, workdays
+from services.aggregate import api, charts, pages, report_events, report_pages, team_feedback, texts, workdays
 from services.aggregate import openapi as aggregate_openapi
+from services.aggregate.actions import SiteActions
 from services.aggregate.answerers import Answerers
 from services.aggregate.context import Context
 from services.aggregate.directory import SiteDirectory
@@ -20,6 +22,7 @@ from services.aggregate.reports import Reports
 from services.aggregate.right_of_reply import RightOfReply
 from services.aggregate.store import RollupStore
 from services.aggregate.texts import Texts
+from services.aggregate.voices import Voices
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -36,7 +39,9 @@ def create_app(config: dict | None = None) -> Flask:
     # Words, not codes, wherever a manager reads: a question's words, a region's name, a period in words.
     app.jinja_env.filters["question"] = functools.partial(question_words.text, schemas_dir=settings.schemas_dir)
     app.jinja_env.globals["region_name"] = _region_name(directory)
+    app.jinja_env.globals["theme_bars"] = charts.theme_bars  # themes as bars (macros.themes_table)
     app.jinja_env.filters["period_words"] = periods.words
+    app.jinja_env.filters["day_words"] = dates.day_words  # "Thursday 10 December"
     app.jinja_env.globals["notify_url"] = settings.notify_public_url.rstrip("/")  # actions are made there
     # An action about one "not working" text is linked by the text's key, never its words (qc/text_keys.py).
     app.jinja_env.filters["text_key"] = functools.partial(text_keys.text_key, secret=settings.secret_key)
@@ -46,7 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
         raise ValueError("QC_TEAM_FEEDBACK_MIN_ANSWERS must be 1 or more")
     if settings.report_reply_working_days < 0:
         raise ValueError("QC_REPORT_REPLY_WORKING_DAYS must be 0 or more")
-    key_questions = team_feedback.load_questions()
+    key_questions = load_questions()  # a broken deploy/team-feedback.yaml stops the start, naming what is wrong
     reports = Reports(store, directory, theme_list)
     holidays = workdays.load_bank_holidays(ROOT / "deploy" / "bank-holidays.yaml")
     app.extensions["qc.aggregate"] = Context(
@@ -54,7 +59,9 @@ def create_app(config: dict | None = None) -> Flask:
         directory,
         reports,
         Texts(store.facts, directory, theme_list, Answerers(db), settings.team_feedback_min_answers),
-        team_feedback.TeamFeedback(store, Answerers(db), key_questions, settings.team_feedback_min_answers),
+        team_feedback.TeamFeedback(
+            store, Answerers(db), key_questions, settings.team_feedback_min_answers, voices=Voices(db)
+        ),
         RightOfReply(
             db,
             reports,
@@ -63,6 +70,7 @@ def create_app(config: dict | None = None) -> Flask:
             settings.timezone,
             tell=report_events.Teller(publisher, db["agg_reports"]),
         ),
+        SiteActions(db),
     )
 
     def close():

@@ -56,6 +56,8 @@ LINE_W, LINE_H = 640, 230
 LEFT, RIGHT, TOP, BOTTOM = 96, 16, 14, 46
 BAR_W, BAR_ROW, BAR_H = 640, 50, 22
 BAR_KINDS = (("good", "Good"), ("ok", "OK"), ("not_good", "Not good"))
+# Themes sit two to a row on a desktop and one on a phone: a narrower drawing keeps its words readable.
+THEME_W, THEME_BAR_MAX, THEME_ROW = 360, 300, 46
 
 
 def period_label(period: str, previous: str | None) -> tuple[str, str]:
@@ -132,3 +134,20 @@ def trend_lines(trend: list[dict]) -> dict:
         "score_chart": line_chart(score, 1, 3, [(3, "3 Good"), (2, "2 OK"), (1, "1 Not good")]),
         "sure_chart": line_chart(sure, 0, 1, [(1, "100%"), (0.5, "50%"), (0, "0%")]),
     }
+
+
+def theme_bars(themes: list[dict]) -> dict:
+    """One bar per theme (most mentioned first, as given), as long as its mentions against the most
+    mentioned, with the number written just after it."""
+    most = max((t["mentions"] for t in themes), default=0)
+    rows = [
+        {
+            "label": t["label"],
+            "mentions": t["mentions"],
+            "submissions": t["submissions"],
+            "y": i * THEME_ROW,
+            "width": round(THEME_BAR_MAX * t["mentions"] / most, 1) if most else 0.0,
+        }
+        for i, t in enumerate(themes)
+    ]
+    return {"width": THEME_W, "height": max(len(rows), 1) * THEME_ROW, "bar_h": BAR_H, "rows": rows}

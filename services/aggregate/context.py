@@ -10,6 +10,7 @@ from flask import current_app, request
 
 from qc import periods, web
 from qc.settings import Settings
+from services.aggregate.actions import SiteActions
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.reports import Reports
 from services.aggregate.right_of_reply import RightOfReply
@@ -27,6 +28,7 @@ class Context:
     texts: Texts
     team_feedback: TeamFeedback
     right_of_reply: RightOfReply
+    site_actions: SiteActions  # what managers are doing about what people said (from notify's events)
 
 
 def ctx() -> Context:

@@ -1,4 +1,4 @@
-"""Roll-up arithmetic: pure functions from facts to figures.
+"""Roll-up arithmetic: pure functions from facts to figures (and a roll-up's public event).
 
 A roll-up is recomputed from the stored facts rather than incremented, so
 a redelivered, duplicated or replayed event can never count twice, and the
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from qc import periods
+from qc import events, periods
 from qc.sharing import ANONYMOUS, ANSWERED_BY, NAMED
 
 BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
@@ -248,3 +248,23 @@ def change(current: dict, previous: dict | None) -> dict:
 def affected_keys(facts: list[dict]) -> set[tuple[str, str, str]]:
     """(site_id, region_id, period) for every period the facts fall in."""
     return {(f["site_id"], f["region_id"], p) for f in facts for p in f["periods"].values()}
+
+
+_ROLLUP_EVENT_FIELDS = (
+    *("scope", "site_id", "region_id", "period", "period_kind"),
+    *("checks", "score", "share_good", "questions", "latest_received_at"),
+)
+
+
+def rollup_event(rollup: dict) -> dict:
+    """The public ``org.qc.rollup.updated`` event for one roll-up."""
+    data = {k: rollup[k] for k in _ROLLUP_EVENT_FIELDS}
+    data["updated_at"] = events.isoformat(rollup["updated_at"])
+    return events.make_event(
+        "org.qc.rollup.updated",
+        source="qc/aggregate",
+        subject=rollup["_id"],
+        data=data,
+        # Same figures, same id: consumers can drop repeats.
+        event_id=f"{rollup['_id']}@{rollup['checks']}",
+    )

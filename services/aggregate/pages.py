@@ -8,6 +8,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from qc import export, periods, question_words, web
 from qc.themes import OTHER, OTHER_LABEL
+from services.aggregate import actions as site_actions
 from services.aggregate import charts, period_picker, tables, team_feedback, texts, wtfc
 from services.aggregate.context import ctx, period_arg, today
 
@@ -174,6 +175,8 @@ def site(site_id: str):
         ),
         nav=period_picker.nav(period, today()),
         csv=_csv_urls("questions", "comments", "themes", "trend", period=period),
+        actions=ctx().site_actions.for_site(site_id, site_doc.get("region_id")),
+        action_states=site_actions.STATES,
     )
 
 

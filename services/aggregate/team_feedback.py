@@ -10,8 +10,10 @@ the page, the CSV and the API:
 - Every figure shown belongs to one cell: one question in one month, counted
   from that cell's answers only.
 - A cell is shown only when at least ``QC_TEAM_FEEDBACK_MIN_ANSWERS``
-  different checkers answered that question that month; otherwise all of its
-  figures, and the comments given with its answers, are withheld.
+  different people answered that question that month (checkers, and anyone
+  supported there who answered through the site's own link: voices.py);
+  otherwise all of its figures, and the comments given with its answers, are
+  withheld.
 - Nothing is added up across cells: no quarter, no 12-month total or
   average, no total over questions, and only months may be asked for. So no
   figure shown includes a withheld cell's answers, and no subtraction of one
@@ -21,53 +23,16 @@ the page, the CSV and the API:
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from qc import periods
-from qc.settings import ROOT
-from qc.yamlfile import YamlFileError, load_versioned_yaml
+from qc.key_questions import KeyQuestion
 from services.aggregate import scrub
 from services.aggregate.answerers import Answerers
 from services.aggregate.store import RollupStore, facts_in
+from services.aggregate.voices import Voices
 
-PATH = ROOT / "deploy" / "team-feedback.yaml"
 MONTHS = 12
 BANDS = ("good", "ok", "not_good")
-
-
-class TeamFeedbackError(YamlFileError):
-    """The team feedback file is wrong; the message says where."""
-
-
-@dataclasses.dataclass(frozen=True)
-class KeyQuestion:
-    id: str
-    question: str  # as the checkers were asked it
-    team_wording: str  # as the team leader reads it out
-
-
-def load_questions(path: Path = PATH) -> list[KeyQuestion]:
-    """Read and check deploy/team-feedback.yaml."""
-    seen: set[str] = set()
-
-    def question(where: str, raw) -> KeyQuestion:
-        fields = raw if isinstance(raw, dict) else {}
-        values = [fields.get(k) for k in ("id", "question", "team_wording")]
-        if not all(isinstance(v, str) and v.strip() for v in values) or set(fields) - {
-            "id",
-            "question",
-            "team_wording",
-        }:
-            raise TeamFeedbackError(f"{where}: give exactly 'id', 'question' and 'team_wording'")
-        if values[0] in seen:
-            raise TeamFeedbackError(f"{where}: '{values[0]}' is listed twice")
-        seen.add(values[0])
-        return KeyQuestion(*values)
-
-    out = load_versioned_yaml(path, "questions", question, error=TeamFeedbackError)
-    if not out:
-        raise TeamFeedbackError(f"{path}: list at least one question")
-    return out
 
 
 def not_enough(min_answers: int) -> str:
@@ -94,11 +59,20 @@ def cell(month: str, counts: dict | None, people: int, min_answers: int) -> dict
 class TeamFeedback:
     """The read model behind the team feedback page, CSV and API."""
 
-    def __init__(self, store: RollupStore, answerers: Answerers, questions: list[KeyQuestion], min_answers: int):
+    def __init__(
+        self,
+        store: RollupStore,
+        answerers: Answerers,
+        questions: list[KeyQuestion],
+        min_answers: int,
+        voices: Voices | None = None,
+    ):
         self.store = store
         self.answerers = answerers
         self.questions = questions
         self.min_answers = min_answers
+        # Answers given through the site's own link by anyone supported there: one person each (voices.py).
+        self.voices = voices
 
     def for_site(self, site_id: str, month: str) -> dict:
         """The key questions of a site for ``month`` (a YYYY-MM), each with its 12-month trend and comments."""
@@ -107,17 +81,15 @@ class TeamFeedback:
         months = periods.series(month, MONTHS)
         stored = self.store.rollups_by_id([f"site:{site_id}:{m}" for m in months])
         people = self.answerers.people(site_id, months)
+        voices = self.voices.tally(site_id, months) if self.voices else {}
         out = []
         for q in self.questions:
-            trend = [
-                cell(
-                    m,
-                    (stored.get(f"site:{site_id}:{m}") or {}).get("questions", {}).get(q.id),
-                    people.get((m, q.id), 0),
-                    self.min_answers,
-                )
-                for m in months
-            ]
+            trend = []
+            for m in months:
+                checkers = (stored.get(f"site:{site_id}:{m}") or {}).get("questions", {}).get(q.id) or {}
+                others = voices.get((m, q.id), {})
+                counts = {band: checkers.get(band, 0) + others.get(band, 0) for band in BANDS}
+                trend.append(cell(m, counts, people.get((m, q.id), 0) + others.get("people", 0), self.min_answers))
             out.append({**dataclasses.asdict(q), "month": trend[-1], "trend": trend})
         shown = {q["id"] for q in out if q["month"]["shown"]}
         comments = self._comments(site_id, month, shown)

@@ -10,12 +10,14 @@ from qc import events, metrics, runner
 from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
 from services.aggregate import handlers, report_events, retention
+from services.aggregate.actions import SiteActions
 from services.aggregate.answerers import Answerers
 from services.aggregate.control import ReplayControl
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.feedback import Feedback
 from services.aggregate.state import OpenRollups
 from services.aggregate.store import RollupStore
+from services.aggregate.voices import Voices
 
 log = logging.getLogger(__name__)
 GROUP = "qc-aggregate"
@@ -24,7 +26,7 @@ GROUP = "qc-aggregate"
 class AggregateHandler(Handler):
     """Stores facts once, recomputes the roll-ups they touch, announces them."""
 
-    topics = [TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"]]
+    topics = [TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"], TOPICS["actions"]]
     # Larger polls than the other workers': a site's month and quarter roll-ups met several times in one
     # poll are written once, and rewriting roll-ups is most of what this worker costs the database
     # (docs/benchmarks.md, eighth round). Under everyday load a poll holds what has come, not more.
@@ -58,6 +60,8 @@ class AggregateHandler(Handler):
         self.feedback = Feedback(store.facts.database)
         # Outside the store's (replay-prefixed) collections, like feedback: filing is idempotent.
         self.answerers = Answerers(store.facts.database)
+        self.actions = SiteActions(store.facts.database)  # what managers are doing, for the site pages
+        self.voices = Voices(store.facts.database)
 
     def paused(self) -> bool:
         """Paused while ``qc replay`` rebuilds the collections (which then replace what is held here)."""
@@ -82,26 +86,28 @@ class AggregateHandler(Handler):
             raise
 
     def _handle(self, batch: list[Delivery]) -> None:
-        facts, validated = [], []
+        facts, validated, voices = [], [], []
         for delivery in batch:
             event = delivery.event
             if event["type"] == "org.qc.submission.validated":
                 if events.is_worry_alone(event["data"]):
                     continue  # a worry sent on its own is not a check: notify acts on it, nothing here counts it
+                if event["data"].get("kind") == events.VOICE:
+                    voices.append(event["data"])  # not a check either: staff team feedback counts it (voices.py)
+                    continue
                 facts.append(handlers.fact_from_validated(event["data"]))
                 validated.append(event["data"])
             elif event["type"] == "org.qc.directory.changed":
                 self.directory.apply(event["data"])
             elif event["type"] == "org.qc.fix.feedback":
                 self.feedback.record(event["data"])
+            elif event["type"] == "org.qc.action.changed":
+                self.actions.apply(event["data"])
         new_ids = self.store.save_facts(facts)
         self.answerers.record(validated)
+        self.voices.record(voices)
         rollups = self.roll_up(facts)
-        now = events.now()
-        for fact in facts:
-            if fact["_id"] in new_ids:  # replays would distort the latency figures
-                received = dt.datetime.fromisoformat(fact["received_at"])
-                metrics.PIPELINE_LATENCY.labels("rollup_updated").observe(max((now - received).total_seconds(), 0))
+        _observe_latency([f for f in facts if f["_id"] in new_ids])  # replays would distort the figures
         if facts:
             log.info("roll-ups updated", extra={"facts": len(facts), "new": len(new_ids), "rollups": len(rollups)})
 
@@ -251,32 +257,20 @@ class AggregateHandler(Handler):
         """Send ``rollup.updated`` for each (the producer batches them; the loop flushes before committing)."""
         for rollup in rollups if self.publisher else []:
             key = rollup["site_id"] or rollup["region_id"] or "org"
-            self.publisher.send(TOPICS["rollups"], key, rollup_event(rollup))
+            self.publisher.send(TOPICS["rollups"], key, handlers.rollup_event(rollup))
+
+
+def _observe_latency(facts: list[dict]) -> None:
+    """How long each new fact took from intake to its roll-ups."""
+    now = events.now()
+    for fact in facts:
+        received = dt.datetime.fromisoformat(fact["received_at"])
+        metrics.PIPELINE_LATENCY.labels("rollup_updated").observe(max((now - received).total_seconds(), 0))
 
 
 def rebuilt_regions(sites: dict[str, dict], rebuilt: dict[str, int]) -> set[tuple[str, str]]:
     """The (region, period) of site roll-ups recounted from their facts."""
     return {(sites[i]["region_id"], sites[i]["period"]) for i in rebuilt if i in sites}
-
-
-_ROLLUP_EVENT_FIELDS = (
-    *("scope", "site_id", "region_id", "period", "period_kind"),
-    *("checks", "score", "share_good", "questions", "latest_received_at"),
-)
-
-
-def rollup_event(rollup: dict) -> dict:
-    """The public ``org.qc.rollup.updated`` event for one roll-up."""
-    data = {k: rollup[k] for k in _ROLLUP_EVENT_FIELDS}
-    data["updated_at"] = events.isoformat(rollup["updated_at"])
-    return events.make_event(
-        "org.qc.rollup.updated",
-        source="qc/aggregate",
-        subject=rollup["_id"],
-        data=data,
-        # Same figures, same id: consumers can drop repeats.
-        event_id=f"{rollup['_id']}@{rollup['checks']}",
-    )
 
 
 def main() -> None:
@@ -289,6 +283,8 @@ def main() -> None:
         directory = SiteDirectory(db)
         directory.ensure_indexes()
         Feedback(db).ensure_indexes()
+        SiteActions(db).ensure_indexes()
+        Voices(db).ensure_indexes()
         Answerers(db).ensure_indexes()
         return AggregateHandler(store, directory, publisher, ReplayControl(db), defer_sums=True)
 

@@ -18,6 +18,7 @@ from services.checks import training
 from services.checks.directory import Directory
 from services.checks.question_sets import QuestionSets, answer_options
 from services.checks.store import Submissions
+from services.checks.voice_links import VoiceLinks
 
 
 @dataclasses.dataclass
@@ -31,6 +32,7 @@ class Context:
     submissions: Submissions
     question_sets: QuestionSets
     hasher: object
+    voice_links: VoiceLinks  # each site's own link for the key questions (voice_pages.py)
 
 
 def create_app(config: dict | None = None, *, producer: KafkaProducer | None = None) -> Flask:
@@ -56,6 +58,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         submissions=Submissions(db, themes_path=settings.themes_path, text_secret=settings.secret_key),
         question_sets=QuestionSets.load(settings.schemas_dir),
         hasher=password_hasher(),
+        voice_links=VoiceLinks(db),
     )
 
     def close():
@@ -82,8 +85,10 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         manager_contributions,
         manager_links,
         manager_schedule,
+        manager_voice_link,
         pages,
         recordings,
+        voice_pages,
     )
 
     app.jinja_env.globals["answer_options"] = answer_options
@@ -95,6 +100,8 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app.register_blueprint(manager_links.bp)
     app.register_blueprint(manager_checkers.bp)
     app.register_blueprint(manager_schedule.bp)
+    app.register_blueprint(voice_pages.bp)
+    app.register_blueprint(manager_voice_link.bp)
     # Public like the page's own script and styles, and outside the blueprint's sign-in lookup.
     app.add_url_rule("/audio/<name>", "recording", recordings.serve)
     return app

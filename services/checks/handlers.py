@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 
-from qc import sharing
+from qc import events, sharing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,9 @@ def decide(
         )
     elif not site.get("active", True):
         reasons.append(reason("site_inactive", "site_id", "This service is no longer being checked."))
-    if checker is None or not checker.get("active", True) or checker.get("role") != "checker":
+    if received.get("kind") == events.VOICE:
+        pass  # anyone supported at the site, through its own link: nobody to look up
+    elif checker is None or not checker.get("active", True) or checker.get("role") != "checker":
         reasons.append(
             reason(
                 "checker_unknown",

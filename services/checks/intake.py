@@ -54,8 +54,10 @@ class Result:
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) -> Result:
-    """Validate ``body`` for ``checker`` and publish it once, waiting for the broker's acknowledgement."""
+def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None, voice: bool = False) -> Result:
+    """Validate ``body`` for ``checker`` and publish it once, waiting for the broker's acknowledgement.
+
+    ``voice``: the key questions answered through a site's own link (voices.py), as ``kind: voice``."""
     try:
         data = _submission_schema.load(body)
     except ValidationError as e:
@@ -65,7 +67,7 @@ def accept(ctx, checker: dict, body: dict, correlation_id: str | None = None) ->
         checks_metrics.SUBMISSIONS.labels(FORBIDDEN).inc()
         return Result(FORBIDDEN)
 
-    received = _received(data, checker["checker_id"])
+    received = _received(data, checker["checker_id"], voice)
     settings = ctx.settings
     date_error = visit_date_error(data["visited_on"], today(settings.timezone), settings.visit_window_days)
     if date_error is not None:
@@ -123,7 +125,7 @@ def _unavailable(ctx, submission_id: str) -> Result:
     return Result(UNAVAILABLE, submission_id)
 
 
-def _received(data: dict, checker_id: str) -> dict:
+def _received(data: dict, checker_id: str, voice: bool = False) -> dict:
     received = {
         "submission_id": str(data["submission_id"]),
         "checker_id": checker_id,
@@ -142,6 +144,8 @@ def _received(data: dict, checker_id: str) -> dict:
     }
     if data["kind"] == events.WORRY_ALONE:  # written only when not a check, so a check's event is as it always was
         received["kind"] = events.WORRY_ALONE
+    elif voice:
+        received["kind"] = events.VOICE
     received["content_hash"] = content_hash(received)
     return received
 

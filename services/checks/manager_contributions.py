@@ -90,7 +90,12 @@ def checkers():
         for p in people
     ]
     return render_template(
-        "manager_checkers.html", rows=rows, regions=regions, region_id=region_id, can_add=bool(site_query)
+        "manager_checkers.html",
+        rows=rows,
+        regions=regions,
+        region_id=region_id,
+        can_add=bool(site_query),
+        sites=sorted(sites.values(), key=lambda s: s.get("name") or s["_id"]),
     )
 
 

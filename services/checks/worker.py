@@ -107,7 +107,8 @@ class ChecksHandler(Handler):
         ref = received["question_set"]
         same = (received["checker_id"], received["site_id"], received["visited_on"], received["content_hash"])
         others = [i for i in validated.get(same, ()) if i != received["submission_id"]]
-        duplicate_of = others[0] if others else None
+        # Two people at a site may well give the same answers on the same day: voices are never duplicates.
+        duplicate_of = others[0] if others and received.get("kind") != events.VOICE else None
         decision = decide(
             received,
             site=lookups.sites.get(received["site_id"]),

@@ -28,6 +28,7 @@ def changed_event(action: dict) -> dict:
         "period": action.get("period"),
         "status": action["status"],
         "what": action["what"],
+        "due_on": action["due_on"],
         "created_at": events.isoformat(action["created_at"]),
         "at": events.isoformat(action.get("changed_at") or action["created_at"]),
     }

@@ -15,6 +15,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from qc import events, schedules
+from qc.dates import day_words
 from services.notify import metrics as notify_metrics
 from services.notify.board import first_name
 from services.notify.delivery import render
@@ -39,11 +40,6 @@ class Reminders:
     def release(self, checker_id: str, due_on: dt.date) -> None:
         """Not sent after all: the next run tries again."""
         self.collection.delete_one({"_id": f"{checker_id}:{due_on.isoformat()}"})
-
-
-def day_words(day: dt.date) -> str:
-    """Thursday 10 December."""
-    return f"{day:%A} {day.day} {day:%B}"
 
 
 def send_due(knowledge, sites: list, intervals: dict, reminders: Reminders, mailer, url: str, today: dt.date) -> int:

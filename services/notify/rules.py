@@ -181,7 +181,8 @@ def evaluate_rejected_worry(rules: list[Rule], rejected: dict) -> list[Candidate
 def _worry(rule: Rule, submission: dict, month: str) -> Candidate:
     # Never grouped: every concern is its own alert.
     key = f"{rule.id}:{submission['site_id']}:{submission['submission_id']}"
-    summary = "A quality checker raised an urgent concern."
+    by_link = submission.get("kind") == "voice"  # a site's own link: anyone supported there
+    summary = f"{'Someone supported here' if by_link else 'A quality checker'} raised an urgent concern."
     voices = (consent.voice(submission, None, submission.get("urgent_concern_share")),)
     return _candidate(rule, key, submission, month, (), summary, voices)
 

@@ -8,13 +8,12 @@ line to where it is dealt with.
 
 from __future__ import annotations
 
-import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, redirect, render_template
 
-from qc import events, manager_nav, schedules, web
-from services.notify import action_pages, actions, knowledge, reminders, reports
+from qc import dates, events, manager_nav, schedules, web
+from services.notify import action_pages, actions, knowledge, reports
 from services.notify import today as needs
 from services.notify.context import ctx, scope_query
 
@@ -95,7 +94,7 @@ def home():
         due=lambda action: actions.due_words(action, today),
         shown=needs.SHOWN,
         interval_words=schedules.words,
-        day_words=lambda day: reminders.day_words(dt.date.fromisoformat(day) if isinstance(day, str) else day),
+        day_words=dates.day_words,
         aggregate_url=settings.aggregate_public_url.rstrip("/"),
         checks_url=settings.checks_public_url.rstrip("/"),
     )

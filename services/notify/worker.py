@@ -140,9 +140,14 @@ class NotifyHandler(Handler):
 
     def _validated(self, event: dict) -> None:
         validated = event["data"]
-        if not events.is_worry_alone(validated):  # a worry sent on its own is not a visit to check the site
+        # A worry sent on its own is not a visit to check the site, nor is a voice (the key questions answered
+        # through a site's own link): a voice raises only its worry, so a link on a board cannot flood the inbox.
+        voice = validated.get("kind") == events.VOICE
+        if not events.is_worry_alone(validated) and not voice:
             self.knowledge.note_visit(validated["site_id"], validated["visited_on"])
         for candidate in alert_rules.evaluate(self.rules, validated):
+            if voice and not candidate.rule.safeguarding:
+                continue
             if candidate.rule.safeguarding:
                 self.raise_worry(candidate, validated["urgent_concern"], event, validated["received_at"])
             else:
@@ -166,6 +171,8 @@ class NotifyHandler(Handler):
         rejected = event["data"]
         for candidate in alert_rules.evaluate_rejected_worry(self.rules, rejected):
             self.raise_worry(candidate, rejected["urgent_concern"], event, rejected["received_at"])
+        if rejected["checker_id"].startswith(f"{events.VOICE}:"):
+            return  # a site's own link, not a checker who may need help
         self.knowledge.note_rejection(rejected)
         now = events.now()
 

@@ -95,6 +95,16 @@ def test_not_good_becomes_an_action_done_and_on_the_board(form_services, browser
     assert items and "You said staff do not always treat you with respect." in items[0].text
     assert_accessible(driver, "action-03-on-the-board")
 
+    # The site's page at aggregate lists it too: the aggregate worker keeps what notify publishes.
+    def on_the_site_page():
+        _loaded(driver, f"{aggregate}/manager/sites/{SITE}")
+        return [li for li in driver.find_elements(By.CSS_SELECTOR, "[data-site-actions] li") if "knock" in li.text]
+
+    [listed] = wait_for(on_the_site_page, 60, "the action on the site's page", interval=1)
+    assert listed.get_attribute("data-status") == "done" and "Done" in listed.text
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", listed)
+    assert_accessible(driver, "action-08-on-the-site-page")
+
     # The checker who said it sees it on My checks, is asked "Is it better now?", and a "no" goes back to the managers.
     phone = browser_factory(javascript=True)
     phone.set_window_size(390, 844)

@@ -192,7 +192,11 @@ def test_regional_manager_signs_in_and_sorts_the_region(form_services, stack, br
     assert violations == [], violations
     SCREENS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SCREENS / "manager-region.png"))
-    charts = (("[data-trend]", "manager-region-trend"), ("[data-answer-bars]", "manager-region-answers"))
+    charts = (
+        ("[data-trend]", "manager-region-trend"),
+        ("[data-answer-bars]", "manager-region-answers"),
+        ("[data-theme-bars]", "manager-region-themes"),
+    )
     for selector, screen in charts:
         driver.execute_script("document.querySelector(arguments[0]).scrollIntoView()", selector)
         driver.save_screenshot(str(SCREENS / f"{screen}.png"))

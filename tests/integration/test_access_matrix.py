@@ -248,11 +248,17 @@ PUBLIC = {
     ),
     *((s, "/static/<path:filename>", "GET") for s in ("checks", "aggregate", "notify")),
     ("checks", "/audio/<name>", "GET"),  # recordings of the questions, like the static files
+    # A site's own link for the key questions: anyone supported there, no sign-in (the link is the key).
+    ("checks", "/v/<token>", "GET"),
+    ("checks", "/v/<token>", "POST"),
+    ("checks", "/v/<token>/thanks", "GET"),
 }
 PUBLIC_PATHS = {
     "/s/<token>": "/s/not-a-real-token",
     "/static/<path:filename>": "/static/checks.css",
     "/audio/<name>": "/audio/0123456789abcdef0123.wav",  # none by that name: 404, not 401
+    "/v/<token>": "/v/not-a-real-token",
+    "/v/<token>/thanks": "/v/not-a-real-token/thanks",
 }
 
 
@@ -525,6 +531,29 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "rm1")),  # a site manager's session: the GET above
         wrong_region=(("session", "rm2"),),
         body={"region_id": "R01", "region": "month"},
+    ),
+    # checks: a site's own link for the key questions (its managers, the region's, the organisation-wide roles)
+    ("checks", "/manager/sites/<site_id>/voice-link", "GET"): Case(
+        "/manager/sites/S0001/voice-link",
+        "page",
+        ("session", "sm1"),
+        wrong_role=NOT_A_MANAGER_PAGE,
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("checks", "/manager/sites/<site_id>/voice-link/new", "POST"): Case(
+        "/manager/sites/S0001/voice-link/new",
+        "page",
+        ("session", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "rm1")),
+        wrong_region=OTHER_REGION_PAGE,
+    ),
+    ("checks", "/manager/sites/<site_id>/voice-link/stop", "POST"): Case(
+        "/manager/sites/S0001/voice-link/stop",
+        "page",
+        ("session", "sm1"),
+        ok=(303,),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("bearer", "sm1")),
+        wrong_region=OTHER_REGION_PAGE,
     ),
     ("checks", "/manager/checkers", "GET"): Case(
         "/manager/checkers",

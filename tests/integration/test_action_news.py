@@ -20,7 +20,11 @@ import pytest
 from qc import auth, events, periods, text_keys
 from qc.handler import Delivery
 from qc.settings import TOPICS
+from services.aggregate import create_app as aggregate_app
+from services.aggregate.directory import SiteDirectory
 from services.aggregate.feedback import Feedback
+from services.aggregate.store import RollupStore
+from services.aggregate.worker import AggregateHandler
 from services.checks import create_app as checks_app
 from services.checks.directory import Directory
 from services.checks.store import Submissions
@@ -137,6 +141,7 @@ def test_an_action_about_a_not_good_answer_reaches_only_the_checks_that_said_it(
         "period",
         "status",
         "what",
+        "due_on",
         "created_at",
         "at",
     }
@@ -272,3 +277,28 @@ def test_an_action_about_one_text_carries_the_managers_words_and_reaches_only_wh
     # Not a key: nothing to make; nor an action about one text for a whole region.
     assert world.manager.get("/manager/actions/new?site_id=S9201&about=text:the%20food").status_code == 404
     assert world.manager.get(f"/manager/actions/new?region_id=R93&about=text:{key}").status_code == 404
+
+
+def test_a_sites_page_lists_what_is_being_done_there_and_across_its_region(settings, db, world):
+    site_action = _make(world, "question:respect", "Talk with the team about knocking first")
+    _move(world, site_action, status="in_progress")
+
+    def mine(found: list[dict]) -> list[dict]:
+        return [e for e in found if e["data"].get("action_id") == site_action]
+
+    made = mine(read_topic(settings, TOPICS["actions"], lambda evs: len(mine(evs)) >= 2))
+    directory = SiteDirectory(db)
+    directory.apply({"entity": "site", "id": "S9201", "name": "Elm Court", "region_id": "R93", "active": True})
+    aggregate = AggregateHandler(RollupStore(db), directory, publisher=None)
+    aggregate.handle([Delivery(record=None, event=e) for e in reversed(made)])  # out of order: the later one wins
+    region_wide = {**made[0]["data"], "action_id": "region-1", "site_id": None, "what": "Hot meals everywhere"}
+    aggregate.handle([Delivery(record=None, event={**made[0], "data": region_wide})])
+    app = aggregate_app(dataclasses.asdict(settings))
+    try:
+        page = manager_client(app, settings, **RM1).get("/manager/sites/S9201").get_data(as_text=True)
+    finally:
+        app.extensions["qc.close"]()
+    listed = re.search(r"data-site-actions>(.*?)</ul>", page, re.S).group(1)
+    line = listed[listed.index(f'data-action="{site_action}"') :].split("</li>")[0]
+    assert "Talk with the team about knocking first" in line and "In progress" in line and "to be done by" in line
+    assert "Hot meals everywhere" in listed and "(for the whole region)" in listed

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from qc import schedules
-from services.notify.reminders import day_words
+from qc.dates import day_words
 from tests.conftest import mail_messages, wait_for
 from tests.integration.test_notify import _handler
 

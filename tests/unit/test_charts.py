@@ -39,3 +39,16 @@ def test_each_questions_bar_is_split_by_share_of_the_answers_given():
     ]
     assert [p["x"] for p in respect["parts"]] == [0.0, 160.0, 320.0] and respect["skipped"] == 3
     assert bars["height"] == 2 * charts.BAR_ROW
+
+
+def test_each_themes_bar_is_as_long_as_its_mentions_against_the_most_mentioned():
+    themes = [
+        {"theme": "food", "label": "Food and meals", "mentions": 6, "submissions": 4},
+        {"theme": "staff", "label": "Staff", "mentions": 3, "submissions": 3},
+        {"theme": "garden", "label": "Garden", "mentions": 0, "submissions": 0},
+    ]
+    bars = charts.theme_bars(themes)
+    assert [r["width"] for r in bars["rows"]] == [charts.THEME_BAR_MAX, charts.THEME_BAR_MAX / 2, 0.0]
+    assert [r["y"] for r in bars["rows"]] == [0, charts.THEME_ROW, 2 * charts.THEME_ROW]
+    assert bars["height"] == 3 * charts.THEME_ROW and bars["rows"][0]["label"] == "Food and meals"
+    assert charts.theme_bars([])["rows"] == [] and charts.theme_bars([])["height"] == charts.THEME_ROW

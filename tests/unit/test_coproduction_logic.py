@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qc import key_questions
 from qc.settings import ROOT
 from services.aggregate import charts, handlers, scrub, team_feedback
 
@@ -51,7 +52,7 @@ def test_a_cell_is_withheld_below_the_minimum_number_of_people():
 
 
 def test_the_team_feedback_file_names_questions_of_the_question_set():
-    questions = team_feedback.load_questions()
+    questions = key_questions.load_questions()
     ids = {q["id"] for s in _sets() for q in s["questions"]}
     assert [q.id for q in questions] == ["listened-to", "respect"] and {q.id for q in questions} <= ids
     assert all(q.team_wording.endswith("?") and q.question.endswith("?") for q in questions)
@@ -75,8 +76,8 @@ def test_the_team_feedback_file_names_questions_of_the_question_set():
 def test_a_wrong_team_feedback_file_is_refused_with_a_reason(tmp_path, body, message):
     path = tmp_path / "team-feedback.yaml"
     path.write_text(body)
-    with pytest.raises(team_feedback.TeamFeedbackError, match=message):
-        team_feedback.load_questions(path)
+    with pytest.raises(key_questions.TeamFeedbackError, match=message):
+        key_questions.load_questions(path)
 
 
 def test_the_confidence_question_is_known_by_every_question_set_that_has_it():

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qc import themes
+from qc import key_questions, themes
 from qc.yamlfile import YamlFileError, load_versioned_yaml
-from services.aggregate import team_feedback
 from services.notify import rules
 
 
@@ -79,8 +78,8 @@ def test_other_errors_from_an_item_are_not_taken_for_a_wrong_item(tmp_path):
             ["themes[0]: 'id' must be unique and not 'other'", "themes[1] (a): needs a 'label' and a list"],
         ),
         (
-            team_feedback.load_questions,
-            team_feedback.TeamFeedbackError,
+            key_questions.load_questions,
+            key_questions.TeamFeedbackError,
             "version: 1\nquestions:\n  - {id: a, question: 'Q?'}\n  - {id: b, question: 'Q?', team_wording: 'W?'}\n"
             "  - {id: b, question: 'Q?', team_wording: 'W?'}\n",
             ["questions[0]: give exactly", "questions[2]: 'b' is listed twice"],
