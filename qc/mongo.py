@@ -7,7 +7,7 @@ import threading
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from qc.settings import Settings
 
@@ -67,6 +67,20 @@ def write_unordered(collection: Collection, writes: list) -> set[int]:
     except BulkWriteError as e:
         return duplicate_indexes(e)
     return set()
+
+
+def keep_latest(collection: Collection, doc: dict, field: str = "at") -> bool:
+    """Store ``doc`` (by ``_id``) unless a later one, by ``field``, is stored already; True if stored.
+
+    For a read model fed by events: events of one key arrive in order, but a redelivery or a replay may
+    bring an older one again after a newer, which must not win."""
+    if collection.replace_one({"_id": doc["_id"], field: {"$lte": doc[field]}}, doc).matched_count:
+        return True
+    try:
+        collection.insert_one(doc)
+    except DuplicateKeyError:
+        return False  # a later one is kept already
+    return True
 
 
 def duplicate_indexes(error: BulkWriteError) -> set[int]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pymongo import ASCENDING
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from qc import events
+from qc.mongo import keep_latest
 
 OPEN_STATES = ("open", "in_progress")
 STATES = {"open": "Not started", "in_progress": "In progress", "done": "Done", "wont_do": "Will not be done"}
@@ -34,12 +34,7 @@ class SiteActions:
     def apply(self, data: dict) -> None:
         """Keep an action's change unless a later one is kept already (a redelivery brings an older one)."""
         doc = {"_id": data["action_id"], **{k: data.get(k) for k in _KEPT}, "at": events.parse_time(data["at"])}
-        if self.collection.replace_one({"_id": doc["_id"], "at": {"$lte": doc["at"]}}, doc).matched_count:
-            return
-        try:
-            self.collection.insert_one(doc)
-        except DuplicateKeyError:
-            pass  # a later change is kept already
+        keep_latest(self.collection, doc)
 
     def for_site(self, site_id: str, region_id: str | None) -> list[dict]:
         """The site's actions and those about its whole region: the ones to do first (soonest due), then the

@@ -14,9 +14,9 @@ import datetime as dt
 
 from pymongo import ASCENDING
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from qc import events
+from qc.mongo import keep_latest
 
 
 class Reports:
@@ -34,12 +34,7 @@ class Reports:
         a replay or a redelivery may bring an older one again)."""
         doc = {"_id": data["report_id"], **{k: v for k, v in data.items() if k != "report_id"}}
         doc["at"] = events.parse_time(data["at"])
-        if self.collection.replace_one({"_id": doc["_id"], "at": {"$lte": doc["at"]}}, doc).matched_count:
-            return
-        try:
-            self.collection.insert_one(doc)
-        except DuplicateKeyError:
-            pass  # a later change is kept already
+        keep_latest(self.collection, doc)
 
     def drafts(self, scope: dict) -> list[dict]:
         """Drafts in a scope (``{}``, ``{"region_id": …}``), the oldest period first."""

@@ -139,10 +139,9 @@ def test_a_new_link_stops_the_old_one_and_only_the_sites_managers_make_it(settin
     assert "data-live-link" in page and page.count("made by sm9601") == 2 and "stopped on" in page
     other = {"username": "sm9602", "role": "site_manager", "region_id": "R96", "site_id": "S9602"}
     assert manager_client(app, settings, **other).get("/manager/sites/S9601/voice-link").status_code == 404
-    stop_page = manager_client(app, settings, **SM).get("/manager/sites/S9601/voice-link")
-    stopped = manager_client(app, settings, **SM).post(
-        "/manager/sites/S9601/voice-link/stop", data={"csrf_token": csrf_of(stop_page)}
-    )
+    manager = manager_client(app, settings, **SM)  # one session: its page's CSRF token is bound to it
+    stop_page = manager.get("/manager/sites/S9601/voice-link")
+    stopped = manager.post("/manager/sites/S9601/voice-link/stop", data={"csrf_token": csrf_of(stop_page)})
     assert stopped.status_code == 303 and phone.get(f"/v/{second}").status_code == 404
 
 
