@@ -8,7 +8,7 @@ from flask import Flask
 from kafka import KafkaProducer
 from pymongo.database import Database
 
-from qc import logs, manager_nav, mongo, rate_limited, ratelimit, readiness, web
+from qc import logs, manager_nav, mongo, periods, rate_limited, ratelimit, readiness, web
 from qc.auth import password_hasher
 from qc.kafka import Publisher
 from qc.settings import Settings
@@ -80,6 +80,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         api,
         check_screens,
         feedback,
+        involvement_pages,
         manager_auth,
         manager_checkers,
         manager_contributions,
@@ -92,6 +93,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     )
 
     app.jinja_env.globals["answer_options"] = answer_options
+    app.jinja_env.filters["period_words"] = periods.words  # "October to December 2026", not "2026-Q4"
     app.register_blueprint(api.bp)
     app.register_blueprint(checks_openapi.bp)
     app.register_blueprint(pages.bp)
@@ -101,6 +103,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     app.register_blueprint(manager_checkers.bp)
     app.register_blueprint(manager_schedule.bp)
     app.register_blueprint(voice_pages.bp)
+    app.register_blueprint(involvement_pages.bp)
     app.register_blueprint(manager_voice_link.bp)
     # Public like the page's own script and styles, and outside the blueprint's sign-in lookup.
     app.add_url_rule("/audio/<name>", "recording", recordings.serve)

@@ -532,6 +532,14 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         wrong_region=(("session", "rm2"),),
         body={"region_id": "R01", "region": "month"},
     ),
+    # checks: the involvement report (regional managers their region; organisation-wide roles any, or all)
+    ("checks", "/manager/involvement", "GET"): Case(
+        "/manager/involvement?region_id=R01",
+        "page",
+        ("session", "rm1"),
+        wrong_role=(*NOT_A_MANAGER_PAGE, ("session", "sm1")),
+        wrong_region=(("session", "rm2"),),
+    ),
     # checks: a site's own link for the key questions (its managers, the region's, the organisation-wide roles)
     ("checks", "/manager/sites/<site_id>/voice-link", "GET"): Case(
         "/manager/sites/S0001/voice-link",
