@@ -205,6 +205,8 @@ def _worry(received: dict) -> dict:
         out["answered_by"] = received["answered_by"]
     if events.is_worry_alone(received):
         out["kind"] = events.WORRY_ALONE  # the inbox says it came on its own
+    elif received.get("kind") == events.VOICE:
+        out["kind"] = events.VOICE  # the inbox says it came through the site's own link
     return out
 
 

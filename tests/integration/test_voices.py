@@ -30,6 +30,7 @@ from services.checks.store import Submissions
 from services.checks.worker import ChecksHandler
 from tests.conftest import csrf_of, manager_client, read_topic
 from tests.integration.test_notify import _handler as notify_handler
+from tests.integration.test_validator_batches import _received
 
 pytestmark = pytest.mark.integration
 SM = {"username": "sm9601", "role": "site_manager", "region_id": "R96", "site_id": "S9601"}
@@ -155,3 +156,27 @@ def test_a_sites_link_is_limited_per_site(settings, db, world):
     answers = {"score-listened-to": "2"}
     statuses = [_answer(phone, token, **answers).status_code for _ in range(5)]
     assert statuses[:4] == [303] * 4 and statuses[4] == 429
+
+
+def test_a_worry_through_a_link_whose_site_has_stopped_still_reaches_the_safeguarding_lead(settings, db, publisher):
+    sent = _received(
+        "S9699",  # no longer (or never) in the directory: the voice is turned back, its worry is not
+        checker_id="voice:S9699",
+        kind="voice",
+        answers=[{"question_id": "respect", "score": None, "comment": ""}],
+        urgent_concern="Someone takes my money",
+        urgent_concern_share="anonymous",
+    )
+    Submissions(db).ensure_indexes()
+    ChecksHandler(settings, db, publisher).handle([Delivery(record=None, event=sent)])
+    found = read_topic(
+        settings, TOPICS["rejected"], lambda evs: any(e["data"]["submission_id"] == sent["id"] for e in evs)
+    )
+    [rejected] = [e for e in found if e["data"]["submission_id"] == sent["id"]]
+    events.validate(rejected, schemas_dir=settings.schemas_dir)
+    assert rejected["data"]["kind"] == "voice"
+    notify = notify_handler(db, settings, publisher)
+    notify.handle([Delivery(record=None, event=rejected)])
+    [alert] = list(notify.store.alerts.find({"site_id": "S9699"}))
+    assert alert["summary"] == "Someone supported here raised an urgent concern."
+    assert db["notify_rejections"].count_documents({"checker_id": "voice:S9699"}) == 0  # not a checker to help

@@ -43,6 +43,17 @@ def test_each_urgent_concern_is_its_own_alert():
     assert rules.evaluate(loaded, _validated(urgent_concern="   ", answers=[])) == []
 
 
+def test_a_worry_through_a_sites_own_link_says_so_and_names_nobody():
+    loaded = rules.load_rules(ROOT / "deploy" / "alert-rules.yaml")
+    voice = _validated(urgent_concern="worried", answers=[], kind="voice", checker_id="voice:S1")
+    [worry] = rules.evaluate(loaded, voice)
+    assert worry.summary == "Someone supported here raised an urgent concern."
+    rejected = {**voice, "received_at": "2026-11-24T10:00:00Z"}  # its rejection carries its kind too
+    assert rules.evaluate_rejected_worry(loaded, rejected)[0].summary == worry.summary
+    [checkers] = rules.evaluate(loaded, _validated(urgent_concern="worried", answers=[]))
+    assert checkers.summary == "A quality checker raised an urgent concern."
+
+
 def test_alert_id_is_stable_for_the_same_submission():
     loaded = rules.load_rules(ROOT / "deploy" / "alert-rules.yaml")
     assert rules.evaluate(loaded, _validated())[0].alert_id == rules.evaluate(loaded, _validated())[0].alert_id
