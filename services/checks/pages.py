@@ -32,7 +32,7 @@ ANSWERED_BY_WORDS = {
     "with_supporter": "You answered with a supporter helping.",
     "supporter_wrote": "Your supporter wrote what you said.",
 }
-_CSP = (
+FORM_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
@@ -93,7 +93,7 @@ def csrf_token() -> str:
 
 @bp.after_request
 def _headers(response):
-    response.headers.setdefault("Content-Security-Policy", _CSP)
+    response.headers.setdefault("Content-Security-Policy", FORM_CSP)
     # The sign-in link carries a secret: never pass it on to another site.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"

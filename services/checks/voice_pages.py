@@ -19,13 +19,10 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from qc import events, rate_limited, sharing
 from qc.key_questions import load_questions
 from services.checks import intake
+from services.checks.pages import FORM_CSP
 
 bp = Blueprint("voices", __name__)
 WORRY_LIMIT = 2000
-_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
 
 
 def _ctx():
@@ -35,7 +32,7 @@ def _ctx():
 @bp.after_request
 def _headers(response):
     # The link is the key to the page: never passed on to another site, never kept in a shared cache.
-    response.headers.setdefault("Content-Security-Policy", _CSP)
+    response.headers.setdefault("Content-Security-Policy", FORM_CSP)  # the checkers' form's own
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"

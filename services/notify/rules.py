@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
-from qc import periods, schedules
+from qc import events, periods, schedules
 from qc.yamlfile import YamlFileError, load_versioned_yaml
 from services.notify import consent
 
@@ -181,7 +181,7 @@ def evaluate_rejected_worry(rules: list[Rule], rejected: dict) -> list[Candidate
 def _worry(rule: Rule, submission: dict, month: str) -> Candidate:
     # Never grouped: every concern is its own alert.
     key = f"{rule.id}:{submission['site_id']}:{submission['submission_id']}"
-    by_link = submission.get("kind") == "voice"  # a site's own link: anyone supported there
+    by_link = submission.get("kind") == events.VOICE  # a site's own link: anyone supported there
     summary = f"{'Someone supported here' if by_link else 'A quality checker'} raised an urgent concern."
     voices = (consent.voice(submission, None, submission.get("urgent_concern_share")),)
     return _candidate(rule, key, submission, month, (), summary, voices)
