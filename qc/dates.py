@@ -28,3 +28,13 @@ def day_words(day: dt.date | str) -> str:
     """A day as people say it: "Thursday 10 December" (a date, or an ISO date as stored)."""
     day = dt.date.fromisoformat(day) if isinstance(day, str) else day
     return f"{day:%A} {day.day} {day:%B}"
+
+
+def long_date(day: dt.date | dt.datetime | str) -> str:
+    """3 November 2026: how every page and card writes a date (a date, a moment, or ISO text).
+
+    A moment is written as the day of its own time zone (UTC as stored): a page that must show the day
+    where the service is converts it first.
+    """
+    day = dt.date.fromisoformat(day[:10]) if isinstance(day, str) else day
+    return f"{day.day} {day:%B %Y}"

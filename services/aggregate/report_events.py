@@ -9,18 +9,12 @@ one the broker could not take (it was down) is told by the aggregate worker's ``
 
 from __future__ import annotations
 
-import logging
-import time
-
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from qc import events
-from qc.kafka import Publisher, PublishError
+from qc import events, told
+from qc.kafka import Publisher
 from qc.settings import TOPICS, Settings
-
-log = logging.getLogger(__name__)
-RETRY_EVERY_SECONDS = 60.0
 
 
 def changed_event(doc: dict) -> dict:
@@ -45,53 +39,22 @@ def changed_event(doc: dict) -> dict:
     )
 
 
-class Teller:
-    """Publishes a report's change and marks it told; False (logged) when the broker did not take it."""
+class Teller(told.Teller):
+    """Publishes a report's change and marks it told (that change, not a later one made meanwhile)."""
 
     def __init__(self, publisher: Publisher, collection: Collection):
-        self.publisher = publisher
-        self.collection = collection
+        def mark_told(doc: dict) -> None:
+            collection.update_one({"_id": doc["_id"], "changed_at": doc["changed_at"]}, {"$set": {"told": True}})
 
-    def __call__(self, doc: dict) -> bool:
-        try:
-            self.publisher.publish_sync(TOPICS["reports"], doc["_id"], changed_event(doc))
-        except PublishError:
-            log.warning("report change not published yet; the worker will", extra={"report_id": doc["_id"]})
-            return False
-        self.collection.update_one({"_id": doc["_id"], "changed_at": doc["changed_at"]}, {"$set": {"told": True}})
-        return True
-
-    def tell_untold(self) -> int:
-        """Publish every change not published yet, stopping at the first the broker does not take."""
-        told = 0
-        for doc in self.collection.find({"told": False}):
-            if not self(doc):
-                break
-            told += 1
-        return told
+        super().__init__(
+            publisher, TOPICS["reports"], changed_event, mark_told, lambda: collection.find({"told": False})
+        )
 
 
-class _Job:
-    """The aggregate worker's periodic job: at most once a minute, tell what the web app could not."""
-
-    def __init__(self, settings: Settings, db: Database):
-        self.settings = settings
-        self.collection = db["agg_reports"]
-        self.teller: Teller | None = None  # its own producer, made the first time there is something to tell
-        self._last = -RETRY_EVERY_SECONDS
-
-    def __call__(self) -> None:
-        if time.monotonic() - self._last < RETRY_EVERY_SECONDS:
-            return
-        self._last = time.monotonic()
-        if self.collection.find_one({"told": False}, {"_id": 1}) is None:
-            return
-        if self.teller is None:
-            publisher = Publisher.for_settings(self.settings, "qc-aggregate-reports", source="qc/aggregate")
-            self.teller = Teller(publisher, self.collection)
-        self.teller.tell_untold()
-
-
-def job(settings: Settings, db: Database) -> _Job:
-    """Made by the worker's runner beside retention's."""
-    return _Job(settings, db)
+def job(settings: Settings, db: Database) -> told.RetryJob:
+    """The aggregate worker's periodic job (made by its runner beside retention's)."""
+    collection = db["agg_reports"]
+    return told.RetryJob(
+        lambda: collection.find_one({"told": False}, {"_id": 1}) is not None,
+        lambda: Teller(Publisher.for_settings(settings, "qc-aggregate-reports", source="qc/aggregate"), collection),
+    )

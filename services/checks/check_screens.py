@@ -13,8 +13,9 @@ import datetime as dt
 from flask import abort, g, redirect, render_template, request, url_for
 
 from qc import jsonbody
+from qc.dates import long_date
 from services.checks import api, check_summary, form_drafts, form_reading, intake
-from services.checks.pages import _ctx, _page, _signed_in, bp, long_date
+from services.checks.pages import _ctx, _page, _signed_in, bp
 from services.checks.profiles import next_step, previous_step, steps
 
 # --- the check without JavaScript: one screen at a time, the draft kept on the server ------------

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from qc import events, web
+from qc.dates import long_date
 from services.checks import checker_records, intake, training
 from services.checks.contributions import Contributions
 from services.checks.directory import publish_person
 from services.checks.manager_contributions import checker_in_scope
-from services.checks.pages import long_date
 
 bp = Blueprint("manager_checkers", __name__, url_prefix="/manager/checkers")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
 from qc import web
+from qc.dates import long_date
 from services.checks import intake, training
 from services.checks.contributions import KINDS, MAX_HOURS, Contributions, hours_words, read_entry, record
-from services.checks.pages import long_date
 
 bp = Blueprint("manager_contributions", __name__, url_prefix="/manager")
 

@@ -13,11 +13,11 @@ import logging
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from qc import auth, events, web
+from qc import auth, web
+from qc.dates import long_date
 from services.checks import link_card
 from services.checks.directory import publish_person
 from services.checks.manager_contributions import checker_in_scope
-from services.checks.pages import long_date
 
 bp = Blueprint("manager_links", __name__, url_prefix="/manager")
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def _page(person: dict, site: dict, status: int = 200, **shown):
     settings = _ctx().settings
     directory = _ctx().directory
     rows = [
-        {"made": _day(t["created_at"]), "used": _day(t.get("used_at") or t["created_at"])}
+        {"made": long_date(t["created_at"]), "used": long_date(t.get("used_at") or t["created_at"])}
         for t in directory.live_links(person["_id"])
     ]
     history = list(directory.link_log.find({"checker_id": person["_id"]}, sort=[("at", -1)], limit=10))
@@ -87,7 +87,7 @@ def _page(person: dict, site: dict, status: int = 200, **shown):
         person=person,
         site=site,
         rows=rows,
-        history=[{**h, "day": _day(h["at"])} for h in history],
+        history=[{**h, "day": long_date(h["at"])} for h in history],
         idle_days=settings.checker_link_idle_days,
         manager_csrf=web.request_csrf_token(),
         late=shown.pop("late", False) or request.args.get("late") == "1",
@@ -95,7 +95,3 @@ def _page(person: dict, site: dict, status: int = 200, **shown):
     )
     # A new link is a secret shown once: never kept in a browser cache or history.
     return page, status, {"Cache-Control": "no-store"}
-
-
-def _day(moment) -> str:
-    return long_date(events.isoformat(moment)[:10])

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from qc import events, web
+from qc import web
+from qc.dates import long_date
 from services.checks import link_card
-from services.checks.pages import long_date
 
 bp = Blueprint("manager_voice_link", __name__, url_prefix="/manager/sites")
 
@@ -63,9 +63,9 @@ def _page(site: dict, **shown):
     links = [
         {
             **link,
-            "made": _day(link["created_at"]),
-            "used": _day(link["used_at"]) if link.get("used_at") else None,
-            "stopped": _day(link["stopped_at"]) if link.get("stopped_at") else None,
+            "made": long_date(link["created_at"]),
+            "used": long_date(link["used_at"]) if link.get("used_at") else None,
+            "stopped": long_date(link["stopped_at"]) if link.get("stopped_at") else None,
         }
         for link in _ctx().voice_links.history(site["_id"])
     ]
@@ -80,7 +80,3 @@ def _page(site: dict, **shown):
     )
     # A new link is shown once: never kept in a browser's cache or history.
     return page, 200, {"Cache-Control": "no-store"}
-
-
-def _day(moment) -> str:
-    return long_date(events.isoformat(moment)[:10])

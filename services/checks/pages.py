@@ -7,7 +7,6 @@ The core path works without JavaScript (progressive enhancement).
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import hmac
@@ -17,6 +16,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from pymongo.errors import ConnectionFailure
 
 from qc import auth, events, web
+from qc.dates import long_date
 from services.checks import action_news, recordings
 from services.checks.handlers import can_send_again
 from services.checks.profiles import Drafts, Profile, Profiles
@@ -247,12 +247,6 @@ def _answer_rows(doc: dict) -> list[dict]:
         for a in doc["answers"]
         if a["question_id"] in questions
     ]
-
-
-def long_date(day: dt.date | str) -> str:
-    """3 November 2026, from a date or its ISO text: how every date on the checker's pages is written."""
-    day = dt.date.fromisoformat(day) if isinstance(day, str) else day
-    return f"{day.day} {day:%B %Y}"
 
 
 @bp.post("/sign-out")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import g, render_template
 
+from qc.dates import long_date
 from services.checks import intake
 from services.checks.contributions import KINDS, Contributions, hours_words, record
-from services.checks.pages import _ctx, _signed_in, bp, long_date
+from services.checks.pages import _ctx, _signed_in, bp
 
 ROLE_WORDS = (
     "Quality checker: visits services and tells managers what is working and what is not, as an expert by experience."

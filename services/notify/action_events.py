@@ -8,14 +8,9 @@ hears of every change, late rather than never. Each change has its own event id:
 
 from __future__ import annotations
 
-import logging
-
-from qc import events
-from qc.kafka import PublishError
+from qc import events, told
 from qc.settings import TOPICS
 from services.notify.actions import Actions
-
-log = logging.getLogger(__name__)
 
 
 def changed_event(action: dict) -> dict:
@@ -47,24 +42,10 @@ def changed_event(action: dict) -> dict:
 
 def tell(publisher, store: Actions, action: dict) -> bool:
     """Publish the action's change and mark it told; False (logged) when the broker did not take it."""
-    try:
-        publisher.publish_sync(TOPICS["actions"], action["_id"], changed_event(action))
-    except PublishError:
-        log.warning("action change not published yet; the scheduler will", extra={"action_id": action["_id"]})
-        return False
-    store.mark_told(action)
-    return True
+    event = changed_event(action)
+    return told.tell(publisher, TOPICS["actions"], action["_id"], event, lambda: store.mark_told(action))
 
 
 def tell_untold(publisher, store: Actions) -> int:
-    """Publish every change not published yet (the broker was down when it was made); returns how many.
-
-    Stops at the first the broker does not take: this runs on the worker's loop, and waiting out the
-    acknowledgement timeout once per action would hold every alert behind a broker that is down.
-    """
-    told = 0
-    for action in store.untold():
-        if not tell(publisher, store, action):
-            break  # the next run tries again
-        told += 1
-    return told
+    """Publish every change not published yet (the broker was down when it was made); returns how many."""
+    return told.tell_each(store.untold(), lambda action: tell(publisher, store, action))

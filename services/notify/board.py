@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+from qc import dates
+
 BOARD_DAYS = 183  # "recent": about six months, a noticeboard's worth
 MAX_ITEMS = 30
 BETTER_WORDS = {"better": "yes", "a_bit": "a bit", "no": "no"}
@@ -51,8 +53,8 @@ def first_name(name: str | None) -> str | None:
 
 
 def long_date(when: dt.datetime | None) -> str | None:
-    """25 November 2026."""
-    return f"{when.day} {when:%B %Y}" if when else None
+    """25 November 2026, or None for a moment not reached yet."""
+    return dates.long_date(when) if when else None
 
 
 def better_words(counts: Counter | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -10,13 +11,14 @@ import signal
 import subprocess
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from werkzeug.serving import make_server
 
-from qc import auth, web
+from qc import auth, mongo, web
 from qc.settings import ROOT
 from qc_tools.devstack import SERVICES, free_port
 from tests.conftest import wait_for
@@ -40,6 +42,29 @@ def over_http(app, port: int | None = None):
     finally:
         server.shutdown()
         thread.join(10)
+
+
+@contextlib.contextmanager
+def own_database(stack, **overrides):
+    """The stack's settings naming a database of the caller's own, and a connection to it; dropped after."""
+    settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}", **overrides)
+    db = mongo.connect(settings, "qc-tests")
+    try:
+        yield settings, db
+    finally:
+        db.client.drop_database(settings.mongo_db)
+        db.client.close()
+
+
+@contextlib.contextmanager
+def app_over_http(create_app, settings, port: int | None = None):
+    """A service's web app made from ``settings`` and served over real HTTP; yields the app and its URL."""
+    app = create_app(dataclasses.asdict(settings))
+    try:
+        with over_http(app, port) as url:
+            yield app, url
+    finally:
+        app.extensions["qc.close"]()
 
 
 def sign_in_by_cookie(driver, url: str, secret_key: str, principal: auth.Principal) -> None:

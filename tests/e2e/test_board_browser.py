@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-
 import pytest
 from selenium.webdriver.common.by import By
 
-from qc import auth, mongo
+from qc import auth
 from qc.kafka import Publisher, make_producer
 from qc_tools.devstack import free_port
 from services.notify import create_app
 from tests.conftest import wait_for
-from tests.e2e.conftest import assert_accessible, over_http, sign_in_by_cookie
+from tests.e2e.conftest import app_over_http, assert_accessible, own_database, sign_in_by_cookie
 from tests.integration.test_board import SAMIRA, build_board
 
 pytestmark = pytest.mark.e2e
@@ -23,19 +20,12 @@ pytestmark = pytest.mark.e2e
 def served_board(stack):
     """The notify web app over a board's worth of alerts, served over real HTTP on a free port."""
     port = free_port()
-    settings = stack.settings.replace(
-        mongo_db=f"t_{uuid.uuid4().hex[:12]}", notify_public_url=f"http://127.0.0.1:{port}"
-    )
-    db = mongo.connect(settings, "qc-tests")
-    publisher = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
-    made = build_board(db, settings, publisher)
-    app = create_app(dataclasses.asdict(settings))
-    with over_http(app, port) as url:
-        yield {"url": url, "settings": settings, **made}
-    app.extensions["qc.close"]()
-    publisher.close()
-    db.client.drop_database(settings.mongo_db)
-    db.client.close()
+    with own_database(stack, notify_public_url=f"http://127.0.0.1:{port}") as (settings, db):
+        publisher = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
+        made = build_board(db, settings, publisher)
+        with app_over_http(create_app, settings, port) as (_, url):
+            yield {"url": url, "settings": settings, **made}
+        publisher.close()
 
 
 def _board_url(served, print_version=False):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-
 import pytest
 from selenium.webdriver.common.by import By
 
-from qc import auth, mongo
+from qc import auth
 from services.aggregate import create_app
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
 from tests.conftest import wait_for
-from tests.e2e.conftest import over_http, run_axe, sign_in_by_cookie
+from tests.e2e.conftest import app_over_http, own_database, run_axe, sign_in_by_cookie
 from tests.integration.test_coproduction_reports import CHECKS, NOT_ENOUGH, PACK_CHECKS
 from tests.integration.test_workers import _deliveries
 
@@ -24,20 +21,16 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def served(stack):
     """The aggregate web app over a few months of checks, served over real HTTP on a free port."""
-    settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
-    db = mongo.connect(settings, "qc-tests")
-    directory = SiteDirectory(db)
-    for site, region in (("S1", "R01"), ("S2", "R01"), ("S3", "R02")):
-        directory.apply({"entity": "site", "id": site, "name": f"Site {site}", "region_id": region, "active": True})
-    store = RollupStore(db)
-    store.ensure_indexes()
-    AggregateHandler(store, directory, publisher=None).handle(_deliveries(*CHECKS, *PACK_CHECKS))
-    app = create_app(dataclasses.asdict(settings))
-    with over_http(app) as url:
-        yield {"url": url, "settings": settings}
-    app.extensions["qc.close"]()
-    db.client.drop_database(settings.mongo_db)
-    db.client.close()
+    with own_database(stack) as (settings, db):
+        directory = SiteDirectory(db)
+        for site, region in (("S1", "R01"), ("S2", "R01"), ("S3", "R02")):
+            site_event = {"entity": "site", "id": site, "name": f"Site {site}", "region_id": region, "active": True}
+            directory.apply(site_event)
+        store = RollupStore(db)
+        store.ensure_indexes()
+        AggregateHandler(store, directory, publisher=None).handle(_deliveries(*CHECKS, *PACK_CHECKS))
+        with app_over_http(create_app, settings) as (_, url):
+            yield {"url": url, "settings": settings}
 
 
 def _signed_in(served, browser_factory):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-
 import pytest
 from selenium.webdriver.common.by import By
 
-from qc import auth, mongo
+from qc import auth
 from services.checks import create_app
 from services.checks.directory import Directory
 from tests.conftest import wait_for
-from tests.e2e.conftest import assert_accessible, over_http, sign_in_by_cookie
+from tests.e2e.conftest import app_over_http, assert_accessible, own_database, sign_in_by_cookie
 
 pytestmark = pytest.mark.e2e
 
@@ -20,20 +17,15 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def served(stack):
     """The checks web app with a region of two services and two checkers, over real HTTP."""
-    settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
-    db = mongo.connect(settings, "qc-tests")
-    directory = Directory(db)
-    directory.upsert("region", {"_id": "R97", "name": "South", "active": True})
-    for site in ("S9701", "S9702"):
-        directory.upsert("site", {"_id": site, "name": f"Rowan {site}", "region_id": "R97", "active": True})
-        person = {"_id": f"C-{site}", "name": "X", "role": "checker", "site_id": site, "active": True}
-        directory.upsert("person", person)
-    app = create_app(dataclasses.asdict(settings))
-    with over_http(app) as url:
-        yield {"url": url, "settings": settings}
-    app.extensions["qc.close"]()
-    db.client.drop_database(settings.mongo_db)
-    db.client.close()
+    with own_database(stack) as (settings, db):
+        directory = Directory(db)
+        directory.upsert("region", {"_id": "R97", "name": "South", "active": True})
+        for site in ("S9701", "S9702"):
+            directory.upsert("site", {"_id": site, "name": f"Rowan {site}", "region_id": "R97", "active": True})
+            person = {"_id": f"C-{site}", "name": "X", "role": "checker", "site_id": site, "active": True}
+            directory.upsert("person", person)
+        with app_over_http(create_app, settings) as (_, url):
+            yield {"url": url, "settings": settings}
 
 
 def test_the_involvement_report_reads_well_at_both_widths(served, browser_factory):

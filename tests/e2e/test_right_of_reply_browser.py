@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import uuid
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from qc import auth, events, mongo
+from qc import auth, events
 from services.aggregate import create_app
 from services.aggregate.directory import SiteDirectory
 from services.aggregate.store import RollupStore
 from services.aggregate.worker import AggregateHandler
 from tests.conftest import wait_for
-from tests.e2e.conftest import over_http, run_axe, sign_in_by_cookie
+from tests.e2e.conftest import app_over_http, own_database, run_axe, sign_in_by_cookie
 from tests.integration.test_rollup_exports import _check
 from tests.integration.test_workers import _deliveries
 
@@ -26,24 +24,20 @@ REPORT = "/manager/regions/R01/reports/2026-11"
 @pytest.fixture(scope="module")
 def served(stack):
     """The aggregate web app with a region of two checked sites, served over real HTTP on a free port."""
-    settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
-    db = mongo.connect(settings, "qc-tests")
-    directory = SiteDirectory(db)
-    for site in ("S1", "S2"):
-        directory.apply({"entity": "site", "id": site, "name": f"Site {site}", "region_id": "R01", "active": True})
-    store = RollupStore(db)
-    store.ensure_indexes()
-    checks = [_check("S1", "R01", "2026-11-03", working=["Lovely food"]), _check("S2", "R01", "2026-11-04")]
-    AggregateHandler(store, directory, publisher=None).handle(_deliveries(*checks))
-    app = create_app(dataclasses.asdict(settings))
-    right = app.extensions["qc.aggregate"].right_of_reply
-    right.tell = lambda doc: False  # not told to the stack's notify: this app's database is not the stack's
-    right.prepare("R01", "2026-11", "rm")
-    with over_http(app) as url:
-        yield {"url": url, "settings": settings, "right": right}
-    app.extensions["qc.close"]()
-    db.client.drop_database(settings.mongo_db)
-    db.client.close()
+    with own_database(stack) as (settings, db):
+        directory = SiteDirectory(db)
+        for site in ("S1", "S2"):
+            site_event = {"entity": "site", "id": site, "name": f"Site {site}", "region_id": "R01", "active": True}
+            directory.apply(site_event)
+        store = RollupStore(db)
+        store.ensure_indexes()
+        checks = [_check("S1", "R01", "2026-11-03", working=["Lovely food"]), _check("S2", "R01", "2026-11-04")]
+        AggregateHandler(store, directory, publisher=None).handle(_deliveries(*checks))
+        with app_over_http(create_app, settings) as (app, url):
+            right = app.extensions["qc.aggregate"].right_of_reply
+            right.tell = lambda doc: False  # not told to the stack's notify: this app's database is not the stack's
+            right.prepare("R01", "2026-11", "rm")
+            yield {"url": url, "settings": settings, "right": right}
 
 
 def _signed_in(served, browser_factory, principal):

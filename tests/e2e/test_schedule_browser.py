@@ -3,18 +3,15 @@ own schedule and saves; the page is axe-core clean before and after, with a scre
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from qc import auth, mongo
+from qc import auth
 from services.checks import create_app
 from services.checks.directory import Directory
 from tests.conftest import wait_for
-from tests.e2e.conftest import assert_accessible, over_http, sign_in_by_cookie
+from tests.e2e.conftest import app_over_http, assert_accessible, own_database, sign_in_by_cookie
 
 pytestmark = pytest.mark.e2e
 
@@ -22,20 +19,15 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def served(stack):
     """The checks web app with a region of three services, over real HTTP on a free port."""
-    settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
-    db = mongo.connect(settings, "qc-tests")
-    directory = Directory(db)
-    directory.upsert("region", {"_id": "R01", "name": "North", "active": True})
-    for site, name in (("S1", "Elm Court"), ("S2", "Ash Lodge"), ("S3", "Birch House")):
-        directory.upsert("site", {"_id": site, "name": name, "region_id": "R01", "active": True})
-    person = {"_id": "RM", "name": "Rita", "username": "rm", "role": "regional_manager", "region_id": "R01"}
-    directory.upsert("person", {**person, "active": True})
-    app = create_app(dataclasses.asdict(settings))
-    with over_http(app) as url:
-        yield {"url": url, "settings": settings, "db": db}
-    app.extensions["qc.close"]()
-    db.client.drop_database(settings.mongo_db)
-    db.client.close()
+    with own_database(stack) as (settings, db):
+        directory = Directory(db)
+        directory.upsert("region", {"_id": "R01", "name": "North", "active": True})
+        for site, name in (("S1", "Elm Court"), ("S2", "Ash Lodge"), ("S3", "Birch House")):
+            directory.upsert("site", {"_id": site, "name": name, "region_id": "R01", "active": True})
+        person = {"_id": "RM", "name": "Rita", "username": "rm", "role": "regional_manager", "region_id": "R01"}
+        directory.upsert("person", {**person, "active": True})
+        with app_over_http(create_app, settings) as (_, url):
+            yield {"url": url, "settings": settings, "db": db}
 
 
 def test_a_regional_manager_gives_one_service_its_own_schedule(served, browser_factory):

@@ -4,17 +4,14 @@ screenshots for docs/screens."""
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-
 import pytest
 from selenium.webdriver.common.by import By
 
-from qc import auth, mongo
+from qc import auth
 from services.checks import create_app
 from services.checks.directory import Directory
 from tests.conftest import wait_for
-from tests.e2e.conftest import assert_accessible, over_http, sign_in_by_cookie
+from tests.e2e.conftest import app_over_http, assert_accessible, own_database, sign_in_by_cookie
 
 pytestmark = pytest.mark.e2e
 
@@ -22,17 +19,12 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def served(stack):
     """The checks web app with one service of its own (its answers go to the shared broker), over real HTTP."""
-    settings = stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}")
-    db = mongo.connect(settings, "qc-tests")
-    directory = Directory(db)
-    directory.upsert("region", {"_id": "R97", "name": "South", "active": True})
-    directory.upsert("site", {"_id": "S9701", "name": "Rowan House", "region_id": "R97", "active": True})
-    app = create_app(dataclasses.asdict(settings))
-    with over_http(app) as url:
-        yield {"url": url, "settings": settings, "db": db}
-    app.extensions["qc.close"]()
-    db.client.drop_database(settings.mongo_db)
-    db.client.close()
+    with own_database(stack) as (settings, db):
+        directory = Directory(db)
+        directory.upsert("region", {"_id": "R97", "name": "South", "active": True})
+        directory.upsert("site", {"_id": "S9701", "name": "Rowan House", "region_id": "R97", "active": True})
+        with app_over_http(create_app, settings) as (_, url):
+            yield {"url": url, "settings": settings, "db": db}
 
 
 def test_a_card_for_the_board_and_the_key_questions_answered_without_a_name(served, browser_factory):
