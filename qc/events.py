@@ -1,8 +1,5 @@
-"""The CloudEvents 1.0 envelope (structured JSON mode) and schema checks.
-
-Every event on every topic is built and read here, so producers and consumers agree on one shape and
-every payload is checked against its JSON Schema in ``schemas/events/``.
-"""
+"""The CloudEvents 1.0 envelope (structured JSON mode) and schema checks: every event on every topic is
+built and read here, so all agree on one shape and every payload is checked against ``schemas/events/``."""
 
 from __future__ import annotations
 
@@ -31,6 +28,7 @@ SCHEMA_VERSIONS = {
     "org.qc.fix.feedback": 1,
     "org.qc.action.changed": 1,
     "org.qc.report.changed": 1,
+    "org.qc.questions.changed": 1,
 }
 MAX_EVENT_BYTES = 1024 * 1024
 

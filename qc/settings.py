@@ -40,6 +40,8 @@ TOPICS = {
     "actions": "qc.actions",
     # Right-of-reply reports' state (drafts to reply to, ready to publish): the managers' home page lists them.
     "reports": "qc.reports",
+    # Each version of the questions made with checkers (tried, published): others learn its questions' words.
+    "questions": "qc.questions",
 }
 
 # The three services, each a web app and a Kafka worker.
@@ -48,7 +50,13 @@ SERVICES = ("checks", "aggregate", "notify")
 # Each worker's consumer group and the topics it reads (its Handler.topics; a unit test keeps them equal).
 GROUP_TOPICS = {
     "qc-checks": (TOPICS["received"], TOPICS["alerts"], TOPICS["actions"]),
-    "qc-aggregate": (TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"], TOPICS["actions"]),
+    "qc-aggregate": (
+        TOPICS["validated"],
+        TOPICS["directory"],
+        TOPICS["feedback"],
+        TOPICS["actions"],
+        TOPICS["questions"],
+    ),
     "qc-notify": (
         TOPICS["validated"],
         TOPICS["rejected"],
@@ -56,6 +64,7 @@ GROUP_TOPICS = {
         TOPICS["directory"],
         TOPICS["feedback"],
         TOPICS["reports"],
+        TOPICS["questions"],
     ),
 }
 

@@ -44,6 +44,7 @@ TABLE = (
     Topic("feedback", "delete", None, 'checkers\' "is it better now?" answers, counted by aggregate and notify'),
     Topic("actions", "delete", 30, "actions made and changed: read by checks (My checks) and aggregate (site pages)"),
     Topic("reports", "compact", None, "right-of-reply reports' last state: notify's home page lists those waiting"),
+    Topic("questions", "compact", None, "each version of the questions made with checkers: its questions' words"),
 )
 
 

@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     manager_nav.install(app, settings)
     # Words, not codes, wherever a manager reads: a question's words, a region's name, a period in words.
     app.jinja_env.filters["question"] = functools.partial(question_words.text, schemas_dir=settings.schemas_dir)
+    question_words.learn(question_words.LearnedVersions(db, "agg").all)  # made with checkers (from qc.questions)
     app.jinja_env.globals["region_name"] = _region_name(directory)
     app.jinja_env.globals["theme_bars"] = charts.theme_bars  # themes as bars (macros.themes_table)
     app.jinja_env.filters["period_words"] = periods.words

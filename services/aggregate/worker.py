@@ -6,8 +6,9 @@ import datetime as dt
 import logging
 from collections import defaultdict
 
-from qc import events, metrics, runner
+from qc import events, metrics, question_words, runner
 from qc.handler import Delivery, Handler
+from qc.question_words import LearnedVersions
 from qc.settings import TOPICS, Settings
 from services.aggregate import handlers, report_events, retention
 from services.aggregate.actions import SiteActions
@@ -26,7 +27,7 @@ GROUP = "qc-aggregate"
 class AggregateHandler(Handler):
     """Stores facts once, recomputes the roll-ups they touch, announces them."""
 
-    topics = [TOPICS["validated"], TOPICS["directory"], TOPICS["feedback"], TOPICS["actions"]]
+    topics = [TOPICS[t] for t in ("validated", "directory", "feedback", "actions", "questions")]
     # Larger polls than the other workers': a site's month and quarter roll-ups met several times in one
     # poll are written once, and rewriting roll-ups is most of what this worker costs the database
     # (docs/benchmarks.md, eighth round). Under everyday load a poll holds what has come, not more.
@@ -62,6 +63,7 @@ class AggregateHandler(Handler):
         self.answerers = Answerers(store.facts.database)
         self.actions = SiteActions(store.facts.database)  # what managers are doing, for the site pages
         self.voices = Voices(store.facts.database)
+        self.questions = LearnedVersions(store.facts.database, "agg")  # the words of questions made with checkers
 
     def paused(self) -> bool:
         """Paused while ``qc replay`` rebuilds the collections (which then replace what is held here)."""
@@ -103,6 +105,8 @@ class AggregateHandler(Handler):
                 self.feedback.record(event["data"])
             elif event["type"] == "org.qc.action.changed":
                 self.actions.apply(event["data"])
+            elif event["type"] == "org.qc.questions.changed":
+                self.questions.apply(event["data"])
         new_ids = self.store.save_facts(facts)
         self.answerers.record(validated)
         self.voices.record(voices)
@@ -286,6 +290,7 @@ def main() -> None:
         SiteActions(db).ensure_indexes()
         Voices(db).ensure_indexes()
         Answerers(db).ensure_indexes()
+        question_words.learn(LearnedVersions(db, "agg").all)
         return AggregateHandler(store, directory, publisher, ReplayControl(db), defer_sums=True)
 
     runner.run_worker("aggregate", GROUP, build, jobs=[retention.job, report_events.job])

@@ -25,7 +25,8 @@ from services.checks.profiles import next_step, previous_step, steps
 @form_drafts.FORM_SAVES
 def start_check():
     """Start a new check (the draft's id is the check's submission_id)."""
-    draft = form_drafts.drafts().start(g.checker, _ctx().question_sets.current(), g.profile.share_name)
+    question_set = _ctx().question_sets.current(g.checker["site_id"])  # a draft being tried there, else the newest
+    draft = form_drafts.drafts().start(g.checker, question_set, g.profile.share_name)
     first = steps(form_drafts.question_set_of(draft), g.profile)[0]
     return redirect(url_for(".step", draft_id=draft["_id"], name=first), code=303)
 
@@ -224,7 +225,7 @@ def sent(draft_id: str):
 def app_page():
     """The whole check in one page; JavaScript shows one screen at a time and works offline."""
     ctx = _ctx()
-    question_set = ctx.question_sets.current()
+    question_set = ctx.question_sets.current(g.checker["site_id"])
     return render_template(
         "check_app.html",
         question_set=question_set,

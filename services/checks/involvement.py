@@ -127,6 +127,11 @@ def csv_rows(report: dict) -> list[dict]:
     ]
     rows += [{"section": "is it better now", "measure": BETTER_WORDS[k], "value": v} for k, v in done["better"].items()]
     rows += [{"section": "question sets", "measure": q, "value": n} for q, n in report["question_sets"].items()]
+    shaped = report.get("shaped", [])
+    rows += [
+        {"section": "questions made with people", "measure": f"version {s['version']}", "value": s["words"]}
+        for s in shaped
+    ]
     return rows
 
 

@@ -2,7 +2,8 @@
 
 Regional managers read their region's; the organisation administrator and the involvement lead any region's
 or the whole organisation's. HTML with the easy-read summary first, a version to print on A4
-(``?format=print``) and a CSV (``?format=csv``). Counts only: no names, no words anyone wrote.
+(``?format=print``) and a CSV (``?format=csv``). Counts only, no words anyone wrote; the only names are
+those shown with each version of the questions, of people who agreed to be named there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from qc import export, periods, themes, web
 from qc.mongo import find_in
 from services.checks import involvement
 from services.checks.contributions import Contributions
+from services.checks.question_drafting import credit_words
+from services.checks.question_sets import QuestionSets
 
 bp = Blueprint("involvement", __name__, url_prefix="/manager/involvement")
 MAY_READ = ("regional_manager", "org_admin", "involvement_lead")
@@ -100,7 +103,14 @@ def build(region_id: str | None, period: str) -> dict:
         "voices": sum(1 for r in voices if r.get("status") == "validated"),
         "done": involvement.said_and_done(records, themes.labels(_ctx().settings.themes_path)),
         "question_sets": _question_sets(records),
+        "shaped": _shaped(),
     }
+
+
+def _shaped() -> list[dict]:
+    """Each version of the questions made with people, and who shaped it (names only of those who agreed)."""
+    published = _ctx().question_sets.published(QuestionSets.CURRENT_ID)
+    return [{"version": qs["version"], "words": credit_words(qs["credits"])} for qs in published if qs.get("credits")]
 
 
 def _confidence_ids() -> frozenset[str]:

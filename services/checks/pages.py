@@ -21,6 +21,7 @@ from services.checks import action_news, recordings
 from services.checks.handlers import can_send_again
 from services.checks.profiles import Drafts, Profile, Profiles
 from services.checks.question_sets import answer_words
+from services.checks.question_versions import QuestionVersions
 
 bp = Blueprint("checks_pages", __name__)
 COOKIE = "qc_checker"
@@ -189,7 +190,9 @@ def start():
     ctx = _ctx()
     site = ctx.directory.site(g.checker["site_id"]) if g.checker else None
     draft = Drafts(ctx.db).open_draft(g.checker["checker_id"]) if g.checker else None
-    return render_template("start.html", site=site, question_set=ctx.question_sets.current(), draft=draft)
+    question_set = ctx.question_sets.current(site["_id"] if site else None)
+    review = QuestionVersions(ctx.db).to_review(g.checker["checker_id"]) if g.checker else None
+    return render_template("start.html", site=site, question_set=question_set, draft=draft, review=review)
 
 
 # --- My checks, and How I like it -------------------------------------------------------------------
@@ -291,4 +294,4 @@ def how_i_like_it():
 # The check's screens and "is it better now?" add their routes to ``bp``: import them with it, so
 # wherever ``bp`` is registered (create_app, the deploy wiring test) it has every route, and no
 # later import adds routes to a blueprint that is already registered (Flask refuses that).
-from services.checks import check_screens, feedback, recognition, send_again, worried  # noqa: E402, F401
+from services.checks import check_screens, feedback, question_review, recognition, send_again, worried  # noqa: E402, F401

@@ -51,7 +51,7 @@ def send_again(submission_id: str):
     if record is None or record.get("checker_id") != checker_id or not can_send_again(record):
         abort(404)
     drafts = Drafts(ctx.db)
-    question_set = ctx.question_sets.current()
+    question_set = ctx.question_sets.current(g.checker["site_id"])
     # A second press (a double tap, Back then the button again) opens the same new check, not another.
     draft = drafts.collection.find_one({"checker_id": checker_id, "sends_again": submission_id, "sent_at": None})
     if draft is None:

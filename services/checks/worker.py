@@ -9,16 +9,17 @@ import zoneinfo
 
 from kafka import TopicPartition
 
-from qc import events, logs, metrics, runner, sharing
+from qc import events, logs, metrics, question_words, runner, sharing
 from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
-from services.checks import action_news, retention
+from services.checks import action_news, question_events, retention
 from services.checks import metrics as checks_metrics
 from services.checks.directory import Directory, HeldDirectory, publish_all
 from services.checks.handlers import Decision, decide
 from services.checks.outbox import Outbox
 from services.checks.outbox_watch import OutboxWatch
 from services.checks.question_sets import QuestionSets
+from services.checks.question_versions import QuestionVersions
 from services.checks.store import Submissions
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class ChecksHandler(Handler):
         self.settings = settings
         self.directory = HeldDirectory(Directory(db))
         self.submissions = Submissions(db, themes_path=settings.themes_path, text_secret=settings.secret_key)
-        self.question_sets = QuestionSets.load(settings.schemas_dir)
+        self.question_sets = QuestionSets.load(settings.schemas_dir, QuestionVersions(db))
         self.publisher = publisher
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         # Publishes again what a broker that lost its log lost (outbox.py); started by main, on its own thread.
@@ -218,6 +219,8 @@ def main() -> None:
         Directory(db).ensure_indexes()
         Submissions(db).ensure_indexes()
         Outbox(db).ensure_indexes()
+        QuestionVersions(db).ensure_indexes()
+        question_words.learn(QuestionVersions(db).usable)  # "not good" to a question made with checkers, in words
         log_lost = publish_directory_if_missing(settings, db, publisher)
         handler = ChecksHandler(settings, db, publisher)
         # A directory to publish again means the broker lost its log (unless this is the very first start).
@@ -225,7 +228,7 @@ def main() -> None:
         handler.outbox_watch.start()
         return handler
 
-    runner.run_worker("checks", GROUP, build, jobs=[retention.job])
+    runner.run_worker("checks", GROUP, build, jobs=[retention.job, question_events.job])
 
 
 if __name__ == "__main__":

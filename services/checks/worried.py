@@ -136,7 +136,7 @@ def worried():
         send_now = request.form.get("action") == "send"
         concern, errors = form_reading.read_concern(request.form.get("concern"), required=send_now)
         if not errors and not send_now:
-            draft = store.start(g.checker, _ctx().question_sets.current(), g.profile.share_name)
+            draft = store.start(g.checker, _ctx().question_sets.current(g.checker["site_id"]), g.profile.share_name)
             store.update(
                 g.checker["checker_id"], draft["_id"], {"urgent_concern": concern, "urgent_concern_share": share}
             )

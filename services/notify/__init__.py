@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from kafka import KafkaProducer
 
-from qc import logs, manager_nav, mongo, periods, readiness, web
+from qc import logs, manager_nav, mongo, periods, question_words, readiness, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
@@ -26,6 +26,7 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     settings = Settings.from_env().replace(**(config or {})).checked()
     logs.setup("notify", settings.log_level)
     db = mongo.connect(settings, "qc-notify-web")
+    question_words.learn(question_words.LearnedVersions(db, "notify").all)  # made with checkers (from qc.questions)
     # linger 0: each event is sent alone and awaited before the answer (measured: docs/benchmarks.md).
     publisher = (
         Publisher(producer, source="qc/notify", timeout=settings.kafka_ack_timeout_seconds)

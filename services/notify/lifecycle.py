@@ -7,7 +7,7 @@ import logging
 from qc import events
 from qc.kafka import PublishError
 from qc.settings import TOPICS
-from services.notify import supporters
+from services.notify import consent, supporters
 from services.notify.context import Context
 
 log = logging.getLogger(__name__)
@@ -84,3 +84,20 @@ def change(ctx: Context, alert: dict, status: str, by: str, extra: dict) -> dict
     if updated and status == "resolved":
         supporters.plan_notes(ctx.deliveries.database, updated)
     return updated or ctx.store.get(alert["_id"])
+
+
+def raised_event(alert: dict, correlation_id: str | None, names: dict[str, str] | None = None) -> dict:
+    """The public ``org.qc.alert.raised`` event: never a checker id; a name only where the checker agreed."""
+    fields = ("key", "rule", "severity", "site_id", "region_id", "period", "submission_ids", "question_ids", "summary")
+    data = {k: alert[k] for k in fields}
+    data.update(alert_id=alert["_id"], status="open", raised_at=events.isoformat(alert["raised_at"]))
+    # No free text leaves in the event (it goes to webhooks too): who, and how they answered, only.
+    data["voices"] = consent.public_voices(alert, names or {}, with_comments=False)
+    return events.make_event(
+        "org.qc.alert.raised",
+        source="qc/notify",
+        subject=alert["_id"],
+        data=data,
+        correlation_id=correlation_id,
+        event_id=f"{alert['_id']}:raised",
+    )

@@ -21,7 +21,7 @@ import yaml
 
 from qc import events
 from qc.settings import Settings
-from services.notify import consent
+from services.notify import consent, lifecycle
 from services.notify import metrics as notify_metrics
 from services.notify.backoff import mark_failed
 from services.notify.delivery import record_delivery
@@ -126,10 +126,11 @@ class Webhooks:
             alert, hook = alerts_by_id(delivery["alert_id"]), hooks.get(delivery["hook_id"])
             if alert is None or hook is None:
                 continue
-            from services.notify.worker import raised_event  # the same body the topic carries
-
             names = consent.names_for(self.contacts, [alert])
-            body = json.dumps(raised_event(alert, None, names), separators=(",", ":")).encode()
+            body = json.dumps(
+                lifecycle.raised_event(alert, None, names),  # the same body the topic carries
+                separators=(",", ":"),
+            ).encode()
             timestamp = str(int(time.time()))
             headers = {
                 "Content-Type": "application/json",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from qc import events, logs, metrics, runner
+from qc import events, logs, metrics, question_words, runner
 from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
-from services.notify import consent, retention, sending
+from services.notify import consent, lifecycle, retention, sending
 from services.notify import metrics as notify_metrics
 from services.notify import rules as alert_rules
 from services.notify.actions import Actions
@@ -32,7 +32,7 @@ GROUP = "qc-notify"
 class NotifyHandler(Handler):
     """Events become alerts; the directory tells us whom to tell; the schedule does the rest."""
 
-    topics = [TOPICS[t] for t in ("validated", "rejected", "rollups", "directory", "feedback", "reports")]
+    topics = [TOPICS[t] for t in ("validated", "rejected", "rollups", "directory", "feedback", "reports", "questions")]
 
     def __init__(
         self,
@@ -58,6 +58,7 @@ class NotifyHandler(Handler):
         self.feedback = feedback or FixFeedback(store.alerts.database)
         self.actions = Actions(store.alerts.database)  # "not better" answers about actions put them back
         self.reports = Reports(store.alerts.database)  # right-of-reply drafts, for the managers' home page
+        self.questions = question_words.LearnedVersions(store.alerts.database, "notify")  # made with checkers
         # The worker sends from a thread of its own (sending.py); without one (tests), at the end of each batch.
         self.sender = sender
         # The period kinds a roll-up rule reads: a site has a roll-up per kind for every check, and
@@ -122,6 +123,8 @@ class NotifyHandler(Handler):
                         self._feedback(event["data"])
                     elif kind == "org.qc.report.changed":
                         self.reports.apply(event["data"])
+                    elif kind == "org.qc.questions.changed":
+                        self.questions.apply(event["data"])
 
     def tick(self) -> None:
         """Route what had nobody to tell, run the schedule, send what is due."""
@@ -236,7 +239,7 @@ class NotifyHandler(Handler):
     def announce_and_route(self, alert: dict, correlation_id: str | None) -> None:
         """Publish ``alert.raised`` and plan its deliveries (held back if silenced)."""
         names = consent.names_for(self.knowledge.contacts, [alert])
-        self.publisher.send(TOPICS["alerts"], alert["key"], raised_event(alert, correlation_id, names))
+        self.publisher.send(TOPICS["alerts"], alert["key"], lifecycle.raised_event(alert, correlation_id, names))
         now = events.now()
         if self._batch is not None and self._batch["silences"] is None:
             self._batch["silences"] = self.silences.active(now)
@@ -252,23 +255,6 @@ class NotifyHandler(Handler):
                 self.store.mark_routed(alert["_id"])
 
 
-def raised_event(alert: dict, correlation_id: str | None, names: dict[str, str] | None = None) -> dict:
-    """The public ``org.qc.alert.raised`` event: never a checker id; a name only where the checker agreed."""
-    fields = ("key", "rule", "severity", "site_id", "region_id", "period", "submission_ids", "question_ids", "summary")
-    data = {k: alert[k] for k in fields}
-    data.update(alert_id=alert["_id"], status="open", raised_at=events.isoformat(alert["raised_at"]))
-    # No free text leaves in the event (it goes to webhooks too): who, and how they answered, only.
-    data["voices"] = consent.public_voices(alert, names or {}, with_comments=False)
-    return events.make_event(
-        "org.qc.alert.raised",
-        source="qc/notify",
-        subject=alert["_id"],
-        data=data,
-        correlation_id=correlation_id,
-        event_id=f"{alert['_id']}:raised",
-    )
-
-
 def build_handler(settings: Settings, db, publisher) -> NotifyHandler:
     """Everything the worker needs; stops at once if the rules file is wrong."""
     rules = alert_rules.load_rules(settings.alert_rules_path)
@@ -279,6 +265,7 @@ def build_handler(settings: Settings, db, publisher) -> NotifyHandler:
     webhooks = Webhooks.load(db, settings)
     for part in (store, knowledge, silences, deliveries, webhooks, feedback, Reports(db)):
         part.ensure_indexes()
+    question_words.learn(question_words.LearnedVersions(db, "notify").all)
     scheduler = Scheduler(settings, rules, db, mailer)
     # The sending thread has its own SMTP connection and webhook client; the loop's are the scheduler's.
     own_deliveries = Deliveries(

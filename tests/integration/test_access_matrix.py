@@ -111,6 +111,7 @@ def build_world(settings, **overrides) -> World:
     apps = {"checks": create_checks(config), "aggregate": create_aggregate(config), "notify": create_notify(config)}
     # Reports made here are not told to the shared broker: the end-to-end tier's notify reads it (R01 too).
     apps["aggregate"].extensions["qc.aggregate"].right_of_reply.tell = lambda doc: False
+    apps["checks"].extensions["qc.checks"].question_teller = lambda doc: False  # nor versions of the questions
     db = mongo.connect(settings, "qc-tests")
     directory = Directory(db)
     directory.ensure_indexes()
@@ -539,6 +540,40 @@ ROUTES: dict[tuple[str, str, str], Case] = {
         ("session", "rm1"),
         wrong_role=(*NOT_A_MANAGER_PAGE, ("session", "sm1")),
         wrong_region=(("session", "rm2"),),
+    ),
+    # checks: the questions, made with checkers (the involvement lead and the organisation administrator only)
+    **{
+        ("checks", path, method): Case(
+            path,
+            "page",
+            ("session", "inv"),
+            ok=ok,
+            wrong_role=(*NOT_A_MANAGER_PAGE, ("session", "rm1"), ("session", "sm1"), ("session", "sg"))
+            + ((("bearer", "inv"),) if method == "POST" else ()),
+            body=body,
+        )
+        for path, method, ok, body in (
+            ("/manager/questions", "GET", (200,), None),
+            ("/manager/questions/new", "POST", (303, 409), None),  # 409: a draft is there already
+            ("/manager/questions/draft", "GET", (200, 303), None),  # 303: no draft (to the overview)
+            ("/manager/questions/draft", "POST", (303, 400), {"written_with": "Sam"}),
+            ("/manager/questions/draft/reviewers", "GET", (200, 303), None),
+            ("/manager/questions/draft/reviewers", "POST", (400, 303), {"region_id": "R01"}),  # none ticked
+            ("/manager/questions/draft/pilot", "GET", (200, 303), None),
+            ("/manager/questions/draft/pilot", "POST", (400, 303), {"region_id": "R01"}),
+            ("/manager/questions/draft/publish", "POST", (303,), None),  # not piloted: back to the overview
+            ("/manager/questions/draft/stop", "POST", (303,), None),
+        )
+    },
+    # checks: a checker asked to review the draft questions (404 when nothing waits for them)
+    ("checks", "/questions/review", "GET"): Case(
+        "/questions/review", "checker", ("phone", "C1"), ok=(200, 404), wrong_role=NOT_A_CHECKER
+    ),
+    ("checks", "/questions/review", "POST"): Case(
+        "/questions/review", "checker", ("phone", "C1"), ok=(404, 400, 303), wrong_role=NOT_A_CHECKER, body={}
+    ),
+    ("checks", "/questions/review/thanks", "GET"): Case(
+        "/questions/review/thanks", "checker", ("phone", "C1"), wrong_role=NOT_A_CHECKER
     ),
     # checks: a site's own link for the key questions (its managers, the region's, the organisation-wide roles)
     ("checks", "/manager/sites/<site_id>/voice-link", "GET"): Case(
@@ -1002,7 +1037,7 @@ def _refusal(case: Case, method: str, cred: Cred):
         return (401,)  # a manager is not signed in as a checker
     if case.kind == "page" and (checker_cred or (cred[0] == "bearer" and method == "POST")):
         return "sign-in"  # a page wants a manager's session (and a form its CSRF token)
-    if checker_cred or (cred[0] == "session" and method != "GET"):
+    if checker_cred or (cred[0] == "session" and method != "GET" and case.kind != "page"):
         return (401,)  # not a manager; or a cookie, which never authorises a change through the API
     return (403, 404)
 
