@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from argon2 import PasswordHasher
 from flask import Flask
 from kafka import KafkaProducer
 from pymongo.database import Database
@@ -32,7 +33,7 @@ class Context:
     directory: Directory
     submissions: Submissions
     question_sets: QuestionSets
-    hasher: object
+    hasher: PasswordHasher  # managers' passwords (argon2id)
     voice_links: VoiceLinks  # each site's own link for the key questions (voice_pages.py)
     question_teller: question_events.Teller  # a version of the questions tried or published, told to the others
 

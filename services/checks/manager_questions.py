@@ -58,15 +58,15 @@ def overview():
 
 
 def _names(draft: dict | None) -> dict:
-    """Who was asked to review, and where it is tried, by name: the lead chose them."""
+    """Who was asked to review, and where it is tried, by name: the lead chose them. Not who has answered:
+    with two or three answers, that would say whose the comments are."""
     if not draft:
         return {"reviewers": [], "sites": []}
     directory = _ctx().directory
     people = find_in(directory.people, "_id", draft["reviewers"], projection={"name": 1})
-    reviewed = {r["checker_id"] for r in draft.get("reviews", [])}
-    reviewers = [{"name": p.get("name") or p["_id"], "done": p["_id"] in reviewed} for p in people]
+    reviewers = sorted(p.get("name") or p["_id"] for p in people)
     sites = sorted(s.get("name") or s["_id"] for s in find_in(directory.sites, "_id", draft["pilot_site_ids"]))
-    return {"reviewers": sorted(reviewers, key=lambda r: r["name"]), "sites": sites}
+    return {"reviewers": reviewers, "sites": sites}
 
 
 @bp.post("/new")
@@ -235,6 +235,23 @@ def _sites_of(chosen: list[str]) -> list[str]:
     return [s["_id"] for s in found]
 
 
+def _credits(draft: dict) -> dict:
+    sites = find_in(_ctx().directory.sites, "_id", draft["pilot_site_ids"], projection={"name": 1})
+    return drafting.credits(draft, sorted(s.get("name") or s["_id"] for s in sites))
+
+
+@bp.get("/draft/publish")
+@web.require_manager_page
+def confirm_publish():
+    """Asked first: what everyone will answer, and the names everyone will see with it."""
+    if g.principal.role not in MAY_WRITE:
+        return _refused()
+    draft = _versions().draft()
+    if draft is None or draft["status"] != PILOT:
+        return redirect(url_for(".overview"), code=303)
+    return _render("manager_question_publish.html", draft=draft, credits=_credits(draft), errors={})
+
+
 @bp.post("/draft/publish")
 @web.require_manager_form
 def publish():
@@ -244,8 +261,12 @@ def publish():
     draft = _versions().draft()
     if draft is None or draft["status"] != PILOT:
         return redirect(url_for(".overview"), code=303)
-    sites = find_in(_ctx().directory.sites, "_id", draft["pilot_site_ids"], projection={"name": 1})
-    credits = drafting.credits(draft, sorted(s.get("name") or s["_id"] for s in sites))
+    # The names it was written with may still be put right here (the questions may not).
+    written_with = " ".join(request.form.get("written_with", draft.get("written_with", "")).split())
+    if len(written_with) > drafting.MAX_NAMES:
+        errors = {"written_with": f"Write at most {drafting.MAX_NAMES} letters here."}
+        return _render("manager_question_publish.html", 400, draft=draft, credits=_credits(draft), errors=errors)
+    credits = _credits({**draft, "written_with": written_with})
     try:
         _told(_versions().publish(draft, credits, g.principal.username))
     except VersionError as error:

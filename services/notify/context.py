@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 from flask import abort, current_app, g
+from pymongo.collection import Collection
 
 from qc import events, web
 from qc.kafka import Publisher
 from qc.settings import Settings
 from services.notify import consent
 from services.notify.actions import Actions
+from services.notify.feedback import FixFeedback
 from services.notify.reports import Reports
 from services.notify.silences import Silences
 from services.notify.store import AlertStore
@@ -23,13 +25,13 @@ class Context:
     settings: Settings
     store: AlertStore
     silences: Silences
-    deliveries: object  # the deliveries collection (read-only here: the log)
-    sites: object  # notify_sites, for names
+    deliveries: Collection  # the deliveries collection (read-only here: the log)
+    sites: Collection  # notify_sites, for names
     publisher: Publisher
-    contacts: object = None  # people from the directory, for the names checkers agreed to show
-    feedback: object = None  # FixFeedback: "is it better now?" answers, for the board
+    contacts: Collection | None = None  # people from the directory, for the names checkers agreed to show
+    feedback: FixFeedback | None = None  # "is it better now?" answers, for the board
     actions: Actions | None = None  # what managers are doing about what people said
-    regions: object = None  # notify_regions: names and check intervals
+    regions: Collection | None = None  # notify_regions: names and check intervals
     reports: Reports | None = None  # right-of-reply drafts waiting for replies (aggregate's, as events tell)
     safety_rules: frozenset = frozenset()  # ids of the rules about safety: silenced only by a regional manager or above
 

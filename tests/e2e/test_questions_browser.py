@@ -99,7 +99,11 @@ def test_a_draft_is_reviewed_on_a_phone_and_published_with_who_shaped_it(served,
     wait_for(lambda: lead.find_elements(By.CSS_SELECTOR, "[data-publish]"), 10, "ready to publish")
     assert "“Say which meals”" in lead.page_source
     assert_accessible(lead, "questions-07-piloted")
-    _click(lead, "[data-publish] button")
+    _click(lead, "[data-publish]")
+    [preview] = wait_for(lambda: lead.find_elements(By.CSS_SELECTOR, "[data-credits-preview]"), 10, "asked first")
+    assert "Checked by Priya Shah." in preview.text
+    assert_accessible(lead, "questions-08-publish")
+    _click(lead, "[data-publish-confirm] button[type=submit]")
     wait_for(lambda: lead.find_elements(By.CSS_SELECTOR, "[data-done]"), 10, "published")
 
     other = _phone(browser_factory, served, "S1")
@@ -108,4 +112,4 @@ def test_a_draft_is_reviewed_on_a_phone_and_published_with_who_shaped_it(served,
         "These questions were written with checkers. Written with Amina Khan. Checked by Priya Shah. "
         "Tried at Ash Lodge."
     )
-    assert_accessible(other, "questions-08-start-written-with")
+    assert_accessible(other, "questions-09-start-written-with")

@@ -561,7 +561,8 @@ ROUTES: dict[tuple[str, str, str], Case] = {
             ("/manager/questions/draft/reviewers", "POST", (400, 303), {"region_id": "R01"}),  # none ticked
             ("/manager/questions/draft/pilot", "GET", (200, 303), None),
             ("/manager/questions/draft/pilot", "POST", (400, 303), {"region_id": "R01"}),
-            ("/manager/questions/draft/publish", "POST", (303,), None),  # not piloted: back to the overview
+            ("/manager/questions/draft/publish", "GET", (303,), None),  # not piloted: back to the overview
+            ("/manager/questions/draft/publish", "POST", (303,), None),
             ("/manager/questions/draft/stop", "POST", (303,), None),
         )
     },

@@ -90,12 +90,17 @@ def test_a_version_is_written_reviewed_tried_and_published_with_the_people_who_s
     assert "Will you help with new questions?" not in _text(phones["C3"].get("/"))
     assert phones["C3"].get("/questions/review").status_code == 404
 
+    # A comment goes to the lead, not the safeguarding lead: the page says where a worry goes instead.
+    review_page = _text(phones["C1"].get("/questions/review"))
+    assert "If something is worrying you, press “I am worried about something”" in review_page
     # C1 agrees to be named; C2 does not. Leaving every question is refused, gently.
     empty = _post(phones["C1"], "/questions/review", "/questions/review", named="yes")
     assert empty.status_code == 400 and "Tell us about one question at least" in _text(empty)
     review = {"clear-home-clean": "yes", "clear-do-you-like-the-food": "not_sure", "named": "yes"}
     review["comment-do-you-like-the-food"] = "Say which meals"
     assert _post(phones["C1"], "/questions/review", "/questions/review", **review).status_code == 303
+    # The lead sees how many answered and whom they asked, not who answered (that would name the comments).
+    assert "1 of 2 asked have answered (asked: Priya Shah, Sam Jones)" in _text(lead.get("/manager/questions"))
     again = {"clear-home-clean": "no", "comment-home-clean": "Clean is a big word", "named": "no"}
     assert _post(phones["C2"], "/questions/review", "/questions/review", **again).status_code == 303
     assert phones["C1"].get("/questions/review").status_code == 404  # one review each
@@ -119,7 +124,17 @@ def test_a_version_is_written_reviewed_tried_and_published_with_the_people_who_s
     elsewhere = QuestionSets.load(settings.schemas_dir, QuestionVersions(db))  # another process, e.g. the validator
     assert elsewhere.get("everyday-life", 4)["questions"] == QuestionVersions(db).draft()["questions"]
 
-    assert _post(lead, "/manager/questions", "/manager/questions/draft/publish").status_code == 303
+    # Asked first, with exactly what everyone will see; the names it was written with can still be put right.
+    confirm = _text(lead.get("/manager/questions/draft/publish"))
+    assert "Checked by 2 checkers, among them Sam Jones." in confirm
+    assert "1 of the checkers who reviewed it chose to keep their name private" in confirm
+    too_long = _post(
+        lead, "/manager/questions/draft/publish", "/manager/questions/draft/publish", written_with="x" * 301
+    )
+    assert too_long.status_code == 400 and QuestionVersions(db).draft()["status"] == "pilot"
+    published = _post(lead, "/manager/questions/draft/publish", "/manager/questions/draft/publish",
+                      written_with="Amina  Khan")  # fmt: skip
+    assert published.status_code == 303
     published = db["question_versions"].find_one({"_id": "everyday-life:4"})
     assert published["status"] == "published"
     assert published["credits"] == {
