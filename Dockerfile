@@ -31,7 +31,7 @@ RUN pip install --no-cache-dir . \
 RUN apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng \
     && rm -rf /var/lib/apt/lists/* \
-    && QC_SCHEMAS_DIR=/app/schemas QC_AUDIO_DIR=/app/var/audio python -m services.checks.recordings
+    && QC_SCHEMAS_DIR=/app/schemas QC_AUDIO_DIR=/app/var/audio python -m services.checks.web.recordings
 
 # settings.py finds data files relative to the installed package, which is
 # site-packages after a non-editable install; point it back at /app. Every

@@ -33,14 +33,14 @@ browser:
 	test -f $(AXE_CORE) || npm install --prefix var/npm --no-audit --no-fund --silent axe-core@4.14.1
 
 # Recordings of every question and answer (Debian's espeak-ng), for Read aloud on a
-# phone with no voice; only the ones not made yet (services/checks/recordings.py).
+# phone with no voice; only the ones not made yet (services/checks/web/recordings.py).
 # Where it cannot be installed (no root), `make run` still starts: Read aloud then uses the phone's voice
 # only, and the recordings' tests say espeak-ng is missing.
 audio: $(STAMP)
 	command -v espeak-ng >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng) || \
 		echo "espeak-ng could not be installed: no recordings, Read aloud uses the phone's own voice"
-	if command -v espeak-ng >/dev/null; then $(PY) -m services.checks.recordings; fi
+	if command -v espeak-ng >/dev/null; then $(PY) -m services.checks.web.recordings; fi
 
 # Debian's Prometheus: promtool checks the rules, and a real server scrapes the
 # stack in tests/e2e/test_metrics_under_load.py. Installed only when missing.

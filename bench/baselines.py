@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 
 from qc.kafka import make_producer
 from qc.settings import TOPICS, Settings
-from services.checks.schemas import SubmissionSchema
+from services.checks.web.schemas import SubmissionSchema
 
 
 def create_hello_app() -> Flask:

@@ -9,7 +9,7 @@ import uuid
 
 from qc import events
 from qc_tools.demo_checks import NOT_WORKING, QUESTIONS, WORKING
-from services.checks.handlers import content_hash
+from services.checks.rules.validation import content_hash
 
 WEEKS = 52
 

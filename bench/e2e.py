@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from bench import data, intake, stack
+from bench import data, intake, stack, usage
 from bench.pipeline import directory_size, wait_committed
 from bench.report import E2E_RATE
 from bench.stats import percentile
@@ -93,7 +93,7 @@ def measure(root: Path, work: Path, credentials: dict, seconds: int, rate: int =
         observer = Observer(s.settings, [TOPICS["rollups"], TOPICS["alerts"]])
         today = dt.date.today()
         items = data.e2e_requests(credentials, rate * seconds, today, URGENT_SHARE)
-        window, database = stack.CpuWindow(s), stack.DatabaseWindow(s)
+        window, database = usage.CpuWindow(s), usage.DatabaseWindow(s)
         window.start()
         database.start()
         sent = intake.fixed_rate(stack_url(s), items, rate, work, "e2e")
@@ -137,7 +137,7 @@ def measure(root: Path, work: Path, credentials: dict, seconds: int, rate: int =
             "urgent": urgent,
             "hop": _ms(hop, rate * 10),
             "rate": rate,
-            "memory": stack.peak_rss(s),
+            "memory": usage.peak_rss(s),
             "cpu": cpu,
             "database": database_use,
         }

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import data, stack
+from bench import data, stack, usage
 from bench.stats import percentile
 
 LUA = Path(__file__).with_name("intake.lua")
@@ -87,7 +87,7 @@ def measure(s, work: Path, credentials: dict, seconds: int, fixed_seconds: int) 
     }
     for run, (name, url) in enumerate(urls.items(), start=1):
         wrk(url, creds, template, 2, run * 10)  # warm-up: connections, producer metadata, caches
-        window, database = stack.CpuWindow(s), stack.DatabaseWindow(s)
+        window, database = usage.CpuWindow(s), usage.DatabaseWindow(s)
         window.start()
         database.start()
         out[name] = wrk(url, creds, template, seconds, run * 10 + 1)
@@ -99,5 +99,5 @@ def measure(s, work: Path, credentials: dict, seconds: int, fixed_seconds: int) 
         items = data.e2e_requests(credentials, count, today, urgent_share=0, seed=seed)
         out[f"{name}_fixed"] = fixed_rate(urls[name], items, rate, work, f"{name}-fixed")
         print(f"  {name} at {rate} req/s: p99 {out[f'{name}_fixed']['p99']:.1f} ms", flush=True)
-    out["memory"] = stack.peak_rss(s)
+    out["memory"] = usage.peak_rss(s)
     return out

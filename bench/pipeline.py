@@ -12,7 +12,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaProducer
 from pymongo import MongoClient
 
-from bench import data, stack
+from bench import data, stack, usage
 from qc.settings import TOPICS
 
 WORKERS = ("checks", "aggregate")  # received -> validated -> roll-ups; notify is measured end to end
@@ -107,7 +107,7 @@ def measure(root: Path, credentials: dict, count: int, budget: float) -> dict:
         wait_committed(admin, [("qc-aggregate", TOPICS["directory"], directory_size(s))], 180)
         for service in WORKERS:
             stack.stop_one(s, f"{service}-worker")
-        memory_idle = stack.peak_rss(s)
+        memory_idle = usage.peak_rss(s)
 
         items = list(data.year_of_checks(credentials["checkers"], count, dt.date.today()))
         produced = produce(s.settings.kafka_bootstrap, items)
@@ -115,7 +115,7 @@ def measure(root: Path, credentials: dict, count: int, budget: float) -> dict:
         raw = raw_consume(s.settings.kafka_bootstrap, count)
 
         started = time.time()
-        window, database = stack.CpuWindow(s), stack.DatabaseWindow(s)
+        window, database = usage.CpuWindow(s), usage.DatabaseWindow(s)
         window.start()
         database.start()
         for service in WORKERS:
@@ -125,7 +125,7 @@ def measure(root: Path, credentials: dict, count: int, budget: float) -> dict:
         joined = max(
             stack.log_time_of(s, f"{w}-worker", "partitions assigned", after=started) or started for w in WORKERS
         )
-        memory = stack.peak_rss(s)
+        memory = usage.peak_rss(s)
         admin.close()
         return {
             "count": count,

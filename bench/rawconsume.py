@@ -13,7 +13,7 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
-from bench.stack import vm_hwm_mb
+from bench.usage import vm_hwm_mb
 
 
 def main() -> int:

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from bench import e2e, intake, pipeline, stack
-from bench.report import figures, format_cpu, format_database, machine
+from bench.report import figures, machine
 from bench.stats import format_table
+from bench.usage_tables import format_cpu, format_database
 
 SIZES = (10_000, 40_000, 78_000)
 

@@ -1,7 +1,7 @@
 """The monthly key questions (deploy/team-feedback.yaml): the questions staff supervision hears answers to.
 
-Shared: aggregate's staff team feedback counts the answers (services/aggregate/team_feedback.py), and
-checks asks them of anyone supported at a site through its own link (services/checks/voice_pages.py).
+Shared: aggregate's staff team feedback counts the answers (services/aggregate/web/team_feedback.py), and
+checks asks them of anyone supported at a site through its own link (services/checks/web/voice_pages.py).
 """
 
 from __future__ import annotations

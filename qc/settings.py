@@ -145,7 +145,7 @@ class Settings:
     shutdown_drain_seconds: float = 2.0
     var_dir: Path = ROOT / "var"
     schemas_dir: Path = ROOT / "schemas"
-    # Recordings of the questions and answers for Read aloud where a phone has no voice (services/checks/recordings.py).
+    # Recordings of the questions and answers for Read aloud where a phone has no voice (checks/web/recordings.py).
     audio_dir: Path = ROOT / "var" / "audio"
     alert_rules_path: Path = ROOT / "deploy" / "alert-rules.yaml"
     themes_path: Path = ROOT / "deploy" / "themes.yaml"
@@ -178,7 +178,7 @@ class Settings:
     # How often each worker runs its service's retention (seconds; 0: never, `qc retention run` only).
     retention_interval_seconds: float = 86400.0
     # Staff team feedback shows a question's figures for a month only when at least this many
-    # different checkers answered it (services/aggregate/team_feedback.py).
+    # different checkers answered it (services/aggregate/web/team_feedback.py).
     team_feedback_min_answers: int = 3
     # A region's periodic report stays a draft for site managers' replies this many working days
     # (weekends and deploy/bank-holidays.yaml skipped) before it may be published (aggregate/right_of_reply.py).

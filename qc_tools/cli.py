@@ -12,8 +12,9 @@ from qc import auth, mongo
 from qc.failures import is_transient
 from qc.kafka import Publisher, create_topics
 from qc.settings import TOPICS, InsecureSettings, Settings
-from services.checks.directory import Directory, directory_event, directory_problems, publish_all
-from services.checks.seed import demo_directory
+from qc_tools.deadletter_commands import cmd_deadletter_list, cmd_deadletter_replay
+from qc_tools.demo_directory import demo_directory
+from services.checks.stores.directory import Directory, directory_event, directory_problems, publish_all
 
 
 def _publisher(settings: Settings) -> Publisher:
@@ -118,12 +119,12 @@ def cmd_checker_link(settings: Settings, args) -> int:
 
 def cmd_replay(settings: Settings, args) -> int:
     """Rebuild every roll-up from the validated topic into fresh collections and switch over."""
-    from services.aggregate.replay import replay_from_start
+    from services.aggregate.jobs.replay import replay_from_start
 
     if not args.from_start:
         print("only --from-start is supported", file=sys.stderr)
         return 2
-    from services.aggregate.replay import ReplayError
+    from services.aggregate.jobs.replay import ReplayError
 
     try:
         figures = replay_from_start(settings, mongo.connect(settings, "qc-cli"))
@@ -154,50 +155,6 @@ def cmd_demo_checks(settings: Settings, args) -> int:
     return 0 if figures["failed"] == 0 else 1
 
 
-def cmd_deadletter_list(settings: Settings, args) -> int:
-    """One line per dead letter (newest ``--limit``): when, where from, group, id, replayed or not, why."""
-    from qc import deadletter
-
-    letters = deadletter.select(deadletter.read(settings), topic=args.topic)
-    shown = letters[-args.limit :] if args.limit > 0 else []
-    db = mongo.connect(settings, "qc-cli")
-    try:
-        replays = deadletter.replayed(db, [d.id for d in shown])
-    finally:
-        db.client.close()
-    for letter in shown:
-        print(deadletter.line(letter, replays.get(letter.id)))
-    print(f"{len(shown)} of {len(letters)} dead letters shown", file=sys.stderr)
-    return 0
-
-
-def cmd_deadletter_replay(settings: Settings, args) -> int:
-    """Send dead letters back to their original topic with their original key and bytes."""
-    import getpass
-
-    from qc import deadletter
-
-    if not args.all and not args.id:
-        print("say which: --id EVENT_ID (repeatable) or --all", file=sys.stderr)
-        return 2
-    letters = deadletter.select(deadletter.read(settings), topic=args.topic, ids=None if args.all else args.id)
-    missing = sorted(set(args.id or []) - {d.id for d in letters})
-    for event_id in missing:
-        print(f"no dead letter {event_id}", file=sys.stderr)
-    db = mongo.connect(settings, "qc-cli")
-    try:
-        outcomes = deadletter.replay(
-            settings, db, letters, by=getpass.getuser(), dry_run=args.dry_run, force=args.force
-        )
-    finally:
-        db.client.close()
-    for outcome in outcomes:
-        print(f"{outcome.action}  id={outcome.letter.id}  {outcome.detail}")
-    counts = {a: sum(1 for o in outcomes if o.action == a) for a in ("replayed", "would-replay", "skipped", "failed")}
-    print(", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
-    return 1 if missing or counts["failed"] else 0
-
-
 def cmd_status(settings: Settings, args) -> int:
     """Every process of the `make run` stack: pid, state, uptime, restarts, memory, ready."""
     from qc_tools import status
@@ -211,9 +168,9 @@ def cmd_retention_run(settings: Settings, args) -> int:
     """Anonymise submissions older than QC_RETENTION_DAYS in every service's store; print the counts."""
     from pymongo.errors import ConnectionFailure
 
-    from services.aggregate import retention as aggregate_retention
-    from services.checks import retention as checks_retention
-    from services.notify import retention as notify_retention
+    from services.aggregate.jobs import retention as aggregate_retention
+    from services.checks.jobs import retention as checks_retention
+    from services.notify.jobs import retention as notify_retention
 
     if settings.retention_days <= 0:
         print("retention is off (QC_RETENTION_DAYS=0): everything is kept")

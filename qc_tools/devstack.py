@@ -233,7 +233,7 @@ class Stack:
                     "python:qc_tools.gunicorn_conf",
                     "--bind",
                     f"{self.settings.bind_host}:{ports[service]}",
-                    f"services.{service}:create_app()",
+                    f"services.{service}.bootstrap:create_app()",
                 ],
                 env,
             )

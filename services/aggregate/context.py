@@ -10,12 +10,12 @@ from flask import current_app, request
 
 from qc import periods, web
 from qc.settings import Settings
-from services.aggregate.actions import SiteActions
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.reports import Reports
-from services.aggregate.right_of_reply import RightOfReply
-from services.aggregate.team_feedback import TeamFeedback
-from services.aggregate.texts import Texts
+from services.aggregate.stores.actions import SiteActions
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.right_of_reply import RightOfReply
+from services.aggregate.web.reports import Reports
+from services.aggregate.web.team_feedback import TeamFeedback
+from services.aggregate.web.texts import Texts
 
 
 @dataclasses.dataclass

@@ -6,19 +6,19 @@ import datetime as dt
 import logging
 from collections import defaultdict
 
-from qc import events, metrics, question_words, runner
+from qc import events, metrics
 from qc.handler import Delivery, Handler
 from qc.question_words import LearnedVersions
-from qc.settings import TOPICS, Settings
-from services.aggregate import handlers, report_events, retention
-from services.aggregate.actions import SiteActions
-from services.aggregate.answerers import Answerers
-from services.aggregate.control import ReplayControl
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.feedback import Feedback
-from services.aggregate.state import OpenRollups
-from services.aggregate.store import RollupStore
-from services.aggregate.voices import Voices
+from qc.settings import TOPICS
+from services.aggregate.rules import rollups as rollup_rules
+from services.aggregate.stores.actions import SiteActions
+from services.aggregate.stores.answerers import Answerers
+from services.aggregate.stores.control import ReplayControl
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.fix_feedback import Feedback
+from services.aggregate.stores.rollups import RollupStore
+from services.aggregate.stores.state import OpenRollups
+from services.aggregate.stores.voices import Voices
 
 log = logging.getLogger(__name__)
 GROUP = "qc-aggregate"
@@ -97,7 +97,7 @@ class AggregateHandler(Handler):
                 if event["data"].get("kind") == events.VOICE:
                     voices.append(event["data"])  # not a check either: staff team feedback counts it (voices.py)
                     continue
-                facts.append(handlers.fact_from_validated(event["data"]))
+                facts.append(rollup_rules.fact_from_validated(event["data"]))
                 validated.append(event["data"])
             elif event["type"] == "org.qc.directory.changed":
                 self.directory.apply(event["data"])
@@ -120,7 +120,7 @@ class AggregateHandler(Handler):
         if not facts:
             return []
         now = events.now()
-        keys = handlers.affected_keys(facts)
+        keys = rollup_rules.affected_keys(facts)
         sites, fresh, rebuilt = self._site_rollups(keys)
         # A site roll-up counts in the region it was made in (as the stored sums read it), also for a site
         # moved to another region during the period.
@@ -135,7 +135,7 @@ class AggregateHandler(Handler):
             for period in fact["periods"].values():
                 rollup_id = f"site:{fact['site_id']}:{period}"
                 first = sites[rollup_id]["checks"] == 0
-                if handlers.add_fact(sites[rollup_id], fact):
+                if rollup_rules.add_fact(sites[rollup_id], fact):
                     dirty.add(rollup_id)
                     newly.append((sites[rollup_id]["region_id"], period, fact, first))
         for rollup_id in dirty:
@@ -209,7 +209,7 @@ class AggregateHandler(Handler):
                 stored[doc["_id"]] = doc
             for rollup_id in missing:
                 if rollup_id not in stored:
-                    stored[rollup_id] = handlers.empty_site_rollup(*wanted[rollup_id])
+                    stored[rollup_id] = rollup_rules.empty_site_rollup(*wanted[rollup_id])
                     fresh.add(rollup_id)
                 batch[rollup_id] = stored[rollup_id]
                 self.open.hold_site(stored[rollup_id])
@@ -230,10 +230,10 @@ class AggregateHandler(Handler):
         for region, period in sorted(region_keys):
             doc = held_regions.get((region, period))
             if doc is None:
-                doc = handlers.region_rollup(region, period, self.store.region_members(region, period))
+                doc = rollup_rules.region_rollup(region, period, self.store.region_members(region, period))
             else:
                 for fact, first in by_region[(region, period)]:
-                    handlers.add_to_sum(doc, fact, first_of_site=first)
+                    rollup_rules.add_to_sum(doc, fact, first_of_site=first)
             doc["updated_at"] = now
             regions.append(self.open.hold_region_sum(doc))
         orgs = []
@@ -243,10 +243,10 @@ class AggregateHandler(Handler):
                 # The stored region roll-ups, with the ones held here (as fresh, or fresher) in their place.
                 members = {d["region_id"]: d for d in self.store.org_members(period)}
                 members.update((d["region_id"], d) for d in self.open.region_sums_of(period))
-                doc = handlers.org_rollup(period, list(members.values()))
+                doc = rollup_rules.org_rollup(period, list(members.values()))
             else:
                 for fact, first in by_period[period]:
-                    handlers.add_to_sum(doc, fact, first_of_site=first)
+                    rollup_rules.add_to_sum(doc, fact, first_of_site=first)
             doc["updated_at"] = now
             orgs.append(self.open.hold_org_sum(doc))
         if self.defer_sums:
@@ -261,7 +261,7 @@ class AggregateHandler(Handler):
         """Send ``rollup.updated`` for each (the producer batches them; the loop flushes before committing)."""
         for rollup in rollups if self.publisher else []:
             key = rollup["site_id"] or rollup["region_id"] or "org"
-            self.publisher.send(TOPICS["rollups"], key, handlers.rollup_event(rollup))
+            self.publisher.send(TOPICS["rollups"], key, rollup_rules.rollup_event(rollup))
 
 
 def _observe_latency(facts: list[dict]) -> None:
@@ -277,24 +277,7 @@ def rebuilt_regions(sites: dict[str, dict], rebuilt: dict[str, int]) -> set[tupl
     return {(sites[i]["region_id"], sites[i]["period"]) for i in rebuilt if i in sites}
 
 
-def main() -> None:
-    """Run the aggregation worker until SIGTERM."""
+if __name__ == "__main__":  # python -m services.aggregate.worker: the process, wired by bootstrap.py
+    from services.aggregate import bootstrap
 
-    def build(settings: Settings, db, publisher):
-        metrics.initialise_latency("rollup_updated")
-        store = RollupStore(db)
-        store.ensure_indexes()
-        directory = SiteDirectory(db)
-        directory.ensure_indexes()
-        Feedback(db).ensure_indexes()
-        SiteActions(db).ensure_indexes()
-        Voices(db).ensure_indexes()
-        Answerers(db).ensure_indexes()
-        question_words.learn(LearnedVersions(db, "agg").all)
-        return AggregateHandler(store, directory, publisher, ReplayControl(db), defer_sums=True)
-
-    runner.run_worker("aggregate", GROUP, build, jobs=[retention.job, report_events.job])
-
-
-if __name__ == "__main__":
-    main()
+    bootstrap.run_worker()

@@ -7,20 +7,17 @@ import datetime as dt
 import logging
 import zoneinfo
 
-from kafka import TopicPartition
-
-from qc import events, logs, metrics, question_words, runner, sharing
+from qc import events, logs, metrics, sharing
 from qc.handler import Delivery, Handler
 from qc.settings import TOPICS, Settings
-from services.checks import action_news, question_events, retention
 from services.checks import metrics as checks_metrics
-from services.checks.directory import Directory, HeldDirectory, publish_all
-from services.checks.handlers import Decision, decide
-from services.checks.outbox import Outbox
-from services.checks.outbox_watch import OutboxWatch
-from services.checks.question_sets import QuestionSets
-from services.checks.question_versions import QuestionVersions
-from services.checks.store import Submissions
+from services.checks.jobs.outbox_watch import OutboxWatch
+from services.checks.rules import action_news
+from services.checks.rules.validation import Decision, decide
+from services.checks.stores.directory import Directory, HeldDirectory
+from services.checks.stores.question_sets import QuestionSets
+from services.checks.stores.question_versions import QuestionVersions
+from services.checks.stores.submissions import Submissions
 
 log = logging.getLogger(__name__)
 GROUP = "qc-checks"
@@ -179,21 +176,6 @@ class ChecksHandler(Handler):
         self.submissions.add_response(data["submission_ids"], response)
 
 
-def publish_directory_if_missing(settings: Settings, db, publisher) -> bool:
-    """Send the directory when the topic is empty (the embedded broker keeps no log across restarts); True if sent."""
-    consumer = runner.make_probe_consumer(settings)
-    try:
-        partitions = consumer.partitions_for_topic(TOPICS["directory"]) or set()
-        ends = consumer.end_offsets([TopicPartition(TOPICS["directory"], p) for p in partitions])
-    finally:
-        consumer.close()
-    if sum(ends.values()) != 0:
-        return False
-    count = publish_all(Directory(db), publisher, settings.secret_key)
-    log.info("directory published", extra={"entities": count})
-    return count > 0
-
-
 def _worry(received: dict) -> dict:
     """A worry in a rejected check, to travel with the rejection: notify raises its alert all the same."""
     worry = received.get("urgent_concern")
@@ -211,25 +193,7 @@ def _worry(received: dict) -> dict:
     return out
 
 
-def main() -> None:
-    """Run the checks worker until SIGTERM."""
+if __name__ == "__main__":  # python -m services.checks.worker: the process, wired by bootstrap.py
+    from services.checks import bootstrap
 
-    def build(settings, db, publisher):
-        checks_metrics.initialise()
-        Directory(db).ensure_indexes()
-        Submissions(db).ensure_indexes()
-        Outbox(db).ensure_indexes()
-        QuestionVersions(db).ensure_indexes()
-        question_words.learn(QuestionVersions(db).usable)  # "not good" to a question made with checkers, in words
-        log_lost = publish_directory_if_missing(settings, db, publisher)
-        handler = ChecksHandler(settings, db, publisher)
-        # A directory to publish again means the broker lost its log (unless this is the very first start).
-        handler.outbox_watch.log_lost_at_start = log_lost
-        handler.outbox_watch.start()
-        return handler
-
-    runner.run_worker("checks", GROUP, build, jobs=[retention.job, question_events.job])
-
-
-if __name__ == "__main__":
-    main()
+    bootstrap.run_worker()

@@ -10,12 +10,12 @@ from pymongo.collection import Collection
 from qc import events, web
 from qc.kafka import Publisher
 from qc.settings import Settings
-from services.notify import consent
-from services.notify.actions import Actions
-from services.notify.feedback import FixFeedback
-from services.notify.reports import Reports
-from services.notify.silences import Silences
-from services.notify.store import AlertStore
+from services.notify.rules import consent
+from services.notify.stores.actions import Actions
+from services.notify.stores.alerts import AlertStore
+from services.notify.stores.fix_feedback import FixFeedback
+from services.notify.stores.reports import Reports
+from services.notify.stores.silences import Silences
 
 
 @dataclasses.dataclass

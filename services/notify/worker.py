@@ -5,23 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from qc import events, logs, metrics, question_words, runner
+from qc import events, logs, metrics, question_words
 from qc.handler import Delivery, Handler
-from qc.settings import TOPICS, Settings
-from services.notify import consent, lifecycle, retention, sending
+from qc.settings import TOPICS
 from services.notify import metrics as notify_metrics
-from services.notify import rules as alert_rules
-from services.notify.actions import Actions
-from services.notify.delivery import Deliveries
-from services.notify.feedback import FixFeedback
-from services.notify.knowledge import Knowledge
-from services.notify.mailer import Mailer
-from services.notify.reports import Reports
-from services.notify.schedule import Scheduler
-from services.notify.sending import Sender
-from services.notify.silences import Silences
-from services.notify.store import AlertStore
-from services.notify.webhooks import Webhooks
+from services.notify.delivery.emails import Deliveries
+from services.notify.delivery.webhooks import Webhooks
+from services.notify.jobs import sending
+from services.notify.jobs.schedule import Scheduler
+from services.notify.jobs.sending import Sender
+from services.notify.rules import alerts as alert_rules
+from services.notify.rules import consent
+from services.notify.stores import lifecycle
+from services.notify.stores.actions import Actions
+from services.notify.stores.alerts import AlertStore
+from services.notify.stores.fix_feedback import FixFeedback
+from services.notify.stores.knowledge import Knowledge
+from services.notify.stores.reports import Reports
+from services.notify.stores.silences import Silences
 
 log = logging.getLogger(__name__)
 # Worries from one checker at one site this close together are one alert (one round of e-mails).
@@ -255,33 +256,7 @@ class NotifyHandler(Handler):
                 self.store.mark_routed(alert["_id"])
 
 
-def build_handler(settings: Settings, db, publisher) -> NotifyHandler:
-    """Everything the worker needs; stops at once if the rules file is wrong."""
-    rules = alert_rules.load_rules(settings.alert_rules_path)
-    notify_metrics.initialise(rules)
-    store, knowledge, silences, feedback = AlertStore(db), Knowledge(db), Silences(db), FixFeedback(db)
-    mailer = Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds)
-    deliveries = Deliveries(db, mailer, settings.notify_public_url)
-    webhooks = Webhooks.load(db, settings)
-    for part in (store, knowledge, silences, deliveries, webhooks, feedback, Reports(db)):
-        part.ensure_indexes()
-    question_words.learn(question_words.LearnedVersions(db, "notify").all)
-    scheduler = Scheduler(settings, rules, db, mailer)
-    # The sending thread has its own SMTP connection and webhook client; the loop's are the scheduler's.
-    own_deliveries = Deliveries(
-        db, Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds), settings.notify_public_url
-    )
-    own_hooks = Webhooks.load(db, settings)
-    sender = Sender(lambda: sending.send_due(own_deliveries, own_hooks, store.get)).start()
-    return NotifyHandler(
-        rules, store, knowledge, deliveries, silences, publisher, webhooks, scheduler, feedback, sender=sender
-    )
+if __name__ == "__main__":  # python -m services.notify.worker: the process, wired by bootstrap.py
+    from services.notify import bootstrap
 
-
-def main() -> None:
-    """Run the notification worker until SIGTERM."""
-    runner.run_worker("notify", GROUP, build_handler, jobs=[retention.job])
-
-
-if __name__ == "__main__":
-    main()
+    bootstrap.run_worker()

@@ -166,7 +166,7 @@ def end_offsets(settings: Settings, topics, timeout: float = 30) -> dict[TopicPa
     """The real end offset of every partition of ``topics``, from a fetch's high watermark.
 
     Tansu 0.6 answers ListOffsets(latest) with the base offset of the last
-    record batch (see services/aggregate/replay.py), so a gzip-batched topic
+    record batch (see services/aggregate/jobs/replay.py), so a gzip-batched topic
     looks shorter than it is; a fetch response's high watermark is right.
     """
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None)

@@ -74,7 +74,7 @@ def start_web(stack: Stack, name: str, service: str, port: int, env: dict[str, s
         "python:qc_tools.gunicorn_conf",
         "--bind",
         f"127.0.0.1:{port}",
-        f"services.{service}:create_app()",
+        f"services.{service}.bootstrap:create_app()",
     ]
     return stack.spawn(name, argv, env)
 

@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from qc import auth
 from qc.kafka import Publisher, make_producer
 from qc_tools.devstack import free_port
-from services.notify import create_app
+from services.notify.bootstrap import create_app
 from tests.conftest import wait_for
 from tests.e2e.conftest import app_over_http, assert_accessible, own_database, sign_in_by_cookie
 from tests.integration.test_board import SAMIRA, build_board

@@ -6,14 +6,14 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from qc import auth
-from services.aggregate import create_app
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.bootstrap import create_app
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
+from tests import builders
 from tests.conftest import wait_for
 from tests.e2e.conftest import app_over_http, own_database, run_axe, sign_in_by_cookie
 from tests.integration.test_coproduction_reports import CHECKS, NOT_ENOUGH, PACK_CHECKS
-from tests.integration.test_workers import _deliveries
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ def served(stack):
             directory.apply(site_event)
         store = RollupStore(db)
         store.ensure_indexes()
-        AggregateHandler(store, directory, publisher=None).handle(_deliveries(*CHECKS, *PACK_CHECKS))
+        AggregateHandler(store, directory, publisher=None).handle(builders.deliveries(*CHECKS, *PACK_CHECKS))
         with app_over_http(create_app, settings) as (_, url):
             yield {"url": url, "settings": settings}
 

@@ -30,7 +30,7 @@ from pymongo import MongoClient
 from qc import periods
 from qc.settings import TOPICS
 from qc_tools.demo_checks import generate
-from services.checks import store as checks_store
+from services.checks.stores import submissions as checks_store
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
 

@@ -24,7 +24,7 @@ from qc import topics
 from qc_tools.demo_checks import generate
 from qc_tools.devstack import free_port, port_open
 from qc_tools.kafka_cluster import node_name
-from services.checks import store as checks_store
+from services.checks.stores import submissions as checks_store
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
 from tests.e2e.own_stack import own_stack

@@ -1,4 +1,4 @@
-"""Under `make run`-like load every metric ops rely on (issue 6) is exposed, well named, and moves.
+"""Under `make run`-like load every metric ops rely on is exposed, well named, and moves.
 
 One stack of our own (embedded broker, database, SMTP sink, the three
 services under gunicorn with their workers, as `make run` starts them) on

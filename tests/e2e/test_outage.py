@@ -1,4 +1,4 @@
-"""Database outage (issue 7): intake refuses with 503 + Retry-After, workers wait, and nothing is lost or counted twice.
+"""Database outage: intake refuses with 503 + Retry-After, workers wait, and nothing is lost or counted twice.
 
 One run on a stack of its own whose database keeps its files on disk, so it
 can be stopped and started again. Checks are sent through the intake API;
@@ -32,9 +32,9 @@ from qc import events
 from qc.kafka import create_topics
 from qc.settings import TOPICS
 from qc_tools.demo_checks import generate
-from services.checks import intake
-from services.checks import store as checks_store
-from services.checks.schemas import SubmissionSchema
+from services.checks.stores import submissions as checks_store
+from services.checks.web import intake
+from services.checks.web.schemas import SubmissionSchema
 from tests.conftest import wait_for
 from tests.e2e import crash_tools, own_stack
 

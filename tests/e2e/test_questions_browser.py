@@ -7,8 +7,8 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from qc import auth, question_words
-from services.checks import create_app
-from services.checks.directory import Directory
+from services.checks.bootstrap import create_app
+from services.checks.stores.directory import Directory
 from tests.conftest import new_topic, wait_for
 from tests.e2e.conftest import app_over_http, assert_accessible, own_database, sign_in_by_cookie
 

@@ -8,14 +8,14 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from qc import auth, events
-from services.aggregate import create_app
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.bootstrap import create_app
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
+from tests import builders
+from tests.builders import validated_check
 from tests.conftest import wait_for
 from tests.e2e.conftest import app_over_http, own_database, run_axe, sign_in_by_cookie
-from tests.integration.test_rollup_exports import _check
-from tests.integration.test_workers import _deliveries
 
 pytestmark = pytest.mark.e2e
 REPORT = "/manager/regions/R01/reports/2026-11"
@@ -31,8 +31,11 @@ def served(stack):
             directory.apply(site_event)
         store = RollupStore(db)
         store.ensure_indexes()
-        checks = [_check("S1", "R01", "2026-11-03", working=["Lovely food"]), _check("S2", "R01", "2026-11-04")]
-        AggregateHandler(store, directory, publisher=None).handle(_deliveries(*checks))
+        checks = [
+            validated_check("S1", "R01", "2026-11-03", working=["Lovely food"]),
+            validated_check("S2", "R01", "2026-11-04"),
+        ]
+        AggregateHandler(store, directory, publisher=None).handle(builders.deliveries(*checks))
         with app_over_http(create_app, settings) as (app, url):
             right = app.extensions["qc.aggregate"].right_of_reply
             right.tell = lambda doc: False  # not told to the stack's notify: this app's database is not the stack's

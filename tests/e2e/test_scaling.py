@@ -66,7 +66,7 @@ def _shared(stack):
 def test_two_workers_in_one_group_share_the_partitions_and_count_each_check_once(scaled):
     stack = scaled
     # Tansu holds a joining member for about half the session timeout and
-    # rebalances for the second one some seconds later (shared/DESIGN.md).
+    # rebalances for the second one some seconds later (docs/architecture.md, Scaling).
     held = wait_for(lambda: _shared(stack), 60, "both workers to hold partitions between them")
 
     rng = random.Random(6)

@@ -24,7 +24,7 @@ from services.checks import worker as checks_worker
 from services.checks.metrics import INTAKE_OUTCOMES, VALIDATOR_OUTCOMES
 from services.notify import worker as notify_worker
 from services.notify.metrics import CHANNELS, OUTCOMES
-from services.notify.rules import load_rules
+from services.notify.rules.alerts import load_rules
 from tests.conftest import read_topic, wait_for
 from tests.e2e.own_stack import (
     log_lines,

@@ -18,7 +18,7 @@ from qc_tools import status
 from qc_tools.devstack import Stack
 from qc_tools.stopping import alive, stop_pids
 from qc_tools.supervisor import Supervisor
-from services.checks import store as checks_store
+from services.checks.stores import submissions as checks_store
 from tests.conftest import wait_for
 from tests.e2e import crash_tools
 from tests.e2e.own_stack import own_env, own_stack
@@ -128,7 +128,7 @@ def _post_all(url: str, items: list[tuple[str, dict]]) -> list[str]:
 
 def test_a_broker_crash_loses_no_check_answered_202(tmp_path, report):
     """The embedded broker's log is in memory: kill -9 it with checks not yet validated, and others validated
-    but not yet counted. The intake's outbox (services/checks/outbox.py) publishes them again; every one is
+    but not yet counted. The intake's outbox (services/checks/stores/outbox.py) publishes them again; every one is
     counted once."""
     from pymongo import MongoClient
 
@@ -205,8 +205,8 @@ def test_a_crash_loop_shows_on_metrics_and_makes_the_services_that_need_it_not_r
     """Ops see restarts per process on /metrics (QcProcessRestarting, QcProcessCrashLoop) and /readyz says why."""
     import dataclasses
 
-    from services.aggregate import create_app as aggregate_app
-    from services.checks import create_app as checks_app
+    from services.aggregate.bootstrap import create_app as aggregate_app
+    from services.checks.bootstrap import create_app as checks_app
 
     stack = Stack(tmp_path, own_env(tmp_path))
     stack.spawn("checks-worker", [sys.executable, "-c", "import sys; sys.exit(3)"])

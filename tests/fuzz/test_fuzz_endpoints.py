@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from qc import auth, web
 from qc.settings import ROOT
-from tests.integration.test_access_matrix import MANAGERS, ROUTES, World, _checker_csrf, build_world, fill
+from tests.integration.test_access_matrix import ROUTES, fill
+from tests.integration.world import MANAGERS, World, build_world, checker_csrf
 
 pytestmark = pytest.mark.integration
 # Requests per service; with the "ci" profile ~60 s for all three on a 2-core machine.
@@ -40,7 +41,7 @@ NO_LIMITS = {
 @pytest.fixture(scope="module")
 def world(stack) -> World:
     w = build_world(stack.settings.replace(mongo_db=f"t_{uuid.uuid4().hex[:12]}"), **NO_LIMITS)
-    w.csrf = {c: _checker_csrf(w, c) for c in w.checker_tokens}
+    w.csrf = {c: checker_csrf(w, c) for c in w.checker_tokens}
     w.manager_csrf = {m: web.manager_csrf_token(w.settings, t) for m, t in w.manager_tokens.items()}
     yield w
     w.close()
@@ -208,9 +209,9 @@ def form_field_names() -> list[str]:
         question_ids |= {q["id"] for q in json.loads(path.read_text())["questions"]}
     names |= {f"{kind}-{q}" for q in question_ids for kind in ("score", "comment", "share")}
     names |= {"share-working", "share-not-working", "share-concern", "texts_share", "urgent_concern_share"}
-    for path in ROOT.glob("services/*/*.py"):
+    for path in ROOT.glob("services/**/*.py"):
         names |= set(re.findall(r'form\.get(?:list)?\(\s*"([^"]+)"', path.read_text()))
-    for path in ROOT.glob("services/*/templates/*.html"):
+    for path in ROOT.glob("services/*/web/templates/*.html"):
         names |= set(re.findall(r'name="([a-z][a-z0-9_-]*)"', path.read_text()))
     return sorted(names - {"viewport", "robots", "qc-csrf", "qc-checker"})
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.integration.test_access_matrix import build_world, request
+from tests.integration.world import build_world, request
 
 pytestmark = pytest.mark.integration
 

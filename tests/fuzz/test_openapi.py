@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.fuzz.test_fuzz_endpoints import NO_LIMITS
-from tests.integration.test_access_matrix import build_world
+from tests.integration.world import build_world
 
 pytestmark = pytest.mark.integration
 SERVICES = ("checks", "aggregate", "notify")

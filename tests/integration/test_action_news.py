@@ -20,21 +20,20 @@ import pytest
 from qc import auth, events, periods, text_keys
 from qc.handler import Delivery
 from qc.settings import TOPICS
-from services.aggregate import create_app as aggregate_app
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.feedback import Feedback
-from services.aggregate.store import RollupStore
+from services.aggregate.bootstrap import create_app as aggregate_app
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.fix_feedback import Feedback
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from services.checks import create_app as checks_app
-from services.checks.directory import Directory
-from services.checks.store import Submissions
+from services.checks.bootstrap import create_app as checks_app
+from services.checks.stores.directory import Directory
+from services.checks.stores.submissions import Submissions
 from services.checks.worker import ChecksHandler
-from services.notify import action_events
-from services.notify import create_app as notify_app
-from services.notify.actions import About, Actions
+from services.notify.bootstrap import create_app as notify_app
+from services.notify.jobs import action_events
+from services.notify.stores.actions import About, Actions
+from tests import builders
 from tests.conftest import csrf_of, manager_client, read_topic
-from tests.integration.test_notify import _handler as notify_handler
-from tests.integration.test_validator_batches import _received
 
 pytestmark = pytest.mark.integration
 RM1 = {"username": "rm93", "role": "regional_manager", "region_id": "R93"}
@@ -45,7 +44,7 @@ RESPECT = "Do staff treat you with respect?"
 
 def _check(checker: str, site: str, respect: int, visited_on: dt.date = TODAY, not_working=()) -> dict:
     answers = [{"question_id": "respect", "score": respect, "comment": "Someone shouted at me."}]
-    return _received(
+    return builders.received(
         site, checker_id=checker, visited_on=visited_on.isoformat(), answers=answers, not_working=list(not_working)
     )
 
@@ -69,7 +68,7 @@ def world(settings, db, publisher):
         "C3 now": _check("C3", "S9202", 1, not_working=["Cold food again"]),  # another site
     }
     checks.handle([Delivery(record=None, event=e) for e in sent.values()])
-    notify = notify_handler(db, settings, publisher, with_scheduler=True)
+    notify = builders.notify_handler(db, settings, publisher, with_scheduler=True)
     notify.knowledge.apply_directory({"entity": "region", "id": "R93", "name": "North"})
     for site, name, region in (("S9201", "Elm Court", "R93"), ("S9202", "Far Away", "R94")):
         notify.knowledge.apply_directory(

@@ -12,8 +12,9 @@ import re
 import pytest
 
 from qc import events
-from services.notify import create_app
-from services.notify.knowledge import Knowledge
+from services.notify.bootstrap import create_app
+from services.notify.stores.knowledge import Knowledge
+from tests import builders
 from tests.conftest import csrf_of, manager_client, wait_for
 
 pytestmark = pytest.mark.integration
@@ -119,10 +120,11 @@ def test_only_managers_of_the_site_see_or_change_its_actions(app, settings, db):
 
 
 def test_a_late_action_is_passed_up_to_the_regional_manager_once(db, settings, publisher, stack):
-    from services.notify.actions import About, Actions
-    from tests.integration.test_notify import _handler, _mine
+    from services.notify.stores.actions import About, Actions
 
-    handler = _handler(db, settings, publisher, with_scheduler=True)  # Elm Court S0001 (R01); RM1 has e-mail
+    handler = builders.notify_handler(
+        db, settings, publisher, with_scheduler=True
+    )  # Elm Court S0001 (R01); RM1 has e-mail
     store = Actions(db)
     yesterday = (events.now().date() - dt.timedelta(days=1)).isoformat()
     fields = {"what": "Mend the shower", "owner": "Estates team", "due_on": yesterday}
@@ -133,7 +135,9 @@ def test_a_late_action_is_passed_up_to_the_regional_manager_once(db, settings, p
     assert handler.scheduler.escalate_late_actions(handler) == 0, "once"
     assert db["actions"].find_one({"_id": late["_id"]})["escalated_at"] is not None
     mails = wait_for(
-        lambda: [m for m in _mine(stack, settings) if "is late" in m["Subject"]], 10, "the late action e-mail"
+        lambda: [m for m in builders.my_mail(stack, settings) if "is late" in m["Subject"]],
+        10,
+        "the late action e-mail",
     )
     [mail] = mails
     assert mail["To"].startswith("rm1-") and "Mend the shower" in mail.get_body(("plain",)).get_content()

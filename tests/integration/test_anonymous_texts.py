@@ -8,12 +8,12 @@ import re
 import pytest
 
 from qc import auth, mongo, text_keys, web
-from services.aggregate import create_app
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.bootstrap import create_app
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from tests.integration.test_rollup_exports import _check, _csv
-from tests.integration.test_workers import _deliveries
+from tests import builders
+from tests.builders import csv_rows, validated_check
 
 pytestmark = pytest.mark.integration
 NAMED = dict(checker="chk-a", comments=("They are kind", ""), shares=("named", "anonymous"))
@@ -34,9 +34,9 @@ def world(settings):
     handler = AggregateHandler(store, directory, publisher=None)
     # November: Alice (a named comment, and an anonymous "not working" text in the same check) and one other.
     handler.handle(
-        _deliveries(
-            _check("S1", "R01", "2026-11-03", **NAMED, not_working=[SECRET], texts_share="anonymous"),
-            _check("S1", "R01", "2026-11-20", checker="chk-b"),
+        builders.deliveries(
+            validated_check("S1", "R01", "2026-11-03", **NAMED, not_working=[SECRET], texts_share="anonymous"),
+            validated_check("S1", "R01", "2026-11-20", checker="chk-b"),
         )
     )
     yield app, handler
@@ -51,7 +51,7 @@ def _reads(app, settings):
     client = app.test_client()
     client.set_cookie(web.MANAGER_COOKIE, token)
     page = client.get("/manager/sites/S1?period=2026-11").get_data(as_text=True)
-    rows = _csv(client.get("/manager/sites/S1?period=2026-11&format=csv&table=comments"))
+    rows = csv_rows(client.get("/manager/sites/S1?period=2026-11&format=csv&table=comments"))
     theme = client.get("/manager/themes/not_working/health?site_id=S1&period=2026-11").get_data(as_text=True)
     return api, page, rows, theme
 
@@ -71,7 +71,9 @@ def test_with_too_few_people_in_the_month_anonymous_texts_are_withheld_and_the_r
 
 def test_with_enough_people_anonymous_texts_are_shown_apart_without_a_date(world, settings):
     app, handler = world
-    handler.handle(_deliveries(_check("S1", "R01", "2026-11-25", checker="chk-c")))  # a third person in November
+    handler.handle(
+        builders.deliveries(validated_check("S1", "R01", "2026-11-25", checker="chk-c"))
+    )  # a third person in November
     api, page, rows, theme = _reads(app, settings)
     assert api["anonymous"] == [{"question": "What is not working", "text": SECRET}] and api["anonymous_withheld"] == 0
     named = next(e for e in api["comments"] if e["by"] == "Alice")

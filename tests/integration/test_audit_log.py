@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from qc import events
-from tests.integration.test_access_matrix import request, world  # noqa: F401 (fixture)
+from tests.integration.world import request
 
 pytestmark = pytest.mark.integration
 FIELDS = {"_id", "at", "who", "role", "action", "alert_id", "silence_id", "via"}

@@ -12,10 +12,9 @@ import uuid
 import pytest
 
 from qc import auth, events, web
-from services.notify import create_app
-from services.notify.knowledge import Knowledge
-from tests.integration.test_notify import _handler
-from tests.integration.test_workers import _deliveries, _validated
+from services.notify.bootstrap import create_app
+from services.notify.stores.knowledge import Knowledge
+from tests import builders
 
 pytestmark = pytest.mark.integration
 SAMIRA, TOM, LEE = ("C-7731", "Samira Quinn"), ("C-8802", "Tom Baker"), ("C-6604", "Lee Park")
@@ -47,7 +46,7 @@ def _feedback(alert_id, checker_id, answer):
 
 def build_board(db, settings, publisher) -> dict:
     """Alerts on S0001 (and one on S0002) in every state the board must show; returns them by name."""
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     handler.knowledge.apply_directory(
         {"entity": "site", "id": "S0002", "name": "Ash House", "region_id": "R02", "active": True}
     )
@@ -63,7 +62,7 @@ def build_board(db, settings, publisher) -> dict:
                 "supporter_email": f"{checker_id.lower()}-supporter@test",
             }
         )
-    samira = _validated(
+    samira = builders.validated(
         checker_id=SAMIRA[0],
         visited_on="2026-10-10",
         answers=[
@@ -74,19 +73,21 @@ def build_board(db, settings, publisher) -> dict:
         urgent_concern_share="named",
     )
     # Lee named one answer but not the other: a name would give the other away, so neither is named.
-    lee = _validated(
+    lee = builders.validated(
         checker_id=LEE[0],
         visited_on="2026-10-12",
         answers=[_answer("feel-safe", 1, "named"), _answer("respect", 1, "anonymous", "They ignore me")],
     )
-    tom = _validated(
+    tom = builders.validated(
         checker_id=TOM[0],
         visited_on="2026-11-10",
         answers=[_answer("feel-safe", 1, "anonymous", "I hear shouting at night")],
         urgent_concern="Someone took money from my room",
     )
-    elsewhere = _validated(site="S0002", region="R02", checker_id="C-9999", answers=[_answer("respect", 1, "named")])
-    handler.handle(_deliveries(samira, lee, tom, elsewhere))
+    elsewhere = builders.validated(
+        site="S0002", region="R02", checker_id="C-9999", answers=[_answer("respect", 1, "named")]
+    )
+    handler.handle(builders.deliveries(samira, lee, tom, elsewhere))
     alerts = {}
     for a in handler.store.alerts.find():
         who = "elsewhere" if a["site_id"] == "S0002" else a["period"]
@@ -99,7 +100,7 @@ def build_board(db, settings, publisher) -> dict:
     handler.store.transition(
         worry_done["_id"], ("open",), "resolved", "sg1", {"response": "We talked to the police about Night Nurse Ann."}
     )
-    handler.handle(_deliveries(_feedback(fixed["_id"], SAMIRA[0], "better")))
+    handler.handle(builders.deliveries(_feedback(fixed["_id"], SAMIRA[0], "better")))
     return {
         "fixed": fixed,
         "open": open_one,

@@ -13,10 +13,10 @@ import re
 import pytest
 
 from qc.settings import TOPICS
-from services.checks import create_app as checks_app
-from services.checks.directory import Directory, directory_event
-from services.notify import create_app as notify_app
-from services.notify.knowledge import Knowledge
+from services.checks.bootstrap import create_app as checks_app
+from services.checks.stores.directory import Directory, directory_event
+from services.notify.bootstrap import create_app as notify_app
+from services.notify.stores.knowledge import Knowledge
 from tests.conftest import csrf_of, manager_client, read_topic
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ import pytest
 
 from qc import auth, events, web
 from qc.settings import TOPICS
-from services.checks import create_app
-from services.checks.directory import Directory
+from services.checks.bootstrap import create_app
+from services.checks.stores.directory import Directory
 from tests.conftest import read_topic, run_qc
 
 pytestmark = pytest.mark.integration

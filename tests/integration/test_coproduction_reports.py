@@ -13,11 +13,11 @@ from collections import defaultdict
 import pytest
 
 from qc import auth, events, mongo, web
-from services.aggregate import create_app
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.bootstrap import create_app
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from tests.integration.test_workers import _deliveries
+from tests import builders
 
 pytestmark = pytest.mark.integration
 KEY = ("listened-to", "respect")
@@ -111,7 +111,7 @@ def world(settings):
     )
     store = RollupStore(db)
     store.ensure_indexes()
-    AggregateHandler(store, directory, publisher=None).handle(_deliveries(*CHECKS))
+    AggregateHandler(store, directory, publisher=None).handle(builders.deliveries(*CHECKS))
     apps = []
 
     def app(**overrides):
@@ -258,9 +258,9 @@ def test_the_minimum_is_a_setting(world, settings):
 
 def test_filing_who_answered_twice_counts_nobody_twice(world, settings):
     handler = AggregateHandler(world["store"], world["directory"], publisher=None)
-    handler.handle(_deliveries(*CHECKS[:4]))
+    handler.handle(builders.deliveries(*CHECKS[:4]))
     before = handler.answerers.people("S1", _months("2026-11"))
-    handler.handle(_deliveries(*reversed(CHECKS)))
+    handler.handle(builders.deliveries(*reversed(CHECKS)))
     assert handler.answerers.people("S1", _months("2026-11")) == before
     assert before[("2026-11", "listened-to")] == 3 and before[("2026-10", "listened-to")] == 1
     stored = world["db"]["agg_team_answerers"].find_one({"site_id": "S1"})
@@ -271,10 +271,10 @@ def test_a_question_answered_later_in_the_month_is_filed_though_the_person_was_f
     """The worker remembers whom it filed (no write for a check that answers the same questions again),
     but a question the same person answers for the first time that month still counts them."""
     handler = AggregateHandler(world["store"], world["directory"], publisher=None)
-    handler.handle(_deliveries(_check("S5", "2026-11-02", "c9", {"listened-to": 3, "respect": None})))
-    handler.handle(_deliveries(_check("S5", "2026-11-03", "c9", {"listened-to": 2, "respect": None})))
+    handler.handle(builders.deliveries(_check("S5", "2026-11-02", "c9", {"listened-to": 3, "respect": None})))
+    handler.handle(builders.deliveries(_check("S5", "2026-11-03", "c9", {"listened-to": 2, "respect": None})))
     assert handler.answerers.people("S5", _months("2026-11")).get(("2026-11", "respect")) is None
-    handler.handle(_deliveries(_check("S5", "2026-11-09", "c9", {"listened-to": 2, "respect": 1})))
+    handler.handle(builders.deliveries(_check("S5", "2026-11-09", "c9", {"listened-to": 2, "respect": 1})))
     people = handler.answerers.people("S5", _months("2026-11"))
     assert people[("2026-11", "respect")] == 1 and people[("2026-11", "listened-to")] == 1
 
@@ -364,7 +364,7 @@ PACK_CHECKS = [
 
 def test_the_pack_has_the_themes_counts_and_scrubbed_quotes_without_names(world, settings):
     handler = AggregateHandler(world["store"], world["directory"], publisher=None)
-    handler.handle(_deliveries(*PACK_CHECKS))
+    handler.handle(builders.deliveries(*PACK_CHECKS))
     app = world["app"]()
     client = _page_client(app, settings, region_id="R01")
     region = client.get("/manager/regions/R01?period=2026-11").get_data(as_text=True)

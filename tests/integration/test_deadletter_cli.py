@@ -16,8 +16,8 @@ from qc.deadletter import REPLAYS
 from qc.kafka import Publisher, make_consumer, make_producer
 from qc.settings import TOPICS
 from qc_tools import cli
+from tests import builders
 from tests.conftest import new_topic, read_topic, wait_for
-from tests.integration.test_workers import _Recorder
 
 pytestmark = pytest.mark.integration
 SECRET = "Mary Smith says the night staff hurt her"
@@ -49,7 +49,7 @@ def dead(stack):
         raw.send(topic, key=key, value=value).get(timeout=10)
     raw.close()
     group = f"qc-test-dl-{uuid.uuid4().hex[:6]}"
-    handler = _Recorder(topic)
+    handler = builders.Recorder(topic)
     publisher = Publisher(make_producer(settings, "qc-tests"), source="qc/tests", timeout=10)
     loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher)
     thread = threading.Thread(target=loop.run)

@@ -1,4 +1,4 @@
-"""services/notify/backoff.py on the real database: a failed attempt is recorded and the next one waits longer."""
+"""notify/delivery/backoff.py on the real database: a failed attempt is recorded and the next one waits longer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from qc import events
-from services.notify.backoff import MAX_BACKOFF_SECONDS, backoff_seconds, mark_failed
+from services.notify.delivery.backoff import MAX_BACKOFF_SECONDS, backoff_seconds, mark_failed
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ def test_a_failed_attempt_is_counted_and_put_off(db, status, after):
 
 
 def test_a_batch_of_deliveries_is_recorded_once_each_in_one_insert(db):
-    from services.notify.delivery import delivery_record, insert_new
+    from services.notify.delivery.records import delivery_record, insert_new
 
     now = events.now()
     first = [

@@ -12,9 +12,9 @@ from qc import events
 from qc.consumer import ConsumerLoop
 from qc.kafka import make_consumer
 from qc.settings import TOPICS
-from services.checks.directory import directory_event
+from services.checks.stores.directory import directory_event
+from tests import builders
 from tests.conftest import new_topic, read_topic, wait_for
-from tests.integration.test_notify import _handler
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ def _lead(email: str) -> dict:
 
 
 def test_a_forged_safeguarding_lead_is_dead_lettered_and_a_signed_change_applied(db, settings, publisher):
-    handler = _handler(db, settings, publisher)  # SG1 is sg1-<db>@test
+    handler = builders.notify_handler(db, settings, publisher)  # SG1 is sg1-<db>@test
     before = handler.knowledge.contacts.find_one({"_id": "SG1"})["email"]
     # Signed for one address, then changed in transit; not signed at all; signed with another key.
     forged = directory_event("person", _lead("lead@example.org"), secret_key=settings.secret_key)

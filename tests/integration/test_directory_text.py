@@ -7,10 +7,9 @@ import os
 
 import pytest
 
-from services.checks.directory import Directory
+from services.checks.stores.directory import Directory
+from tests import builders
 from tests.conftest import mail_messages, run_qc, wait_for
-from tests.integration.test_notify import _handler
-from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +36,7 @@ def test_the_directory_import_refuses_line_breaks_and_addresses_that_are_not_add
 
 
 def test_the_mailer_survives_an_address_or_site_name_with_a_line_break(db, publisher, stack, settings):
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     tag = settings.mongo_db
     # As if published by something other than the import (an older directory): notify must survive it.
     handler.knowledge.apply_directory(
@@ -56,7 +55,7 @@ def test_the_mailer_survives_an_address_or_site_name_with_a_line_break(db, publi
             "username": "sm1",
         }
     )
-    handler.handle(_deliveries(_validated(urgent_concern="I am scared")))  # must not raise
+    handler.handle(builders.deliveries(builders.validated(urgent_concern="I am scared")))  # must not raise
     worry = db["alerts"].find_one({"rule": "urgent_concern"})
     told = {d["person_id"]: d for d in db["deliveries"].find({"alert_id": worry["_id"], "channel": "email"})}
     assert told["SM1"]["status"] == "failed" and "BadAddress" in told["SM1"]["last_error"]

@@ -10,13 +10,12 @@ import pytest
 
 from qc import auth, events
 from qc.settings import TOPICS
-from services.aggregate.feedback import Feedback
-from services.checks import create_app
-from services.checks.directory import Directory
-from services.checks.store import Submissions
+from services.aggregate.stores.fix_feedback import Feedback
+from services.checks.bootstrap import create_app
+from services.checks.stores.directory import Directory
+from services.checks.stores.submissions import Submissions
+from tests import builders
 from tests.conftest import read_topic
-from tests.integration.test_notify import _handler
-from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
 
@@ -92,16 +91,16 @@ def _feedback_event(alert_id, answer, at):
 def test_not_better_reopens_the_alert_and_tells_the_managers_again(db, publisher, settings):
     import datetime as dt
 
-    handler = _handler(db, settings, publisher)
-    handler.handle(_deliveries(_validated()))
+    handler = builders.notify_handler(db, settings, publisher)
+    handler.handle(builders.deliveries(builders.validated()))
     [alert] = list(handler.store.alerts.find())
     handler.store.transition(alert["_id"], ("open",), "resolved", "sm1", {"response": "Done"})
     before = events.now() - dt.timedelta(hours=1)
-    handler.handle(_deliveries(_feedback_event(alert["_id"], "no", before)))  # answered before this resolution
+    handler.handle(builders.deliveries(_feedback_event(alert["_id"], "no", before)))  # answered before this resolution
     assert handler.store.get(alert["_id"])["status"] == "resolved"
-    handler.handle(_deliveries(_feedback_event(alert["_id"], "better", events.now())))
+    handler.handle(builders.deliveries(_feedback_event(alert["_id"], "better", events.now())))
     assert handler.store.get(alert["_id"])["status"] == "resolved"
-    handler.handle(_deliveries(_feedback_event(alert["_id"], "no", events.now())))
+    handler.handle(builders.deliveries(_feedback_event(alert["_id"], "no", events.now())))
     reopened = handler.store.get(alert["_id"])
     assert reopened["status"] == "open" and reopened["history"][-1]["by"] == "checker"
     notes = list(db["deliveries"].find({"purpose": {"$regex": "^reopened"}}))
@@ -126,17 +125,17 @@ def test_roll_ups_count_fixes_confirmed_partly_and_disputed(db):
 def test_notify_keeps_each_checkers_latest_answer_for_the_board(db, publisher, settings):
     import datetime as dt
 
-    handler = _handler(db, settings, publisher)
-    handler.handle(_deliveries(_validated()))
+    handler = builders.notify_handler(db, settings, publisher)
+    handler.handle(builders.deliveries(builders.validated()))
     [alert] = list(handler.store.alerts.find())
     handler.store.transition(alert["_id"], ("open",), "resolved", "sm1", {"response": "Done"})
     now = events.now()
     first = _feedback_event(alert["_id"], "a_bit", now - dt.timedelta(hours=2))
-    handler.handle(_deliveries(first, first))  # redelivered: counted once
-    handler.handle(_deliveries(_feedback_event(alert["_id"], "better", now)))  # changed their mind
-    handler.handle(_deliveries(_feedback_event(alert["_id"], "no", now - dt.timedelta(hours=1))))  # older, late
+    handler.handle(builders.deliveries(first, first))  # redelivered: counted once
+    handler.handle(builders.deliveries(_feedback_event(alert["_id"], "better", now)))  # changed their mind
+    handler.handle(builders.deliveries(_feedback_event(alert["_id"], "no", now - dt.timedelta(hours=1))))  # older, late
     other = _feedback_event(alert["_id"], "a_bit", now)
     other["data"]["checker_id"] = "C2"
-    handler.handle(_deliveries(other))
+    handler.handle(builders.deliveries(other))
     assert handler.feedback.counts([alert["_id"]]) == {alert["_id"]: {"better": 1, "a_bit": 1}}
     assert handler.store.get(alert["_id"])["status"] == "resolved"  # the late "no" reopened nothing

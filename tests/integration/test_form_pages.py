@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from qc.settings import TOPICS
-from services.checks.contributions import Contributions
-from services.checks.directory import Directory
+from services.checks.stores.contributions import Contributions
+from services.checks.stores.directory import Directory
 from tests.conftest import read_topic, wait_for
 
 pytestmark = pytest.mark.integration

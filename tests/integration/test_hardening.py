@@ -10,15 +10,10 @@ import pytest
 from argon2 import PasswordHasher
 
 from qc.settings import TOPICS
-from services.checks.directory import Directory
-from services.notify.webhooks import Hook, WebhooksError, load_hooks
+from services.checks.stores.directory import Directory
+from services.notify.delivery.webhooks import Hook, WebhooksError, load_hooks
+from tests import builders
 from tests.conftest import read_topic
-from tests.integration.test_intake_api import (
-    _body,
-    client,  # noqa: F401 (a fixture)
-)
-from tests.integration.test_notify import _handler
-from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +34,7 @@ def test_sign_ins_are_logged_and_an_old_password_hash_is_upgraded(checks_app, ca
         },
     )
     web = checks_app.test_client()
-    with caplog.at_level(logging.INFO, logger="services.checks.passwords"):
+    with caplog.at_level(logging.INFO, logger="services.checks.web.passwords"):
         assert web.post("/api/v1/auth/token", json={"username": "nobody", "password": "guess"}).status_code == 401
         assert web.post("/api/v1/auth/token", json={"username": "rm1", "password": "wrong"}).status_code == 401
         assert web.post("/api/v1/auth/token", json={"username": "rm1", "password": "correct horse"}).status_code == 200
@@ -56,7 +51,7 @@ def test_sign_ins_are_logged_and_an_old_password_hash_is_upgraded(checks_app, ca
 
 
 def test_a_clients_correlation_id_is_kept_only_when_short_and_plain(client, settings):  # noqa: F811
-    long_one, plain = _body(), _body()
+    long_one, plain = builders.intake_body(), builders.intake_body()
     for body, sent in ((long_one, "x" * 500), (plain, "phone-42:retry.1")):
         headers = {"Authorization": f"Bearer {client.token}", "X-Correlation-ID": sent}
         assert client.post("/api/v1/submissions", json=body, headers=headers).status_code == 202
@@ -104,7 +99,7 @@ def test_webhooks_need_https_and_never_follow_a_redirect(db, publisher, settings
     _Redirect.target = f"http://127.0.0.1:{servers[1].server_port}/elsewhere"
     try:
         hook = Hook("h", f"http://127.0.0.1:{servers[0].server_port}/hook", "s3cret", (), ())
-        _handler(db, settings, publisher, hooks=[hook]).handle(_deliveries(_validated()))
+        builders.notify_handler(db, settings, publisher, hooks=[hook]).handle(builders.deliveries(builders.validated()))
         [delivery] = list(db["deliveries"].find({"channel": "webhook"}))
         assert delivery["status"] == "failed" and delivery["last_error"] == "HTTP 307"
         assert _Catch.calls == []  # the alert did not go where the redirect pointed

@@ -9,23 +9,22 @@ import re
 import pytest
 
 from qc import auth, events, web
-from services.notify import create_app
-from tests.integration.test_notify import _handler
-from tests.integration.test_workers import _deliveries, _validated
+from services.notify.bootstrap import create_app
+from tests import builders
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def app(settings, db, publisher):
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     # The checker shared their name for the answer behind the alert: a supporter may hear how it ended
     # (an anonymous one, or a worry, never reaches the supporter: test_notify_consent.py).
     named = [
         {"question_id": q, "score": sc, "comment": "", "safety": q == "feel-safe", "share": "named"}
         for q, sc in (("listened-to", 3), ("feel-safe", 1), ("home-clean", None))
     ]
-    handler.handle(_deliveries(_validated(answers=named)))
+    handler.handle(builders.deliveries(builders.validated(answers=named)))
     application = create_app(dataclasses.asdict(settings))
     yield application
     application.extensions["qc.close"]()
@@ -92,7 +91,7 @@ def test_resolving_tells_the_checkers_supporter_only_where_the_site_chose_it(
 ):
     from tests.conftest import mail_messages, wait_for
 
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     handler.knowledge.apply_directory(
         {
             "entity": "site",
@@ -121,7 +120,7 @@ def test_resolving_tells_the_checkers_supporter_only_where_the_site_chose_it(
         {"question_id": q, "score": sc, "comment": "", "safety": q == "feel-safe", "share": "named"}
         for q, sc in (("listened-to", 3), ("feel-safe", 1), ("home-clean", None))
     ]
-    handler.handle(_deliveries(_validated(answers=named)))
+    handler.handle(builders.deliveries(builders.validated(answers=named)))
     application = create_app(dataclasses.asdict(settings))
     try:
         client = application.test_client()

@@ -14,32 +14,14 @@ from qc import auth, mongo
 from qc.generations import Generation
 from qc.handler import Delivery
 from qc.settings import TOPICS
-from services.checks import acks, create_app
-from services.checks.directory import Directory
-from services.checks.token_table import TokenTable
+from services.checks.bootstrap import create_app
+from services.checks.stores import acks
+from services.checks.stores.directory import Directory
+from services.checks.stores.token_table import TokenTable
+from tests import builders
 from tests.conftest import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def client(checks_app):
-    """A test client of the seeded checks app; ``client.token`` is checker C1's bearer token."""
-    with checks_app.test_client() as c:
-        c.token = checks_app.token
-        yield c
-
-
-def _body(**changes):
-    body = {
-        "submission_id": str(uuid.uuid4()),
-        "site_id": "S0001",
-        "question_set": {"id": "everyday-life", "version": 1},
-        "visited_on": dt.date.today().isoformat(),
-        "answers": [{"question_id": "feel-safe", "score": 3, "comment": ""}],
-    }
-    body.update(changes)
-    return body
 
 
 def _post(client, body, token=None, **kw):
@@ -50,7 +32,7 @@ def _post(client, body, token=None, **kw):
 
 
 def test_accepted_submission_is_on_the_topic_before_the_202(client, settings):
-    body = _body()
+    body = builders.intake_body()
     response = _post(client, body)
     assert response.status_code == 202
     # The producer waited for the ack, so the event is readable now.
@@ -66,7 +48,7 @@ def test_accepted_submission_is_on_the_topic_before_the_202(client, settings):
 
 
 def test_the_acknowledgement_is_written_off_the_request_path_and_read_at_once_here(client):
-    body = _body()
+    body = builders.intake_body()
     submissions = client.application.extensions["qc.checks"].submissions
     submissions.acks._closing.set()  # no writing thread: only the test's write below writes it
     assert _post(client, body).status_code == 202
@@ -85,7 +67,7 @@ def test_the_acknowledgement_is_written_off_the_request_path_and_read_at_once_he
 
 def test_another_process_answers_accepted_once_the_mark_is_written(client, settings):
     """A status asked of another web process while the mark is on its way is waited for, not a 404."""
-    body = _body()
+    body = builders.intake_body()
     submissions = client.application.extensions["qc.checks"].submissions
     submissions.acks._closing.set()  # no writing thread: it is written below, a moment after the question
     assert _post(client, body).status_code == 202
@@ -105,7 +87,7 @@ def test_another_process_answers_accepted_once_the_mark_is_written(client, setti
 def test_each_bad_field_is_named(client):
     response = _post(
         client,
-        _body(
+        builders.intake_body(
             submission_id="not-a-uuid",
             visited_on="yesterday",
             answers=[{"question_id": "feel-safe", "score": 7}],
@@ -140,20 +122,22 @@ def test_deeply_nested_json_within_the_size_limit_is_a_400(client):
 
 
 def test_without_a_valid_token_nothing_is_accepted(client):
-    assert client.post("/api/v1/submissions", json=_body()).status_code == 401
-    response = _post(client, _body(), token="made-up")
+    assert client.post("/api/v1/submissions", json=builders.intake_body()).status_code == 401
+    response = _post(client, builders.intake_body(), token="made-up")
     assert response.status_code == 401 and "WWW-Authenticate" in response.headers
 
 
 def test_a_link_stopped_elsewhere_is_refused_within_a_second(client, settings):
     """A supporter stops a lost phone's link (another web process, its own connection): refused within a second."""
-    assert _post(client, _body()).status_code == 202
+    assert _post(client, builders.intake_body()).status_code == 202
     other_process = mongo.connect(settings, "qc-tests-other")
     try:
         assert Directory(other_process).revoke_checker_tokens("C1") == 1
     finally:
         other_process.client.close()
-    wait_for(lambda: _post(client, _body()).status_code == 401, timeout=5, what="the stopped link refused")
+    wait_for(
+        lambda: _post(client, builders.intake_body()).status_code == 401, timeout=5, what="the stopped link refused"
+    )
 
 
 def test_a_process_holding_a_stopped_link_drops_it_at_its_next_refresh(checks_app, settings):
@@ -177,9 +161,9 @@ def test_a_process_holding_a_stopped_link_drops_it_at_its_next_refresh(checks_ap
 
 
 def test_a_link_stopped_in_this_process_is_refused_at_once(client):
-    assert _post(client, _body()).status_code == 202
+    assert _post(client, builders.intake_body()).status_code == 202
     client.application.extensions["qc.checks"].directory.revoke_checker_tokens("C1")
-    assert _post(client, _body()).status_code == 401
+    assert _post(client, builders.intake_body()).status_code == 401
 
 
 def test_every_live_token_is_held_after_the_first_request(client):
@@ -189,15 +173,15 @@ def test_every_live_token_is_held_after_the_first_request(client):
     other = auth.new_checker_token()
     directory.add_checker_token("C2", "S0001", auth.hash_checker_token(other))
     directory.token_table.forget()  # as in a process started after both links were made
-    assert _post(client, _body()).status_code == 202
+    assert _post(client, builders.intake_body()).status_code == 202
     directory.tokens = None  # any read of the collection would now fail
     directory.token_table.tokens = None
-    assert _post(client, _body()).status_code == 202
-    assert _post(client, _body(), token=other).status_code == 202
+    assert _post(client, builders.intake_body()).status_code == 202
+    assert _post(client, builders.intake_body(), token=other).status_code == 202
 
 
 def test_a_checker_cannot_submit_for_another_site(client):
-    response = _post(client, _body(site_id="S0002"))
+    response = _post(client, builders.intake_body(site_id="S0002"))
     assert response.status_code == 403
 
 
@@ -217,7 +201,7 @@ def test_question_set_is_served(client):
 
 
 def test_a_repeat_answers_the_same_without_a_second_event(client, settings):
-    body = _body()
+    body = builders.intake_body()
     assert _post(client, body).json == _post(client, body).json
     events = read_topic(settings, TOPICS["received"], lambda evs: any(e["id"] == body["submission_id"] for e in evs))
     assert sum(1 for e in events if e["id"] == body["submission_id"]) == 1
@@ -242,7 +226,7 @@ def test_broker_down_means_503_with_retry_after_and_nothing_recorded(settings):
     headers = {"Authorization": f"Bearer {token}"}
     try:
         with app.test_client() as c:
-            body = _body()
+            body = builders.intake_body()
             response = c.post("/api/v1/submissions", json=body, headers=headers)
             assert response.status_code == 503
             assert response.headers["Retry-After"] == "30"
@@ -260,7 +244,7 @@ def test_simultaneous_identical_posts_make_one_event(client, settings):
     """Several copies of one POST at the same moment (a phone retrying): one event, the same 202 for each."""
     from concurrent.futures import ThreadPoolExecutor
 
-    bodies = [_body() for _ in range(10)]
+    bodies = [builders.intake_body() for _ in range(10)]
     token = client.token
     app = client.application
 
@@ -289,7 +273,7 @@ def _received_event(settings, submission_id) -> dict:
 
 def test_sharing_defaults_are_filled_in_on_the_event(client, settings):
     """A body without the sharing fields: the event carries the safe defaults, so consumers never guess."""
-    body = _body(
+    body = builders.intake_body(
         answers=[{"question_id": "feel-safe", "score": 3, "comment": ""}, {"question_id": "respect", "score": 1}]
     )
     assert _post(client, body).status_code == 202
@@ -300,7 +284,7 @@ def test_sharing_defaults_are_filled_in_on_the_event(client, settings):
 
 
 def test_sharing_choices_are_on_the_event(client, settings):
-    body = _body(
+    body = builders.intake_body(
         answers=[
             {"question_id": "feel-safe", "score": 1, "comment": "", "share": "named"},
             {"question_id": "respect", "score": 3, "comment": "", "share": "anonymous"},
@@ -318,7 +302,7 @@ def test_sharing_choices_are_on_the_event(client, settings):
 
 
 def test_bad_sharing_values_are_named(client):
-    body = _body(
+    body = builders.intake_body(
         answers=[{"question_id": "feel-safe", "score": 3, "comment": "", "share": "everyone"}],
         answered_by="robot",
         texts_share=None,
@@ -341,7 +325,7 @@ def test_bad_sharing_values_are_named(client):
 )
 def test_the_same_id_with_other_sharing_is_a_conflict(client, change):
     """Sharing is part of what was said: changing it under the same submission_id is a different check."""
-    body = _body()
+    body = builders.intake_body()
     assert _post(client, body).status_code == 202
     # The defaults written out in full are the same check as the defaults left out.
     explicit = {
@@ -358,7 +342,7 @@ def test_the_same_id_with_other_sharing_is_a_conflict(client, change):
 
 @pytest.mark.parametrize("days_ago,words", [(-1, "future"), (91, "more than 90 days ago")])
 def test_visit_dates_out_of_range_are_refused_naming_visited_on(client, settings, days_ago, words):
-    body = _body(visited_on=(dt.date.today() - dt.timedelta(days=days_ago)).isoformat())
+    body = builders.intake_body(visited_on=(dt.date.today() - dt.timedelta(days=days_ago)).isoformat())
     response = _post(client, body)
     assert response.status_code == 422 and response.content_type == "application/problem+json"
     [error] = response.json["errors"]
@@ -372,7 +356,7 @@ def test_visit_dates_out_of_range_are_refused_naming_visited_on(client, settings
 def test_a_retry_after_the_date_went_out_of_range_gets_the_first_answer(client):
     """A phone that sends a check again much later (its first answer was lost) is told it arrived, not 422."""
     ctx = client.application.extensions["qc.checks"]
-    body = _body(visited_on=(dt.date.today() - dt.timedelta(days=5)).isoformat())
+    body = builders.intake_body(visited_on=(dt.date.today() - dt.timedelta(days=5)).isoformat())
     first = _post(client, body)
     assert first.status_code == 202
     ctx.settings = ctx.settings.replace(visit_window_days=2)  # as if the days had passed
@@ -385,7 +369,7 @@ def test_the_validated_event_carries_the_sharing_fields(client, settings, publis
     """The validator passes who answered and what may be shared through to submission.validated."""
     from services.checks.worker import ChecksHandler
 
-    body = _body(
+    body = builders.intake_body(
         answers=[{"question_id": "feel-safe", "score": 1, "comment": "", "share": "named"}],
         answered_by="with_supporter",
         working=["the garden"],

@@ -16,13 +16,13 @@ import pytest
 
 from qc import periods
 from qc.handler import Delivery
-from services.checks import create_app as checks_app
-from services.checks.contributions import Contributions
-from services.checks.directory import Directory
-from services.checks.store import Submissions
+from services.checks.bootstrap import create_app as checks_app
+from services.checks.stores.contributions import Contributions
+from services.checks.stores.directory import Directory
+from services.checks.stores.submissions import Submissions
 from services.checks.worker import ChecksHandler
+from tests import builders
 from tests.conftest import manager_client
-from tests.integration.test_validator_batches import _received
 
 pytestmark = pytest.mark.integration
 TODAY = dt.date.today()
@@ -59,7 +59,7 @@ def world(settings, db, publisher):
             {"question_id": "respect", "score": 1, "comment": ""},
             {"question_id": "things-will-get-better", "score": sure, "comment": ""},
         ]
-        return _received(site, checker_id=checker, question_set=v3, answers=answers, not_working=list(themes))
+        return builders.received(site, checker_id=checker, question_set=v3, answers=answers, not_working=list(themes))
 
     sent = [
         check("C98a", "S9801", 3, ["The food is cold"]),

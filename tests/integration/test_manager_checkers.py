@@ -8,7 +8,7 @@ import re
 import pytest
 
 from qc.settings import TOPICS
-from services.checks.directory import Directory
+from services.checks.stores.directory import Directory
 from tests.conftest import csrf_of, manager_client, read_topic
 
 pytestmark = pytest.mark.integration

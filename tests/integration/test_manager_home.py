@@ -10,10 +10,9 @@ import re
 import pytest
 
 from qc import events
-from services.notify import create_app
+from services.notify.bootstrap import create_app
+from tests import builders
 from tests.conftest import manager_client
-from tests.integration.test_notify import _handler
-from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
 WORRY = "The night manager takes our money"
@@ -24,7 +23,7 @@ DAY = dt.timedelta(days=1)
 def world(db, settings, publisher):
     """Elm Court (S0001, R01) with a worry and a "not good" to safety; Ash Lodge (S0002, R01) checked today;
     Birch House (S0003, R02) never checked in 50 days. Only Elm Court has an active checker."""
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     today = events.now().date()
     for site, name, region in (("S0002", "Ash Lodge", "R01"), ("S0003", "Birch House", "R02")):
         handler.knowledge.apply_directory(
@@ -33,9 +32,9 @@ def world(db, settings, publisher):
     handler.knowledge.apply_directory(
         {"entity": "person", "id": "C1", "name": "C1", "role": "checker", "site_id": "S0001", "active": True}
     )
-    handler.handle(_deliveries(_validated(urgent_concern=WORRY), _validated(scores=(1, 1, 1))))
+    handler.handle(builders.deliveries(builders.validated(urgent_concern=WORRY), builders.validated(scores=(1, 1, 1))))
     # A worry at Birch House, in another region: for its own managers and the organisation only.
-    handler.handle(_deliveries(_validated(site="S0003", region="R02", urgent_concern="Birch worry")))
+    handler.handle(builders.deliveries(builders.validated(site="S0003", region="R02", urgent_concern="Birch worry")))
     # Hazel Lodge (R03): checked today, with a checker, nothing raised: its manager has nothing to do.
     hazel = {"entity": "site", "id": "S0004", "name": "Hazel Lodge", "region_id": "R03", "active": True}
     handler.knowledge.apply_directory(hazel)

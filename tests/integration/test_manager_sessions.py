@@ -11,12 +11,12 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from qc import auth, web
 from qc.settings import TOPICS
-from services.aggregate import create_app as create_aggregate
-from services.aggregate.directory import SiteDirectory
-from services.checks import create_app as create_checks
-from services.checks.directory import Directory
-from services.notify import create_app as create_notify
-from services.notify.knowledge import Knowledge
+from services.aggregate.bootstrap import create_app as create_aggregate
+from services.aggregate.stores.directory import SiteDirectory
+from services.checks.bootstrap import create_app as create_checks
+from services.checks.stores.directory import Directory
+from services.notify.bootstrap import create_app as create_notify
+from services.notify.stores.knowledge import Knowledge
 from tests.conftest import read_topic, wait_for
 
 pytestmark = pytest.mark.integration

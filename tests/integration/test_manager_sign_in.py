@@ -8,8 +8,8 @@ import re
 import pytest
 
 from qc import auth
-from services.checks import create_app
-from services.checks.directory import Directory
+from services.checks.bootstrap import create_app
+from services.checks.stores.directory import Directory
 
 pytestmark = pytest.mark.integration
 

@@ -13,64 +13,14 @@ import uuid
 import pytest
 
 from qc import events, schedules
-from services.notify import rules as alert_rules
-from services.notify.delivery import Deliveries
-from services.notify.knowledge import Knowledge
-from services.notify.mailer import Mailer
-from services.notify.schedule import Scheduler
-from services.notify.sending import Sender
-from services.notify.silences import Silences
-from services.notify.store import AlertStore
-from services.notify.webhooks import Hook, Webhooks, sign
-from services.notify.worker import NotifyHandler
-from tests.conftest import mail_messages, wait_for
-from tests.integration.test_workers import _deliveries, _validated
+from services.notify.delivery.mailer import Mailer
+from services.notify.delivery.webhooks import Hook, sign
+from services.notify.jobs.sending import Sender
+from services.notify.stores.knowledge import Knowledge
+from tests import builders
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def _handler(db, settings, publisher, smtp_url=None, hooks=(), with_scheduler=False):
-    tag = settings.mongo_db
-    knowledge = Knowledge(db)
-    knowledge.ensure_indexes()
-    knowledge.apply_directory(
-        {"entity": "site", "id": "S0001", "name": "Elm Court", "region_id": "R01", "active": True}
-    )
-    people = (
-        ("SM1", "site_manager", {"site_id": "S0001", "region_id": "R01"}),
-        ("RM1", "regional_manager", {"region_id": "R01"}),
-        ("SG1", "safeguarding_lead", {}),
-    )
-    for pid, role, extra in people:
-        knowledge.apply_directory(
-            {
-                "entity": "person",
-                "id": pid,
-                "name": pid,
-                "role": role,
-                "active": True,
-                "email": f"{pid.lower()}-{tag}@test",
-                "username": pid.lower(),
-                **extra,
-            }
-        )
-    rules = alert_rules.load_rules(settings.alert_rules_path)
-    mailer = Mailer(smtp_url or settings.smtp_url, settings.mail_from, 5)
-    deliveries = Deliveries(db, mailer, "http://notify")
-    deliveries.ensure_indexes()
-    store = AlertStore(db)
-    store.ensure_indexes()
-    scheduler = Scheduler(settings, rules, db, mailer) if with_scheduler else None
-    return NotifyHandler(
-        rules,
-        store,
-        knowledge,
-        deliveries,
-        Silences(db),
-        publisher,
-        Webhooks(db, list(hooks)) if hooks else None,
-        scheduler,
-    )
 
 
 def _site_rollup(**figures) -> dict:
@@ -86,27 +36,32 @@ def _site_rollup(**figures) -> dict:
     }
 
 
-def _mine(stack, settings):
-    return [m for m in mail_messages(stack) if settings.mongo_db in m["To"]]
-
-
 def test_same_submission_twice_raises_one_alert_and_one_email_each(db, publisher, stack, settings):
-    handler = _handler(db, settings, publisher)
-    event = _validated()
-    handler.handle(_deliveries(event))
-    handler.handle(_deliveries(event))
-    handler.handle(_deliveries(_validated()))  # same site and month: joins the alert
+    handler = builders.notify_handler(db, settings, publisher)
+    event = builders.validated()
+    handler.handle(builders.deliveries(event))
+    handler.handle(builders.deliveries(event))
+    handler.handle(builders.deliveries(builders.validated()))  # same site and month: joins the alert
     [alert] = list(handler.store.alerts.find())
     assert alert["rule"] == "safety_not_good" and len(alert["submission_ids"]) == 2
     assert db["deliveries"].count_documents({"status": "sent"}) == 2  # site and regional manager
-    assert len(wait_for(lambda: len(_mine(stack, settings)) == 2 and _mine(stack, settings), 10, "two e-mails")) == 2
+    assert (
+        len(
+            wait_for(
+                lambda: len(builders.my_mail(stack, settings)) == 2 and builders.my_mail(stack, settings),
+                10,
+                "two e-mails",
+            )
+        )
+        == 2
+    )
 
 
 def test_a_flood_of_100_identical_events_makes_one_alert(db, publisher, settings):
-    handler = _handler(db, settings, publisher)
-    event = _validated(urgent_concern="I am frightened")
+    handler = builders.notify_handler(db, settings, publisher)
+    event = builders.validated(urgent_concern="I am frightened")
     for _batch in range(4):
-        handler.handle(_deliveries(*[event] * 25))
+        handler.handle(builders.deliveries(*[event] * 25))
     alerts = list(handler.store.alerts.find())
     assert sorted(a["rule"] for a in alerts) == ["safety_not_good", "urgent_concern"]
     assert db["deliveries"].count_documents({}) == 5  # SM1, RM1 (safety); SM1, RM1, SG1 (urgent)
@@ -114,14 +69,16 @@ def test_a_flood_of_100_identical_events_makes_one_alert(db, publisher, settings
 
 def test_checks_of_one_site_and_month_join_one_open_alert_within_a_batch_and_after_it(db, publisher, settings):
     """The open alerts are read ahead once per batch; those opened in the batch are joined too."""
-    handler = _handler(db, settings, publisher)
-    handler.handle(_deliveries(_validated(), _validated(), _validated()))
+    handler = builders.notify_handler(db, settings, publisher)
+    handler.handle(builders.deliveries(builders.validated(), builders.validated(), builders.validated()))
     [alert] = list(handler.store.alerts.find())
     assert len(alert["submission_ids"]) == 3
-    handler.handle(_deliveries(_validated()))
+    handler.handle(builders.deliveries(builders.validated()))
     assert len(handler.store.get(alert["_id"])["submission_ids"]) == 4
     handler.store.transition(alert["_id"], ("open", "acknowledged"), "resolved", "SM1", {})
-    handler.handle(_deliveries(_validated(), _validated()))  # resolved: a new alert, joined by the second
+    handler.handle(
+        builders.deliveries(builders.validated(), builders.validated())
+    )  # resolved: a new alert, joined by the second
     fresh = [a for a in handler.store.alerts.find() if a["_id"] != alert["_id"]]
     assert [(a["status"], len(a["submission_ids"])) for a in fresh] == [("open", 2)]
     assert db["deliveries"].count_documents({}) == 4  # site and regional manager, for each of the two
@@ -129,7 +86,7 @@ def test_checks_of_one_site_and_month_join_one_open_alert_within_a_batch_and_aft
 
 def test_a_directory_change_inside_a_batch_reaches_the_alerts_after_it(db, publisher, settings):
     # Recipients are read once per batch; a person added in the same batch must still be told.
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     new_manager = {
         "entity": "person",
         "id": "SM2",
@@ -143,10 +100,10 @@ def test_a_directory_change_inside_a_batch_reaches_the_alerts_after_it(db, publi
     }
     directory = events.make_event("org.qc.directory.changed", source="t", subject="SM2", data=new_manager)
     handler.handle(
-        _deliveries(
-            _validated(visited_on="2026-11-12"),
+        builders.deliveries(
+            builders.validated(visited_on="2026-11-12"),
             directory,
-            _validated(visited_on="2026-11-03", urgent_concern="I am scared at night"),
+            builders.validated(visited_on="2026-11-03", urgent_concern="I am scared at night"),
         )
     )
     told = {
@@ -162,11 +119,11 @@ def test_a_directory_change_inside_a_batch_reaches_the_alerts_after_it(db, publi
 
 
 def test_a_roll_up_of_a_period_kind_no_rule_reads_is_skipped(db, publisher, settings):
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     week = _site_rollup(period="2026-W47", period_kind="week", checks=3, score=1.0, share_good=0.0)
     month = {**week, "period": "2026-11", "period_kind": "month"}
     handler.handle(
-        _deliveries(
+        builders.deliveries(
             *(events.make_event("org.qc.rollup.updated", source="t", subject="r", data=r) for r in (week, month))
         )
     )
@@ -177,12 +134,12 @@ def test_a_roll_up_of_a_period_kind_no_rule_reads_is_skipped(db, publisher, sett
 @pytest.mark.parametrize("together", [True, False], ids=["one batch", "two batches"])
 def test_a_score_drop_is_seen_whether_the_months_come_in_one_batch_or_two(db, publisher, settings, together):
     """Scores are read ahead and written at a batch's end; the previous month is found either way."""
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     october = _site_rollup(period="2026-10", period_kind="month", checks=4, score=2.9, share_good=0.9)
     november = {**october, "period": "2026-11", "score": 2.2, "share_good": 0.5}
     made = [events.make_event("org.qc.rollup.updated", source="t", subject="r", data=r) for r in (october, november)]
     for batch in [made] if together else [made[:1], made[1:]]:
-        handler.handle(_deliveries(*batch))
+        handler.handle(builders.deliveries(*batch))
     drops = [a for a in handler.store.alerts.find() if a["rule"] == "score_drop"]
     assert [(a["period"], a["details"]["previous_score"]) for a in drops] == [("2026-11", 2.9)]
     assert {s["_id"]: s["score"] for s in db["notify_scores"].find()} == {"S0001:2026-10": 2.9, "S0001:2026-11": 2.2}
@@ -190,7 +147,7 @@ def test_a_score_drop_is_seen_whether_the_months_come_in_one_batch_or_two(db, pu
 
 def test_a_manager_deactivated_by_another_member_is_not_told_from_a_held_copy(db, publisher, settings):
     """Recipients are held in memory; a change applied by another member of the group reaches the next batch."""
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     alert = {"site_id": "S0001", "region_id": "R01"}
     with handler.knowledge.batch():
         assert [p["_id"] for p in handler.knowledge.people(["site_manager", "regional_manager"], alert)] == [
@@ -209,7 +166,7 @@ def test_recipients_are_exactly_the_active_people_in_the_roles_asked_for_at_the_
 ):
     """Who hears of an alert (a worry among them): looked up by role and place, never anyone else. Checked
     against a plain filter over a directory of managers in many places, some inactive or without an address."""
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     rng = random.Random(4)
     for i in range(120):
         role = rng.choice(["site_manager", "regional_manager", "safeguarding_lead", "org_admin", "checker"])
@@ -240,8 +197,10 @@ def test_recipients_are_exactly_the_active_people_in_the_roles_asked_for_at_the_
 
 
 def test_delivery_failure_is_recorded_and_retried(db, publisher, settings):
-    handler = _handler(db, settings, publisher, smtp_url="smtp://127.0.0.1:1")  # nothing listens on port 1
-    handler.handle(_deliveries(_validated()))
+    handler = builders.notify_handler(
+        db, settings, publisher, smtp_url="smtp://127.0.0.1:1"
+    )  # nothing listens on port 1
+    handler.handle(builders.deliveries(builders.validated()))
     failed = list(db["deliveries"].find())
     assert {d["status"] for d in failed} == {"failed"} and all(d["attempts"] == 1 and d["last_error"] for d in failed)
     db["deliveries"].update_many({}, {"$set": {"next_attempt_at": failed[0]["created_at"]}})
@@ -255,11 +214,11 @@ def test_a_hanging_smtp_server_does_not_hold_up_alerts(db, publisher, settings):
     silent = socket.create_server(("127.0.0.1", 0))  # accepts connections and never says a word
     connected, held = threading.Event(), []
     threading.Thread(target=lambda: (held.append(silent.accept()[0]), connected.set()), daemon=True).start()
-    handler = _handler(db, settings, publisher, smtp_url=f"smtp://127.0.0.1:{silent.getsockname()[1]}")
+    handler = builders.notify_handler(db, settings, publisher, smtp_url=f"smtp://127.0.0.1:{silent.getsockname()[1]}")
     handler.deliveries.mailer.timeout = 60
     handler.sender = Sender(handler.send_due).start()
     try:
-        handler.handle(_deliveries(_validated()))
+        handler.handle(builders.deliveries(builders.validated()))
         publisher.flush()  # what the loop does next: alert.raised is out
         handler.committed()
         assert {d["status"] for d in db["deliveries"].find()} == {"pending"}  # not tried on the loop's thread
@@ -273,10 +232,10 @@ def test_a_hanging_smtp_server_does_not_hold_up_alerts(db, publisher, settings):
 
 
 def test_an_unacknowledged_high_alert_is_escalated_once(db, publisher, stack, settings):
-    handler = _handler(db, settings, publisher, with_scheduler=True)
+    handler = builders.notify_handler(db, settings, publisher, with_scheduler=True)
     clock = [events.now()]
     handler.scheduler.clock = lambda: clock[0]
-    handler.handle(_deliveries(_validated()))
+    handler.handle(builders.deliveries(builders.validated()))
     assert handler.scheduler.escalate(handler) == 0  # not yet due
     clock[0] += dt.timedelta(minutes=239)
     assert handler.scheduler.escalate(handler) == 0  # the rule says 240 minutes
@@ -287,7 +246,7 @@ def test_an_unacknowledged_high_alert_is_escalated_once(db, publisher, stack, se
     escalations = list(db["deliveries"].find({"purpose": "escalation"}))
     assert [d["person_id"] for d in escalations] == ["RM1"] and escalations[0]["status"] == "sent"
     subjects = wait_for(
-        lambda: [m["Subject"] for m in _mine(stack, settings) if "Not acknowledged" in m["Subject"]],
+        lambda: [m["Subject"] for m in builders.my_mail(stack, settings) if "Not acknowledged" in m["Subject"]],
         10,
         "the escalation e-mail",
     )
@@ -295,7 +254,7 @@ def test_an_unacknowledged_high_alert_is_escalated_once(db, publisher, stack, se
 
 
 def test_low_score_waits_for_the_daily_digest(db, publisher, stack, settings):
-    handler = _handler(db, settings, publisher, with_scheduler=True)
+    handler = builders.notify_handler(db, settings, publisher, with_scheduler=True)
     rollup = {
         "scope": "site",
         "site_id": "S0001",
@@ -309,7 +268,9 @@ def test_low_score_waits_for_the_daily_digest(db, publisher, stack, settings):
         "updated_at": "2026-11-25T10:00:00Z",
         "latest_received_at": None,
     }
-    handler.handle(_deliveries(events.make_event("org.qc.rollup.updated", source="t", subject="r", data=rollup)))
+    handler.handle(
+        builders.deliveries(events.make_event("org.qc.rollup.updated", source="t", subject="r", data=rollup))
+    )
     [alert] = list(handler.store.alerts.find())
     assert alert["rule"] == "low_score" and not alert["immediate"]
     assert {d["status"] for d in db["deliveries"].find()} == {"digest"}
@@ -324,16 +285,16 @@ def test_low_score_waits_for_the_daily_digest(db, publisher, stack, settings):
     assert handler.scheduler.digest(handler) == 2  # one e-mail each for SM1 and RM1
     assert handler.scheduler.digest(handler) == 0  # once a day
     assert {d["status"] for d in db["deliveries"].find()} == {"sent"}
-    digests = wait_for(lambda: [m for m in _mine(stack, settings) if "daily" in m["Subject"]], 10, "digests")
+    digests = wait_for(lambda: [m for m in builders.my_mail(stack, settings) if "daily" in m["Subject"]], 10, "digests")
     assert "score for 2026-11 is 1.40" in digests[0].get_body(("plain",)).get_content()
 
 
 def test_a_silence_holds_back_e_mail_but_never_an_urgent_concern(db, publisher, settings):
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     now = events.now()
     # A regional manager's silence (covers_safety): it may hold back the safety alert, never the worry.
     handler.silences.create("rm1", {"site_id": "S0001"}, now + dt.timedelta(days=1), "Building works", now, True)
-    handler.handle(_deliveries(_validated(urgent_concern="I am scared at night")))
+    handler.handle(builders.deliveries(builders.validated(urgent_concern="I am scared at night")))
     statuses = {
         a["rule"]: {d["status"] for d in db["deliveries"].find({"alert_id": a["_id"]})}
         for a in handler.store.alerts.find()
@@ -344,16 +305,16 @@ def test_a_silence_holds_back_e_mail_but_never_an_urgent_concern(db, publisher, 
 
 
 def test_silence_owner_is_reminded_before_it_ends(db, publisher, stack, settings):
-    handler = _handler(db, settings, publisher, with_scheduler=True)
+    handler = builders.notify_handler(db, settings, publisher, with_scheduler=True)
     now = events.now()
     handler.silences.create("rm1", {"site_id": "S0001"}, now + dt.timedelta(hours=2), "Building works", now)
     assert handler.scheduler.remind_silences(handler) == 1
     assert handler.scheduler.remind_silences(handler) == 0
-    wait_for(lambda: [m for m in _mine(stack, settings) if "ends soon" in m["Subject"]], 10, "the reminder")
+    wait_for(lambda: [m for m in builders.my_mail(stack, settings) if "ends soon" in m["Subject"]], 10, "the reminder")
 
 
 def test_repeated_rejections_ask_someone_to_help_the_checker(db, publisher, settings):
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     for _ in range(3):
         data = {
             "submission_id": str(uuid.uuid4()),
@@ -364,13 +325,15 @@ def test_repeated_rejections_ask_someone_to_help_the_checker(db, publisher, sett
             "rejected_at": events.isoformat(events.now()),
             "reasons": [{"code": "visit_in_future", "field": "visited_on", "message": "x"}],
         }
-        handler.handle(_deliveries(events.make_event("org.qc.submission.rejected", source="t", subject="s", data=data)))
+        handler.handle(
+            builders.deliveries(events.make_event("org.qc.submission.rejected", source="t", subject="s", data=data))
+        )
     [alert] = list(handler.store.alerts.find())
     assert alert["rule"] == "repeated_rejections" and alert["checker_id"] == "C1"
 
 
 def test_overdue_sites_are_found_on_schedule(db, publisher, settings):
-    handler = _handler(db, settings, publisher, with_scheduler=True)
+    handler = builders.notify_handler(db, settings, publisher, with_scheduler=True)
     long_ago = (dt.date.today() - dt.timedelta(days=60)).isoformat()
     db["notify_sites"].update_one({"_id": "S0001"}, {"$set": {"first_seen_on": long_ago}})
     assert handler.scheduler.overdue(handler) == 1
@@ -379,7 +342,7 @@ def test_overdue_sites_are_found_on_schedule(db, publisher, settings):
     late = (dt.date.today() - schedules.after(dt.date.fromisoformat(long_ago), "month")).days  # 28 to 31 days
     assert alert["rule"] == "overdue" and alert["summary"].startswith(f"No quality check {late} days after it was due")
     assert alert["summary"].endswith("(it should be checked every month; it has never been checked).")
-    handler.handle(_deliveries(_validated(visited_on=dt.date.today().isoformat(), scores=(3, 3, 3))))
+    handler.handle(builders.deliveries(builders.validated(visited_on=dt.date.today().isoformat(), scores=(3, 3, 3))))
     assert handler.scheduler.overdue(handler) == 0  # checked today
 
 
@@ -404,8 +367,8 @@ def test_webhooks_are_signed_and_retried_until_delivered(db, publisher, settings
     thread.start()
     try:
         hook = Hook("case-system", f"http://127.0.0.1:{server.server_port}/hook", "s3cret", ("high", "critical"), ())
-        handler = _handler(db, settings, publisher, hooks=[hook])
-        handler.handle(_deliveries(_validated()))
+        handler = builders.notify_handler(db, settings, publisher, hooks=[hook])
+        handler.handle(builders.deliveries(builders.validated()))
         [delivery] = list(db["deliveries"].find({"channel": "webhook"}))
         assert delivery["status"] == "failed" and delivery["last_error"] == "HTTP 500"
         handler.tick()  # not yet: the back-off has not passed

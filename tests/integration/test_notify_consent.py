@@ -11,11 +11,10 @@ import uuid
 import pytest
 
 from qc import auth, events, web
-from services.notify import create_app
-from services.notify.webhooks import Hook
+from services.notify.bootstrap import create_app
+from services.notify.delivery.webhooks import Hook
+from tests import builders
 from tests.conftest import mail_messages, wait_for
-from tests.integration.test_notify import _handler
-from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
 CHECKER_ID, CHECKER_NAME = "C-7731", "Samira Quinn"
@@ -36,7 +35,7 @@ def _answers(share_safe="anonymous", share_respect="anonymous"):
 
 
 def _checker_event(**changes):
-    return _validated(checker_id=CHECKER_ID, answers=_answers(), **changes)
+    return builders.validated(checker_id=CHECKER_ID, answers=_answers(), **changes)
 
 
 class _Hooked(http.server.BaseHTTPRequestHandler):
@@ -64,7 +63,7 @@ def hook_server():
 
 def _world(db, settings, publisher, hook_server):
     hook = Hook("case-system", f"http://127.0.0.1:{hook_server.server_port}/hook", "s3cret", (), ())
-    handler = _handler(db, settings, publisher, hooks=[hook])
+    handler = builders.notify_handler(db, settings, publisher, hooks=[hook])
     handler.knowledge.apply_directory(
         {
             "entity": "site",
@@ -124,9 +123,9 @@ def test_anonymous_answers_and_worry_show_no_name_and_no_checker_id_anywhere(
     db, publisher, stack, settings, hook_server
 ):
     handler = _world(db, settings, publisher, hook_server)
-    handler.handle(_deliveries(_checker_event(urgent_concern="The night staff frighten me")))
+    handler.handle(builders.deliveries(_checker_event(urgent_concern="The night staff frighten me")))
     # No share fields at all (an event from before consent existed): anonymous.
-    handler.handle(_deliveries(_validated(checker_id=CHECKER_ID, answered_by="with_supporter")))
+    handler.handle(builders.deliveries(builders.validated(checker_id=CHECKER_ID, answered_by="with_supporter")))
     alerts = {a["rule"]: a for a in handler.store.alerts.find()}
     assert set(alerts) == {"urgent_concern", "safety_not_good"}
     # The store keeps who it was (for "you said, we did" and "is it better now?").
@@ -185,15 +184,15 @@ def test_anonymous_answers_and_worry_show_no_name_and_no_checker_id_anywhere(
 
 def test_named_answers_show_the_name_everywhere_but_never_the_checker_id(db, publisher, stack, settings, hook_server):
     handler = _world(db, settings, publisher, hook_server)
-    event = _validated(
+    event = builders.validated(
         checker_id=CHECKER_ID,
         answers=_answers(share_safe="named", share_respect="named"),
         answered_by="supporter_wrote",
         urgent_concern="I am worried about money going missing",
         urgent_concern_share="named",
     )
-    handler.handle(_deliveries(event))
-    handler.handle(_deliveries(event))  # redelivered: nothing twice
+    handler.handle(builders.deliveries(event))
+    handler.handle(builders.deliveries(event))  # redelivered: nothing twice
     alerts = {a["rule"]: a for a in handler.store.alerts.find()}
     assert len(alerts["safety_not_good"]["voices"]) == 2
     wait_for(lambda: len(_mine(stack, settings)) >= 5, 10, "the alert e-mails")
@@ -250,7 +249,9 @@ def test_the_repeated_rejections_alert_still_names_the_checker(db, publisher, se
             "rejected_at": events.isoformat(events.now()),
             "reasons": [{"code": "visit_in_future", "field": "visited_on", "message": "x"}],
         }
-        handler.handle(_deliveries(events.make_event("org.qc.submission.rejected", source="t", subject="s", data=data)))
+        handler.handle(
+            builders.deliveries(events.make_event("org.qc.submission.rejected", source="t", subject="s", data=data))
+        )
     app = create_app(dataclasses.asdict(settings))
     try:
         sm = _bearer(settings, username="sm1", role="site_manager", region_id="R01", site_id="S0001")
@@ -266,8 +267,10 @@ def test_a_name_that_would_give_away_an_anonymous_answer_from_the_same_check_is_
 ):
     handler = _world(db, settings, publisher, hook_server)
     # Named "feel safe", but not "respect" (same alert) nor the worry (its own alert, same submission id).
-    event = _validated(checker_id=CHECKER_ID, answers=_answers(share_safe="named"), urgent_concern="Money goes missing")
-    handler.handle(_deliveries(event))
+    event = builders.validated(
+        checker_id=CHECKER_ID, answers=_answers(share_safe="named"), urgent_concern="Money goes missing"
+    )
+    handler.handle(builders.deliveries(event))
     stored = handler.store.alerts.find_one({"rule": "safety_not_good"})
     assert {(v["question_id"], v["share"], v["named"]) for v in stored["voices"]} == {
         ("feel-safe", "named", False),

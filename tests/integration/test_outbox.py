@@ -1,4 +1,4 @@
-"""The intake's outbox (services/checks/outbox.py) on the real broker and database.
+"""The intake's outbox (services/checks/stores/outbox.py) on the real broker and database.
 
 Every check answered 202 is kept (in the collection of the ten minutes it
 was claimed in, right after the insert that claims it) before it is
@@ -19,9 +19,9 @@ from prometheus_client import REGISTRY
 
 from qc import events
 from qc.settings import TOPICS
-from services.checks.outbox import ACKS, EVENTS, Outbox, bucket_of, ten_minutes
-from services.checks.outbox_watch import OutboxWatch
-from services.checks.store import Submissions
+from services.checks.jobs.outbox_watch import OutboxWatch
+from services.checks.stores.outbox import ACKS, EVENTS, Outbox, bucket_of, ten_minutes
+from services.checks.stores.submissions import Submissions
 from tests.conftest import new_topic, read_topic, wait_for
 
 

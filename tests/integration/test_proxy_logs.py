@@ -1,4 +1,4 @@
-"""The reverse proxy's access log never holds a sign-in secret or a query string (issue 7, privacy).
+"""The reverse proxy's access log never holds a sign-in secret or a query string (privacy).
 
 Runs the real deploy/nginx.conf (Debian's nginx, when installed) on a free
 port with the services pointed at a closed port: every request is answered

@@ -12,8 +12,8 @@ import pytest
 from qc import events
 from qc.handler import Delivery
 from qc.settings import TOPICS
-from services.checks import store as checks_store
-from services.checks.profiles import Drafts
+from services.checks.stores import submissions as checks_store
+from services.checks.stores.profiles import Drafts
 from services.checks.worker import ChecksHandler
 from tests.conftest import read_topic, validate_all
 

@@ -12,15 +12,16 @@ import pytest
 
 from qc import auth, events, question_words
 from qc.handler import Delivery
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from services.checks import create_app, question_events
-from services.checks.directory import Directory
-from services.checks.question_sets import QuestionSets
-from services.checks.question_versions import QuestionVersions
+from services.checks.bootstrap import create_app
+from services.checks.jobs import question_events
+from services.checks.stores.directory import Directory
+from services.checks.stores.question_sets import QuestionSets
+from services.checks.stores.question_versions import QuestionVersions
+from tests import builders
 from tests.conftest import csrf_of, manager_client, new_topic, read_topic
-from tests.integration.test_notify import _handler as notify_handler
 
 pytestmark = pytest.mark.integration
 LEAD = {"username": "lead", "role": "involvement_lead"}
@@ -156,7 +157,7 @@ def test_a_version_is_written_reviewed_tried_and_published_with_the_people_who_s
     assert "Clean is a big word" not in str(told) and "Sam Jones" not in str(told)  # words of questions only
     deliveries = [Delivery(record=None, event=e) for e in reversed(told)]  # a redelivered older step comes last
     AggregateHandler(RollupStore(db), SiteDirectory(db), publisher=None).handle(deliveries)
-    notify_handler(db, settings, publisher).handle(deliveries)
+    builders.notify_handler(db, settings, publisher).handle(deliveries)
     for prefix in ("agg", "notify"):
         question_words.learn(question_words.LearnedVersions(db, prefix).all)
         assert question_words.text("do-you-like-the-food") == "Do you like the food?"

@@ -14,9 +14,9 @@ from pymongo.errors import ServerSelectionTimeoutError
 
 from qc import auth, mongo, rate_limited, ratelimit
 from qc.settings import ROOT
-from services.checks import create_app
-from services.checks.directory import Directory
-from tests.integration.test_intake_api import _body
+from services.checks.bootstrap import create_app
+from services.checks.stores.directory import Directory
+from tests import builders
 
 pytestmark = pytest.mark.integration
 # 50 s into a window: Retry-After is 10 and nothing crosses a window's edge mid-test.
@@ -65,7 +65,7 @@ def checks(settings):
 def _submit(client, token, address="10.0.0.1", **headers):
     return client.post(
         "/api/v1/submissions",
-        json=_body(),
+        json=builders.intake_body(),
         headers={"Authorization": f"Bearer {token}", **headers},
         environ_base={"REMOTE_ADDR": address},
     )
@@ -274,7 +274,9 @@ def test_the_form_sends_share_the_checker_budget(checks):
     client = _signed_in_form(checks)
     csrf = _csrf(client)
     # The JavaScript form's send: a JSON problem document.
-    sends = [client.post("/check/submit", json=_body(), headers={"X-CSRF-Token": csrf}) for _ in range(4)]
+    sends = [
+        client.post("/check/submit", json=builders.intake_body(), headers={"X-CSRF-Token": csrf}) for _ in range(4)
+    ]
     assert [r.status_code for r in sends] == [202, 202, 202, 429]
     assert sends[-1].json["status"] == 429 and sends[-1].headers["Retry-After"] == "10"
     # The API with the same checker's token is out of budget too.
@@ -358,7 +360,7 @@ def test_a_submission_id_is_not_a_key_of_its_own(checks):
     """Changing the body does not buy requests: the count is per token and address, never per content."""
     client = checks.test_client()
     c1 = checks.tokens[0]
-    bodies = [_body(submission_id=str(uuid.uuid4())) for _ in range(4)]
+    bodies = [builders.intake_body(submission_id=str(uuid.uuid4())) for _ in range(4)]
     statuses = [
         client.post(
             "/api/v1/submissions", json=b, headers={"Authorization": f"Bearer {c1}"}, environ_base={"REMOTE_ADDR": "a"}

@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from qc import auth, web
-from services.checks import create_app
-from services.checks.contributions import read_entry
-from services.checks.directory import Directory
+from services.checks.bootstrap import create_app
+from services.checks.stores.contributions import read_entry
+from services.checks.stores.directory import Directory
 
 pytestmark = pytest.mark.integration
 TODAY = dt.date.today()

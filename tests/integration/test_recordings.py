@@ -14,10 +14,10 @@ import pytest
 
 from qc import auth
 from qc.settings import ROOT
-from services.checks import create_app as create_checks_app
-from services.checks import recordings
-from services.checks.directory import Directory
-from services.checks.question_sets import QuestionSets, answer_options
+from services.checks.bootstrap import create_app as create_checks_app
+from services.checks.stores.directory import Directory
+from services.checks.stores.question_sets import QuestionSets, answer_options
+from services.checks.web import recordings
 
 pytestmark = pytest.mark.integration
 

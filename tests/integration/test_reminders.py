@@ -9,8 +9,8 @@ import pytest
 
 from qc import schedules
 from qc.dates import day_words
+from tests import builders
 from tests.conftest import mail_messages, wait_for
-from tests.integration.test_notify import _handler
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def handler(db, settings, publisher):
     """Elm Court (S0001) due in two days; Ash Lodge (S0002, weekly in its region) checked today."""
-    handler = _handler(db, settings, publisher, with_scheduler=True)
+    handler = builders.notify_handler(db, settings, publisher, with_scheduler=True)
     tag, today = settings.mongo_db, dt.date.today()
     knowledge = handler.knowledge
     knowledge.apply_directory({"entity": "region", "id": "R02", "name": "South", "check_interval": "week"})
@@ -68,7 +68,9 @@ def test_each_active_checker_or_their_supporter_is_reminded_once(handler, stack,
 
 
 def test_a_reminder_the_mail_server_refused_is_sent_on_the_next_run(handler, stack, settings, db, publisher):
-    down = _handler(db, settings, publisher, smtp_url="smtp://127.0.0.1:1", with_scheduler=True)  # nothing listens
+    down = builders.notify_handler(
+        db, settings, publisher, smtp_url="smtp://127.0.0.1:1", with_scheduler=True
+    )  # nothing listens
     assert down.scheduler.remind_checkers(down) == 0
     assert db["notify_reminders"].count_documents({}) == 0, "a claim is taken back when the e-mail did not go"
     assert handler.scheduler.remind_checkers(handler) == 2

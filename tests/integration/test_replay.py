@@ -12,11 +12,11 @@ from qc import events, mongo, periods
 from qc.kafka import Publisher, create_topics, make_producer
 from qc.settings import TOPICS
 from qc_tools.devstack import Stack, free_port, port_open, wait_until
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.replay import replay_from_start
-from services.aggregate.store import RollupStore
+from services.aggregate.jobs.replay import replay_from_start
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from tests.integration.test_workers import _deliveries, _validated
+from tests import builders
 from tests.stack_env import stack_env
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,7 @@ def test_replay_of_a_few_thousand_submissions_gives_the_same_figures(own_log):
         i = rng.randrange(60)
         day = f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
         scores = tuple(rng.choice([1, 2, 3, None]) for _ in range(3))
-        event = _validated(site=sites[i], region="RX1" if i % 2 else "RX2", visited_on=day, scores=scores)
+        event = builders.validated(site=sites[i], region="RX1" if i % 2 else "RX2", visited_on=day, scores=scores)
         # Consent as checkers give it; a quarter without the fields, like events from before they existed.
         if rng.random() < 0.75:
             event["data"]["answered_by"] = rng.choice(["alone", "with_supporter", "supporter_wrote"])
@@ -99,7 +99,7 @@ def test_replay_of_a_few_thousand_submissions_gives_the_same_figures(own_log):
     store.ensure_indexes()
     handler = AggregateHandler(store, SiteDirectory(db), publisher=None)
     for start in range(0, len(live), 500):
-        handler.handle(_deliveries(*live[start : start + 500]))
+        handler.handle(builders.deliveries(*live[start : start + 500]))
     publisher.close()
     before = _figures(db, sites)
     monthly = [

@@ -11,12 +11,12 @@ from pymongo.errors import AutoReconnect
 
 from qc import events, mongo
 from qc.settings import TOPICS
-from services.aggregate import replay
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.jobs import replay
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
+from tests import builders
 from tests.conftest import new_topic, run_qc
-from tests.integration.test_workers import _deliveries, _validated
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +31,13 @@ def test_a_replay_refuses_when_a_stored_check_is_no_longer_in_the_log(stack, set
         store = RollupStore(db)
         store.ensure_indexes()
         handler = AggregateHandler(store, SiteDirectory(db), publisher=None)
-        on_log = _validated(site=f"S-{uuid.uuid4().hex[:6]}")
+        on_log = builders.validated(site=f"S-{uuid.uuid4().hex[:6]}")
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         producer.send(TOPICS["validated"], key=b"k", value=events.encode(on_log)).get(timeout=10)
         producer.close()
         # This one was counted live, but its event has since left the log (retention).
-        gone = _validated(site=on_log["data"]["site_id"], urgent_concern=None, working=["The garden"])
-        handler.handle(_deliveries(on_log, gone))
+        gone = builders.validated(site=on_log["data"]["site_id"], urgent_concern=None, working=["The garden"])
+        handler.handle(builders.deliveries(on_log, gone))
         before = _snapshot(db)
         assert len(before["agg_facts"]) == 2
 
@@ -83,7 +83,7 @@ class _Outage:
 
 
 def test_an_outage_stops_the_replay_instead_of_counting_events_skipped():
-    batch = _deliveries(_validated(), _validated())
+    batch = builders.deliveries(builders.validated(), builders.validated())
     with pytest.raises(AutoReconnect):
         replay._apply(_Outage(), batch)
 

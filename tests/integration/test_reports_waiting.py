@@ -18,13 +18,13 @@ import pytest
 from qc import auth, events, periods, web
 from qc.handler import Delivery
 from qc.settings import TOPICS
-from services.aggregate import create_app as aggregate_app
-from services.aggregate import report_events
-from services.aggregate.directory import SiteDirectory
-from services.notify import create_app as notify_app
-from services.notify.reports import Reports
+from services.aggregate.bootstrap import create_app as aggregate_app
+from services.aggregate.jobs import report_events
+from services.aggregate.stores.directory import SiteDirectory
+from services.notify.bootstrap import create_app as notify_app
+from services.notify.stores.reports import Reports
+from tests import builders
 from tests.conftest import manager_client, read_topic
-from tests.integration.test_notify import _handler as notify_handler
 
 pytestmark = pytest.mark.integration
 PERIOD = periods.current("month", dt.date.today())
@@ -42,7 +42,7 @@ def world(settings, db, publisher):
     directory = SiteDirectory(db)
     for site in ("S9501", "S9502"):
         directory.apply({"entity": "site", "id": site, "name": f"Site {site}", "region_id": "R95", "active": True})
-    notify = notify_handler(db, settings, publisher)
+    notify = builders.notify_handler(db, settings, publisher)
     notify.knowledge.apply_directory({"entity": "region", "id": "R95", "name": "East"})
     home = notify_app(dataclasses.asdict(settings))
     yield aggregate, notify, home

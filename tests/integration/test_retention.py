@@ -16,19 +16,19 @@ import pytest
 
 from qc import events, periods, retention
 from qc_tools import cli
-from services.aggregate import handlers
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.feedback import Feedback
-from services.aggregate.store import RollupStore
+from services.aggregate.rules import rollups as rollup_rules
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.fix_feedback import Feedback
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from services.checks import contributions
-from services.checks import store as checks_store
-from services.checks.outbox import EVENTS, ten_minutes
-from services.checks.profiles import Drafts
-from services.notify import rules as alert_rules
-from services.notify.delivery import record_email
-from services.notify.knowledge import Knowledge
-from services.notify.store import OPEN_STATUSES, AlertStore
+from services.checks.stores import contributions
+from services.checks.stores import submissions as checks_store
+from services.checks.stores.outbox import EVENTS, ten_minutes
+from services.checks.stores.profiles import Drafts
+from services.notify.delivery.records import record_email
+from services.notify.rules import alerts as alert_rules
+from services.notify.stores.alerts import OPEN_STATUSES, AlertStore
+from services.notify.stores.knowledge import Knowledge
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
@@ -92,7 +92,7 @@ def _seed(db, settings) -> dict:
     # aggregate: facts and their roll-ups, and "is it better now?" answers
     store = RollupStore(db)
     store.ensure_indexes()
-    facts = [handlers.fact_from_validated(_validated(sid, at)) for sid, at in (("old", OLD), ("new", NEW))]
+    facts = [rollup_rules.fact_from_validated(_validated(sid, at)) for sid, at in (("old", OLD), ("new", NEW))]
     store.save_facts(facts)
     AggregateHandler(store, SiteDirectory(db), publisher=None).roll_up(facts)
     feedback = Feedback(db)
@@ -209,7 +209,7 @@ def test_old_records_lose_free_text_and_identity_and_counts_stay(db, settings, m
     assert old_fact["scores"] == seeded["facts"][0]["scores"]
     assert db["agg_facts"].find_one({"_id": "new"}) == next(d for d in before["agg_facts"] if d["_id"] == "new")
     assert {d["_id"]: _figures(d) for d in db["agg_rollups"].find()} == rollups_before
-    recount = seeded["store"].site_rollups_from_facts(handlers.affected_keys(seeded["facts"]))
+    recount = seeded["store"].site_rollups_from_facts(rollup_rules.affected_keys(seeded["facts"]))
     assert {d["_id"]: _figures(d) for d in recount} == {
         i: f for i, f in rollups_before.items() if i.startswith("site:")
     }
@@ -261,7 +261,7 @@ def test_zero_days_keeps_everything(db, settings, monkeypatch, capsys):
 
 def test_a_worker_runs_it_once_a_day(db, settings):
     """The worker's job runs (on a thread of its own) when no run is recorded, then not until a day later."""
-    from services.checks import retention as checks_retention
+    from services.checks.jobs import retention as checks_retention
 
     def runs() -> int:
         return db[retention.LOG_COLLECTION].count_documents({"service": "checks"})

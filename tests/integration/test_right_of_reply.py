@@ -10,12 +10,12 @@ import io
 import pytest
 
 from qc import auth, mongo, web
-from services.aggregate import create_app
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.bootstrap import create_app
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from tests.integration.test_rollup_exports import _check
-from tests.integration.test_workers import _deliveries
+from tests import builders
+from tests.builders import validated_check
 
 pytestmark = pytest.mark.integration
 # Wednesday 25 November 2026: five working days later is Wednesday 2 December.
@@ -70,10 +70,10 @@ def world(settings):
     store.ensure_indexes()
     handler = AggregateHandler(store, directory, publisher=None)
     handler.handle(
-        _deliveries(
-            _check("S1", "R01", "2026-11-03", scores=(3, 3), working=["Lovely food"]),
-            _check("S2", "R01", "2026-11-04", scores=(1, 2)),
-            _check("S3", "R02", "2026-11-05"),
+        builders.deliveries(
+            validated_check("S1", "R01", "2026-11-03", scores=(3, 3), working=["Lovely food"]),
+            validated_check("S2", "R01", "2026-11-04", scores=(1, 2)),
+            validated_check("S3", "R02", "2026-11-05"),
         )
     )
     now = [SHARED]
@@ -168,7 +168,7 @@ def test_prepare_reply_publish_and_frozen(world):
 
     # Frozen: a new check, preparing again, replying, publishing again change nothing.
     before = world.api("rm", "/api/v1/regions/R01/reports/2026-11").json
-    world.handler.handle(_deliveries(_check("S2", "R01", "2026-11-20", scores=(3, 3))))
+    world.handler.handle(builders.deliveries(validated_check("S2", "R01", "2026-11-20", scores=(3, 3))))
     assert world.client("rm").get("/manager/regions/R01?period=2026-11&format=csv").status_code == 200
     assert world.post("rm", "/manager/regions/R01/reports", period="2026-11").status_code == 409
     assert world.post("sm1", f"{REPORT}/replies/S1", reply="Changed").status_code == 409

@@ -12,11 +12,11 @@ import pytest
 
 from qc import auth, events, mongo
 from qc.kafka import Publisher, make_producer
-from services.aggregate import create_app
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.bootstrap import create_app
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from tests.integration.test_workers import _deliveries
+from tests import builders
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def app(settings):
     publisher = Publisher(make_producer(settings, "t"), source="t", timeout=10)
     handler = AggregateHandler(store, directory, publisher)
     handler.handle(
-        _deliveries(
+        builders.deliveries(
             _event("S1", "R01", "2026-10-05", (1, 1)),
             _event("S1", "R01", "2026-11-03", (3, 3), working=["Lovely food"], not_working=["The heating is broken"]),
             _event("S2", "R01", "2026-11-04", (2, None), working=["nice meals", "a trip to the seaside"]),

@@ -2,62 +2,31 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import html
-import io
 import re
-import uuid
 from collections import Counter
 
 import pytest
 
-from qc import auth, events, mongo, web
-from services.aggregate import create_app
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from qc import auth, mongo, web
+from services.aggregate.bootstrap import create_app
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from tests.integration.test_workers import _deliveries
+from tests import builders
+from tests.builders import SHY_CHECKER, csv_rows, validated_check
 
 pytestmark = pytest.mark.integration
-QUESTIONS = ("listened-to", "respect")
 # Ids that would stand out anywhere in a page, a CSV or a JSON answer.
-NAMED_CHECKER, SHY_CHECKER = "chk-named-7f3a", "chk-shy-91c4"
+NAMED_CHECKER = "chk-named-7f3a"
 NAMED_NAME = "Alice Example"
-
-
-def _check(site, region, visited_on, scores=(3, 2), checker=SHY_CHECKER, comments=("", ""), **extra):
-    """One validated submission; consent fields only where given (missing means the defaults)."""
-    shares = extra.pop("shares", None)
-    answers = []
-    for i, (question, score) in enumerate(zip(QUESTIONS, scores, strict=True)):
-        answer = {"question_id": question, "score": score, "comment": comments[i], "safety": False}
-        if shares:
-            answer["share"] = shares[i]
-        answers.append(answer)
-    data = {
-        "submission_id": str(uuid.uuid4()),
-        "checker_id": checker,
-        "site_id": site,
-        "region_id": region,
-        "question_set": {"id": "everyday-life", "version": 1},
-        "visited_on": visited_on,
-        "answers": answers,
-        "working": [],
-        "not_working": [],
-        "urgent_concern": None,
-        "received_at": "2026-11-20T10:00:00.000Z",
-        "validated_at": "2026-11-20T10:00:01.000Z",
-        "content_hash": "0" * 64,
-        **extra,
-    }
-    return events.make_event("org.qc.submission.validated", source="t", subject=data["submission_id"], data=data)
 
 
 CHECKS = [
     # Named comment on one question, anonymous texts: the two must not end up side by side.
-    _check(
+    validated_check(
         "S1",
         "R01",
         "2026-11-03",
@@ -70,7 +39,7 @@ CHECKS = [
         answered_by="with_supporter",
     ),
     # Everything shared with the name.
-    _check(
+    validated_check(
         "S1",
         "R01",
         "2026-11-12",
@@ -80,8 +49,12 @@ CHECKS = [
         answered_by="supporter_wrote",
     ),
     # No consent fields at all (an event from before they existed): anonymous, alone.
-    _check("S2", "R01", "2026-11-04", comments=("+44 123 call me", ""), working=["nice meals", "\tfood trips"]),
-    _check("S4", "R02", "2026-11-05", checker=NAMED_CHECKER, working=["Good food in R02"], texts_share="named"),
+    validated_check(
+        "S2", "R01", "2026-11-04", comments=("+44 123 call me", ""), working=["nice meals", "\tfood trips"]
+    ),
+    validated_check(
+        "S4", "R02", "2026-11-05", checker=NAMED_CHECKER, working=["Good food in R02"], texts_share="named"
+    ),
 ]
 
 
@@ -100,7 +73,7 @@ def app(settings):
         )
     store = RollupStore(db)
     store.ensure_indexes()
-    AggregateHandler(store, directory, publisher=None).handle(_deliveries(*CHECKS))
+    AggregateHandler(store, directory, publisher=None).handle(builders.deliveries(*CHECKS))
     yield application
     application.extensions["qc.close"]()
     db.client.drop_database(settings.mongo_db)
@@ -118,12 +91,6 @@ def _client(app, settings, username="rm", role="regional_manager", **claims):
 def _bearer(settings, username="rm", role="regional_manager", **claims):
     token = auth.issue_manager_token(settings.secret_key, auth.Principal(username, role, **claims))
     return {"Authorization": f"Bearer {token}"}
-
-
-def _csv(response) -> list[dict]:
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    assert response.content_type == "text/csv; charset=utf-8"
-    return list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8"))))
 
 
 def _csv_links(page: str) -> list[str]:
@@ -160,7 +127,7 @@ def test_every_table_on_a_manager_page_downloads_as_csv(app, settings, page, who
     assert set(tables) == set(wanted), links
     for table, column in wanted.items():
         response = client.get(tables[table])
-        rows = _csv(response)
+        rows = csv_rows(response)
         header = response.get_data().decode("utf-8").splitlines()[0]
         assert column in header.split(",")
         disposition = response.headers["Content-Disposition"]
@@ -170,18 +137,18 @@ def test_every_table_on_a_manager_page_downloads_as_csv(app, settings, page, who
 
 def test_csv_figures_match_the_page(app, settings):
     client = _client(app, settings, region_id="R01")
-    regions = _csv(_client(app, settings, role="org_admin").get("/manager/org?period=2026-11&format=csv"))
+    regions = csv_rows(_client(app, settings, role="org_admin").get("/manager/org?period=2026-11&format=csv"))
     assert {r["region_id"]: r["checks"] for r in regions} == {"R01": "3", "R02": "1"}
     assert {r["region_id"]: r["with_supporter"] for r in regions} == {"R01": "1", "R02": "0"}
-    coverage = _csv(client.get("/manager/regions/R01?period=2026-11&format=csv&table=coverage"))
+    coverage = csv_rows(client.get("/manager/regions/R01?period=2026-11&format=csv&table=coverage"))
     # S2's checker is in the directory, S3 has neither a check nor a checker; S1 is fine and not a gap.
     assert [(r["site_id"], r["checked_in_period"], r["has_active_checker"]) for r in coverage] == [("S3", "no", "no")]
-    questions = _csv(client.get("/manager/sites/S1?period=2026-11&format=csv&table=questions"))
+    questions = csv_rows(client.get("/manager/sites/S1?period=2026-11&format=csv&table=questions"))
     assert {r["question_id"]: (r["good"], r["ok"]) for r in questions} == {
         "listened-to": ("2", "0"),
         "respect": ("0", "2"),
     }
-    themes = _csv(client.get("/manager/regions/R01?period=2026-11&format=csv&table=themes"))
+    themes = csv_rows(client.get("/manager/regions/R01?period=2026-11&format=csv&table=themes"))
     food = next(r for r in themes if r["theme"] == "food" and r["question"] == "What is working")
     assert (food["mentions"], food["checks"]) == ("4", "3")
     assert "R02" not in str(themes)
@@ -189,9 +156,9 @@ def test_csv_figures_match_the_page(app, settings):
 
 def test_csv_cells_cannot_run_as_formulas(app, settings):
     client = _client(app, settings, region_id="R01")
-    texts = _csv(client.get("/manager/themes/not_working/other?region_id=R01&period=2026-11&format=csv"))
+    texts = csv_rows(client.get("/manager/themes/not_working/other?region_id=R01&period=2026-11&format=csv"))
     assert [r["text"] for r in texts] == ['\'=HYPERLINK("http://evil.example","click")']
-    comments = _csv(client.get("/manager/sites/S2?period=2026-11&format=csv&table=comments"))
+    comments = csv_rows(client.get("/manager/sites/S2?period=2026-11&format=csv&table=comments"))
     by_text = {r["text"] for r in comments}
     assert "'+44 123 call me" in by_text and "'\tfood trips" in by_text
     assert not any(r[k][:1] in ("=", "+", "-", "@", "\t", "\r") for r in comments + texts for k in r if r[k])
@@ -232,7 +199,7 @@ def test_csv_and_theme_pages_are_scoped_like_the_pages(app, settings, who, url, 
 def test_a_site_managers_site_theme_csv_holds_only_their_site(app, settings):
     client = _client(app, settings, role="site_manager", region_id="R01", site_id="S1")
     # Asking for a region as well does not widen a site's scope.
-    rows = _csv(client.get("/manager/themes/working/food?site_id=S1&region_id=R01&format=csv&period=2026-11"))
+    rows = csv_rows(client.get("/manager/themes/working/food?site_id=S1&region_id=R01&format=csv&period=2026-11"))
     assert {r["site_id"] for r in rows} == {"S1"} and len(rows) == 2
 
 
@@ -267,7 +234,7 @@ def test_the_theme_texts_api_matches_the_theme_counts(app, settings):
             assert len(body["texts"]) == theme["mentions"], (kind, theme["theme"])
             assert body["label"] == theme["label"]
     response = client.get("/api/v1/themes/working/food/submissions?region_id=R01&period=2026-11&format=csv", headers=rm)
-    assert len(_csv(response)) == 4
+    assert len(csv_rows(response)) == 4
     assert 'filename="region-R01-working-food-2026-11.csv"' in response.headers["Content-Disposition"]
     assert client.get("/api/v1/themes/working/food/submissions?region_id=R02", headers=rm).status_code == 403
     assert client.get("/api/v1/themes/working/nope/submissions?region_id=R01", headers=rm).status_code == 404
@@ -330,7 +297,7 @@ def test_a_name_is_shown_only_beside_what_was_shared_named(app, settings):
     [apart] = re.findall(r'<ul class="card comment" data-shared="anonymous">(.*?)</ul>', page, re.S)
     assert "Lovely food" in apart and "Nobody knocks on my door" in apart and "2026-11" not in apart
 
-    rows = _csv(
+    rows = csv_rows(
         _client(app, settings, region_id="R01").get(
             "/manager/themes/working/food?region_id=R01&format=csv&period=2026-11"
         )

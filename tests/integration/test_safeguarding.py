@@ -8,9 +8,8 @@ import datetime as dt
 import pytest
 
 from qc import auth, events, web
-from services.notify import create_app
-from tests.integration.test_notify import _handler
-from tests.integration.test_workers import _deliveries, _validated
+from services.notify.bootstrap import create_app
+from tests import builders
 
 pytestmark = pytest.mark.integration
 SM1 = {"username": "sm1", "role": "site_manager", "region_id": "R01", "site_id": "S0001"}
@@ -51,8 +50,8 @@ def test_a_site_manager_cannot_silence_safety_alerts_about_their_own_site(db, se
     made = _silence(client, settings, SM1)
     assert made.status_code == 201, made.json
     assert made.json["covers_safety"] is False
-    handler = _handler(db, settings, publisher)
-    handler.handle(_deliveries(_validated()))  # "not good" to feel-safe
+    handler = builders.notify_handler(db, settings, publisher)
+    handler.handle(builders.deliveries(builders.validated()))  # "not good" to feel-safe
     alert = db["alerts"].find_one({"rule": "safety_not_good"})
     assert _statuses(db, alert) == {"SM1": "sent", "RM1": "sent"}
     # The regional manager, whose e-mails a site-wide silence also holds back, sees it.
@@ -67,8 +66,8 @@ def test_a_regional_managers_silence_may_hold_back_safety_alerts_and_the_site_ma
     client = notify.test_client()
     made = _silence(client, settings, RM1, rule="safety_not_good")
     assert made.status_code == 201 and made.json["covers_safety"] is True
-    handler = _handler(db, settings, publisher)
-    handler.handle(_deliveries(_validated()))
+    handler = builders.notify_handler(db, settings, publisher)
+    handler.handle(builders.deliveries(builders.validated()))
     alert = db["alerts"].find_one({"rule": "safety_not_good"})
     assert _statuses(db, alert) == {"SM1": "silenced", "RM1": "silenced"}
     seen = client.get("/api/v1/silences", headers=_bearer(settings, **SM1)).json["silences"]
@@ -81,8 +80,8 @@ def test_a_regional_managers_silence_may_hold_back_safety_alerts_and_the_site_ma
 def test_a_worry_is_closed_by_the_regional_manager_or_safeguarding_lead_not_the_site_manager(
     db, settings, publisher, notify
 ):
-    handler = _handler(db, settings, publisher)
-    handler.handle(_deliveries(_validated(urgent_concern="The manager shouts at us")))
+    handler = builders.notify_handler(db, settings, publisher)
+    handler.handle(builders.deliveries(builders.validated(urgent_concern="The manager shouts at us")))
     worry = db["alerts"].find_one({"rule": "urgent_concern"})
     client = notify.test_client()
     sm = _bearer(settings, **SM1)

@@ -43,7 +43,7 @@ def test_a_web_service_refuses_to_start_without_a_strong_key(stack, tmp_path, ke
             "python:qc_tools.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{free_port()}",
-            "services.checks:create_app()",
+            "services.checks.bootstrap:create_app()",
         ],
         env={**env, "QC_WEB_WORKERS": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
         capture_output=True,

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from qc import auth, web
-from services.aggregate import create_app as create_aggregate
-from services.checks import create_app as create_checks
-from services.notify import create_app as create_notify
+from services.aggregate.bootstrap import create_app as create_aggregate
+from services.checks.bootstrap import create_app as create_checks
+from services.notify.bootstrap import create_app as create_notify
 
 pytestmark = pytest.mark.integration
 PAGES = {"checks": "/manager/checkers", "aggregate": "/manager/regions/R01", "notify": "/manager/alerts"}

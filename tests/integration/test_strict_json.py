@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qc import web
-from tests.integration.test_access_matrix import _checker_csrf, world  # noqa: F401 (fixture)
-from tests.integration.test_intake_api import _body
+from tests import builders
+from tests.integration.world import checker_csrf
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def _post(world, name: str, data: bytes, content_type: str = "application/json")
         headers["Authorization"] = f"Bearer {tokens[cred[1]]}"
     elif cred:
         client.set_cookie("qc_checker", world.checker_tokens[cred[1]])
-        headers["X-CSRF-Token"] = _checker_csrf(world, cred[1])
+        headers["X-CSRF-Token"] = checker_csrf(world, cred[1])
     path = path.format(alert=world.fresh_alert() if "{alert}" in path else "")
     return client.post(path, data=data, headers=headers, content_type=content_type)
 
@@ -99,11 +99,11 @@ def test_the_problem_says_what_is_wrong(world, case, words):  # noqa: F811
 def test_well_formed_but_wrong_values_are_422_not_500(world):  # noqa: F811
     safe_max = 2**53 - 1
     for body in (
-        _body(answers=[{"question_id": "feel-safe", "score": safe_max}]),
-        _body(answers=[{"question_id": "feel-safe", "score": 2.0}]),
-        _body(answers=[{"question_id": "feel-safe", "score": -safe_max}]),
-        _body(visited_on="9999-99-99"),
-        _body(site_id={"$ne": None}),
+        builders.intake_body(answers=[{"question_id": "feel-safe", "score": safe_max}]),
+        builders.intake_body(answers=[{"question_id": "feel-safe", "score": 2.0}]),
+        builders.intake_body(answers=[{"question_id": "feel-safe", "score": -safe_max}]),
+        builders.intake_body(visited_on="9999-99-99"),
+        builders.intake_body(site_id={"$ne": None}),
     ):
         headers = {"Authorization": f"Bearer {world.checker_tokens['C1']}"}
         response = world.apps["checks"].test_client().post("/api/v1/submissions", json=body, headers=headers)

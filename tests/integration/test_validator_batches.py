@@ -3,91 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
 
 from qc import events, mongo
-from qc.handler import Delivery
 from qc.settings import TOPICS
-from services.checks import store as checks_store
-from services.checks.directory import Directory
-from services.checks.handlers import content_hash
-from services.checks.outbox import Outbox
-from services.checks.store import Submissions
-from services.checks.worker import ChecksHandler
+from services.checks.stores import submissions as checks_store
+from services.checks.stores.directory import Directory
+from services.checks.stores.outbox import Outbox
+from services.checks.stores.submissions import Submissions
+from tests import builders
 from tests.conftest import read_topic
 
 pytestmark = pytest.mark.integration
 
 
-def _received(site_id="S0001", comment="", **changes) -> dict:
-    data = {
-        "submission_id": str(uuid.uuid4()),
-        "checker_id": "C1",
-        "site_id": site_id,
-        "question_set": {"id": "everyday-life", "version": 1},
-        "visited_on": dt.date.today().isoformat(),
-        "answers": [{"question_id": "feel-safe", "score": 3, "comment": comment}],
-        "working": [],
-        "not_working": [],
-        "urgent_concern": None,
-        "received_at": events.isoformat(events.now()),
-        **changes,
-    }
-    data["content_hash"] = content_hash(data)
-    return events.make_event(
-        "org.qc.submission.received",
-        source="qc/tests",
-        subject=data["submission_id"],
-        data=data,
-        event_id=data["submission_id"],
-        correlation_id=str(uuid.uuid4()),
-    )
-
-
-def _copy_of(event: dict) -> dict:
-    """The same check sent again under a new submission_id."""
-    copy = {**event, "data": {**event["data"], "submission_id": str(uuid.uuid4())}}
-    copy["id"] = copy["subject"] = copy["data"]["submission_id"]
-    return copy
-
-
 @pytest.fixture
-def handler(db, settings, publisher):
-    directory = Directory(db)
-    directory.upsert("region", {"_id": "R01", "name": "Region 1", "active": True})
-    directory.upsert("site", {"_id": "S0001", "name": "Oak House", "region_id": "R01", "active": True})
-    directory.upsert("person", {"_id": "C1", "name": "C", "role": "checker", "site_id": "S0001", "active": True})
-    Submissions(db).ensure_indexes()
-    return ChecksHandler(settings, db, publisher)
-
-
-def _handle(handler, publisher, *batch):
-    for event in batch:
-        events.validate(event, schemas_dir=handler.settings.schemas_dir)
-    handler.handle([Delivery(record=None, event=e) for e in batch])
-    publisher.flush()
-
-
-def _published(settings, topic: str, ids: set[str]) -> dict[str, list[dict]]:
-    """The decision events on ``topic`` for these submissions, once every one of them is there."""
-    found = read_topic(settings, topic, lambda evs: ids <= {e["data"]["submission_id"] for e in evs})
-    out: dict[str, list[dict]] = {}
-    for e in found:
-        if e["data"]["submission_id"] in ids:
-            out.setdefault(e["data"]["submission_id"], []).append(e)
-    return out
+def handler(validator):
+    return validator
 
 
 def test_one_poll_is_decided_like_one_by_one(handler, db, settings, publisher):
-    first = _received()
-    same_again = _copy_of(first)  # the same check twice in one poll: the second is a duplicate
-    unknown_site = _received(site_id="S9999", comment="other")
+    first = builders.received()
+    same_again = builders.copy_of(first)  # the same check twice in one poll: the second is a duplicate
+    unknown_site = builders.received(site_id="S9999", comment="other")
     store = Submissions(db)  # intake wrote its record first, as it does: claim, publish, mark accepted
     store.mark_accepted(store.claim(first["data"], first, "corr", stale_after=60))
     store.acks.write()
-    _handle(handler, publisher, first, same_again, unknown_site)
+    builders.handle_received(handler, publisher, first, same_again, unknown_site)
 
     records = checks_store.decided(db)
     assert records[first["id"]]["status"] == "validated" and records[first["id"]]["decided_at"]
@@ -98,21 +41,21 @@ def test_one_poll_is_decided_like_one_by_one(handler, db, settings, publisher):
     kept = Outbox(db).kept_since(None)
     assert [d["event"] for d in kept if d["_id"] == first["id"]] == [first]  # and the outbox's (outbox.py)
 
-    validated = _published(settings, TOPICS["validated"], {first["id"]})
+    validated = builders.published_decisions(settings, TOPICS["validated"], {first["id"]})
     assert {e["id"] for e in validated[first["id"]]} == {f"{first['id']}:validated"}
     assert validated[first["id"]][0]["data"]["validated_at"] == events.isoformat(records[first["id"]]["decided_at"])
-    rejected = _published(settings, TOPICS["rejected"], {same_again["id"], unknown_site["id"]})
+    rejected = builders.published_decisions(settings, TOPICS["rejected"], {same_again["id"], unknown_site["id"]})
     assert {e["id"] for e in rejected[unknown_site["id"]]} == {f"{unknown_site['id']}:rejected"}
     assert [r["code"] for r in rejected[same_again["id"]][0]["data"]["reasons"]] == ["duplicate"]
 
 
 def test_a_redelivered_poll_keeps_the_first_decisions(handler, db, settings, publisher):
-    first, later = _received(), _received(comment="later")
-    _handle(handler, publisher, first)
+    first, later = builders.received(), builders.received(comment="later")
+    builders.handle_received(handler, publisher, first)
     before = checks_store.decided(db)[first["id"]]
     # Redelivered with a copy of it and a new one: the first stands, the copy is a duplicate of it.
-    copy = _copy_of(first)
-    _handle(handler, publisher, later, first, copy, first)
+    copy = builders.copy_of(first)
+    builders.handle_received(handler, publisher, later, first, copy, first)
     records = checks_store.decided(db)
     after = records[first["id"]]
     assert (after["status"], after["decided_at"]) == (before["status"], before["decided_at"])
@@ -132,7 +75,7 @@ def test_a_redelivered_poll_keeps_the_first_decisions(handler, db, settings, pub
 
 def test_a_decision_made_elsewhere_meanwhile_stands(handler, db, settings, publisher):
     """Two validators raced: the insert hits the other's decision, which is read back and re-published."""
-    event = _received()
+    event = builders.received()
     Submissions(db).record_decision(event["data"], "rejected", [{"code": "x", "field": None, "message": "m"}], "R01")
     records = Submissions(db).record_decisions([(event["data"], "validated", [], "R01")])
     assert records[event["id"]]["status"] == "rejected"
@@ -143,10 +86,10 @@ def test_a_decision_made_elsewhere_meanwhile_stands(handler, db, settings, publi
 def test_an_unclaimed_check_gets_a_record_and_a_claimed_one_keeps_what_intake_wrote(handler, db, publisher):
     """A replay of the log meets no claim: its record is inserted with the decision; a claimed record is never
     rewritten (decisions.py). Either way a later decision for the same id does not replace the first."""
-    unclaimed, claimed = _received(), _received(comment="claimed")
+    unclaimed, claimed = builders.received(), builders.received(comment="claimed")
     claimed_at = dt.datetime(2026, 11, 10, 9, 30, tzinfo=dt.UTC)
     db["submissions"].insert_one({"_id": claimed["id"], "status": "sending", "kind": "check", "claimed_at": claimed_at})
-    _handle(handler, publisher, unclaimed, claimed)
+    builders.handle_received(handler, publisher, unclaimed, claimed)
     records = checks_store.decided(db)
     whole = records[unclaimed["id"]]
     assert whole["status"] == "validated" and whole["checker_id"] == "C1" and whole["responses"] == []
@@ -163,7 +106,7 @@ def test_an_unclaimed_check_gets_a_record_and_a_claimed_one_keeps_what_intake_wr
 
 def test_only_a_validated_check_with_the_same_checker_site_visit_and_content_is_a_duplicate(handler, db, publisher):
     """The poll's one query by content hash finds candidates; the rule's other fields still decide."""
-    event = _received(comment="same words")
+    event = builders.received(comment="same words")
     data = event["data"]
     base = {f: data[f] for f in ("checker_id", "site_id", "visited_on", "content_hash", "received_at")}
     db["submissions"].insert_many(
@@ -173,19 +116,19 @@ def test_only_a_validated_check_with_the_same_checker_site_visit_and_content_is_
             {**base, "_id": "rejected-before", "status": "rejected"},
         ]
     )
-    _handle(handler, publisher, event)
+    builders.handle_received(handler, publisher, event)
     assert checks_store.decided(db)[data["submission_id"]]["status"] == "validated"
     # Now a validated one with the same key is stored: the next copy is its duplicate, from a later poll.
-    copy = _copy_of(event)
-    _handle(handler, publisher, copy)
+    copy = builders.copy_of(event)
+    builders.handle_received(handler, publisher, copy)
     record = checks_store.decided(db)[copy["id"]]
     assert [r["code"] for r in record["reasons"]] == ["duplicate"]
 
 
 def test_the_directory_held_in_memory_follows_changes_made_elsewhere(handler, db, settings, publisher):
     """The validator holds sites and checkers; a change made by another process reaches its next batch."""
-    first = _received()
-    _handle(handler, publisher, first)
+    first = builders.received()
+    builders.handle_received(handler, publisher, first)
     other_process = mongo.connect(settings, "qc-tests-other")
     try:
         Directory(other_process).upsert(
@@ -193,8 +136,8 @@ def test_the_directory_held_in_memory_follows_changes_made_elsewhere(handler, db
         )
     finally:
         other_process.client.close()
-    later = _received(comment="later")
-    _handle(handler, publisher, later)
+    later = builders.received(comment="later")
+    builders.handle_received(handler, publisher, later)
     records = checks_store.decided(db)
     assert records[first["id"]]["status"] == "validated"
     assert records[later["id"]]["status"] == "rejected"

@@ -20,17 +20,16 @@ from qc import events, periods, rate_limited
 from qc.handler import Delivery
 from qc.ratelimit import RateLimiter
 from qc.settings import TOPICS
-from services.aggregate import create_app as aggregate_app
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.bootstrap import create_app as aggregate_app
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from services.checks import create_app as checks_app
-from services.checks.directory import Directory
-from services.checks.store import Submissions
+from services.checks.bootstrap import create_app as checks_app
+from services.checks.stores.directory import Directory
+from services.checks.stores.submissions import Submissions
 from services.checks.worker import ChecksHandler
+from tests import builders
 from tests.conftest import csrf_of, manager_client, read_topic
-from tests.integration.test_notify import _handler as notify_handler
-from tests.integration.test_validator_batches import _received
 
 pytestmark = pytest.mark.integration
 SM = {"username": "sm9601", "role": "site_manager", "region_id": "R96", "site_id": "S9601"}
@@ -116,7 +115,7 @@ def test_anyone_at_a_site_answers_the_key_questions_and_team_feedback_counts_the
     assert cells["respect"]["not_good"] == 3
 
     # notify: three "not good" answers to a safety question raise nothing; a worry does, anonymously.
-    notify = notify_handler(db, settings, publisher)
+    notify = builders.notify_handler(db, settings, publisher)
     notify.handle([Delivery(record=None, event=e) for e in validated])
     assert notify.store.alerts.count_documents({"site_id": "S9601"}) == 0
     worried = _answer(phone, token, **{"worry": "Someone takes my money"})
@@ -159,7 +158,7 @@ def test_a_sites_link_is_limited_per_site(settings, db, world):
 
 
 def test_a_worry_through_a_link_whose_site_has_stopped_still_reaches_the_safeguarding_lead(settings, db, publisher):
-    sent = _received(
+    sent = builders.received(
         "S9699",  # no longer (or never) in the directory: the voice is turned back, its worry is not
         checker_id="voice:S9699",
         kind="voice",
@@ -175,7 +174,7 @@ def test_a_worry_through_a_link_whose_site_has_stopped_still_reaches_the_safegua
     [rejected] = [e for e in found if e["data"]["submission_id"] == sent["id"]]
     events.validate(rejected, schemas_dir=settings.schemas_dir)
     assert rejected["data"]["kind"] == "voice"
-    notify = notify_handler(db, settings, publisher)
+    notify = builders.notify_handler(db, settings, publisher)
     notify.handle([Delivery(record=None, event=rejected)])
     [alert] = list(notify.store.alerts.find({"site_id": "S9699"}))
     assert alert["summary"] == "Someone supported here raised an urgent concern."

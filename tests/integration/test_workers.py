@@ -11,61 +11,32 @@ from kafka import KafkaProducer
 
 from qc import events, signing
 from qc.consumer import ConsumerLoop
-from qc.handler import Delivery, Handler
 from qc.kafka import make_consumer
 from qc.settings import TOPICS
-from services.aggregate import handlers, state
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.rules import rollups as rollup_rules
+from services.aggregate.stores import state
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
+from tests import builders
 from tests.conftest import new_topic, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def _validated(site="S0001", region="R01", visited_on="2026-11-10", scores=(3, 1, None), **changes):
-    questions = ("listened-to", "feel-safe", "home-clean")
-    data = {
-        "submission_id": str(uuid.uuid4()),
-        "checker_id": "C1",
-        "site_id": site,
-        "region_id": region,
-        "question_set": {"id": "everyday-life", "version": 1},
-        "visited_on": visited_on,
-        "answers": [
-            {"question_id": q, "score": s, "comment": "", "safety": q == "feel-safe"}
-            for q, s in zip(questions, scores, strict=True)
-        ],
-        "working": [],
-        "not_working": [],
-        "urgent_concern": None,
-        "received_at": "2026-11-10T10:00:00.000Z",
-        "validated_at": "2026-11-10T10:00:01.000Z",
-        "content_hash": "0" * 64,
-    }
-    data.update(changes)
-    return events.make_event(
-        "org.qc.submission.validated",
-        source="qc/tests",
-        subject=data["submission_id"],
-        data=data,
-        event_id=f"{data['submission_id']}:validated",
-    )
-
-
-def _deliveries(*evs):
-    return [Delivery(record=None, event=e) for e in evs]
 
 
 def test_redelivered_and_reordered_events_count_once(db, publisher):
     store = RollupStore(db)
     store.ensure_indexes()
     handler = AggregateHandler(store, SiteDirectory(db), publisher)
-    a, b, c = _validated(), _validated(scores=(2, 2, 2)), _validated(visited_on="2026-10-31", scores=(1, 1, 1))
-    handler.handle(_deliveries(a, b, c))
+    a, b, c = (
+        builders.validated(),
+        builders.validated(scores=(2, 2, 2)),
+        builders.validated(visited_on="2026-10-31", scores=(1, 1, 1)),
+    )
+    handler.handle(builders.deliveries(a, b, c))
     first = {d["_id"]: (d["checks"], d["score"], d["questions"]) for d in store.rollups.find()}
-    handler.handle(_deliveries(c, a))  # redelivery, in another order
-    handler.handle(_deliveries(b))
+    handler.handle(builders.deliveries(c, a))  # redelivery, in another order
+    handler.handle(builders.deliveries(b))
     again = {d["_id"]: (d["checks"], d["score"], d["questions"]) for d in store.rollups.find()}
     assert first == again
     assert first["site:S0001:2026-11"][0] == 2 and first["site:S0001:2026-10"][0] == 1
@@ -80,15 +51,18 @@ def test_rollups_are_the_same_whichever_way_the_facts_are_read(db):
     """Recounting from the facts: few sites, one query per site; many, one range query, filtered. The same."""
     by_range, by_site = RollupStore(db, prefix="range_"), RollupStore(db, prefix="site_")
     by_range.per_site_max = 0  # always the range query
-    first = [_validated(site=f"S000{n}", scores=(n % 3 + 1, 2, None)) for n in range(1, 10)]
+    first = [builders.validated(site=f"S000{n}", scores=(n % 3 + 1, 2, None)) for n in range(1, 10)]
     # Only the first and last site again: the range between them holds the other sites' facts.
-    later = [_validated(site="S0001", scores=(1, 1, 1)), _validated(site="S0009", visited_on="2026-10-31")]
+    later = [
+        builders.validated(site="S0001", scores=(1, 1, 1)),
+        builders.validated(site="S0009", visited_on="2026-10-31"),
+    ]
     figures = []
     for store in (by_range, by_site):
         store.ensure_indexes()
-        facts = [handlers.fact_from_validated(e["data"]) for e in first + later]
+        facts = [rollup_rules.fact_from_validated(e["data"]) for e in first + later]
         store.save_facts(facts)
-        recount = store.site_rollups_from_facts(handlers.affected_keys(facts))
+        recount = store.site_rollups_from_facts(rollup_rules.affected_keys(facts))
         figures.append({d["_id"]: (d["checks"], d["score"], d["questions"]) for d in recount})
     assert figures[0] == figures[1]
     assert figures[0]["site:S0001:2026-11"][0] == 2 and figures[0]["site:S0005:2026-11"][0] == 1
@@ -101,28 +75,28 @@ def test_rollups_held_in_memory_equal_a_recount_from_the_facts(db, sole_writer):
     store = RollupStore(db)
     store.ensure_indexes()
     checks = [
-        _validated(
+        builders.validated(
             site=f"S000{n % 4 + 1}", scores=(n % 3 + 1, (n + 1) % 3 + 1, None), visited_on=f"2026-11-{n % 9 + 1:02d}"
         )
         for n in range(24)
     ]
     handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)
-    handler.handle(_deliveries(*checks[:10]))
-    handler.handle(_deliveries(*checks[5:15]))  # half of it met again
+    handler.handle(builders.deliveries(*checks[:10]))
+    handler.handle(builders.deliveries(*checks[5:15]))  # half of it met again
     handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)  # a restart
-    handler.handle(_deliveries(*checks[12:24], checks[0]))
+    handler.handle(builders.deliveries(*checks[12:24], checks[0]))
     stored = {d["_id"]: d for d in store.rollups.find()}
-    facts = [handlers.fact_from_validated(e["data"]) for e in checks]
-    sites = {d["_id"]: d for d in store.site_rollups_from_facts(handlers.affected_keys(facts))}
+    facts = [rollup_rules.fact_from_validated(e["data"]) for e in checks]
+    sites = {d["_id"]: d for d in store.site_rollups_from_facts(rollup_rules.affected_keys(facts))}
     figures = ("checks", "score", "questions", "answered_by", "latest_received_at")
     for rollup_id, recount in sites.items():
         assert {k: stored[rollup_id][k] for k in figures} == {k: recount[k] for k in figures}
         assert sorted(stored[rollup_id]["fact_ids"]) == sorted(recount["fact_ids"])
-    for region, period in {("R01", p) for _s, _r, p in handlers.affected_keys(facts)}:
+    for region, period in {("R01", p) for _s, _r, p in rollup_rules.affected_keys(facts)}:
         members = [d for d in sites.values() if d["period"] == period]
-        expected = handlers.region_rollup(region, period, members)
+        expected = rollup_rules.region_rollup(region, period, members)
         assert {k: stored[f"region:{region}:{period}"][k] for k in figures} == {k: expected[k] for k in figures}
-        org = handlers.org_rollup(period, [expected])
+        org = rollup_rules.org_rollup(period, [expected])
         assert {k: stored[f"org:all:{period}"][k] for k in figures} == {k: org[k] for k in figures}
     assert stored["org:all:2026-11"]["checks"] == 24
 
@@ -130,16 +104,16 @@ def test_rollups_held_in_memory_equal_a_recount_from_the_facts(db, sole_writer):
 def _sums_equal_a_recount(store: RollupStore, checks: list[dict]) -> None:
     """Every region and organisation roll-up stored is the sum of the site roll-ups recounted from the facts."""
     stored = {d["_id"]: d for d in store.rollups.find()}
-    facts = [handlers.fact_from_validated(e["data"]) for e in checks]
-    sites = store.site_rollups_from_facts(handlers.affected_keys(facts))
+    facts = [rollup_rules.fact_from_validated(e["data"]) for e in checks]
+    sites = store.site_rollups_from_facts(rollup_rules.affected_keys(facts))
     figures = ("checks", "score", "questions", "answered_by", "latest_received_at")
     for period in {d["period"] for d in sites}:
         regions = []
         for region in sorted({d["region_id"] for d in sites if d["period"] == period}):
             members = [d for d in sites if d["period"] == period and d["region_id"] == region]
-            regions.append(handlers.region_rollup(region, period, members))
+            regions.append(rollup_rules.region_rollup(region, period, members))
             assert {k: stored[f"region:{region}:{period}"][k] for k in figures} == {k: regions[-1][k] for k in figures}
-        org = handlers.org_rollup(period, regions)
+        org = rollup_rules.org_rollup(period, regions)
         assert {k: stored[f"org:all:{period}"][k] for k in figures} == {k: org[k] for k in figures}
 
 
@@ -150,22 +124,23 @@ def test_sums_held_between_commits_are_written_by_flush_and_summed_again_after_a
     store = RollupStore(db)
     store.ensure_indexes()
     checks = [
-        _validated(site=f"S000{n % 4 + 1}", region=f"R0{n % 2 + 1}", scores=(n % 3 + 1, 2, None)) for n in range(24)
+        builders.validated(site=f"S000{n % 4 + 1}", region=f"R0{n % 2 + 1}", scores=(n % 3 + 1, 2, None))
+        for n in range(24)
     ]
     handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True, defer_sums=True)
-    handler.handle(_deliveries(*checks[:8]))
+    handler.handle(builders.deliveries(*checks[:8]))
     assert handler.holds()
     assert store.rollups.find_one({"scope": {"$in": ["region", "org"]}}) is None  # held, not written
     handler.flush()
     assert not handler.holds()
     _sums_equal_a_recount(store, checks[:8])
-    handler.handle(_deliveries(*checks[8:16]))  # held; then the worker dies before its flush
+    handler.handle(builders.deliveries(*checks[8:16]))  # held; then the worker dies before its flush
     handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True, defer_sums=True)
-    handler.handle(_deliveries(*checks[8:16]))  # the replay from the last commit: counted already, summed again
-    handler.handle(_deliveries(*checks[16:20]))
+    handler.handle(builders.deliveries(*checks[8:16]))  # the replay from the last commit: counted already, summed again
+    handler.handle(builders.deliveries(*checks[16:20]))
     handler.open.clear()  # a batch failed: what is held goes, but which sums are unwritten is not forgotten
     last = [c for c in checks[20:24] if c["data"]["region_id"] == "R01"]  # R02's sums: unwritten, not held
-    handler.handle(_deliveries(*last))
+    handler.handle(builders.deliveries(*last))
     handler.flush()
     _sums_equal_a_recount(store, checks[:20] + last)
     assert store.rollups.find_one({"_id": "org:all:2026-11"})["checks"] == 22
@@ -178,10 +153,14 @@ def test_a_site_moved_to_another_region_mid_month_counts_in_one_region_whichever
     store = RollupStore(db)
     store.ensure_indexes()
     handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)
-    handler.handle(_deliveries(_validated(site="S0001", region="R01"), _validated(site="S0002", region="R02")))
-    handler.handle(_deliveries(_validated(site="S0001", region="R02", visited_on="2026-11-12")))
+    handler.handle(
+        builders.deliveries(
+            builders.validated(site="S0001", region="R01"), builders.validated(site="S0002", region="R02")
+        )
+    )
+    handler.handle(builders.deliveries(builders.validated(site="S0001", region="R02", visited_on="2026-11-12")))
     for region in ("R01", "R02"):
-        summed = handlers.region_rollup(region, "2026-11", store.region_members(region, "2026-11"))
+        summed = rollup_rules.region_rollup(region, "2026-11", store.region_members(region, "2026-11"))
         stored = store.rollup("region", region, "2026-11")
         assert (stored["checks"], stored["sites_checked"]) == (summed["checks"], summed["sites_checked"])
     assert store.rollup("region", "R01", "2026-11")["checks"] == 2
@@ -192,12 +171,12 @@ def test_a_site_rollup_written_by_the_member_before_is_recounted_not_overwritten
     """After a rebalance, a stored roll-up counting more than this member holds is recounted from the facts."""
     store = RollupStore(db)
     store.ensure_indexes()
-    a, b = _validated(), _validated(scores=(1, 1, 1))
+    a, b = builders.validated(), builders.validated(scores=(1, 1, 1))
     mine = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True)
-    mine.handle(_deliveries(a))  # holds S0001's roll-ups counting a
+    mine.handle(builders.deliveries(a))  # holds S0001's roll-ups counting a
     before = AggregateHandler(store, SiteDirectory(db), publisher=None)
-    before.handle(_deliveries(b))  # another member counts b (it owned the site)
-    mine.handle(_deliveries(_validated(scores=(2, 2, 2))))  # held copy counts a; stored one a and b
+    before.handle(builders.deliveries(b))  # another member counts b (it owned the site)
+    mine.handle(builders.deliveries(builders.validated(scores=(2, 2, 2))))  # held copy counts a; stored one a and b
     assert store.rollup("site", "S0001", "2026-11")["checks"] == 3
     assert store.rollup("region", "R01", "2026-11")["checks"] == 3
 
@@ -214,23 +193,11 @@ def test_site_rollups_are_announced_before_their_regions_are_summed(db):
             announced.append(({r["scope"] for r in rollups}, len(rollups), stored_sums))
 
     Watching(store, SiteDirectory(db), publisher=None).handle(
-        _deliveries(_validated(site="S0001"), _validated(site="S0002"))
+        builders.deliveries(builders.validated(site="S0001"), builders.validated(site="S0002"))
     )
     # Two sites × week, month, quarter, announced once, before any region or organisation sum existed.
     assert announced[0] == ({"site"}, 6, 0)
     assert announced[1][0] == {"region", "org"}
-
-
-class _Recorder(Handler):
-    def __init__(self, topic):
-        self.topics = [topic]
-        self.seen = []
-
-    def handle(self, batch):
-        for d in batch:
-            if d.event["subject"] == "explode":
-                raise ValueError("cannot handle this one")
-            self.seen.append(d.event["id"])
 
 
 def test_poison_events_go_to_the_dead_letter_topic_and_the_loop_goes_on(settings, publisher):
@@ -248,7 +215,7 @@ def test_poison_events_go_to_the_dead_letter_topic_and_the_loop_goes_on(settings
         raw.send(topic, key=b"k", value=value).get(timeout=10)
     raw.close()
     group = f"qc-test-{uuid.uuid4().hex[:6]}"
-    handler = _Recorder(topic)
+    handler = builders.Recorder(topic)
     loop = ConsumerLoop(settings, make_consumer(settings, group), group, handler, publisher)
     thread = threading.Thread(target=loop.run)
     thread.start()
@@ -276,10 +243,10 @@ def test_a_period_with_nothing_stored_needs_no_reads_and_a_stored_one_is_read(db
     asked = []
     read = store.read_site_rollups
     store.read_site_rollups = lambda ids: asked.extend(ids) or read(ids)
-    AggregateHandler(store, SiteDirectory(db), publisher=None).handle(_deliveries(_validated()))
+    AggregateHandler(store, SiteDirectory(db), publisher=None).handle(builders.deliveries(builders.validated()))
     assert asked == []  # week, month and quarter all new
     restarted = AggregateHandler(store, SiteDirectory(db), publisher=None)
-    restarted.handle(_deliveries(_validated(scores=(1, 1, 1))))
+    restarted.handle(builders.deliveries(builders.validated(scores=(1, 1, 1))))
     assert sorted(asked) == ["site:S0001:2026-11", "site:S0001:2026-Q4", "site:S0001:2026-W46"]
     assert store.rollup("site", "S0001", "2026-11")["checks"] == 2
 
@@ -290,6 +257,8 @@ def test_a_batch_touching_more_roll_ups_than_are_held_is_counted_whole(db, monke
     store = RollupStore(db)
     store.ensure_indexes()
     handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True)
-    handler.handle(_deliveries(*[_validated(site=f"S000{n}") for n in range(1, 5)]))  # 4 sites x 3 periods
+    handler.handle(
+        builders.deliveries(*[builders.validated(site=f"S000{n}") for n in range(1, 5)])
+    )  # 4 sites x 3 periods
     assert [store.rollup("site", f"S000{n}", "2026-11")["checks"] for n in range(1, 5)] == [1, 1, 1, 1]
     assert store.rollup("org", "all", "2026-11")["checks"] == 4

@@ -13,27 +13,25 @@ import pytest
 from qc import auth, web
 from qc.handler import Delivery
 from qc.settings import TOPICS
-from services.aggregate.directory import SiteDirectory
-from services.aggregate.store import RollupStore
+from services.aggregate.stores.directory import SiteDirectory
+from services.aggregate.stores.rollups import RollupStore
 from services.aggregate.worker import AggregateHandler
-from services.checks import store as checks_store
-from services.notify import create_app as create_notify_app
-from tests.integration.test_notify import _handler
-from tests.integration.test_validator_batches import _handle, _published, _received
-from tests.integration.test_validator_batches import handler as validator  # noqa: F401 (a fixture)
+from services.checks.stores import submissions as checks_store
+from services.notify.bootstrap import create_app as create_notify_app
+from tests import builders
 
 pytestmark = pytest.mark.integration
 WORRY = "The fire door is locked at night"
 
 
 def test_a_worry_alone_reaches_the_safeguarding_lead_and_is_not_counted(validator, db, settings, publisher):  # noqa: F811
-    alone = _received(kind="worry", answers=[], urgent_concern=WORRY, urgent_concern_share="anonymous")
-    _handle(validator, publisher, alone)
-    [validated] = _published(settings, TOPICS["validated"], {alone["id"]})[alone["id"]]
+    alone = builders.received(kind="worry", answers=[], urgent_concern=WORRY, urgent_concern_share="anonymous")
+    builders.handle_received(validator, publisher, alone)
+    [validated] = builders.published_decisions(settings, TOPICS["validated"], {alone["id"]})[alone["id"]]
     assert validated["data"]["kind"] == "worry" and validated["data"]["answers"] == []
     assert checks_store.decided(db, [alone["id"]])[alone["id"]]["status"] == "validated"
 
-    notify = _handler(db, settings, publisher)
+    notify = builders.notify_handler(db, settings, publisher)
     notify.handle([Delivery(record=None, event=validated)])
     [alert] = list(db["alerts"].find({"rule": "urgent_concern"}))
     assert alert["details"]["urgent_concern"] == WORRY and alert["submission_ids"] == [alone["id"]]
@@ -59,9 +57,9 @@ def test_a_worry_alone_reaches_the_safeguarding_lead_and_is_not_counted(validato
     AggregateHandler(store, SiteDirectory(db), publisher).handle([Delivery(record=None, event=validated)])
     assert store.facts.count_documents({}) == 0 and store.rollups.count_documents({}) == 0
     # A check next to it is counted as ever: the worry was left out, not the batch.
-    check = _received()
-    _handle(validator, publisher, check)
-    [counted] = _published(settings, TOPICS["validated"], {check["id"]})[check["id"]]
+    check = builders.received()
+    builders.handle_received(validator, publisher, check)
+    [counted] = builders.published_decisions(settings, TOPICS["validated"], {check["id"]})[check["id"]]
     AggregateHandler(store, SiteDirectory(db), publisher).handle(
         [Delivery(record=None, event=e) for e in (validated, counted)]
     )
@@ -74,18 +72,20 @@ def test_a_rejected_worry_alone_still_reaches_the_safeguarding_lead_and_says_it_
     settings,
     publisher,
 ):
-    stranger = _received(kind="worry", answers=[], urgent_concern=WORRY, checker_id="C404")  # not a known checker
-    _handle(validator, publisher, stranger)
-    [rejected] = _published(settings, TOPICS["rejected"], {stranger["id"]})[stranger["id"]]
+    stranger = builders.received(
+        kind="worry", answers=[], urgent_concern=WORRY, checker_id="C404"
+    )  # not a known checker
+    builders.handle_received(validator, publisher, stranger)
+    [rejected] = builders.published_decisions(settings, TOPICS["rejected"], {stranger["id"]})[stranger["id"]]
     assert rejected["data"]["kind"] == "worry" and rejected["data"]["urgent_concern"] == WORRY
-    notify = _handler(db, settings, publisher)
+    notify = builders.notify_handler(db, settings, publisher)
     notify.handle([Delivery(record=None, event=rejected)])
     [alert] = list(db["alerts"].find({"rule": "urgent_concern"}))
     assert alert["details"]["sent_alone"] is True and alert["submission_ids"] == [stranger["id"]]
 
 
 def test_a_worrys_id_cannot_be_worked_out_without_the_services_secret():
-    from services.checks.worried import worry_id
+    from services.checks.web.worried import worry_id
 
     body = {"urgent_concern": WORRY, "urgent_concern_share": "anonymous", "answered_by": "alone"}
     ours = worry_id("secret one", "C1", "2026-12-03", body)

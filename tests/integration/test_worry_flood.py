@@ -7,15 +7,14 @@ import dataclasses
 import pytest
 
 from qc import auth, web
-from services.notify import create_app
-from tests.integration.test_notify import _handler
-from tests.integration.test_workers import _deliveries, _validated
+from services.notify.bootstrap import create_app
+from tests import builders
 
 pytestmark = pytest.mark.integration
 
 
 def _worry(n: int, second: int, checker="C1", site="S0001"):
-    return _validated(
+    return builders.validated(
         checker_id=checker,
         site=site,
         urgent_concern=f"Worry number {n}",
@@ -28,11 +27,11 @@ def _emails(db, alert_id) -> list[str]:
 
 
 def test_a_flood_of_worries_from_one_checker_is_one_alert_with_every_word(db, settings, publisher):
-    handler = _handler(db, settings, publisher)
+    handler = builders.notify_handler(db, settings, publisher)
     flood = [_worry(n, 2 * n) for n in range(30)]  # thirty in one minute
-    handler.handle(_deliveries(*flood[:10]))
-    handler.handle(_deliveries(*flood[10:]))
-    handler.handle(_deliveries(*flood[:5]))  # redelivered: nothing added twice
+    handler.handle(builders.deliveries(*flood[:10]))
+    handler.handle(builders.deliveries(*flood[10:]))
+    handler.handle(builders.deliveries(*flood[:5]))  # redelivered: nothing added twice
     [alert] = list(db["alerts"].find({"rule": "urgent_concern"}))
     assert alert["details"]["urgent_concern"] == "Worry number 0"
     assert sorted(m["text"] for m in alert["details"]["more_concerns"]) == sorted(
@@ -53,12 +52,12 @@ def test_a_flood_of_worries_from_one_checker_is_one_alert_with_every_word(db, se
 
 
 def test_worries_apart_in_time_or_from_others_or_after_closing_are_alerts_of_their_own(db, settings, publisher):
-    handler = _handler(db, settings, publisher)
-    handler.handle(_deliveries(_worry(1, 0), _worry(2, 60 * 11)))  # eleven minutes apart
-    handler.handle(_deliveries(_worry(3, 5, checker="C2")))  # another checker, same minutes
+    handler = builders.notify_handler(db, settings, publisher)
+    handler.handle(builders.deliveries(_worry(1, 0), _worry(2, 60 * 11)))  # eleven minutes apart
+    handler.handle(builders.deliveries(_worry(3, 5, checker="C2")))  # another checker, same minutes
     first = db["alerts"].find_one({"details.urgent_concern": "Worry number 1"})
     handler.store.transition(first["_id"], ("open",), "resolved", "sg1", {"response": "Done."})
-    handler.handle(_deliveries(_worry(4, 30)))  # within minutes of worry 1, but its alert is closed
+    handler.handle(builders.deliveries(_worry(4, 30)))  # within minutes of worry 1, but its alert is closed
     worries = {a["details"]["urgent_concern"] for a in db["alerts"].find({"rule": "urgent_concern"})}
     assert worries == {"Worry number 1", "Worry number 2", "Worry number 3", "Worry number 4"}
     for alert in db["alerts"].find({"rule": "urgent_concern"}):

@@ -7,10 +7,8 @@ import pytest
 from qc import events
 from qc.handler import Delivery
 from qc.settings import TOPICS
+from tests import builders
 from tests.conftest import read_topic
-from tests.integration.test_notify import _handler
-from tests.integration.test_validator_batches import _copy_of, _handle, _published, _received
-from tests.integration.test_validator_batches import handler as validator  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.integration
 WORRY = "Staff lock me in my room at night"
@@ -18,15 +16,15 @@ WORRY = "Staff lock me in my room at night"
 
 def test_a_rejected_check_carries_its_worry_and_notify_raises_it(validator, db, settings, publisher):  # noqa: F811
     # The visit date is in the future: the check is turned back, the worry must not be.
-    future = _received(
+    future = builders.received(
         visited_on="2999-01-01", urgent_concern=WORRY, urgent_concern_share="anonymous", answered_by="alone"
     )
-    plain = _received(site_id="S9999")  # rejected too, with no worry: it carries none
-    worried = _received(urgent_concern=WORRY)
-    _handle(validator, publisher, future, plain, worried)
-    again = _copy_of(worried)  # a duplicate: its worry was raised with the check it repeats
-    _handle(validator, publisher, again)
-    rejected = _published(settings, TOPICS["rejected"], {future["id"], plain["id"], again["id"]})
+    plain = builders.received(site_id="S9999")  # rejected too, with no worry: it carries none
+    worried = builders.received(urgent_concern=WORRY)
+    builders.handle_received(validator, publisher, future, plain, worried)
+    again = builders.copy_of(worried)  # a duplicate: its worry was raised with the check it repeats
+    builders.handle_received(validator, publisher, again)
+    rejected = builders.published_decisions(settings, TOPICS["rejected"], {future["id"], plain["id"], again["id"]})
     assert [r["code"] for r in rejected[again["id"]][0]["data"]["reasons"]] == ["duplicate"]
     assert "urgent_concern" not in rejected[again["id"]][0]["data"]
     event = rejected[future["id"]][0]
@@ -34,7 +32,7 @@ def test_a_rejected_check_carries_its_worry_and_notify_raises_it(validator, db, 
     assert event["data"]["urgent_concern"] == WORRY and event["data"]["urgent_concern_share"] == "anonymous"
     assert "urgent_concern" not in rejected[plain["id"]][0]["data"]
 
-    notify = _handler(db, settings, publisher)
+    notify = builders.notify_handler(db, settings, publisher)
     notify.handle([Delivery(record=None, event=e) for e in (event, event)])  # redelivered: one alert
     [worry] = list(db["alerts"].find({"rule": "urgent_concern"}))
     assert worry["details"]["urgent_concern"] == WORRY and worry["safeguarding"] is True
@@ -58,7 +56,7 @@ def test_a_worry_about_an_unknown_site_still_reaches_the_safeguarding_lead(db, s
     }
     event = events.make_event("org.qc.submission.rejected", source="t", subject=data["submission_id"], data=data)
     events.validate(event, schemas_dir=settings.schemas_dir)
-    notify = _handler(db, settings, publisher)
+    notify = builders.notify_handler(db, settings, publisher)
     notify.handle([Delivery(record=None, event=event)])
     worry = db["alerts"].find_one({"rule": "urgent_concern"})
     told = {d["person_id"]: d["status"] for d in db["deliveries"].find({"alert_id": worry["_id"]})}

@@ -1,7 +1,7 @@
 import pytest
 
 from qc.settings import ROOT
-from services.notify import rules
+from services.notify.rules import alerts as rules
 
 
 def _validated(**changes):

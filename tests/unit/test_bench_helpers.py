@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bench import data
-from bench.report import figures, format_cpu
+from bench.report import figures
 from bench.stats import Figure, format_table, number, percentile
+from bench.usage_tables import format_cpu
 
 
 def test_percentile_interpolates_between_closest_ranks():
@@ -110,7 +111,7 @@ def test_cpu_table_lists_every_process_per_window_with_a_total():
 def test_cpu_of_this_process_grows_as_it_works():
     import os
 
-    from bench.stack import cpu_seconds_of
+    from bench.usage import cpu_seconds_of
 
     before = cpu_seconds_of(os.getpid())
     deadline = before + 0.05

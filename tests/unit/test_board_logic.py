@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from services.notify import board, consent
+from services.notify.rules import board, consent
 
 WHEN = dt.datetime(2026, 11, 25, 10, tzinfo=dt.UTC)
 TEXTS = {"feel-safe": "Do you feel safe where you live?"}
@@ -85,4 +85,4 @@ def test_every_published_question_has_an_easy_read_sentence_on_the_board():
     from qc import question_words
 
     missing = sorted(set(question_words.texts()) - set(board.SAID_NOT_GOOD))
-    assert missing == [], "add its 'You said …' sentence to services/notify/board.py"
+    assert missing == [], "add its 'You said …' sentence to services/notify/rules/board.py"

@@ -1,6 +1,6 @@
 """The site and region pages' charts: geometry that says what the figures say (drawn as SVG by the templates)."""
 
-from services.aggregate import charts
+from services.aggregate.web import charts
 
 
 def test_a_line_chart_puts_each_period_on_the_axis_and_leaves_a_gap_where_there_is_no_figure():

@@ -12,7 +12,7 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 def test_every_collection_the_code_names_is_in_the_collections_table():
     root = ROOT
     named = set()
-    for path in [*root.glob("services/*/*.py"), *root.glob("qc/*.py")]:
+    for path in [*root.glob("services/**/*.py"), *root.glob("qc/*.py")]:
         named |= set(re.findall(r'(?:db|database)\["([a-z_]+)"\]', path.read_text()))
     text = ARCHITECTURE.read_text()
     table = text[text.index("## Collections") : text.index("## Scaling")]

@@ -10,7 +10,9 @@ import pytest
 
 from qc import key_questions
 from qc.settings import ROOT
-from services.aggregate import charts, handlers, scrub, team_feedback
+from services.aggregate.rules import rollups as rollup_rules
+from services.aggregate.rules import scrub
+from services.aggregate.web import charts, team_feedback
 
 FIXTURE_SETS = Path(__file__).resolve().parents[1] / "fixtures" / "question-sets"
 
@@ -81,10 +83,10 @@ def test_a_wrong_team_feedback_file_is_refused_with_a_reason(tmp_path, body, mes
 
 
 def test_the_confidence_question_is_known_by_every_question_set_that_has_it():
-    # Aggregate recognises it by id (handlers.CONFIDENCE_QUESTIONS): the sets must agree, v2 from the test fixture.
+    # Aggregate recognises it by id (rollup_rules.CONFIDENCE_QUESTIONS): the sets must agree, v2 from the test fixture.
     kinds = {(q["id"], q.get("kind")) for s in _sets() for q in s["questions"]}
-    assert {qid for qid, kind in kinds if kind == "confidence"} == set(handlers.CONFIDENCE_QUESTIONS)
-    assert not {qid for qid, kind in kinds if qid in handlers.CONFIDENCE_QUESTIONS and kind != "confidence"}
+    assert {qid for qid, kind in kinds if kind == "confidence"} == set(rollup_rules.CONFIDENCE_QUESTIONS)
+    assert not {qid for qid, kind in kinds if qid in rollup_rules.CONFIDENCE_QUESTIONS and kind != "confidence"}
 
 
 _IDS = itertools.count()
@@ -107,17 +109,17 @@ def _data(answers, version=2):
 
 def test_the_confidence_answer_stays_out_of_the_score_and_the_questions():
     quality = [("listened-to", 3), ("respect", 1)]
-    v1 = handlers.fact_from_validated(_data(quality, version=1))
-    v2 = handlers.fact_from_validated(_data([*quality, ("things-will-get-better", 1)]))
-    skipped = handlers.fact_from_validated(_data([*quality, ("things-will-get-better", None)]))
+    v1 = rollup_rules.fact_from_validated(_data(quality, version=1))
+    v2 = rollup_rules.fact_from_validated(_data([*quality, ("things-will-get-better", 1)]))
+    skipped = rollup_rules.fact_from_validated(_data([*quality, ("things-will-get-better", None)]))
     assert "confidence" not in v1 and v2["confidence"] == 1 and skipped["confidence"] is None
-    one, two = (handlers.site_rollup("S1", "R01", "2026-11", [f]) for f in (v1, v2))
+    one, two = (rollup_rules.site_rollup("S1", "R01", "2026-11", [f]) for f in (v1, v2))
     same = ("score", "share_good", "questions", "score_sum", "answered", "checks")
     assert {k: one[k] for k in same} == {k: two[k] for k in same} and one["score"] == 2.0
-    both = handlers.site_rollup("S1", "R01", "2026-11", [v1, v2, skipped])
+    both = rollup_rules.site_rollup("S1", "R01", "2026-11", [v1, v2, skipped])
     assert both["confidence"] == {"sure": 0, "a_bit": 0, "not_sure": 1, "skipped": 1}
-    region = handlers.region_rollup("R01", "2026-11", [both, {**one, "confidence": None}])
-    assert handlers.with_share_sure(region["confidence"])["share_sure"] == 0.0
+    region = rollup_rules.region_rollup("R01", "2026-11", [both, {**one, "confidence": None}])
+    assert rollup_rules.with_share_sure(region["confidence"])["share_sure"] == 0.0
 
 
 def test_the_share_chart_leaves_gaps_where_a_month_is_withheld():

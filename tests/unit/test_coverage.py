@@ -1,6 +1,6 @@
 """Coverage on the managers' pages: a rolling window, so the 1st of the month is not a wall of red."""
 
-from services.aggregate import tables
+from services.aggregate.web import tables
 
 
 def test_coverage_looks_back_thirty_days_not_only_at_the_period():

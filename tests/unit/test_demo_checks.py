@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from qc_tools.demo_checks import CONFIDENCE, QUESTIONS, generate
-from services.checks.schemas import SubmissionSchema
+from services.checks.web.schemas import SubmissionSchema
 
 CREDS = {"checkers": [{"token": f"t{i}", "site_id": f"S000{i}"} for i in range(1, 4)]}
 TODAY = dt.date(2026, 11, 25)

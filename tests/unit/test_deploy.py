@@ -310,12 +310,13 @@ def test_compose_commands_run_real_code(compose, routes):
     assert stack.coverage_problems(compose, sorted(routes)) == []
 
     bad = copy.deepcopy(compose)
-    bad["services"]["checks-web"]["command"][-1] = "services.chekcs:create_app()"
+    bad["services"]["checks-web"]["command"][-1] = "services.chekcs.bootstrap:create_app()"
     bad["services"]["notify-worker"]["command"] = ["python", "-m", "services.notify.wroker"]
     bad["services"]["topics"]["command"] = ["qc", "topic", "create"]
     assert stack.command_problems(bad, scripts) == [
         "topics: `qc topic create` is not a qc command",
-        "checks-web: services.chekcs:create_app() is not a services.<name>:create_app() that exists",
+        "checks-web: services.chekcs.bootstrap:create_app() is not a services.<name>.bootstrap:create_app()"
+        " that exists",
         "notify-worker: no module services.notify.wroker",
     ]
     del bad["services"]["notify-worker"]
@@ -514,7 +515,7 @@ def test_dockerignore_keeps_local_state_out_and_the_package_in():
     patterns = dockerignore()
     for path in (".venv/bin/python", "var/demo-credentials.json", ".git/HEAD", "qc/__pycache__/x.pyc", "tests"):
         assert wiring.dockerignored(patterns, path), path
-    for path in ("qc/settings.py", "services/checks/static/checks.css", "schemas", "deploy/alert-rules.yaml"):
+    for path in ("qc/settings.py", "services/checks/web/static/checks.css", "schemas", "deploy/alert-rules.yaml"):
         assert not wiring.dockerignored(patterns, path), path
 
 

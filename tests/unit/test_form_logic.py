@@ -9,11 +9,12 @@ import pytest
 
 from qc import sharing
 from qc.settings import ROOT
-from services.checks import check_summary, form_reading, intake
-from services.checks.handlers import content_hash
-from services.checks.profiles import Profile, next_step, previous_step, steps
-from services.checks.question_sets import answer_options, answer_words
-from services.checks.schemas import SubmissionSchema
+from services.checks.rules import form_reading
+from services.checks.rules.validation import content_hash
+from services.checks.stores.profiles import Profile, next_step, previous_step, steps
+from services.checks.stores.question_sets import answer_options, answer_words
+from services.checks.web import check_summary, intake
+from services.checks.web.schemas import SubmissionSchema
 
 QUESTION_SET = json.loads((ROOT / "schemas" / "question-sets" / "everyday-life.v1.json").read_text())
 QUESTIONS = QUESTION_SET["questions"]
@@ -275,7 +276,7 @@ def test_a_draft_on_v1_becomes_a_v1_body_and_on_v2_a_v2_body():
 
 
 def test_a_check_is_offered_again_only_when_the_checker_can_put_it_right():
-    from services.checks.handlers import can_send_again
+    from services.checks.rules.validation import can_send_again
 
     def record(*codes, **more):
         return {"status": "rejected", "reasons": [{"code": c} for c in codes], **more}
@@ -288,7 +289,7 @@ def test_a_check_is_offered_again_only_when_the_checker_can_put_it_right():
 
 
 def test_a_recording_is_named_by_its_words_and_voice():
-    from services.checks import recordings
+    from services.checks.web import recordings
 
     name = recordings.file_name("Do you feel safe where you live?")
     assert name == recordings.file_name("Do you  feel safe where you live? ") and name.endswith(".wav")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.checks import involvement
+from services.checks.web import involvement
 
 Q3 = involvement.Window(dt.date(2026, 7, 1), dt.date(2026, 9, 30))
 

@@ -19,7 +19,7 @@ from qc.settings import ROOT, Settings
 from qc_tools import gunicorn_conf
 from services.checks import metrics as checks_metrics
 from services.notify import metrics as notify_metrics
-from services.notify.rules import load_rules
+from services.notify.rules.alerts import load_rules
 from tests.conftest import wait_for
 
 

@@ -1,6 +1,6 @@
 """The rules for a new version of the questions: the lead's changes, a checker's review, who shaped it."""
 
-from services.checks import question_drafting as drafting
+from services.checks.rules import question_drafting as drafting
 
 QUESTIONS = [
     {"id": "listened-to", "text": "Do staff listen to you?", "hint": "", "symbol": "ear", "safety": False},

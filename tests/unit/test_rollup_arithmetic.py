@@ -5,7 +5,7 @@ import random
 import uuid
 from collections import Counter, defaultdict
 
-from services.aggregate import handlers
+from services.aggregate.rules import rollups as rollup_rules
 
 QUESTIONS = ["listened-to", "feel-safe", "home-clean", "respect"]
 
@@ -36,7 +36,7 @@ def _generated(n: int, seed: int = 7) -> list[dict]:
 
 def test_site_and_region_rollups_match_an_independent_recount():
     subs = _generated(400)
-    facts = [handlers.fact_from_validated(s) for s in subs]
+    facts = [rollup_rules.fact_from_validated(s) for s in subs]
     # Independent recount, straight from the submissions.
     bands = {1: "not_good", 2: "ok", 3: "good", None: "skipped"}
     expected_counts = defaultdict(Counter)
@@ -50,11 +50,11 @@ def test_site_and_region_rollups_match_an_independent_recount():
                     expected_scores[(scope, month)].append(a["score"])
 
     site_rollups = defaultdict(list)
-    for site, region, period in sorted(handlers.affected_keys(facts)):
+    for site, region, period in sorted(rollup_rules.affected_keys(facts)):
         if "-W" in period or "-Q" in period:
             continue
         matching = [f for f in facts if f["site_id"] == site and f["periods"]["month"] == period]
-        rollup = handlers.site_rollup(site, region, period, matching)
+        rollup = rollup_rules.site_rollup(site, region, period, matching)
         site_rollups[(region, period)].append(rollup)
         scores = expected_scores[(("site", site), period)]
         assert rollup["checks"] == sum(1 for s in subs if s["site_id"] == site and s["visited_on"][:7] == period)
@@ -67,7 +67,7 @@ def test_site_and_region_rollups_match_an_independent_recount():
                 b: expected_counts[(("site", site), period, q)][b] for b in ("good", "ok", "not_good", "skipped")
             }
     for (region, period), rollups in site_rollups.items():
-        region_rollup = handlers.region_rollup(region, period, rollups)
+        region_rollup = rollup_rules.region_rollup(region, period, rollups)
         scores = expected_scores[(("region", region), period)]
         assert region_rollup["score"] == round(sum(scores) / len(scores), 3)
         good = sum(expected_counts[(("region", region), period, q)]["good"] for q in QUESTIONS)
@@ -86,7 +86,7 @@ def _answered_by(subs) -> dict:
 
 
 def test_consent_defaults_to_alone_and_anonymous_and_keeps_no_checker_id():
-    fact = handlers.fact_from_validated({**_generated(1)[0], "checker_id": "C9"})
+    fact = rollup_rules.fact_from_validated({**_generated(1)[0], "checker_id": "C9"})
     assert fact["answered_by"] == "alone"
     assert fact["shares"]["texts"] == fact["shares"]["urgent_concern"] == "anonymous"
     assert set(fact["shares"]["comments"].values()) == {"anonymous"}
@@ -96,29 +96,29 @@ def test_consent_defaults_to_alone_and_anonymous_and_keeps_no_checker_id():
 def test_the_checker_id_is_kept_only_when_something_is_shared_with_their_name():
     sub = {**_generated(1)[0], "checker_id": "C9", "answered_by": "supporter_wrote", "texts_share": "named"}
     sub["answers"][1]["share"] = "named"
-    fact = handlers.fact_from_validated(sub)
+    fact = rollup_rules.fact_from_validated(sub)
     assert fact["named_checker_id"] == "C9" and fact["answered_by"] == "supporter_wrote"
     assert fact["shares"]["comments"] == {q: "named" if q == "feel-safe" else "anonymous" for q in QUESTIONS}
-    only_concern = handlers.fact_from_validated(
+    only_concern = rollup_rules.fact_from_validated(
         {**_generated(1)[0], "checker_id": "C9", "urgent_concern_share": "named"}
     )
     assert only_concern["named_checker_id"] == "C9"
 
 
 def test_a_region_counts_site_rollups_from_before_the_split_as_alone():
-    old = {**handlers.site_rollup("S0001", "R01", "2026-11", []), "checks": 4}
+    old = {**rollup_rules.site_rollup("S0001", "R01", "2026-11", []), "checks": 4}
     del old["answered_by"]
-    new = handlers.site_rollup(
+    new = rollup_rules.site_rollup(
         "S0002", "R01", "2026-11", [{"_id": "f1", "scores": {}, "received_at": "x", "answered_by": "with_supporter"}]
     )
-    region = handlers.region_rollup("R01", "2026-11", [old, new])
+    region = rollup_rules.region_rollup("R01", "2026-11", [old, new])
     assert region["answered_by"] == {"alone": 4, "with_supporter": 1, "supporter_wrote": 0}
-    assert handlers.org_rollup("2026-11", [region])["answered_by"] == region["answered_by"]
+    assert rollup_rules.org_rollup("2026-11", [region])["answered_by"] == region["answered_by"]
 
 
 def test_facts_added_one_by_one_in_any_order_and_again_count_as_a_recount_does():
     """The worker's roll-ups held in memory grow a fact at a time, with redeliveries: the figures are a recount's."""
-    facts = [handlers.fact_from_validated(s) for s in _generated(300, seed=11)]
+    facts = [rollup_rules.fact_from_validated(s) for s in _generated(300, seed=11)]
     rng = random.Random(3)
     arrivals = facts + rng.sample(facts, 60)  # some met again: redelivered after a crash, or replayed
     rng.shuffle(arrivals)
@@ -126,12 +126,12 @@ def test_facts_added_one_by_one_in_any_order_and_again_count_as_a_recount_does()
     for fact in arrivals:
         for period in fact["periods"].values():
             key = (fact["site_id"], fact["region_id"], period)
-            doc = held.setdefault(key, handlers.empty_site_rollup(*key))
-            handlers.add_fact(doc, fact)
-    assert len(held) == len(handlers.affected_keys(facts))
+            doc = held.setdefault(key, rollup_rules.empty_site_rollup(*key))
+            rollup_rules.add_fact(doc, fact)
+    assert len(held) == len(rollup_rules.affected_keys(facts))
     for (site, region, period), doc in held.items():
-        kind = handlers.periods.kind_of(period)
-        recount = handlers.site_rollup(
+        kind = rollup_rules.periods.kind_of(period)
+        recount = rollup_rules.site_rollup(
             site, region, period, [f for f in facts if f["site_id"] == site and f["periods"][kind] == period]
         )
         assert {k: v for k, v in doc.items() if k != "fact_ids"} == {
@@ -143,7 +143,7 @@ def test_facts_added_one_by_one_in_any_order_and_again_count_as_a_recount_does()
 def test_sums_grown_a_fact_at_a_time_are_the_sums_of_their_site_rollups():
     """The worker keeps region and organisation sums by adding the facts its site roll-ups newly count
     (redeliveries are not added): the figures are what summing the site roll-ups gives."""
-    facts = [handlers.fact_from_validated(s) for s in _generated(300, seed=5)]
+    facts = [rollup_rules.fact_from_validated(s) for s in _generated(300, seed=5)]
     for fact in facts[::7]:
         fact["confidence"] = 2  # some asked "Do you think things will get better here?"
     rng = random.Random(9)
@@ -153,28 +153,30 @@ def test_sums_grown_a_fact_at_a_time_are_the_sums_of_their_site_rollups():
     for fact in arrivals:
         for period in fact["periods"].values():
             key = (fact["site_id"], fact["region_id"], period)
-            site = sites.setdefault(key, handlers.empty_site_rollup(*key))
+            site = sites.setdefault(key, rollup_rules.empty_site_rollup(*key))
             first = site["checks"] == 0
-            if handlers.add_fact(site, fact):
-                region = regions.setdefault((key[1], period), handlers.region_rollup(key[1], period, []))
-                handlers.add_to_sum(region, fact, first_of_site=first)
-                handlers.add_to_sum(orgs.setdefault(period, handlers.org_rollup(period, [])), fact, first_of_site=first)
+            if rollup_rules.add_fact(site, fact):
+                region = regions.setdefault((key[1], period), rollup_rules.region_rollup(key[1], period, []))
+                rollup_rules.add_to_sum(region, fact, first_of_site=first)
+                rollup_rules.add_to_sum(
+                    orgs.setdefault(period, rollup_rules.org_rollup(period, [])), fact, first_of_site=first
+                )
     for (region_id, period), doc in regions.items():
         members = [d for (_s, r, p), d in sites.items() if r == region_id and p == period]
-        assert doc == handlers.region_rollup(region_id, period, members)
+        assert doc == rollup_rules.region_rollup(region_id, period, members)
     for period, doc in orgs.items():
         members = [d for (r, p), d in regions.items() if p == period]
-        assert doc == handlers.org_rollup(period, members)
+        assert doc == rollup_rules.org_rollup(period, members)
     assert sum(d["checks"] for d in orgs.values()) == len(facts) * 3  # each fact once in its week, month, quarter
 
 
 def test_an_empty_period_has_no_score_rather_than_zero():
-    rollup = handlers.site_rollup("S0001", "R01", "2026-11", [])
+    rollup = rollup_rules.site_rollup("S0001", "R01", "2026-11", [])
     assert rollup["checks"] == 0 and rollup["score"] is None and rollup["share_good"] is None
 
 
 def test_late_submission_lands_in_the_period_of_its_visit():
-    fact = handlers.fact_from_validated(
+    fact = rollup_rules.fact_from_validated(
         {**_generated(1)[0], "visited_on": "2026-03-31", "received_at": "2026-05-02T10:00:00.000Z"}
     )
     assert fact["periods"] == {"week": "2026-W14", "month": "2026-03", "quarter": "2026-Q1"}

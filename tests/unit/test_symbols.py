@@ -7,8 +7,8 @@ import re
 
 from qc.settings import ROOT
 
-FORM_SYMBOLS = ROOT / "services" / "checks" / "templates" / "_symbols.html"
-BOARD_SYMBOLS = ROOT / "services" / "notify" / "templates" / "_board.html"
+FORM_SYMBOLS = ROOT / "services" / "checks" / "web" / "templates" / "_symbols.html"
+BOARD_SYMBOLS = ROOT / "services" / "notify" / "web" / "templates" / "_board.html"
 # The board's "Is it better now?" faces are the form's answer faces on purpose: the same meaning.
 SAME_MEANING = {"yes": "face-good", "a bit": "face-ok", "no": "face-not-good"}
 
@@ -36,7 +36,7 @@ def _question_symbols() -> dict[str, set[str]]:
 def _named_in_form_templates(known: set[str]) -> set[str]:
     """Symbols the form's templates name themselves (not through a question or an answer)."""
     named = set()
-    for path in (ROOT / "services" / "checks" / "templates").glob("*.html"):
+    for path in (ROOT / "services" / "checks" / "web" / "templates").glob("*.html"):
         if path != FORM_SYMBOLS:
             named |= set(re.findall(r'"([a-z-]+)"', path.read_text())) & known
     return named

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from services.notify.today import age_words, needs_you
+from services.notify.rules.today import age_words, needs_you
 
 NOW = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -65,7 +65,7 @@ def test_nothing_at_all_is_nothing():
 def test_an_escalation_says_to_whom_and_when_in_the_services_own_time():
     from zoneinfo import ZoneInfo
 
-    from services.notify.today import escalation_words
+    from services.notify.rules.today import escalation_words
 
     london = ZoneInfo("Europe/London")
     summer = dt.datetime(2026, 7, 1, 9, 0, tzinfo=dt.UTC)
@@ -79,7 +79,7 @@ def test_an_escalation_says_to_whom_and_when_in_the_services_own_time():
 
 
 def test_alerts_are_counted_by_how_serious_and_how_old():
-    from services.notify.today import by_age_and_severity
+    from services.notify.rules.today import by_age_and_severity
 
     alerts = [
         _alert(1, "critical", days=0),

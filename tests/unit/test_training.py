@@ -1,7 +1,7 @@
 import pytest
 
 from qc.yamlfile import YamlFileError
-from services.checks import training
+from services.checks.rules import training
 
 
 def test_the_organisations_training_is_read_from_deploy():

@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 from marshmallow import ValidationError
 
-from services.checks.handlers import content_hash, decide
-from services.checks.schemas import SubmissionSchema
+from services.checks.rules.validation import content_hash, decide
+from services.checks.web.schemas import SubmissionSchema
 
 QS = {
     "id": "everyday-life",

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from qc.settings import ROOT
-from services.aggregate import workdays
+from services.aggregate.rules import workdays
 
 HOLIDAYS = workdays.load_bank_holidays(ROOT / "deploy" / "bank-holidays.yaml")
 D = dt.date

@@ -6,7 +6,7 @@ import pytest
 
 from qc import key_questions, themes
 from qc.yamlfile import YamlFileError, load_versioned_yaml
-from services.notify import rules
+from services.notify.rules import alerts as rules
 
 
 def _number(where: str, raw) -> int:

@@ -39,7 +39,7 @@ def web_ports(compose: dict) -> dict[str, tuple[str, int]]:
         if command[:1] != ["gunicorn"]:
             continue
         bind = command[command.index("--bind") + 1] if "--bind" in command else ""
-        app = re.fullmatch(r"services\.(\w+):create_app\(\)", command[-1])
+        app = re.fullmatch(r"services\.(\w+)\.bootstrap:create_app\(\)", command[-1])
         found[name] = (app.group(1) if app else command[-1], int(bind.rpartition(":")[2] or 0))
     return found
 
@@ -145,7 +145,7 @@ def command_problems(compose: dict, scripts: dict[str, str]) -> list[str]:
                 problems.append(f"{name}: gunicorn config {conf} does not exist")
             module, _, call = command[-1].partition(":")
             if call != "create_app()" or not _module_exists(module):
-                problems.append(f"{name}: {command[-1]} is not a services.<name>:create_app() that exists")
+                problems.append(f"{name}: {command[-1]} is not a services.<name>.bootstrap:create_app() that exists")
             elif not callable(getattr(importlib.import_module(module), "create_app", None)):
                 problems.append(f"{name}: {module} has no create_app")
         elif command[:2] == ["python", "-m"] and len(command) > 2:

@@ -20,24 +20,25 @@ def blueprint_routes() -> dict[str, list[str]]:
     for info in pkgutil.iter_modules([str(ROOT / "services")]):
         if not info.ispkg:
             continue
-        package = importlib.import_module(f"services.{info.name}")
+        importlib.import_module(f"services.{info.name}.bootstrap")  # imports every page module, as create_app does
+        package = importlib.import_module(f"services.{info.name}.web")
         app = Flask(f"probe_{info.name}")
-        # Only modules that make a blueprint: the rest (workers, stores) need not import for this.
+        # Only the web room's modules that make a blueprint: the rest need not import for this.
         names = sorted(
             m.name
             for m in pkgutil.iter_modules(package.__path__)
-            if not m.ispkg and "Blueprint(" in (ROOT / "services" / info.name / f"{m.name}.py").read_text()
+            if not m.ispkg and "Blueprint(" in (ROOT / "services" / info.name / "web" / f"{m.name}.py").read_text()
         )
         blueprints = {
             id(v): v
             for n in names
-            for v in vars(importlib.import_module(f"services.{info.name}.{n}")).values()
+            for v in vars(importlib.import_module(f"services.{info.name}.web.{n}")).values()
             if isinstance(v, Blueprint)
         }
         for bp in blueprints.values():
             app.register_blueprint(bp)
         rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint != "static"}
-        if (ROOT / "services" / info.name / "static").is_dir():  # the app's own /static/<filename>
+        if (ROOT / "services" / info.name / "web" / "static").is_dir():  # the app's own /static/<filename>
             rules.add(f"{app.static_url_path}/<path:filename>")
         routes[info.name] = sorted(rules)
     return routes

@@ -1,0 +1,1 @@
+"""How an alert leaves notify: e-mail (recorded, sent, retried), signed webhooks, notes to supporters."""
