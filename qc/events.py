@@ -13,6 +13,8 @@ from pathlib import Path
 import fastjsonschema
 import jsonschema
 
+from qc import sharing
+
 SPECVERSION = "1.0"
 # One schema file per event type and version: schemas/events/<name>.v<N>.json
 SCHEMA_VERSIONS = {
@@ -119,7 +121,7 @@ def decode(raw: bytes | None, *, schemas_dir: Path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise EventError(f"not valid JSON: {e}") from e
     validate(event, schemas_dir=schemas_dir)
-    return event
+    return sharing.upcast(event)  # older events get the fields later versions always carry
 
 
 def validate(event: dict, *, schemas_dir: Path) -> None:

@@ -14,7 +14,15 @@ import functools
 from flask import Flask, g
 from pymongo.database import Database
 
-from qc import dates, logs, manager_nav, metrics, mongo, periods, question_words, readiness, runner, text_keys, web
+from qc import (
+    dates,
+    metrics,
+    periods,
+    question_words,
+    runner,
+    text_keys,
+    web_app,
+)
 from qc.kafka import Publisher
 from qc.key_questions import load_questions
 from qc.settings import ROOT, Settings
@@ -70,15 +78,10 @@ def web_context(settings: Settings, db: Database, publisher: Publisher, director
 
 def create_app(config: dict | None = None) -> Flask:
     """The aggregate web app; ``config`` overrides settings (tests)."""
-    settings = Settings.from_env().replace(**(config or {})).checked()
-    logs.setup("aggregate", settings.log_level)
-    db = mongo.connect(settings, "qc-aggregate-web")
-    # Reports' changes are told to notify (report_events.py); linger 0: each is awaited before the answer.
-    publisher = Publisher.for_settings(settings, "qc-aggregate-web", source="qc/aggregate", linger_ms=0)
+    app, settings, db = web_app.start(__name__, "aggregate", config)
+    # Reports' changes are told to notify (jobs/report_events.py).
+    publisher = web_app.publisher(settings, "aggregate", "qc/aggregate")
     directory = SiteDirectory(db)
-    app = Flask(__name__, template_folder="web/templates")
-    # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
-    manager_nav.install(app, settings)
     # Words, not codes, wherever a manager reads: a question's words, a region's name, a period in words.
     app.jinja_env.filters["question"] = functools.partial(question_words.text, schemas_dir=settings.schemas_dir)
     question_words.learn(question_words.LearnedVersions(db, "agg").all)  # made with checkers (from qc.questions)
@@ -92,23 +95,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.globals["NOT_WORKING"] = texts.QUESTIONS["not_working"]
     app.extensions["qc.aggregate"] = web_context(settings, db, publisher, directory)
 
-    def close():
-        publisher.close()
-        db.client.close()
-
-    app.extensions["qc.close"] = close
-    app.extensions[web.STANDING] = Standing(directory.manager)
-    web.install(
-        app,
-        "aggregate",
-        settings,
-        {"database": readiness.mongo_ready(db), "broker": readiness.kafka_ready(settings.kafka_bootstrap)},
-    )
-    app.register_blueprint(api.bp)
-    app.register_blueprint(aggregate_openapi.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(report_pages.bp)
-    return app
+    blueprints = [api.bp, aggregate_openapi.bp, pages.bp, report_pages.bp]
+    return web_app.finish(app, "aggregate", settings, db, publisher, Standing(directory.manager), blueprints)
 
 
 def _region_name(directory: SiteDirectory):

@@ -15,7 +15,14 @@ from flask import Flask
 from kafka import KafkaProducer, TopicPartition
 from pymongo.database import Database
 
-from qc import logs, manager_nav, mongo, periods, question_words, rate_limited, ratelimit, readiness, runner, web
+from qc import (
+    periods,
+    question_words,
+    rate_limited,
+    ratelimit,
+    runner,
+    web_app,
+)
 from qc.auth import password_hasher
 from qc.kafka import Publisher
 from qc.settings import TOPICS, Settings
@@ -74,13 +81,18 @@ BLUEPRINTS = (
 )
 
 
+def directory(settings: Settings, db: Database) -> Directory:
+    """The directory as every part of checks reads it (the web app, the worker's look-ups, the ``qc`` command)."""
+    return Directory(db, settings.checker_link_idle_days)
+
+
 def web_context(settings: Settings, db: Database, publisher: Publisher) -> Context:
     """What the routes need, from settings, the database and a publisher."""
     return Context(
         settings=settings,
         db=db,
         publisher=publisher,
-        directory=Directory(db, settings.checker_link_idle_days),
+        directory=directory(settings, db),
         submissions=Submissions(db, themes_path=settings.themes_path, text_secret=settings.secret_key),
         question_sets=QuestionSets.load(settings.schemas_dir, QuestionVersions(db)),
         hasher=password_hasher(),
@@ -91,41 +103,19 @@ def web_context(settings: Settings, db: Database, publisher: Publisher) -> Conte
 
 def create_app(config: dict | None = None, *, producer: KafkaProducer | None = None) -> Flask:
     """The checks web app; ``config`` overrides settings (tests), ``producer`` the broker client (tests)."""
-    settings = Settings.from_env().replace(**(config or {})).checked()
-    logs.setup("checks", settings.log_level)
-    db = mongo.connect(settings, "qc-checks-web")
-    # linger 0: each event is sent alone and awaited before the answer (measured: docs/benchmarks.md).
-    publisher = (
-        Publisher(producer, source="qc/checks/intake", timeout=settings.kafka_ack_timeout_seconds)
-        if producer
-        else Publisher.for_settings(settings, "qc-checks-web", source="qc/checks/intake", linger_ms=0)
-    )
+    app, settings, db = web_app.start(__name__, "checks", config, static=True)
+    publisher = web_app.publisher(settings, "checks", "qc/checks/intake", producer)
     training.names()  # a broken deploy/training.yaml stops the start, naming what is wrong
     question_words.learn(QuestionVersions(db).usable)  # every page says a question made with checkers in words
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
-    # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
-    manager_nav.install(app, settings)
     context = app.extensions["qc.checks"] = web_context(settings, db, publisher)
-
-    def close():
-        publisher.close()
-        context.submissions.close()
-        db.client.close()
-
-    app.extensions["qc.close"] = close
-    app.extensions[web.STANDING] = Standing(context.directory.manager_standing)
     app.extensions[rate_limited.EXTENSION] = ratelimit.RateLimiter(db, settings.secret_key)
-    readiness_checks = {
-        "database": readiness.mongo_ready(db),
-        "broker": readiness.kafka_ready(settings.kafka_bootstrap),
-    }
-    web.install(app, "checks", settings, readiness_checks)
     app.jinja_env.globals["answer_options"] = answer_options
     app.jinja_env.globals["credit_words"] = question_drafting.credit_words  # who shaped a version of the questions
     app.jinja_env.filters["period_words"] = periods.words  # "October to December 2026", not "2026-Q4"
-    app.register_blueprint(checker_session.bp)
-    for module in BLUEPRINTS:
-        app.register_blueprint(module.bp)
+    # The checker's pages are one blueprint; each module in CHECKER_PAGES added its routes to it when imported.
+    blueprints = [checker_session.bp, *(module.bp for module in BLUEPRINTS)]
+    standing = Standing(context.directory.manager_standing)
+    web_app.finish(app, "checks", settings, db, publisher, standing, blueprints, also_close=[context.submissions.close])
     # Public like the page's own script and styles, and outside the blueprint's sign-in lookup.
     app.add_url_rule("/audio/<name>", "recording", recordings.serve)
     return app

@@ -182,10 +182,8 @@ def _worry(received: dict) -> dict:
     if not isinstance(worry, str) or not worry.strip():
         return {}
     out = {"urgent_concern": worry[:2000]}
-    if received.get("urgent_concern_share") in ("named", "anonymous"):
-        out["urgent_concern_share"] = received["urgent_concern_share"]
-    if received.get("answered_by") in ("alone", "with_supporter", "supporter_wrote"):
-        out["answered_by"] = received["answered_by"]
+    out["urgent_concern_share"] = sharing.share_of(received.get("urgent_concern_share"))
+    out["answered_by"] = sharing.answered_by_of(received.get("answered_by"))
     if events.is_worry_alone(received):
         out["kind"] = events.WORRY_ALONE  # the inbox says it came on its own
     elif received.get("kind") == events.VOICE:

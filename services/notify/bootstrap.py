@@ -12,7 +12,7 @@ from flask import Flask
 from kafka import KafkaProducer
 from pymongo.database import Database
 
-from qc import logs, manager_nav, mongo, periods, question_words, readiness, runner, web
+from qc import periods, question_words, runner, web_app
 from qc.kafka import Publisher
 from qc.settings import Settings
 from qc.standing import Standing
@@ -38,24 +38,10 @@ from services.notify.web import openapi as notify_openapi
 from services.notify.worker import GROUP, NotifyHandler
 
 
-def create_app(config: dict | None = None, *, producer: KafkaProducer | None = None) -> Flask:
-    """The notify web app; ``config`` overrides settings (tests)."""
-    settings = Settings.from_env().replace(**(config or {})).checked()
-    logs.setup("notify", settings.log_level)
-    db = mongo.connect(settings, "qc-notify-web")
-    question_words.learn(question_words.LearnedVersions(db, "notify").all)  # made with checkers (from qc.questions)
-    # linger 0: each event is sent alone and awaited before the answer (measured: docs/benchmarks.md).
-    publisher = (
-        Publisher(producer, source="qc/notify", timeout=settings.kafka_ack_timeout_seconds)
-        if producer
-        else Publisher.for_settings(settings, "qc-notify-web", source="qc/notify", linger_ms=0)
-    )
-    app = Flask(__name__, template_folder="web/templates")
-    # The managers' navigation, the same on every service's manager pages (qc/manager_nav.py).
-    manager_nav.install(app, settings)
-    app.jinja_env.filters["period_words"] = periods.words  # "November 2026", not "2026-11"
+def web_context(settings: Settings, db: Database, publisher: Publisher) -> Context:
+    """What the routes need; stops at once if the rules file is wrong."""
     rules = load_rules(settings.alert_rules_path)
-    app.extensions["qc.notify"] = Context(
+    return Context(
         settings,
         AlertStore(db),
         Silences(db),
@@ -70,27 +56,19 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
         safety_rules=frozenset(r.id for r in rules if r.safety),
     )
 
+
+def create_app(config: dict | None = None, *, producer: KafkaProducer | None = None) -> Flask:
+    """The notify web app; ``config`` overrides settings (tests)."""
+    app, settings, db = web_app.start(__name__, "notify", config)
+    question_words.learn(question_words.LearnedVersions(db, "notify").all)  # made with checkers (from qc.questions)
+    publisher = web_app.publisher(settings, "notify", "qc/notify", producer)
+    app.jinja_env.filters["period_words"] = periods.words  # "November 2026", not "2026-11"
+    app.extensions["qc.notify"] = web_context(settings, db, publisher)
     app.extensions["qc.audit"] = AuditLog(db)
 
-    def close():
-        publisher.close()
-        db.client.close()
-
-    app.extensions["qc.close"] = close
-    app.extensions[web.STANDING] = Standing(lambda username: db["contacts"].find_one({"username": username}))
-    web.install(
-        app,
-        "notify",
-        settings,
-        {"database": readiness.mongo_ready(db), "broker": readiness.kafka_ready(settings.kafka_bootstrap)},
-    )
-    app.register_blueprint(api.bp)
-    app.register_blueprint(notify_openapi.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(board_pages.bp)
-    app.register_blueprint(today_page.bp)
-    app.register_blueprint(action_pages.bp)
-    return app
+    standing = Standing(lambda username: db["contacts"].find_one({"username": username}))
+    blueprints = [api.bp, notify_openapi.bp, pages.bp, board_pages.bp, today_page.bp, action_pages.bp]
+    return web_app.finish(app, "notify", settings, db, publisher, standing, blueprints)
 
 
 def worker_handler(settings: Settings, db: Database, publisher: Publisher) -> NotifyHandler:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import REGISTRY
@@ -23,6 +24,8 @@ from services.checks.jobs.outbox_watch import OutboxWatch
 from services.checks.stores.outbox import ACKS, EVENTS, Outbox, bucket_of, ten_minutes
 from services.checks.stores.submissions import Submissions
 from tests.conftest import new_topic, read_topic, wait_for
+
+pytestmark = pytest.mark.integration
 
 
 def _body(token_site: str = "S0001") -> dict:

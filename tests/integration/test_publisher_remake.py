@@ -19,6 +19,8 @@ from qc.kafka import Publisher, PublishError, make_producer
 from qc.settings import TOPICS
 from tests.conftest import read_topic
 
+pytestmark = pytest.mark.integration
+
 
 def _dead_port() -> int:
     with socket.socket() as s:

@@ -15,6 +15,8 @@ from qc_tools.devstack import free_port
 from qc_tools.make_run import install_secret_key
 from tests.conftest import run_qc
 
+pytestmark = pytest.mark.integration
+
 BIN = Path(sys.executable).parent
 
 

@@ -222,3 +222,52 @@ def test_an_event_time_that_is_not_rfc_3339_is_refused():
     validator = events._Validator({"$schema": "https://json-schema.org/draft/2020-12/schema", "format": "date-time"})
     assert validator.is_valid(events.isoformat(events.now()))
     assert not validator.is_valid("soon") and not validator.full.is_valid("soon")
+
+
+def test_decode_fills_in_what_an_older_check_did_not_say_and_keeps_what_it_did():
+    """The one upcaster: a check from before consent was asked reads as answered alone, every text anonymous."""
+    older = _received_event()
+    named = _received_event(
+        answers=[{"question_id": "q0", "score": 3, "comment": "", "share": "named"}],
+        answered_by="supporter_wrote",
+        texts_share="named",
+    )
+    data = events.decode(events.encode(older), schemas_dir=SCHEMAS)["data"]
+    assert data["answered_by"] == "alone"
+    assert data["texts_share"] == data["urgent_concern_share"] == "anonymous"
+    assert [a["share"] for a in data["answers"]] == ["anonymous"] * 3
+    kept = events.decode(events.encode(named), schemas_dir=SCHEMAS)["data"]
+    assert (kept["answered_by"], kept["texts_share"], kept["answers"][0]["share"]) == (
+        "supporter_wrote",
+        "named",
+        "named",
+    )
+    assert kept["urgent_concern_share"] == "anonymous"
+
+
+def test_a_rejection_is_upcast_only_where_it_carries_a_worry():
+    data = {
+        "submission_id": "0b6a3c8e-2f4d-4e5a-9b1c-7d8e9f0a1b2c",
+        "checker_id": "C1",
+        "site_id": "S1",
+        "region_id": None,
+        "received_at": "2026-01-05T10:00:00.000Z",
+        "rejected_at": "2026-01-05T10:00:01.000Z",
+        "reasons": [{"code": "unknown_site", "field": "site_id", "message": "We do not know this service."}],
+    }
+    plain = events.make_event("org.qc.submission.rejected", source="qc/test", subject="x", data=data)
+    assert events.decode(events.encode(plain), schemas_dir=SCHEMAS) == plain
+    worried = events.make_event(
+        "org.qc.submission.rejected", source="qc/test", subject="x", data={**data, "urgent_concern": SECRET}
+    )
+    read = events.decode(events.encode(worried), schemas_dir=SCHEMAS)["data"]
+    assert (read["answered_by"], read["urgent_concern_share"]) == ("alone", "anonymous")
+
+
+@pytest.mark.parametrize("value", [None, "", "Named", "everyone", 1])
+def test_anything_unknown_in_a_stored_consent_is_the_safe_default(value):
+    from qc import sharing
+
+    assert sharing.share_of(value) == "anonymous"
+    assert sharing.answered_by_of(value) == "alone"
+    assert sharing.share_of("named") == "named" and sharing.answered_by_of("with_supporter") == "with_supporter"

@@ -37,3 +37,24 @@ def test_no_module_outside_the_tests_is_over_300_lines():
             if lines > MAX_LINES:
                 too_long[name] = lines
     assert too_long == {}
+
+
+def test_every_test_module_that_starts_the_stack_is_marked():
+    """`make unit` runs without a stack; every module that needs one says so with its mark."""
+    unmarked = [
+        str(path.relative_to(ROOT))
+        for folder in ("integration", "e2e", "fuzz")
+        for path in sorted((ROOT / "tests" / folder).glob("test_*.py"))
+        if not any(mark in path.read_text() for mark in ("pytest.mark.integration", "pytest.mark.e2e"))
+    ]
+    assert unmarked == []
+
+
+def test_no_test_module_imports_another_test_modules_private_helpers():
+    """Shared test code lives in tests/builders.py, the conftests and tests/integration/world.py."""
+    borrowed = set()
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1].startswith("test_"):
+                borrowed |= {f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")}
+    assert borrowed == set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from qc import events, periods
-from qc.sharing import ANONYMOUS, ANSWERED_BY, NAMED
+from qc.sharing import ANSWERED_BY, NAMED, answered_by_of, share_of
 
 BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
 # ANSWERED_BY: who held the pen, as the checker told us; events from before consent was asked mean "alone".
@@ -73,21 +73,16 @@ def consent_of(data: dict) -> dict:
     answered alone, every text anonymous. The checker's id is kept only when some
     text was shared with their name, so an anonymous check cannot be traced back.
     """
-    answered_by = data.get("answered_by") or "alone"
     shares = {
-        "comments": {a["question_id"]: _share(a.get("share")) for a in data["answers"]},
-        "texts": _share(data.get("texts_share")),
-        "urgent_concern": _share(data.get("urgent_concern_share")),
+        "comments": {a["question_id"]: share_of(a.get("share")) for a in data["answers"]},
+        "texts": share_of(data.get("texts_share")),
+        "urgent_concern": share_of(data.get("urgent_concern_share")),
     }
     named = NAMED in shares["comments"].values() or NAMED in (shares["texts"], shares["urgent_concern"])
-    out = {"answered_by": answered_by if answered_by in ANSWERED_BY else "alone", "shares": shares}
+    out = {"answered_by": answered_by_of(data.get("answered_by")), "shares": shares}
     if named:
         out["named_checker_id"] = data.get("checker_id")
     return out
-
-
-def _share(value) -> str:
-    return NAMED if value == NAMED else ANONYMOUS
 
 
 def _empty_counts() -> dict:
@@ -169,7 +164,7 @@ def _count(doc: dict, fact: dict) -> None:
         if score is not None:
             doc["score_sum"] += score
             doc["answered"] += 1
-    doc["answered_by"][fact.get("answered_by") or "alone"] += 1
+    doc["answered_by"][answered_by_of(fact.get("answered_by"))] += 1
     if "confidence" in fact:
         doc["confidence"][CONFIDENCE_BANDS[fact["confidence"]]] += 1
     latest = doc["latest_received_at"]

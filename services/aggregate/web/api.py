@@ -33,6 +33,12 @@ def _region_allowed(region_id: str | None):
     return None
 
 
+def _region_period(region_id: str | None):
+    """(period, refusal) for a request about one region: a bad period or a region out of scope refuses it."""
+    period, error = period_arg()
+    return period, error or _region_allowed(region_id)
+
+
 def _org_allowed():
     if not g.principal.can_see_region(None):
         return web.forbidden("the whole organisation")
@@ -61,10 +67,9 @@ def site_rollup(site_id: str):
 @web.require_manager
 def region_rollup(region_id: str):
     """One region's roll-up for a period."""
-    period, error = period_arg()
-    denied = _region_allowed(region_id)
-    if error or denied:
-        return error or denied
+    period, refusal = _region_period(region_id)
+    if refusal:
+        return refusal
     out = ctx().reports.rollup("region", region_id, period)
     out["sites"] = len(ctx().directory.sites_in_region(region_id))
     return out
@@ -105,20 +110,18 @@ def trend(scope: str, entity_id: str):
 @web.require_manager
 def coverage():
     """Sites of a region with no check in a period or no active checker, and days since each site's last check."""
-    period, error = period_arg()
     region_id = request.args.get("region_id") or g.principal.region_id
-    denied = _region_allowed(region_id)
-    return error or denied or ctx().reports.coverage(region_id, period, today())
+    period, refusal = _region_period(region_id)
+    return refusal or ctx().reports.coverage(region_id, period, today())
 
 
 @bp.get("/regions/<region_id>/overview")
 @web.require_manager
 def overview(region_id: str):
     """One row per site of a region; ``?format=csv`` for a spreadsheet."""
-    period, error = period_arg()
-    denied = _region_allowed(region_id)
-    if error or denied:
-        return error or denied
+    period, refusal = _region_period(region_id)
+    if refusal:
+        return refusal
     rows = ctx().reports.overview(region_id, period, today())
     if request.args.get("format") == "csv":
         return export.csv_response(rows, export.filename_for("overview", region_id, period), tables.SITES)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pymongo.collection import Collection
 
 from qc import themes
-from services.aggregate.rules.rollups import ANONYMOUS, NAMED
+from qc.sharing import ANONYMOUS, NAMED
 from services.aggregate.stores.answerers import Answerers
 from services.aggregate.stores.directory import SiteDirectory
 from services.aggregate.stores.rollups import facts_in

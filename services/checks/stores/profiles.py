@@ -133,7 +133,7 @@ class Drafts:
             # Who answered and what may be shared: chosen on the screens; the safe defaults until then.
             "answered_by": None,
             "visited_on": None,
-            "name_share": share_name if share_name in sharing.SHARE else sharing.DEFAULT_SHARE,
+            "name_share": sharing.share_of(share_name),
             "urgent_concern_share": "anonymous",  # a worry asks on its own screen
             "created_at": now,
             "updated_at": now,

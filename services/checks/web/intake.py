@@ -215,7 +215,7 @@ def submission_from_draft(draft: dict, question_set: dict, today: dt.date) -> di
     for question in question_set["questions"]:
         given = draft.get("answers", {}).get(question["id"], {})
         comment = (given.get("comment") or "").strip()
-        share = _share(chosen or given.get("share"))
+        share = sharing.share_of(chosen or given.get("share"))
         answers.append({"question_id": question["id"], "score": given.get("score"), "comment": comment, "share": share})
     return {
         "submission_id": draft["_id"],
@@ -227,10 +227,6 @@ def submission_from_draft(draft: dict, question_set: dict, today: dt.date) -> di
         "not_working": list(draft.get("not_working", [])),
         "urgent_concern": (draft.get("urgent_concern") or "").strip() or None,
         "answered_by": draft.get("answered_by") or sharing.DEFAULT_ANSWERED_BY,
-        "texts_share": _share(chosen or draft.get("texts_share")),
+        "texts_share": sharing.share_of(chosen or draft.get("texts_share")),
         "urgent_concern_share": draft.get("urgent_concern_share") or sharing.DEFAULT_SHARE,
     }
-
-
-def _share(value: str | None) -> str:
-    return value if value in sharing.SHARE else sharing.DEFAULT_SHARE

@@ -23,14 +23,13 @@ NAME_NOT_KNOWN = "a checker who agreed to be named"
 
 def voice(validated: dict, question_id: str | None, share: str | None, comment: str = "") -> dict:
     """The stored record of one answer (or, with no question, the worried text) behind an alert."""
-    answered_by = validated.get("answered_by") or sharing.DEFAULT_ANSWERED_BY
     return {
         "submission_id": validated["submission_id"],
         "checker_id": validated.get("checker_id"),
         "question_id": question_id,
-        "share": share if share in sharing.SHARE else sharing.DEFAULT_SHARE,  # what the checker chose
+        "share": sharing.share_of(share),  # what the checker chose
         "named": share == sharing.NAMED,  # whether the name is shown: anything else, or nothing, is anonymous
-        "answered_by": answered_by if answered_by in sharing.ANSWERED_BY else sharing.DEFAULT_ANSWERED_BY,
+        "answered_by": sharing.answered_by_of(validated.get("answered_by")),
         "comment": comment or "",
     }
 
@@ -62,7 +61,7 @@ def public_voices(alert: dict, names: dict[str, str], with_comments: bool = True
             "question_id": v.get("question_id"),
             "from": (names.get(v.get("checker_id")) or NAME_NOT_KNOWN) if v.get("named") else ANONYMOUS,
             "named": bool(v.get("named")),
-            "answered_by": v.get("answered_by", "alone"),
+            "answered_by": sharing.answered_by_of(v.get("answered_by")),
             "answered_by_words": ANSWERED_BY_WORDS.get(v.get("answered_by"), ""),
         }
         if with_comments:
