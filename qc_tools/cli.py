@@ -14,8 +14,9 @@ from qc.kafka import Publisher, create_topics
 from qc.settings import TOPICS, InsecureSettings, Settings
 from qc_tools.deadletter_commands import cmd_deadletter_list, cmd_deadletter_replay
 from qc_tools.demo_directory import demo_directory
-from services.checks import bootstrap as checks_bootstrap
-from services.checks.stores.directory import directory_event, directory_problems, publish_all
+from services.checks.jobs.directory_events import directory_event, publish_all
+from services.checks.rules.directory_file import directory_problems
+from services.checks.stores.directory import Directory
 
 
 def _publisher(settings: Settings) -> Publisher:
@@ -30,7 +31,7 @@ def cmd_topics_create(settings: Settings, args) -> int:
 
 
 def _load(settings: Settings, entities: dict) -> int:
-    directory = checks_bootstrap.directory(settings, mongo.connect(settings, "qc-cli"))
+    directory = Directory.for_settings(settings, mongo.connect(settings, "qc-cli"))
     directory.ensure_indexes()
     for entity in ("region", "site", "person"):
         for doc in entities.get(entity, []):
@@ -44,7 +45,7 @@ def _load(settings: Settings, entities: dict) -> int:
 
 def cmd_demo_seed(settings: Settings, args) -> int:
     """Load demo regions, sites and people and write their credentials."""
-    directory = checks_bootstrap.directory(settings, mongo.connect(settings, "qc-cli"))
+    directory = Directory.for_settings(settings, mongo.connect(settings, "qc-cli"))
     if args.if_empty and not directory.is_empty():
         print("directory already has sites; demo data not loaded")
         return 0
@@ -91,7 +92,7 @@ def cmd_checker_link(settings: Settings, args) -> int:
     """Stop a checker's links and (unless --stop) make a new personal sign-in link and print it."""
     import getpass
 
-    directory = checks_bootstrap.directory(settings, mongo.connect(settings, "qc-cli"))
+    directory = Directory.for_settings(settings, mongo.connect(settings, "qc-cli"))
     person = directory.person(args.checker_id)
     if person is None or person.get("role") != "checker" or not person.get("active", True):
         print(f"no active checker {args.checker_id}", file=sys.stderr)

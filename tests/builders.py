@@ -10,15 +10,9 @@ import uuid
 from qc import events
 from qc.handler import Delivery, Handler
 from services.checks.rules.validation import content_hash
-from services.notify.delivery.emails import Deliveries
-from services.notify.delivery.mailer import Mailer
+from services.notify import bootstrap as notify_bootstrap
 from services.notify.delivery.webhooks import Webhooks
-from services.notify.jobs.schedule import Scheduler
-from services.notify.rules import alerts as alert_rules
-from services.notify.stores.alerts import AlertStore
 from services.notify.stores.knowledge import Knowledge
-from services.notify.stores.silences import Silences
-from services.notify.worker import NotifyHandler
 from tests.conftest import mail_messages, read_topic
 
 # --- builders ---
@@ -95,22 +89,11 @@ def notify_handler(db, settings, publisher, smtp_url=None, hooks=(), with_schedu
                 **extra,
             }
         )
-    rules = alert_rules.load_rules(settings.alert_rules_path)
-    mailer = Mailer(smtp_url or settings.smtp_url, settings.mail_from, 5)
-    deliveries = Deliveries(db, mailer, "http://notify")
-    deliveries.ensure_indexes()
-    store = AlertStore(db)
-    store.ensure_indexes()
-    scheduler = Scheduler(settings, rules, db, mailer) if with_scheduler else None
-    return NotifyHandler(
-        rules,
-        store,
-        knowledge,
-        deliveries,
-        Silences(db),
-        publisher,
-        Webhooks(db, list(hooks)) if hooks else None,
-        scheduler,
+    own = settings.replace(
+        smtp_url=smtp_url or settings.smtp_url, notify_public_url="http://notify", smtp_timeout_seconds=5
+    )
+    return notify_bootstrap.worker_handler(
+        own, db, publisher, webhooks=Webhooks(db, list(hooks)), scheduled=with_scheduler, sending_thread=False
     )
 
 

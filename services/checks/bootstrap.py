@@ -30,8 +30,9 @@ from qc.standing import Standing
 from services.checks import metrics as checks_metrics
 from services.checks.context import Context
 from services.checks.jobs import question_events, retention
+from services.checks.jobs.directory_events import publish_all
 from services.checks.rules import question_drafting, training
-from services.checks.stores.directory import Directory, publish_all
+from services.checks.stores.directory import Directory
 from services.checks.stores.outbox import Outbox
 from services.checks.stores.question_sets import QuestionSets, answer_options
 from services.checks.stores.question_versions import QuestionVersions
@@ -81,18 +82,13 @@ BLUEPRINTS = (
 )
 
 
-def directory(settings: Settings, db: Database) -> Directory:
-    """The directory as every part of checks reads it (the web app, the worker's look-ups, the ``qc`` command)."""
-    return Directory(db, settings.checker_link_idle_days)
-
-
 def web_context(settings: Settings, db: Database, publisher: Publisher) -> Context:
     """What the routes need, from settings, the database and a publisher."""
     return Context(
         settings=settings,
         db=db,
         publisher=publisher,
-        directory=directory(settings, db),
+        directory=Directory.for_settings(settings, db),
         submissions=Submissions(db, themes_path=settings.themes_path, text_secret=settings.secret_key),
         question_sets=QuestionSets.load(settings.schemas_dir, QuestionVersions(db)),
         hasher=password_hasher(),

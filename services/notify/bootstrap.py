@@ -71,24 +71,38 @@ def create_app(config: dict | None = None, *, producer: KafkaProducer | None = N
     return web_app.finish(app, "notify", settings, db, publisher, standing, blueprints)
 
 
-def worker_handler(settings: Settings, db: Database, publisher: Publisher) -> NotifyHandler:
-    """Everything the worker needs; stops at once if the rules file is wrong."""
+def worker_handler(
+    settings: Settings,
+    db: Database,
+    publisher: Publisher,
+    *,
+    webhooks: Webhooks | None = None,
+    scheduled: bool = True,
+    sending_thread: bool = True,
+) -> NotifyHandler:
+    """Everything the worker needs; stops at once if the rules file is wrong.
+
+    Tests give their own ``webhooks``, may leave out the timed work (``scheduled``), and send on the
+    loop (no ``sending_thread``: what is due goes at the end of each batch, so a test sees it at once).
+    """
     rules = alert_rules.load_rules(settings.alert_rules_path)
     notify_metrics.initialise(rules)
     store, knowledge, silences, feedback = AlertStore(db), Knowledge(db), Silences(db), FixFeedback(db)
     mailer = Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds)
     deliveries = Deliveries(db, mailer, settings.notify_public_url)
-    webhooks = Webhooks.load(db, settings)
+    webhooks = Webhooks.load(db, settings) if webhooks is None else webhooks
     for part in (store, knowledge, silences, deliveries, webhooks, feedback, Reports(db)):
         part.ensure_indexes()
     question_words.learn(question_words.LearnedVersions(db, "notify").all)
-    scheduler = Scheduler(settings, rules, db, mailer)
-    # The sending thread has its own SMTP connection and webhook client; the loop's are the scheduler's.
-    own_deliveries = Deliveries(
-        db, Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds), settings.notify_public_url
-    )
-    own_hooks = Webhooks.load(db, settings)
-    sender = Sender(lambda: sending.send_due(own_deliveries, own_hooks, store.get)).start()
+    scheduler = Scheduler(settings, rules, db, mailer) if scheduled else None
+    sender = None
+    if sending_thread:
+        # The sending thread has its own SMTP connection and webhook client; the loop's are the scheduler's.
+        own_deliveries = Deliveries(
+            db, Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds), settings.notify_public_url
+        )
+        own_hooks = Webhooks(db, webhooks.hooks, webhooks.timeout)
+        sender = Sender(lambda: sending.send_due(own_deliveries, own_hooks, store.get)).start()
     return NotifyHandler(
         rules, store, knowledge, deliveries, silences, publisher, webhooks, scheduler, feedback, sender=sender
     )

@@ -11,7 +11,7 @@ from qc_tools.devstack import free_port
 from services.notify.bootstrap import create_app
 from tests.conftest import wait_for
 from tests.e2e.conftest import app_over_http, assert_accessible, own_database, sign_in_by_cookie
-from tests.integration.test_board import SAMIRA, build_board
+from tests.scenarios.board import SAMIRA, build_board
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from services.aggregate.worker import AggregateHandler
 from tests import builders
 from tests.conftest import wait_for
 from tests.e2e.conftest import app_over_http, own_database, run_axe, sign_in_by_cookie
-from tests.integration.test_coproduction_reports import CHECKS, NOT_ENOUGH, PACK_CHECKS
+from tests.scenarios.coproduction import CHECKS, NOT_ENOUGH, PACK_CHECKS
 
 pytestmark = pytest.mark.e2e
 

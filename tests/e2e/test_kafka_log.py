@@ -20,7 +20,7 @@ from pymongo import MongoClient
 from qc import topics
 from qc.kafka import Publisher
 from qc.settings import TOPICS
-from services.checks.stores.directory import directory_event
+from services.checks.jobs.directory_events import directory_event
 from tests.conftest import wait_for
 from tests.e2e.own_stack import own_stack, start_worker
 

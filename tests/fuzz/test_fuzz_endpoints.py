@@ -22,20 +22,13 @@ from hypothesis import strategies as st
 
 from qc import auth, web
 from qc.settings import ROOT
-from tests.integration.test_access_matrix import ROUTES, fill
-from tests.integration.world import MANAGERS, World, build_world, checker_csrf
+from tests.integration.world import MANAGERS, NO_LIMITS, World, build_world, checker_csrf
+from tests.scenarios.routes import ROUTES, fill
 
 pytestmark = pytest.mark.integration
 # Requests per service; with the "ci" profile ~60 s for all three on a 2-core machine.
 EXAMPLES = {"checks": 1200, "aggregate": 700, "notify": 900}
 SERVICES = sorted(EXAMPLES)
-# Limits high enough never to refuse the fuzzer, low enough that the limiter's code runs on every send.
-NO_LIMITS = {
-    "rate_limit_submissions_per_minute": 10**9,
-    "rate_limit_submissions_per_address_per_minute": 10**9,
-    "rate_limit_signin_per_minute": 10**9,
-    "rate_limit_form_saves_per_minute": 10**9,
-}
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.fuzz.test_fuzz_endpoints import NO_LIMITS
-from tests.integration.world import build_world
+from tests.integration.world import NO_LIMITS, build_world
 
 pytestmark = pytest.mark.integration
 SERVICES = ("checks", "aggregate", "notify")

@@ -14,7 +14,8 @@ import pytest
 
 from qc.settings import TOPICS
 from services.checks.bootstrap import create_app as checks_app
-from services.checks.stores.directory import Directory, directory_event
+from services.checks.jobs.directory_events import directory_event
+from services.checks.stores.directory import Directory
 from services.notify.bootstrap import create_app as notify_app
 from services.notify.stores.knowledge import Knowledge
 from tests.conftest import csrf_of, manager_client, read_topic

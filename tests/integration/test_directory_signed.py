@@ -12,7 +12,7 @@ from qc import events
 from qc.consumer import ConsumerLoop
 from qc.kafka import make_consumer
 from qc.settings import TOPICS
-from services.checks.stores.directory import directory_event
+from services.checks.jobs.directory_events import directory_event
 from tests import builders
 from tests.conftest import new_topic, read_topic, wait_for
 

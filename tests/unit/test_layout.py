@@ -50,11 +50,11 @@ def test_every_test_module_that_starts_the_stack_is_marked():
     assert unmarked == []
 
 
-def test_no_test_module_imports_another_test_modules_private_helpers():
-    """Shared test code lives in tests/builders.py, the conftests and tests/integration/world.py."""
+def test_no_test_module_imports_from_another_test_module():
+    """Shared test code lives in tests/builders.py, the conftests, tests/integration/world.py and tests/scenarios/."""
     borrowed = set()
     for path in sorted((ROOT / "tests").rglob("test_*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1].startswith("test_"):
-                borrowed |= {f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")}
+                borrowed |= {f"{path.name}: {node.module}.{a.name}" for a in node.names}
     assert borrowed == set()

@@ -45,6 +45,13 @@ def _org_allowed():
     return None
 
 
+def _scope_allowed(region_id: str | None, site_id: str | None):
+    """None, or the refusal of a request about one site, else one region, else the whole organisation."""
+    if site_id:
+        return _site_allowed(site_id)[1]
+    return _region_allowed(region_id) if region_id else _org_allowed()
+
+
 def _count():
     raw = request.args.get("count", "12")
     # isascii: str.isdigit() is also true for "²" and other scripts' digits, which int() refuses.
@@ -136,13 +143,7 @@ def themes():
     if error:
         return error
     region_id, site_id = request.args.get("region_id"), request.args.get("site_id")
-    if site_id:
-        _site, denied = _site_allowed(site_id)
-    elif region_id:
-        denied = _region_allowed(region_id)
-    else:
-        denied = _org_allowed()
-    return denied or ctx().reports.themes_for(period, region_id=region_id, site_id=site_id)
+    return _scope_allowed(region_id, site_id) or ctx().reports.themes_for(period, region_id=region_id, site_id=site_id)
 
 
 @bp.get("/sites/<site_id>/comments")
@@ -189,12 +190,8 @@ def theme_texts(kind: str, theme_id: str):
         return error
     region_id, site_id = request.args.get("region_id"), request.args.get("site_id")
     if site_id:
-        _site, denied = _site_allowed(site_id)
-        region_id = None
-    elif region_id:
-        denied = _region_allowed(region_id)
-    else:
-        denied = _org_allowed()
+        region_id = None  # the site's own texts, whatever region was asked for
+    denied = _scope_allowed(region_id, site_id)
     if denied:
         return denied
     labels = {t.id: t.label for t in ctx().reports.themes} | {OTHER: OTHER_LABEL}

@@ -63,13 +63,12 @@ def organisation():
         }
         for r in ctx().directory.regions()
     ]
-    return render_template(
+    return _period_page(
         "org.html",
-        period=period,
+        period,
+        ("regions",),
         regions=regions,
         org=reports.rollup("org", "all", period),
-        nav=period_picker.nav(period, today()),
-        csv=_csv_urls("regions", period=period),
     )
 
 
@@ -109,21 +108,17 @@ def region(region_id: str):
             "trend": lambda: (tables.trend(reports.trend("region", region_id, period)), tables.TREND),
         }
         return _download(downloads, "region", region_id, period)
-    trend = reports.trend("region", region_id, period)
-    rollup = reports.rollup("region", region_id, period)
-    return render_template(
+    return _period_page(
         "region.html",
+        period,
+        ("sites", "coverage", "themes", "trend"),
+        csv_args={"sort": sort, "dir": request.args.get("dir")},
         region_id=region_id,
-        period=period,
         rows=rows,
         sort=sort,
         descending=descending,
-        rollup=rollup,
-        trend=trend,
-        **charts.trend_lines(trend),
-        bars=charts.stacked_bars(rollup.get("questions") or {}, _question_words),
+        **_scores("region", region_id, period),
         themes=reports.themes_for(period, region_id=region_id),
-        nav=period_picker.nav(period, today()),
         unchecked=[r for r in rows if not r["checks"]],
         not_recent=[r for r in rows if not tables.checked_recently(r)],
         recent_days=tables.RECENT_DAYS,
@@ -131,7 +126,6 @@ def region(region_id: str):
         gaps=tables.coverage(rows),
         grid=reports.coverage_grid(region_id, periods.current("month", periods.last_day(period))),
         theme_scope={"region_id": region_id},
-        csv=_csv_urls("sites", "coverage", "themes", "trend", period=period, sort=sort, dir=request.args.get("dir")),
     )
 
 
@@ -154,16 +148,12 @@ def site(site_id: str):
             "trend": lambda: (tables.trend(reports.trend("site", site_id, period)), tables.TREND),
         }
         return _download(downloads, "site", site_id, period)
-    trend = reports.trend("site", site_id, period)
-    rollup = reports.rollup("site", site_id, period)
-    return render_template(
+    return _period_page(
         "site.html",
+        period,
+        ("questions", "comments", "themes", "trend"),
         site=site_doc,
-        period=period,
-        rollup=rollup,
-        trend=trend,
-        **charts.trend_lines(trend),
-        bars=charts.stacked_bars(rollup.get("questions") or {}, _question_words),
+        **_scores("site", site_id, period),
         comments=ctx().texts.latest_comments(site_id),
         themes=reports.themes_for(period, site_id=site_id),
         theme_scope={"site_id": site_id},
@@ -173,8 +163,6 @@ def site(site_id: str):
             if g.principal.role == "site_manager"
             else []
         ),
-        nav=period_picker.nav(period, today()),
-        csv=_csv_urls("questions", "comments", "themes", "trend", period=period),
         actions=ctx().site_actions.for_site(site_id, site_doc.get("region_id")),
         action_states=site_actions.STATES,
     )
@@ -199,13 +187,12 @@ def site_team_feedback(site_id: str):
         return _download(table, "site", site_id, period, "team-feedback")
     for q in report["questions"]:
         q["chart"] = charts.share_line(q["trend"])
-    return render_template(
+    return _period_page(
         "team_feedback.html",
+        period,
+        ("team_feedback",),
         site=site_doc,
-        period=period,
         report=report,
-        nav=period_picker.nav(period, today()),
-        csv=_csv_urls("team_feedback", period=period),
     )
 
 
@@ -219,13 +206,12 @@ def wtfc_pack(region_id: str):
     data = wtfc.pack(ctx().reports.store.facts, ctx().reports.themes, region_id, period)
     if request.args.get("format") == "csv":
         return _download({"themes": lambda: (tables.themes(data), tables.THEMES)}, "region", region_id, period, "wtfc")
-    return render_template(
+    return _period_page(
         "wtfc_pack.html",
+        period,
+        ("themes",),
         region_id=region_id,
-        period=period,
         pack=data,
-        nav=period_picker.nav(period, today()),
-        csv=_csv_urls("themes", period=period),
     )
 
 
@@ -254,19 +240,19 @@ def theme(kind: str, theme_id: str):
     scope = ("site", site_id) if site_id else ("region", region_id) if region_id else ("org", "all")
     if request.args.get("format") == "csv":
         return _download({"texts": lambda: (rows, tables.THEME_TEXTS)}, *scope, period, f"{kind}-{theme_id}")
-    return render_template(
+    return _period_page(
         "theme.html",
+        period,
+        ("texts",),
+        csv_args={"region_id": region_id, "site_id": site_id},
         kind=kind,
         question=texts.QUESTIONS[kind],
         label=labels[theme_id],
         scope=scope,
         site_name=(ctx().directory.site(site_id) or {}).get("name", site_id) if site_id else None,
-        period=period,
         rows=rows,
         withheld=withheld,
         min_people=ctx().texts.min_people,
-        nav=period_picker.nav(period, today()),
-        csv=_csv_urls("texts", period=period, region_id=region_id, site_id=site_id),
     )
 
 
@@ -279,10 +265,24 @@ def _download(tables_by_name: dict, scope: str, entity_id: str, period: str, wha
     return export.csv_response(rows, export.filename_for(scope, entity_id, what or name, period), columns)
 
 
+def _period_page(template: str, period: str, table_names: tuple[str, ...], csv_args: dict | None = None, **values):
+    """A manager's page of one period: its values, the period picker, and where each of its tables downloads."""
+    csv = _csv_urls(*table_names, period=period, **(csv_args or {}))
+    return render_template(template, period=period, nav=period_picker.nav(period, today()), csv=csv, **values)
+
+
 def _csv_urls(*names: str, **args) -> dict[str, str]:
     """Where each of this page's tables downloads as CSV (the same page, scope and period)."""
     keep = {k: v for k, v in args.items() if v}
     return {n: url_for(request.endpoint, **request.view_args, **keep, format="csv", table=n) for n in names}
+
+
+def _scores(kind: str, entity_id: str, period: str) -> dict:
+    """A region's or a site's roll-up of the period and its trend, with their charts."""
+    trend = ctx().reports.trend(kind, entity_id, period)
+    rollup = ctx().reports.rollup(kind, entity_id, period)
+    bars = charts.stacked_bars(rollup.get("questions") or {}, _question_words)
+    return {"rollup": rollup, "trend": trend, **charts.trend_lines(trend), "bars": bars}
 
 
 def _question_words(question_id: str) -> str:

@@ -1,30 +1,24 @@
-"""The directory (regions, sites, people) that checks owns, and its events.
+"""The directory (regions, sites, people) that checks owns.
 
-Other services learn the directory only from ``qc.directory`` events, keyed
-by entity id on a compacted topic; secrets (password and token hashes) never
+Other services learn the directory only from ``qc.directory`` events (jobs/directory_events.py),
+keyed by entity id on a compacted topic; secrets (password and token hashes) never
 leave this module's collections.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from qc import auth, events, schedules, signing
+from qc import auth, events
 from qc.generations import Generation
-from qc.kafka import PublishError
 from qc.mongo import find_in, update_and_read
-from qc.settings import TOPICS
+from qc.settings import Settings
 from services.checks.stores.token_table import TokenTable
 
-log = logging.getLogger(__name__)
 MANAGER_ROLES = auth.ROLES  # every role that signs in as a manager (qc.auth)
-_PUBLIC_FIELDS = ("name", "region_id", "site_id", "role", "email", "username", "supporter_email", "tell_supporters")
-_PUBLIC_FIELDS += ("links_reset_at", "tokens_valid_after")  # when links and sessions were stopped
-_PUBLIC_FIELDS += ("check_interval",)  # how often a site (or a region's sites) should be checked
 # A link's last use is written at most this often: a day is exact enough for an idle limit in days
 # and costs one write a day per checker, not one per request.
 USE_RESOLUTION = dt.timedelta(days=1)
@@ -49,6 +43,11 @@ class Directory:
         self.link_idle_days = link_idle_days
         self.changes = Generation(db, "directory")
         self.token_table = TokenTable(self.tokens, Generation(db, "checker-link-stops"))
+
+    @classmethod
+    def for_settings(cls, settings: Settings, db: Database) -> Directory:
+        """The directory as every part of checks reads it (the web app, the worker's look-ups, the ``qc`` command)."""
+        return cls(db, settings.checker_link_idle_days)
 
     def ensure_indexes(self) -> None:
         """Indexes the look-ups below rely on (idempotent)."""
@@ -194,9 +193,6 @@ class Directory:
                 yield entity, doc
 
 
-_EMAIL_FIELDS = ("email", "supporter_email")
-
-
 class HeldDirectory:
     """Sites and people held in memory (the validator's look-ups), read again when the directory's generation moves.
 
@@ -226,74 +222,3 @@ class HeldDirectory:
             {i: self._sites[i] for i in site_ids if i in self._sites},
             {i: self._people[i] for i in person_ids if i in self._people},
         )
-
-
-def directory_problems(raw: dict) -> list[str]:
-    """What is wrong with a directory file, one plain line per value; empty when it may be imported.
-
-    A line break in a name or address would end up in e-mail headers (a site name is in the subject),
-    so no text may hold a control character, and addresses must look like one.
-    """
-    problems = []
-    for group in ("regions", "sites", "people"):
-        for i, doc in enumerate(raw.get(group) or []):
-            if not isinstance(doc, dict):
-                problems.append(f"{group}[{i}] must be an object")
-                continue
-            where = f"{group}[{i}] ({doc.get('id', doc.get('_id', 'no id'))})"
-            for field, value in doc.items():
-                if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
-                    problems.append(f"{where}: '{field}' has a line break or another control character")
-                elif field in _EMAIL_FIELDS and value is not None and not _looks_like_email(value):
-                    problems.append(f"{where}: '{field}' is not an e-mail address")
-                elif field == "check_interval" and value is not None and value not in schedules.INTERVALS:
-                    problems.append(f"{where}: 'check_interval' must be one of {', '.join(schedules.INTERVALS)}")
-    return problems
-
-
-def _looks_like_email(value) -> bool:
-    if not isinstance(value, str) or value.count("@") != 1 or any(c.isspace() for c in value):
-        return False
-    local, domain = value.split("@")
-    return bool(local) and bool(domain.strip("."))
-
-
-def directory_event(entity: str, doc: dict, *, secret_key: str, time: dt.datetime | None = None) -> dict:
-    """The public ``org.qc.directory.changed`` event for one entity, signed (qc/signing.py)."""
-    data = {"entity": entity, "id": doc["_id"], "active": bool(doc.get("active", True)), "name": doc.get("name", "")}
-    for field in _PUBLIC_FIELDS[1:]:
-        if field in doc:
-            data[field] = events.isoformat(doc[field]) if isinstance(doc[field], dt.datetime) else doc[field]
-    event = events.make_event(
-        "org.qc.directory.changed",
-        source="qc/checks/directory",
-        subject=f"{entity}/{doc['_id']}",
-        data=data,
-        time=time,
-    )
-    return signing.sign(secret_key, event)
-
-
-def publish_person(publisher, secret_key: str, person: dict, why: str) -> bool:
-    """Tell the other services a person changed (access stopped), waiting for the broker; False if it could not.
-
-    The change is stored already and stands here; the others learn it when the directory is next published.
-    """
-    try:
-        publisher.publish_sync(
-            TOPICS["directory"], person["_id"], directory_event("person", person, secret_key=secret_key)
-        )
-    except PublishError:
-        log.warning("directory event not published", extra={"person": person["_id"], "why": why})
-        return False
-    return True
-
-
-def publish_all(directory: Directory, publisher, secret_key: str) -> int:
-    """Send every entity to ``qc.directory`` and wait for the acknowledgements."""
-    count = 0
-    for entity, doc in directory.all_entities():
-        publisher.send(TOPICS["directory"], doc["_id"], directory_event(entity, doc, secret_key=secret_key))
-        count += 1
-    publisher.flush()
-    return count

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, redirect, render_template, request
 
 from qc import auth, manager_nav, rate_limited, web
 from qc.web import MANAGER_COOKIE
-from services.checks.stores.directory import publish_person
+from services.checks.jobs.directory_events import publish_person
 from services.checks.web.passwords import check_manager_password
 
 bp = Blueprint("manager_auth", __name__, url_prefix="/manager")

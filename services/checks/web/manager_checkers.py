@@ -16,10 +16,10 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 
 from qc import events, web
 from qc.dates import long_date
+from services.checks.jobs.directory_events import publish_person
 from services.checks.rules import training
 from services.checks.stores import checker_records
 from services.checks.stores.contributions import Contributions
-from services.checks.stores.directory import publish_person
 from services.checks.web import intake
 from services.checks.web.manager_contributions import checker_in_scope
 

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 
 from qc import auth, web
 from qc.dates import long_date
-from services.checks.stores.directory import publish_person
+from services.checks.jobs.directory_events import publish_person
 from services.checks.web import link_card
 from services.checks.web.manager_contributions import checker_in_scope
 

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from qc import schedules, web
 from qc.kafka import PublishError
 from qc.settings import TOPICS
-from services.checks.stores.directory import directory_event
+from services.checks.jobs.directory_events import directory_event
 
 bp = Blueprint("manager_schedule", __name__, url_prefix="/manager/schedule")
 MAY_SET = ("regional_manager", "org_admin", "involvement_lead")

@@ -7,23 +7,10 @@ from pymongo.errors import DuplicateKeyError
 from qc.mongo import write_unordered
 
 
-def record_delivery(
-    collection,
-    alert_id: str,
-    key: str,
-    channel: str,
-    recipient: tuple[str, str],
-    address: str,
-    status: str,
-    now,
-    purpose: str | None = None,
-) -> bool:
-    """Record one delivery, once (its id is alert + key + channel + recipient); True if it is new.
-
-    ``recipient`` is the field naming who receives it and its value: ("person_id", …) or ("hook_id", …).
-    """
+def record_once(collection, record: dict) -> bool:
+    """Insert one delivery record (see ``delivery_record``), once; True if it is new."""
     try:
-        collection.insert_one(delivery_record(alert_id, key, channel, recipient, address, status, now, purpose))
+        collection.insert_one(record)
     except DuplicateKeyError:
         return False
     return True
@@ -65,4 +52,5 @@ def record_email(
     collection, alert_id: str, key: str, person_id: str, address: str, status: str, now, purpose: str | None = None
 ) -> bool:
     """Record one e-mail delivery, once (its id is alert + key + person); True if it is new."""
-    return record_delivery(collection, alert_id, key, "email", ("person_id", person_id), address, status, now, purpose)
+    record = delivery_record(alert_id, key, "email", ("person_id", person_id), address, status, now, purpose)
+    return record_once(collection, record)

@@ -23,7 +23,7 @@ from qc import events
 from qc.settings import Settings
 from services.notify import metrics as notify_metrics
 from services.notify.delivery.backoff import mark_failed
-from services.notify.delivery.records import record_delivery
+from services.notify.delivery.records import delivery_record, record_once
 from services.notify.rules import consent
 from services.notify.stores import lifecycle
 
@@ -108,9 +108,8 @@ class Webhooks:
         status = "silenced" if silenced and not alert.get("safeguarding") else "pending"
         for hook in self.hooks:
             if hook.wants(alert):
-                record_delivery(
-                    self.collection, alert["_id"], "alert", "webhook", ("hook_id", hook.id), hook.url, status, now
-                )
+                record = delivery_record(alert["_id"], "alert", "webhook", ("hook_id", hook.id), hook.url, status, now)
+                record_once(self.collection, record)
 
     def send_due(self, alerts_by_id, limit: int = 50) -> int:
         """POST every due webhook delivery; returns how many succeeded."""
