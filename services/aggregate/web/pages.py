@@ -63,13 +63,7 @@ def organisation():
         }
         for r in ctx().directory.regions()
     ]
-    return _period_page(
-        "org.html",
-        period,
-        ("regions",),
-        regions=regions,
-        org=reports.rollup("org", "all", period),
-    )
+    return _period_page("org.html", period, ("regions",), regions=regions, org=reports.rollup("org", "all", period))
 
 
 def _visible_site(site_id: str):
@@ -80,6 +74,13 @@ def _visible_site(site_id: str):
     if not g.principal.can_see_site(site_id, site_doc["region_id"]):
         return None, (render_template("forbidden.html"), 403)
     return site_doc, None
+
+
+def _site_period(site_id: str):
+    """(site, period, refusal) for a page about one site: a site out of scope or a bad period refuses it."""
+    site_doc, refusal = _visible_site(site_id)
+    period, error = period_arg() if refusal is None else (None, None)
+    return site_doc, period, refusal or error
 
 
 def _region_period(region_id: str):
@@ -133,12 +134,9 @@ def region(region_id: str):
 @web.require_manager_page
 def site(site_id: str):
     """A site's trend, answers per question and latest comments."""
-    site_doc, refusal = _visible_site(site_id)
+    site_doc, period, refusal = _site_period(site_id)
     if refusal:
         return refusal
-    period, error = period_arg()
-    if error:
-        return error
     reports = ctx().reports
     if request.args.get("format") == "csv":
         downloads = {
@@ -172,12 +170,9 @@ def site(site_id: str):
 @web.require_manager_page
 def site_team_feedback(site_id: str):
     """A site's key questions for a month and their trend, for the team leader to take to supervision."""
-    site_doc, refusal = _visible_site(site_id)
+    site_doc, period, refusal = _site_period(site_id)
     if refusal:
         return refusal
-    period, error = period_arg()
-    if error:
-        return error
     try:
         report = ctx().team_feedback.for_site(site_id, period)
     except periods.PeriodError as e:
@@ -187,13 +182,7 @@ def site_team_feedback(site_id: str):
         return _download(table, "site", site_id, period, "team-feedback")
     for q in report["questions"]:
         q["chart"] = charts.share_line(q["trend"])
-    return _period_page(
-        "team_feedback.html",
-        period,
-        ("team_feedback",),
-        site=site_doc,
-        report=report,
-    )
+    return _period_page("team_feedback.html", period, ("team_feedback",), site=site_doc, report=report)
 
 
 @bp.get("/manager/regions/<region_id>/wtfc-pack")
@@ -206,13 +195,7 @@ def wtfc_pack(region_id: str):
     data = wtfc.pack(ctx().reports.store.facts, ctx().reports.themes, region_id, period)
     if request.args.get("format") == "csv":
         return _download({"themes": lambda: (tables.themes(data), tables.THEMES)}, "region", region_id, period, "wtfc")
-    return _period_page(
-        "wtfc_pack.html",
-        period,
-        ("themes",),
-        region_id=region_id,
-        pack=data,
-    )
+    return _period_page("wtfc_pack.html", period, ("themes",), region_id=region_id, pack=data)
 
 
 @bp.get("/manager/themes/<kind>/<theme_id>")
