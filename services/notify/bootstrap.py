@@ -102,7 +102,7 @@ def worker_handler(
             db, Mailer(settings.smtp_url, settings.mail_from, settings.smtp_timeout_seconds), settings.notify_public_url
         )
         own_hooks = Webhooks(db, webhooks.hooks, webhooks.timeout)
-        sender = Sender(lambda: sending.send_due(own_deliveries, own_hooks, store.get)).start()
+        sender = Sender(lambda: sending.send_due(own_deliveries, own_hooks, store.get_many)).start()
     return NotifyHandler(
         rules, store, knowledge, deliveries, silences, publisher, webhooks, scheduler, feedback, sender=sender
     )

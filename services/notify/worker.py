@@ -69,14 +69,25 @@ class NotifyHandler(Handler):
 
     def handle(self, batch: list[Delivery]) -> None:
         """Apply each event, then send what is due at once."""
-        # Per batch rather than per alert: the silences in force (read once, when first needed) and
+        # Per batch rather than per alert: the silences in force (read once, when first needed), the
+        # open alerts the batch's checks may join (one query), its new alerts (inserted together) and
         # the alerts routed (marked in one write at the end; a crash before it is repaired by ``tick``'s
         # sweep of unrouted alerts, whose deliveries are recorded once whatever happens).
-        self._batch = {"silences": None, "routed": [], "open": {}, "read": set()}
+        candidates = [
+            candidate
+            for d in batch
+            if d.event["type"] == "org.qc.submission.validated"
+            for candidate in alert_rules.evaluate(self.rules, d.event["data"])
+        ]
+        keys = {c.key for c in candidates}
+        self._batch = {"silences": None, "routed": [], "open": self.store.open_by_key(keys), "read": keys}
         try:
-            with self.deliveries.held():  # recorded before their alerts are marked routed
-                self._handle(batch)
-            self.store.mark_routed(*self._batch["routed"])
+            with self.store.held({c.alert_id for c in candidates}):
+                # Deliveries are recorded before the alerts they belong to are stored as routed.
+                with self.deliveries.held():
+                    self._handle(batch)
+                stored_routed = self.store.route_held(self._batch["routed"])
+            self.store.mark_routed(*[i for i in self._batch["routed"] if i not in stored_routed])
         finally:
             self._batch = None
         if self.sender is None:
@@ -92,14 +103,6 @@ class NotifyHandler(Handler):
             self.sender.stop()
 
     def _handle(self, batch: list[Delivery]) -> None:
-        # The open alerts the batch's checks may join, in one query (was a round trip per alert).
-        keys = {
-            candidate.key
-            for d in batch
-            if d.event["type"] == "org.qc.submission.validated"
-            for candidate in alert_rules.evaluate(self.rules, d.event["data"])
-        }
-        self._batch["open"], self._batch["read"] = self.store.open_by_key(keys), keys
         with self.knowledge.batch():
             self.knowledge.read_scores_ahead(
                 [
@@ -140,7 +143,7 @@ class NotifyHandler(Handler):
 
     def send_due(self) -> None:
         """Send every e-mail and webhook whose time has come."""
-        sending.send_due(self.deliveries, self.webhooks, self.store.get)
+        sending.send_due(self.deliveries, self.webhooks, self.store.get_many)
 
     def _validated(self, event: dict) -> None:
         validated = event["data"]

@@ -57,6 +57,23 @@ def test_same_submission_twice_raises_one_alert_and_one_email_each(db, publisher
     )
 
 
+def test_a_sending_round_reads_its_alerts_together_and_names_their_site(db, publisher, stack, settings):
+    """Five e-mails of two alerts: one look-up of both alerts for the round, each e-mail still its own alert's."""
+    handler = builders.notify_handler(db, settings, publisher)
+    asked = []
+    read = handler.store.get_many
+    handler.store.get_many = lambda ids: asked.append(set(ids)) or read(ids)
+    handler.handle(builders.deliveries(builders.validated(urgent_concern="The night staff shout at me")))
+    alerts = {a["rule"]: a["_id"] for a in handler.store.alerts.find()}
+    assert sorted(alerts) == ["safety_not_good", "urgent_concern"]
+    assert asked == [set(alerts.values())]
+    assert db["deliveries"].count_documents({"status": "sent"}) == 5  # SM1, RM1; SM1, RM1, SG1
+    mails = wait_for(lambda: len(builders.my_mail(stack, settings)) == 5 and builders.my_mail(stack, settings), 10)
+    assert all(m["Subject"].endswith("(Elm Court)") for m in mails), [m["Subject"] for m in mails]
+    worry = [m for m in mails if "sg1-" in m["To"]]
+    assert len(worry) == 1 and alerts["urgent_concern"] in worry[0].get_body(("plain",)).get_content()
+
+
 def test_a_flood_of_100_identical_events_makes_one_alert(db, publisher, settings):
     handler = builders.notify_handler(db, settings, publisher)
     event = builders.validated(urgent_concern="I am frightened")

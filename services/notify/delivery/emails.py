@@ -17,6 +17,7 @@ from collections import defaultdict
 from pymongo import ASCENDING
 
 from qc import events, question_words
+from qc.mongo import find_in
 from services.notify import metrics as notify_metrics
 from services.notify.delivery.backoff import mark_failed
 from services.notify.delivery.mailer import BadAddress, Mailer
@@ -94,29 +95,31 @@ class Deliveries:
         """The delivery log of one alert."""
         return list(self.collection.find({"alert_id": alert_id}, sort=[("created_at", ASCENDING)]))
 
-    def send_due(self, alerts_by_id, limit: int = 100) -> int:
+    def send_due(self, alerts_by_ids, limit: int = 100) -> int:
         """Try every immediate delivery whose time has come; returns how many were sent."""
         now = events.now()
-        due = self.collection.find(
-            {"channel": "email", "status": {"$in": ["pending", "failed"]}, "next_attempt_at": {"$lte": now}},
-            limit=limit,
+        due = list(
+            self.collection.find(
+                {"channel": "email", "status": {"$in": ["pending", "failed"]}, "next_attempt_at": {"$lte": now}},
+                limit=limit,
+            )
         )
-        # One look-up per alert and per site, not per delivery (an alert has several recipients).
-        alerts, places, sent = {}, {}, 0
+        if not due:
+            return 0
+        # The round's alerts and their sites read together (an alert has several recipients).
+        alerts = alerts_by_ids({d["alert_id"] for d in due})
+        sites = find_in(self.sites, "_id", {a["site_id"] for a in alerts.values()}, projection={"name": 1})
+        places = {site["_id"]: site.get("name") for site in sites}
+        sent = 0
         # One SMTP connection for the lot; each e-mail is marked sent as soon as it has gone, so a
         # crash sends again at most the one e-mail in flight (at least once, never lost). Marking
         # them together at the end of the session would resend a whole session's e-mails.
         with self.mailer.session():
             for delivery in due:
-                if delivery["alert_id"] not in alerts:
-                    alerts[delivery["alert_id"]] = alerts_by_id(delivery["alert_id"])
-                alert = alerts[delivery["alert_id"]]
+                alert = alerts.get(delivery["alert_id"])
                 if alert is None:
                     continue
-                if alert["site_id"] not in places:
-                    site = self.sites.find_one({"_id": alert["site_id"]}) or {}
-                    places[alert["site_id"]] = site.get("name") or alert["site_id"]
-                message = self._message(delivery, alert, places[alert["site_id"]])
+                message = self._message(delivery, alert, places.get(alert["site_id"]) or alert["site_id"])
                 sent += self._attempt([delivery], message, now)
         return sent
 

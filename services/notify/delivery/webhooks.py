@@ -111,19 +111,22 @@ class Webhooks:
                 record = delivery_record(alert["_id"], "alert", "webhook", ("hook_id", hook.id), hook.url, status, now)
                 record_once(self.collection, record)
 
-    def send_due(self, alerts_by_id, limit: int = 50) -> int:
+    def send_due(self, alerts_by_ids, limit: int = 50) -> int:
         """POST every due webhook delivery; returns how many succeeded."""
         if not self.hooks:
             return 0
         hooks = {h.id: h for h in self.hooks}
         now = events.now()
         sent = 0
-        due = self.collection.find(
-            {"channel": "webhook", "status": {"$in": ["pending", "failed"]}, "next_attempt_at": {"$lte": now}},
-            limit=limit,
+        due = list(
+            self.collection.find(
+                {"channel": "webhook", "status": {"$in": ["pending", "failed"]}, "next_attempt_at": {"$lte": now}},
+                limit=limit,
+            )
         )
+        alerts = alerts_by_ids({d["alert_id"] for d in due}) if due else {}
         for delivery in due:
-            alert, hook = alerts_by_id(delivery["alert_id"]), hooks.get(delivery["hook_id"])
+            alert, hook = alerts.get(delivery["alert_id"]), hooks.get(delivery["hook_id"])
             if alert is None or hook is None:
                 continue
             names = consent.names_for(self.contacts, [alert])

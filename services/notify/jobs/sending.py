@@ -19,11 +19,15 @@ from qc.failures import is_transient, where
 log = logging.getLogger(__name__)
 
 
-def send_due(deliveries, webhooks, alerts_by_id: Callable[[str], dict | None]) -> None:
-    """Send every e-mail (``Deliveries``) and webhook (``Webhooks``, may be None) whose time has come."""
-    deliveries.send_due(alerts_by_id)
+def send_due(deliveries, webhooks, alerts_by_ids: Callable[[set[str]], dict[str, dict]]) -> None:
+    """Send every e-mail (``Deliveries``) and webhook (``Webhooks``, may be None) whose time has come.
+
+    ``alerts_by_ids`` reads the alerts of a round together (``AlertStore.get_many``): one look-up per
+    round, not one per delivery (a fifth of the database's requests at 100 checks a second).
+    """
+    deliveries.send_due(alerts_by_ids)
     if webhooks:
-        webhooks.send_due(alerts_by_id)
+        webhooks.send_due(alerts_by_ids)
 
 
 class Sender:
