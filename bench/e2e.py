@@ -128,11 +128,22 @@ def measure(root: Path, work: Path, credentials: dict, seconds: int, rate: int =
             if (site, week) in rollup_at
         ]
         to_alert = [max(alert_at[k] - v[2], 0) for k, v in accepted.items() if k in alert_at]
+        # Whether the stack keeps up: a queue that grows makes the last third of the sending wait longer.
+        by_time = sorted(
+            (done, rollup_at[(site, week)] - done)
+            for site, week, done, _u in accepted.values()
+            if (site, week) in rollup_at
+        )
+        third = len(by_time) // 3
         return {
             "sent": len(items),
             "accepted": len(accepted),
             "intake_p99": sent["p99"],
             "rollup": _ms(to_rollup, len(accepted)),
+            "rollup_thirds": {
+                "first": _ms([max(x, 0) for _d, x in by_time[:third]], third),
+                "last": _ms([max(x, 0) for _d, x in by_time[-third:]], third) if third else _ms([], 0),
+            },
             "alert": _ms(to_alert, urgent),
             "urgent": urgent,
             "hop": _ms(hop, rate * 10),

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", default="intake,pipeline,e2e")
     parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES), help="pipeline sizes")
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per app")
-    parser.add_argument("--e2e-seconds", type=int, default=30)
+    parser.add_argument("--e2e-seconds", type=int, default=60, help="long enough to see whether the stack keeps up")
     parser.add_argument(
         "--e2e-rate", type=int, default=e2e.RATE, help="submissions/s in the end-to-end phase (the target is at 100)"
     )

@@ -83,6 +83,19 @@ def test_the_validator_stage_is_shown_under_its_pipeline_size_when_measured():
     assert "  of which validator: received -> decided" not in [f.name for f in figures({"pipeline": [older]})]
 
 
+def test_an_end_to_end_run_whose_queue_grows_is_said_not_to_keep_up():
+    def run(first, last):
+        latency = {"p50": 500.0, "p99": 900.0, "seen": 10, "expected": 10}
+        thirds = {"first": {**latency, "p50": first}, "last": {**latency, "p50": last}}
+        return {"hop": latency, "rollup": latency, "alert": latency, "rate": 100, "rollup_thirds": thirds, "memory": {}}
+
+    name = "e2e at 100/s: roll-up p50, last third of the sending"
+    growing = {f.name: f for f in figures({"e2e": run(400.0, 9_000.0)})}[name]
+    assert growing.met is False and growing.ratio == pytest.approx(22.5) and growing.baseline == 400.0
+    steady = {f.name: f for f in figures({"e2e": run(400.0, 520.0)})}[name]
+    assert steady.met is True
+
+
 def test_site_addresses_are_distinct_private_addresses():
     addresses = {data.site_address(f"S{i:04d}") for i in range(1, 1501)}
     assert len(addresses) == 1500
