@@ -138,7 +138,10 @@ class Settings:
     silence_reminder_hours: int = 24
     log_level: str = "INFO"
     web_workers: int = 2
-    web_threads: int = 4
+    # Threads per web process, sized by measurement (docs/benchmarks.md, eleventh round): a request spends
+    # most of its time waiting for the database and the broker, and the requests in flight share their
+    # inserts (qc/mongo.py GroupInsert), so 16 served ~1.5x what 4 did on 2 cores, with fewer database requests.
+    web_threads: int = 16
     # On SIGTERM a web worker answers 503 on /readyz for this long, still
     # serving, so a load balancer stops sending it requests before it stops
     # accepting them; then it finishes what is in flight (qc_tools/gunicorn_conf.py).
