@@ -73,14 +73,21 @@ class NotifyHandler(Handler):
         # open alerts the batch's checks may join (one query), its new alerts (inserted together) and
         # the alerts routed (marked in one write at the end; a crash before it is repaired by ``tick``'s
         # sweep of unrouted alerts, whose deliveries are recorded once whatever happens).
-        candidates = [
-            candidate
+        # Each validated check's rules are evaluated once: here, to read ahead, and kept for ``_validated``.
+        evaluated = {
+            d.event["id"]: alert_rules.evaluate(self.rules, d.event["data"])
             for d in batch
             if d.event["type"] == "org.qc.submission.validated"
-            for candidate in alert_rules.evaluate(self.rules, d.event["data"])
-        ]
+        }
+        candidates = [candidate for found in evaluated.values() for candidate in found]
         keys = {c.key for c in candidates}
-        self._batch = {"silences": None, "routed": [], "open": self.store.open_by_key(keys), "read": keys}
+        self._batch = {
+            "silences": None,
+            "routed": [],
+            "open": self.store.open_by_key(keys),
+            "read": keys,
+            "evaluated": evaluated,
+        }
         try:
             with self.store.held({c.alert_id for c in candidates}):
                 # Deliveries are recorded before the alerts they belong to are stored as routed.
@@ -152,7 +159,9 @@ class NotifyHandler(Handler):
         voice = validated.get("kind") == events.VOICE
         if not events.is_worry_alone(validated) and not voice:
             self.knowledge.note_visit(validated["site_id"], validated["visited_on"])
-        for candidate in alert_rules.evaluate(self.rules, validated):
+        evaluated = self._batch["evaluated"] if self._batch else {}
+        found = evaluated[event["id"]] if event["id"] in evaluated else alert_rules.evaluate(self.rules, validated)
+        for candidate in found:
             if voice and not candidate.rule.safeguarding:
                 continue
             if candidate.rule.safeguarding:
