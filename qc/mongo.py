@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from pymongo import MongoClient
+from pymongo import InsertOne, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ClientBulkWriteException, DuplicateKeyError
 
 from qc.settings import Settings
 
@@ -105,24 +105,29 @@ def find_in(collection: Collection, field: str, values, query: dict | None = Non
 
 
 class GroupInsert:
-    """``insert_one`` for many threads at once: the inserts asked for while one is being written go together.
+    """Inserts for many threads at once: the inserts asked for while one group is being written go together.
 
-    The first caller writes what is queued with one unordered ``insert_many``;
-    callers arriving meanwhile queue up and the next of them writes their
-    group. Nobody waits for a timer: under one request at a time it is
-    ``insert_one``; under load, one round trip serves the requests in flight
-    (SecantusDB: 0.74 ms a document alone, about 0.2 in groups).
+    Each caller inserts one or more documents, each into its own collection (the
+    intake's claim and the event it keeps). The first caller writes what is
+    queued in one round trip, an unordered MongoDB 8 ``bulkWrite`` across the
+    collections (``MongoClient.bulk_write``); callers arriving meanwhile queue
+    up and the next of them writes their group. Nobody waits for a timer: under
+    one request at a time it is one insert command; under load, one round trip
+    serves the requests in flight (SecantusDB: about 0.6 ms a command plus 0.05
+    to 0.15 a document; docs/benchmarks.md, eleventh round).
     """
 
-    def __init__(self, collection: Collection):
-        self.collection = collection
+    def __init__(self, client: MongoClient):
+        self.client = client
         self._cond = threading.Condition()
         self._queue: list[_Slot] = []
         self._writing = False
 
-    def insert(self, doc: dict) -> bool:
-        """True when inserted, False when its ``_id`` was there already; other failures are raised."""
-        slot = _Slot(doc)
+    def insert(self, *docs: tuple[Collection, dict]) -> list[bool]:
+        """For each (collection, document): True when inserted, False when its ``_id`` was there already.
+
+        Any other failure of one of them is raised (the others may have been written)."""
+        slot = _Slot(docs)
         with self._cond:
             self._queue.append(slot)
             while not slot.done:
@@ -145,26 +150,30 @@ class GroupInsert:
 
     def _write(self, group: list[_Slot]) -> None:
         # Each slot is marked done only once its outcome is known (under the lock, in ``insert``'s finally).
+        ops, owners = [], []
         for slot in group:
-            slot.inserted = True
+            slot.inserted = [True] * len(slot.docs)
+            for i, (collection, doc) in enumerate(slot.docs):
+                ops.append(InsertOne(doc, namespace=f"{collection.database.name}.{collection.name}"))
+                owners.append((slot, i))
         try:
-            self.collection.insert_many([slot.doc for slot in group], ordered=False)
-        except BulkWriteError as e:
-            if e.details.get("writeConcernErrors"):
+            self.client.bulk_write(ops, ordered=False)
+        except ClientBulkWriteException as e:
+            if e.error is not None or e.write_concern_errors:
                 for slot in group:
                     slot.error = e
-            for error in e.details.get("writeErrors", []):
-                slot = group[error["index"]]
-                slot.inserted = False
+            for error in e.write_errors:
+                slot, i = owners[error["idx"]]
+                slot.inserted[i] = False
                 if error.get("code") != DUPLICATE_KEY:
                     slot.error = e
-        except Exception as e:  # the database is unreachable: nobody in the group was written
+        except Exception as e:  # the database is unreachable (or its answer was lost): every caller is told so
             for slot in group:
                 slot.error = e
 
 
 class _Slot:
-    __slots__ = ("doc", "done", "inserted", "error")
+    __slots__ = ("docs", "done", "inserted", "error")
 
-    def __init__(self, doc: dict):
-        self.doc, self.done, self.inserted, self.error = doc, False, False, None
+    def __init__(self, docs: tuple[tuple[Collection, dict], ...]):
+        self.docs, self.done, self.inserted, self.error = docs, False, [], None

@@ -1,9 +1,9 @@
 """The intake's outbox: a check answered 202 survives a broker that loses its log.
 
 Intake keeps each check's "received" event in a collection of the ten
-minutes it was claimed in (``outbox_<yyyymmddHHMM>``), written right after the
-insert that claims its submission_id (``store.Submissions.claim``) and before
-it publishes it; the inserts of the requests in flight go together. The
+minutes it was claimed in (``outbox_<yyyymmddHHMM>``), inserted in the same
+round trip as the record that claims its submission_id (``Submissions.claim``)
+and before it publishes it; the inserts of the requests in flight go together. The
 embedded broker keeps its log in memory only, so a broker restart loses every
 event not yet consumed all the way down the pipeline (a Kafka cluster can lose
 acknowledged events too, in an unclean leader election). The watch
@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from qc.mongo import GroupInsert, find_in
+from qc.mongo import find_in
 
 BUCKET_MINUTES = 10
 EVENTS = "outbox"  # outbox_<ten minutes>: the events of the checks claimed then
@@ -80,29 +79,25 @@ class Outbox:
     def __init__(self, db: Database):
         self.db = db
         self.records = db["submissions"]
-        self._groups: dict[str, GroupInsert] = {}  # by ten minutes: the inserts of requests in flight go together
-        self._lock = threading.Lock()
 
     def ensure_indexes(self) -> None:
         # Sparse: only legacy records still keeping their event are in it, so finding them is never a scan.
         self.records.create_index([("outbox", ASCENDING)], sparse=True)
 
-    def keep(self, submission_id: str, site_id: str, claimed_at: dt.datetime, event: dict) -> None:
-        """Keep a claimed check's event until the whole pipeline has read it (one insert, grouped)."""
-        doc = {"_id": submission_id, "site_id": site_id, "claimed_at": claimed_at, "event": event}
-        if not self._group(claimed_at).insert(doc):
-            # Left by an earlier claim of the same id in these ten minutes (released, or taken over): this one's.
-            ten_minutes(self.db, EVENTS, claimed_at).replace_one({"_id": submission_id}, doc, upsert=True)
+    def to_keep(
+        self, submission_id: str, site_id: str, claimed_at: dt.datetime, event: dict
+    ) -> tuple[Collection, dict]:
+        """Where and what to insert to keep a claimed check's event until the whole pipeline has read it.
 
-    def _group(self, claimed_at: dt.datetime) -> GroupInsert:
-        bucket = bucket_of(claimed_at)
-        with self._lock:
-            group = self._groups.get(bucket)
-            if group is None:
-                # Only the last few ten minutes are written to (a claim is kept the moment it is made).
-                self._groups = {b: g for b, g in self._groups.items() if b > bucket_of(claimed_at - _AN_HOUR)}
-                group = self._groups[bucket] = GroupInsert(ten_minutes(self.db, EVENTS, claimed_at))
-            return group
+        The claim inserts it in the same round trip as its record (``Submissions.claim``)."""
+        doc = {"_id": submission_id, "site_id": site_id, "claimed_at": claimed_at, "event": event}
+        return ten_minutes(self.db, EVENTS, claimed_at), doc
+
+    def keep(self, submission_id: str, site_id: str, claimed_at: dt.datetime, event: dict) -> None:
+        """Keep this claim's event in place of one an earlier claim of the same id left in these ten minutes
+        (released, or taken over)."""
+        collection, doc = self.to_keep(submission_id, site_id, claimed_at, event)
+        collection.replace_one({"_id": submission_id}, doc, upsert=True)
 
     def kept_since(self, since: dt.datetime | None) -> list[dict]:
         """Events kept at or after ``since`` (all of them when None) whose check is still the one that kept
@@ -143,9 +138,6 @@ class Outbox:
             ops = [UpdateOne({"_id": i}, {"$unset": {"event": "", "outbox": ""}}) for i in ids]
             self.records.bulk_write(ops, ordered=False)
             forgotten += len(ids)
-
-
-_AN_HOUR = dt.timedelta(hours=1)
 
 
 def _claimed(doc: dict) -> dt.datetime:

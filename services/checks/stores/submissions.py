@@ -50,7 +50,7 @@ class Submissions:
         # Themes of what checks say is not working, and their texts' keys (shown_back below).
         self.themes = themes.load_themes(themes_path) if themes_path else None
         self.text_secret = text_secret
-        self._claims = GroupInsert(self.collection)
+        self._claims = GroupInsert(db.client)  # a check's record and kept event, inserted together
         self.outbox = Outbox(db)
         self.acks = Acks(db, mark_every)
         self.decisions = decisions.Decisions(db)
@@ -90,8 +90,8 @@ class Submissions:
         that died while publishing (neither acknowledged nor decided after
         ``stale_after`` seconds) goes stale and may be taken over. Once claimed,
         the outbox keeps the event until the whole pipeline has read it
-        (outbox.py): two inserts on the request path, each shared with the
-        requests in flight.
+        (outbox.py): the record and the event are inserted in one round trip,
+        shared with the requests in flight.
         """
         now = events.now()
         doc = {f: received[f] for f in _INTAKE_FIELDS}
@@ -104,34 +104,46 @@ class Submissions:
             responses=[],
             correlation_id=correlation_id,
         )
-        if not self._claims.insert(doc):  # with the other requests' claims in flight in this process
-            # The record says "sending" for ever (acknowledgements and decisions are kept beside it): whether
-            # the claim is still only that is read with them, and it is taken over only if so and stale.
-            held = self.get(received["submission_id"])
-            if (
-                held is None
-                or held["status"] != SENDING
-                or held["claimed_at"] >= now - dt.timedelta(seconds=stale_after)
-            ):
-                return None
-            # Taken over: the record becomes this request's (unless another request took it first).
-            doc = update_and_read(
-                self.collection,
-                {"_id": received["submission_id"], "status": SENDING, "claimed_at": held["claimed_at"]},
-                {"$set": {k: v for k, v in doc.items() if k != "_id"}},
-            )
-            if doc is None:
-                return None
+        kept = self.outbox.to_keep(doc["_id"], doc["site_id"], now, event)
         try:
-            self.outbox.keep(doc["_id"], doc["site_id"], now, event)
+            # The record and the event it keeps in one round trip, with the other requests' in flight here.
+            claimed, event_kept = self._claims.insert((self.collection, doc), kept)
         except PyMongoError:
-            self.release(doc["_id"])  # not kept, so not to be published: a retry claims it anew
+            self.release(doc["_id"], now)  # if the record went in, it is this request's: nothing is kept for it
             raise
+        if claimed:
+            if not event_kept:  # an earlier claim of this id in these ten minutes (released) left its event
+                self._keep(doc, event)
+            return doc
+        # Held already. An event inserted beside by this request is not the record's (its claimed_at differs),
+        # so it is never published (Outbox.kept_since). The record says "sending" for ever (acknowledgements and
+        # decisions are kept beside it): whether the claim is still only that is read with them, and it is taken
+        # over only if so and stale.
+        held = self.get(received["submission_id"])
+        if held is None or held["status"] != SENDING or held["claimed_at"] >= now - dt.timedelta(seconds=stale_after):
+            return None
+        # Taken over: the record becomes this request's (unless another request took it first).
+        doc = update_and_read(
+            self.collection,
+            {"_id": received["submission_id"], "status": SENDING, "claimed_at": held["claimed_at"]},
+            {"$set": {k: v for k, v in doc.items() if k != "_id"}},
+        )
+        if doc is not None:
+            self._keep(doc, event)
         return doc
 
-    def release(self, submission_id: str) -> None:
-        """Give up a claim whose publish failed, so a retry can make it."""
-        self.collection.delete_one({"_id": submission_id, "status": SENDING})
+    def _keep(self, doc: dict, event: dict) -> None:
+        """Keep this claim's event in place of an earlier claim's; a claim whose event cannot be kept is released."""
+        try:
+            self.outbox.keep(doc["_id"], doc["site_id"], doc["claimed_at"], event)
+        except PyMongoError:
+            self.release(doc["_id"], doc["claimed_at"])  # not kept, so not to be published: a retry claims it anew
+            raise
+
+    def release(self, submission_id: str, claimed_at: dt.datetime | None = None) -> None:
+        """Give up a claim whose publish failed, so a retry can make it (only the one made at ``claimed_at``)."""
+        claim = {} if claimed_at is None else {"claimed_at": claimed_at}
+        self.collection.delete_one({"_id": submission_id, "status": SENDING, **claim})
 
     def mark_accepted(self, claim: dict) -> None:
         """The broker has the check of this claim: "accepted" everywhere within a second, off the request path."""
