@@ -1,7 +1,7 @@
 """The intake's outbox (services/checks/stores/outbox.py) on the real broker and database.
 
 Every check answered 202 is kept (in the collection of the ten minutes it
-was claimed in, right after the insert that claims it) before it is
+was claimed in, in the round trip of the insert that claims it) before it is
 published; when the broker's log goes back, the kept checks are published
 again with their own ids; once every consumer group has read past a
 checkpoint, the ten minutes kept before it are dropped. (The embedded broker
