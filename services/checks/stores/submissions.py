@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pymongo import ASCENDING
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from qc import events, text_keys, themes
 from qc.mongo import GroupInsert, find_in, update_and_read, write_unordered
@@ -108,6 +108,8 @@ class Submissions:
         try:
             # The record and the event it keeps in one round trip, with the other requests' in flight here.
             claimed, event_kept = self._claims.insert((self.collection, doc), kept)
+        except ConnectionFailure:
+            raise  # unreachable: a record that went in goes stale and the phone's retry takes it over
         except PyMongoError:
             self.release(doc["_id"], now)  # if the record went in, it is this request's: nothing is kept for it
             raise
@@ -115,10 +117,9 @@ class Submissions:
             if not event_kept:  # an earlier claim of this id in these ten minutes (released) left its event
                 self._keep(doc, event)
             return doc
-        # Held already. An event inserted beside by this request is not the record's (its claimed_at differs),
-        # so it is never published (Outbox.kept_since). The record says "sending" for ever (acknowledgements and
-        # decisions are kept beside it): whether the claim is still only that is read with them, and it is taken
-        # over only if so and stale.
+        # Held already: an event this request put beside it is never published (Outbox.kept_since: its claimed_at
+        # is not the record's). The record says "sending" for ever (acknowledgements and decisions are kept beside
+        # it): whether the claim is still only that is read with them, and it is taken over only if so and stale.
         held = self.get(received["submission_id"])
         if held is None or held["status"] != SENDING or held["claimed_at"] >= now - dt.timedelta(seconds=stale_after):
             return None
