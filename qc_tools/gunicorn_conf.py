@@ -66,6 +66,8 @@ def post_worker_init(worker):
         timer.start()
 
     signal.signal(signal.SIGTERM, handle_term)
+    # From here a SIGTERM drains; one that comes earlier (the app still loading) stops the worker at once.
+    log.info("web worker ready", extra={"pid": worker.pid})
 
 
 def worker_int(worker):

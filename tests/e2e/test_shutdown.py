@@ -246,6 +246,9 @@ def test_a_web_service_turns_unready_first_then_finishes_what_it_accepted(runnin
     proc = start_web(stack, name, "checks", int(url.rsplit(":", 1)[1]), metrics_env(stack, name))
     wait_for(lambda: _ready(url) or proc.poll() is not None, 60, f"{name} to be ready")
     assert proc.poll() is None, f"gunicorn exited; see {stack.var_dir}/log/{name}.log"
+    # Every worker has loaded the app and put its drain in front of gunicorn's stop (one worker alone can
+    # serve the first checks while another is still loading, and that one would stop without draining).
+    wait_for(lambda: len(_logged(stack, name, "web worker ready")) == stack.settings.web_workers, 60, "every worker")
 
     with _Traffic(url, creds, seed=len(signalled)) as traffic:
         wait_for(lambda: len(traffic.accepted()) >= 20, 30, "checks to be flowing")
@@ -284,7 +287,7 @@ def test_a_web_service_turns_unready_first_then_finishes_what_it_accepted(runnin
         lambda evs: ids <= {e["data"]["submission_id"] for e in evs},
     )
     # Each worker drained once, although `make stop` signals it twice.
-    drained = [line for line in log_lines(stack, name) if line.get("message", "").startswith("shutting down")]
+    drained = _logged(stack, name, "shutting down")
     assert len(drained) == stack.settings.web_workers
 
     # The ones refused are taken by another instance when sent again.
@@ -297,3 +300,8 @@ def test_a_web_service_turns_unready_first_then_finishes_what_it_accepted(runnin
             timeout=10,
         )
         assert again.status_code == 202, again.text
+
+
+def _logged(stack, name: str, start: str) -> list[dict]:
+    """The JSON log lines of ``name`` whose message starts with ``start``."""
+    return [line for line in log_lines(stack, name) if line.get("message", "").startswith(start)]
