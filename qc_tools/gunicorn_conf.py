@@ -12,6 +12,7 @@ or ``docker stop``):
 """
 
 import logging
+import os
 import signal
 import threading
 
@@ -67,7 +68,7 @@ def post_worker_init(worker):
 
     signal.signal(signal.SIGTERM, handle_term)
     # From here a SIGTERM drains; one that comes earlier (the app still loading) stops the worker at once.
-    log.info("web worker ready", extra={"pid": worker.pid})
+    log.info("web worker ready", extra={"pid": os.getpid()})
 
 
 def worker_int(worker):
