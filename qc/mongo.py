@@ -154,7 +154,7 @@ class GroupInsert:
         for slot in group:
             slot.inserted = [True] * len(slot.docs)
             for i, (collection, doc) in enumerate(slot.docs):
-                ops.append(InsertOne(doc, namespace=f"{collection.database.name}.{collection.name}"))
+                ops.append(InsertOne(doc, namespace=collection.full_name))
                 owners.append((slot, i))
         try:
             self.client.bulk_write(ops, ordered=False)
