@@ -14,6 +14,7 @@ from qc import auth, mongo, web
 from services.aggregate.bootstrap import create_app
 from services.aggregate.stores.directory import SiteDirectory
 from services.aggregate.stores.rollups import RollupStore
+from services.aggregate.web import pages
 from services.aggregate.worker import AggregateHandler
 from tests import builders
 from tests.builders import SHY_CHECKER, csv_rows, validated_check
@@ -59,7 +60,9 @@ CHECKS = [
 
 
 @pytest.fixture
-def app(settings):
+def app(settings, monkeypatch):
+    # "Checked in the last 30 days" counts from today: the checks above are recent on the day the pages are read.
+    monkeypatch.setattr(pages, "today", lambda: dt.date(2026, 11, 20))
     # One checker per site here: anonymous texts are shown whatever the numbers (test_anonymous_texts.py
     # tests the minimum of different checkers below which they are withheld).
     application = create_app({**dataclasses.asdict(settings), "team_feedback_min_answers": 1})
