@@ -70,6 +70,17 @@ def shift(period: str, steps: int) -> str:
     return f"{index // 4}-Q{index % 4 + 1}"
 
 
+def months_of(quarter: str) -> list[str]:
+    """The three months of a quarter, in order."""
+    first = first_day(quarter)
+    return [f"{first.year}-{first.month + i:02d}" for i in range(3)]
+
+
+def quarter_of(month: str) -> str:
+    """The quarter a month falls in."""
+    return periods_of(first_day(month))["quarter"]
+
+
 def series(last: str, count: int) -> list[str]:
     """``count`` consecutive periods ending with ``last``, oldest first."""
     return [shift(last, -i) for i in range(count - 1, -1, -1)]

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 
-from qc import events, metrics
+from qc import events, metrics, periods
 from qc.handler import Delivery, Handler
 from qc.question_words import LearnedVersions
 from qc.settings import TOPICS
@@ -120,11 +120,13 @@ class AggregateHandler(Handler):
         if not facts:
             return []
         now = events.now()
-        keys = rollup_rules.affected_keys(facts)
-        sites, fresh, rebuilt = self._site_rollups(keys)
+        keys = rollup_rules.affected_keys(facts)  # the stored kinds: week and month
+        sites, fresh, rebuilt = self.open.for_batch(keys, self.store)
+        quarters = self.open.quarters_for(facts, sites, self.store)  # before the facts are counted: added below
         # A site roll-up counts in the region it was made in (as the stored sums read it), also for a site
-        # moved to another region during the period.
+        # moved to another region during the period; a site's quarter in its months' regions.
         region_keys = {(doc["region_id"], doc["period"]) for doc in sites.values()}
+        region_keys |= {(d["region_id"], periods.quarter_of(d["period"])) for d in sites.values() if _is_month(d)}
         # Sums held before these facts are counted take them by addition; the others are read after the sites' write.
         held = self._held_sums(region_keys) if self.sole_writer else None
         # What each counts as stored now: the guard of its write (a recounted one's stored figure).
@@ -132,14 +134,18 @@ class AggregateHandler(Handler):
         dirty = set(rebuilt)
         newly = []  # (region, period, fact, whether it is its site's first check in the period): what sums add
         for fact in facts:
-            for period in fact["periods"].values():
+            for period in (fact["periods"][kind] for kind in rollup_rules.STORED_KINDS):
                 rollup_id = f"site:{fact['site_id']}:{period}"
                 first = sites[rollup_id]["checks"] == 0
                 if rollup_rules.add_fact(sites[rollup_id], fact):
                     dirty.add(rollup_id)
                     newly.append((sites[rollup_id]["region_id"], period, fact, first))
-        for rollup_id in dirty:
-            sites[rollup_id]["updated_at"] = now
+                    if _is_month(sites[rollup_id]):  # the quarter counts what its month newly counts
+                        quarter = quarters[f"site:{fact['site_id']}:{fact['periods']['quarter']}"]
+                        newly.append((sites[rollup_id]["region_id"], quarter["period"], fact, quarter["checks"] == 0))
+                        rollup_rules.add_to_site_sum(quarter, fact)
+        for doc in [sites[i] for i in dirty] + list(quarters.values()):
+            doc["updated_at"] = now
         conflicts = self.store.write_sites(
             [sites[i] for i in sorted(dirty & fresh)], [(sites[i], counted[i]) for i in sorted(dirty - fresh)]
         )
@@ -150,7 +156,8 @@ class AggregateHandler(Handler):
                 del sites[rollup_id]
             self.store.rewrite_sites({k for k in keys if f"site:{k[0]}:{k[2]}" in conflicts}, now)
             sites.update(self.store.read_site_rollups(sorted(conflicts)))
-        site_rollups = [sites[i] for i in sorted(sites)]
+            quarters.update(self.store.rollups_by_id(sorted(quarters)))  # summed again from the months stored
+        site_rollups = [sites[i] for i in sorted(sites)] + [quarters[i] for i in sorted(quarters)]
         self._announce(site_rollups)  # a site's own figures need not wait for its region's
         if rebuilt and held is not None:
             # A recount changed figures no added fact accounts for: read those regions' sums again.
@@ -189,31 +196,6 @@ class AggregateHandler(Handler):
         regions = {key: doc for key in region_keys if (doc := self.open.region_sum(*key)) is not None}
         orgs = {p: doc for p in {p for _r, p in region_keys} if (doc := self.open.org_sum(p)) is not None}
         return regions, orgs
-
-    def _site_rollups(self, keys) -> tuple[dict[str, dict], set[str], dict[str, int]]:
-        """The site roll-ups for these keys (held, read by ``_id``, or new); the new ones' ids; the recounted ones'
-        stored checks, by id."""
-        wanted = {f"site:{site}:{period}": (site, region, period) for site, region, period in keys}
-        missing = self.open.missing_sites(wanted)
-        # Taken from what is held before anything is added, so a batch larger than what may be held is whole.
-        batch = {rollup_id: self.open.site(rollup_id) for rollup_id in wanted if rollup_id not in missing}
-        fresh, rebuilt = set(), {}
-        if missing:
-            # A period with no site roll-up stored yet (a new week) has none of ours either: nothing to read.
-            # Ours are only written by us while we own the sites, and what is held is dropped when that changes.
-            new_periods = {p for p in {wanted[i][2] for i in missing} if self.open.period_is_new(p, self.store)}
-            stored = self.store.read_site_rollups([i for i in missing if wanted[i][2] not in new_periods])
-            legacy = {wanted[i] for i in missing if i in stored and "fact_ids" not in stored[i]}
-            for doc in self.store.site_rollups_from_facts(legacy):  # stored before fact_ids were kept
-                rebuilt[doc["_id"]] = stored[doc["_id"]]["checks"]
-                stored[doc["_id"]] = doc
-            for rollup_id in missing:
-                if rollup_id not in stored:
-                    stored[rollup_id] = rollup_rules.empty_site_rollup(*wanted[rollup_id])
-                    fresh.add(rollup_id)
-                batch[rollup_id] = stored[rollup_id]
-                self.open.hold_site(stored[rollup_id])
-        return batch, fresh, rebuilt
 
     def _sums_held(self, region_keys, held: tuple[dict, dict], newly: list[tuple], now) -> list[dict] | None:
         """Region and organisation roll-ups kept here as sums (this member writes every site); those stored.
@@ -273,8 +255,15 @@ def _observe_latency(facts: list[dict]) -> None:
 
 
 def rebuilt_regions(sites: dict[str, dict], rebuilt: dict[str, int]) -> set[tuple[str, str]]:
-    """The (region, period) of site roll-ups recounted from their facts."""
-    return {(sites[i]["region_id"], sites[i]["period"]) for i in rebuilt if i in sites}
+    """The (region, period) of site roll-ups recounted from their facts (and of a recounted month's quarter)."""
+    docs = [sites[i] for i in rebuilt if i in sites]
+    return {(d["region_id"], d["period"]) for d in docs} | {
+        (d["region_id"], periods.quarter_of(d["period"])) for d in docs if _is_month(d)
+    }
+
+
+def _is_month(rollup: dict) -> bool:
+    return rollup["period_kind"] == "month"
 
 
 if __name__ == "__main__":  # python -m services.aggregate.worker: the process, wired by bootstrap.py

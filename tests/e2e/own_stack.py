@@ -26,6 +26,7 @@ from qc import events, periods
 from qc.kafka import Publisher, create_topics, make_producer
 from qc.settings import TOPICS
 from qc_tools.devstack import Stack, port_open, wait_until
+from services.aggregate.stores.rollups import RollupStore
 from tests.conftest import wait_for
 from tests.stack_env import stack_env
 
@@ -178,14 +179,23 @@ def recount(sent: list[dict]) -> dict[str, dict]:
 
 
 def stored_rollups(db) -> dict[str, dict]:
-    """aggregate's stored roll-ups in the shape of ``recount``."""
+    """aggregate's roll-ups as its readers see them, in the shape of ``recount``: those stored, and each site's
+    quarters, which are not stored but summed from its months (read through ``RollupStore``, as the pages do)."""
+    docs = list(db["agg_rollups"].find())
+    quarters = {
+        f"site:{d['site_id']}:{periods.quarter_of(d['period'])}"
+        for d in docs
+        if d["scope"] == "site" and d["period_kind"] == "month"
+    }
+    docs += RollupStore(db).rollups_by_id(sorted(quarters)).values()
     stored = {}
-    for doc in db["agg_rollups"].find():
+    for doc in docs:
         bands = Counter()
         for question, counts in doc["questions"].items():
             for band, n in counts.items():
                 if n:
                     bands[(question, band)] += n
+        assert doc["_id"] not in stored, f"{doc['_id']} is stored, yet summed from its months"
         stored[doc["_id"]] = {"checks": doc["checks"], "bands": bands}
     return stored
 

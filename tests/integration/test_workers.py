@@ -47,6 +47,43 @@ def test_redelivered_and_reordered_events_count_once(db, publisher):
     publisher.flush()
 
 
+def test_a_site_quarter_is_the_sum_of_its_stored_months_for_the_worker_and_the_readers(db):
+    """Not stored: announced from the sum the worker holds (rebuilt from the months after a restart, a
+    redelivery not counted) and summed by the readers; both what counting the quarter's checks gives."""
+    store = RollupStore(db)
+    store.ensure_indexes()
+    announced = {}
+
+    class Watching(AggregateHandler):
+        def _announce(self, rollups):
+            announced.update((r["_id"], r) for r in rollups)
+
+    a, b = builders.validated(), builders.validated(visited_on="2026-10-31", scores=(1, 1, 1))
+    Watching(store, SiteDirectory(db), publisher=None).handle(builders.deliveries(a, b))
+    assert announced["site:S0001:2026-Q4"]["checks"] == 2
+    c = builders.validated(visited_on="2026-12-02", scores=(3, 3, 3))
+    Watching(store, SiteDirectory(db), publisher=None).handle(builders.deliveries(a, c))  # restarted; a again
+    recount = store.site_rollups_from_facts({("S0001", "R01", "2026-Q4")})[0]
+    figures = ("checks", "score", "share_good", "questions", "answered_by", "latest_received_at")
+    assert recount["checks"] == 3
+    assert {k: announced["site:S0001:2026-Q4"][k] for k in figures} == {k: recount[k] for k in figures}
+    assert {k: store.rollup("site", "S0001", "2026-Q4")[k] for k in figures} == {k: recount[k] for k in figures}
+    assert [m["checks"] for m in store.region_members("R01", "2026-Q4")] == [3]
+    assert store.rollups.find_one({"_id": "site:S0001:2026-Q4"}) is None
+    assert store.rollup("region", "R01", "2026-Q4")["checks"] == 3
+
+
+def test_site_quarters_stored_before_they_were_summed_are_removed_once(db):
+    store = RollupStore(db)
+    old = rollup_rules.site_rollup("S0001", "R01", "2026-Q3", [])
+    store.rollups.insert_many([old, rollup_rules.site_rollup("S0001", "R01", "2026-09", [])])
+    store.ensure_indexes()
+    assert [d["_id"] for d in store.rollups.find()] == ["site:S0001:2026-09"]
+    store.rollups.insert_one(old)  # once: the next start does not look again
+    store.ensure_indexes()
+    assert store.rollups.count_documents({}) == 2
+
+
 def test_rollups_are_the_same_whichever_way_the_facts_are_read(db):
     """Recounting from the facts: few sites, one query per site; many, one range query, filtered. The same."""
     by_range, by_site = RollupStore(db, prefix="range_"), RollupStore(db, prefix="site_")
@@ -244,10 +281,11 @@ def test_a_period_with_nothing_stored_needs_no_reads_and_a_stored_one_is_read(db
     read = store.read_site_rollups
     store.read_site_rollups = lambda ids: asked.extend(ids) or read(ids)
     AggregateHandler(store, SiteDirectory(db), publisher=None).handle(builders.deliveries(builders.validated()))
-    assert asked == []  # week, month and quarter all new
+    assert asked == []  # week and month both new (a quarter is their sum, never stored)
     restarted = AggregateHandler(store, SiteDirectory(db), publisher=None)
     restarted.handle(builders.deliveries(builders.validated(scores=(1, 1, 1))))
-    assert sorted(asked) == ["site:S0001:2026-11", "site:S0001:2026-Q4", "site:S0001:2026-W46"]
+    # The quarter's other months have nothing stored: only the check's own week and month are read.
+    assert sorted(asked) == ["site:S0001:2026-11", "site:S0001:2026-W46"]
     assert store.rollup("site", "S0001", "2026-11")["checks"] == 2
 
 

@@ -128,7 +128,7 @@ def test_facts_added_one_by_one_in_any_order_and_again_count_as_a_recount_does()
             key = (fact["site_id"], fact["region_id"], period)
             doc = held.setdefault(key, rollup_rules.empty_site_rollup(*key))
             rollup_rules.add_fact(doc, fact)
-    assert len(held) == len(rollup_rules.affected_keys(facts))
+    assert len(held) == len(rollup_rules.affected_keys(facts, kinds=rollup_rules.periods.KINDS))
     for (site, region, period), doc in held.items():
         kind = rollup_rules.periods.kind_of(period)
         recount = rollup_rules.site_rollup(
@@ -138,6 +138,34 @@ def test_facts_added_one_by_one_in_any_order_and_again_count_as_a_recount_does()
             k: v for k, v in recount.items() if k != "fact_ids"
         }
         assert sorted(doc["fact_ids"]) == sorted(recount["fact_ids"])
+
+
+def test_a_site_quarter_summed_from_its_months_or_grown_with_them_is_a_recount_of_the_quarter():
+    """A site's quarter is not stored: readers sum its months, the worker grows the sum by what its months newly
+    count (redeliveries are not counted). Both give what counting the quarter's facts gives."""
+    facts = [rollup_rules.fact_from_validated(s) for s in _generated(300, seed=17)]
+    rng = random.Random(5)
+    arrivals = facts + rng.sample(facts, 40)
+    rng.shuffle(arrivals)
+    months, grown = {}, {}
+    for fact in arrivals:
+        key = (fact["site_id"], fact["region_id"], fact["periods"]["month"])
+        quarter_id = (fact["site_id"], fact["periods"]["quarter"])
+        quarter = grown.setdefault(quarter_id, rollup_rules.site_sum(fact["site_id"], key[1], quarter_id[1], []))
+        if rollup_rules.add_fact(months.setdefault(key, rollup_rules.empty_site_rollup(*key)), fact):
+            rollup_rules.add_to_site_sum(quarter, fact)
+    assert len(grown) > 10
+    for (site, quarter), doc in grown.items():
+        parts = [d for (s, _r, p), d in months.items() if s == site and p in rollup_rules.periods.months_of(quarter)]
+        region = parts[0]["region_id"]
+        summed = rollup_rules.site_sum(site, region, quarter, parts)
+        recount = rollup_rules.site_rollup(
+            site, region, quarter, [f for f in facts if f["site_id"] == site and f["periods"]["quarter"] == quarter]
+        )
+        figures = ("checks", "score", "share_good", "questions", "answered_by", "confidence", "latest_received_at")
+        assert {k: summed[k] for k in figures} == {k: recount[k] for k in figures}
+        assert {k: doc[k] for k in figures} == {k: recount[k] for k in figures}
+        assert summed["_id"] == f"site:{site}:{quarter}" and summed["scope"] == "site" and summed["checks"] > 0
 
 
 def test_sums_grown_a_fact_at_a_time_are_the_sums_of_their_site_rollups():

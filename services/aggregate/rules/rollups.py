@@ -20,6 +20,9 @@ BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
 # the same whatever files this process has, and a replay of old events (which never had it) is unchanged.
 CONFIDENCE_QUESTIONS = frozenset({"things-will-get-better"})
 CONFIDENCE_BANDS = {3: "sure", 2: "a_bit", 1: "not_sure", None: "skipped"}
+# A site's week and month roll-ups are stored; its quarter is the sum of its three months (``site_sum``),
+# kept as a sum by the worker and summed by the readers: a check costs one stored roll-up fewer.
+STORED_KINDS = ("week", "month")
 
 
 def fact_from_validated(data: dict) -> dict:
@@ -156,6 +159,20 @@ def add_to_sum(doc: dict, fact: dict, *, first_of_site: bool) -> None:
     _count(doc, fact)
 
 
+def site_sum(site_id: str, region_id: str | None, period: str, parts: list[dict]) -> dict:
+    """A site's roll-up for a period made of stored ones (a quarter from its months), summed."""
+    doc = region_rollup(region_id, period, parts)
+    del doc["sites_checked"]
+    doc.update(_id=f"site:{site_id}:{period}", scope="site", site_id=site_id, region_id=region_id)
+    doc["updated_at"] = max((p["updated_at"] for p in parts if p.get("updated_at")), default=None)
+    return doc
+
+
+def add_to_site_sum(doc: dict, fact: dict) -> None:
+    """Count into a site's summed roll-up (``site_sum``) a fact one of its parts has just counted."""
+    _count(doc, fact)
+
+
 def _count(doc: dict, fact: dict) -> None:
     doc["checks"] += 1
     for question_id, score in fact["scores"].items():
@@ -240,9 +257,9 @@ def change(current: dict, previous: dict | None) -> dict:
     }
 
 
-def affected_keys(facts: list[dict]) -> set[tuple[str, str, str]]:
-    """(site_id, region_id, period) for every period the facts fall in."""
-    return {(f["site_id"], f["region_id"], p) for f in facts for p in f["periods"].values()}
+def affected_keys(facts: list[dict], kinds=STORED_KINDS) -> set[tuple[str, str, str]]:
+    """(site_id, region_id, period) for every period of these kinds the facts fall in."""
+    return {(f["site_id"], f["region_id"], f["periods"][kind]) for f in facts for kind in kinds}
 
 
 _ROLLUP_EVENT_FIELDS = (

@@ -45,6 +45,14 @@ class RollupStore:
         self.rollups.create_index([("scope", ASCENDING), ("period", ASCENDING), ("region_id", ASCENDING)])
         for name in _OBSOLETE_ROLLUP_INDEXES & set(self.rollups.index_information()):
             self.rollups.drop_index(name)
+        self._drop_stored_site_quarters()
+
+    def _drop_stored_site_quarters(self) -> None:
+        """Site quarters were stored until they were summed from their months: those left are removed, once."""
+        done = {"_id": "site_quarters_summed"}
+        if self.sequence.find_one(done) is None:
+            self.rollups.delete_many({"scope": "site", "period_kind": "quarter"})  # a scan, once per database
+            self.sequence.replace_one(done, done, upsert=True)
 
     def save_facts(self, facts: list[dict]) -> set[str]:
         """Insert facts not seen before; return the ids that were new.
@@ -95,7 +103,13 @@ class RollupStore:
         return self._write_newer(docs, ticket)
 
     def region_members(self, region_id: str, period: str) -> list[dict]:
-        """Every stored site roll-up of a region and period (one indexed query)."""
+        """Every site roll-up of a region and period (one indexed query; a quarter's summed from three)."""
+        if is_summed(period):
+            by_site = defaultdict(list)
+            for month in periods.months_of(period):
+                for doc in self.region_members(region_id, month):
+                    by_site[doc["site_id"]].append(doc)
+            return [rollup_rules.site_sum(site, region_id, period, parts) for site, parts in sorted(by_site.items())]
         query = {"scope": "site", "region_id": region_id, "period": period}
         return list(self.rollups.find(query, _WITHOUT_FACT_IDS))
 
@@ -194,16 +208,33 @@ class RollupStore:
         return [d for i, d in enumerate(docs) if i not in failed], [d for i, d in enumerate(docs) if i in failed]
 
     def rollup(self, scope: str, entity_id: str, period: str) -> dict | None:
-        """One stored roll-up, or None when nothing has been checked."""
-        return self.rollups.find_one({"_id": f"{scope}:{entity_id}:{period}"}, _WITHOUT_FACT_IDS)
-
-    def site_rollups(self, region_id: str, period: str) -> list[dict]:
-        """Every site roll-up of a region in a period."""
-        return list(self.rollups.find({"scope": "site", "region_id": region_id, "period": period}, _WITHOUT_FACT_IDS))
+        """One roll-up, or None when nothing has been checked."""
+        return self.rollups_by_id([f"{scope}:{entity_id}:{period}"]).get(f"{scope}:{entity_id}:{period}")
 
     def rollups_by_id(self, ids: list[str]) -> dict[str, dict]:
-        """Stored roll-ups among ``ids``, by id."""
-        return {d["_id"]: d for d in self.rollups.find({"_id": {"$in": ids}}, _WITHOUT_FACT_IDS)}
+        """Roll-ups among ``ids`` that count a check, by id (a site's quarter summed from its stored months)."""
+        summed = [i for i in ids if i.startswith("site:") and is_summed(i.rsplit(":", 1)[1])]
+        stored = [i for i in ids if i not in set(summed)]
+        found = {d["_id"]: d for d in find_in(self.rollups, "_id", stored, projection=_WITHOUT_FACT_IDS)}
+        months = {i: [f"{i.rsplit(':', 1)[0]}:{m}" for m in periods.months_of(i.rsplit(":", 1)[1])] for i in summed}
+        parts = {
+            d["_id"]: d
+            for d in find_in(
+                self.rollups, "_id", [m for ms in months.values() for m in ms], projection=_WITHOUT_FACT_IDS
+            )
+        }
+        for rollup_id, month_ids in months.items():
+            found_parts = [parts[m] for m in month_ids if m in parts]
+            if found_parts:
+                # The region it counts in now: its latest month's.
+                site_id, period = rollup_id.split(":", 1)[1].rsplit(":", 1)
+                found[rollup_id] = rollup_rules.site_sum(site_id, found_parts[-1]["region_id"], period, found_parts)
+        return found
+
+
+def is_summed(period: str) -> bool:
+    """True for a period whose site roll-ups are not stored but summed from stored ones (a quarter)."""
+    return periods.kind_of(period) not in rollup_rules.STORED_KINDS
 
 
 def facts_in(period: str) -> dict:

@@ -21,17 +21,26 @@ computed from the database every time (``RollupStore.recompute_sums``).
 Everything here is a cache of what is stored: dropped on a rebalance or a
 replay switch-over, bounded (least recently used first out), and rebuilt
 from the database on demand, so losing it costs time, never figures.
+
+A site's quarter is not stored: it is the sum of its three month roll-ups
+(``rollup_rules.site_sum``), held here as a sum (``quarters``) and grown by
+the facts its months newly count, so only the months need the ids of the
+facts they count. Readers sum the stored months (``RollupStore``).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
+from qc import periods
+from services.aggregate.rules import rollups as rollup_rules
+
 # Bounds measured against the 150 MiB a worker may use (docs/benchmarks.md): a site roll-up held
 # costs about 5 KiB of Python objects, a sum about 2 KiB. The working set is the current week, month
 # and quarter of 1,500 sites (4,500) and their regions' (12 x 3), with room for the periods just
 # ended; a replay of a year walks through its periods in order.
 SITE_ROLLUPS_HELD = 6_000
+SITE_QUARTERS_HELD = 2_000  # sums, without the ids of the facts they count (their months hold those)
 REGION_PERIODS_HELD = 400
 ORG_PERIODS_HELD = 40
 
@@ -61,6 +70,7 @@ class OpenRollups:
     def __init__(self):
         # A site roll-up let go makes its period no longer "all held" (``period_is_new``).
         self.sites: _Lru = _Lru(SITE_ROLLUPS_HELD, on_evict=lambda _id, doc: self.new_periods.pop(doc["period"], None))
+        self.quarters: _Lru = _Lru(SITE_QUARTERS_HELD)  # site quarter roll-up id -> its months' sum
         self.regions: _Lru = _Lru(REGION_PERIODS_HELD)  # (region, period) -> region roll-up
         self.org: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> organisation roll-up
         self.new_periods: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> True when no site roll-up was stored at first look
@@ -68,6 +78,7 @@ class OpenRollups:
     def clear(self) -> None:
         """Forget everything (partitions moved, or a replay replaced the stored roll-ups)."""
         self.sites.clear()
+        self.quarters.clear()
         self.clear_sums()
         self.new_periods.clear()
 
@@ -98,7 +109,15 @@ class OpenRollups:
 
     def forget_site(self, rollup_id: str) -> None:
         self.sites.pop(rollup_id, None)
+        self.quarters.clear()  # a month recounted: its quarter's sum may count what the month no longer does
         self.new_periods.clear()  # a conflict: someone else writes here after all
+
+    def site_quarter(self, rollup_id: str) -> dict | None:
+        """A site's quarter (the sum of its months) if held, else None."""
+        return self.quarters.touch(rollup_id) if rollup_id in self.quarters else None
+
+    def hold_site_quarter(self, doc: dict) -> dict:
+        return self.quarters.touch(doc["_id"], doc)
 
     def region_sum(self, region_id: str, period: str) -> dict | None:
         """The region's roll-up for a period if held, else None."""
@@ -117,3 +136,49 @@ class OpenRollups:
 
     def hold_org_sum(self, doc: dict) -> dict:
         return self.org.touch(doc["period"], doc)
+
+    def for_batch(self, keys, store) -> tuple[dict[str, dict], set[str], dict[str, int]]:
+        """The site roll-ups for these (site, region, period) keys: held, read by ``_id``, or new; the new ones'
+        ids; the recounted ones' stored checks, by id."""
+        wanted = {f"site:{site}:{period}": (site, region, period) for site, region, period in keys}
+        missing = self.missing_sites(wanted)
+        # Taken from what is held before anything is added, so a batch larger than what may be held is whole.
+        batch = {rollup_id: self.site(rollup_id) for rollup_id in wanted if rollup_id not in missing}
+        fresh, rebuilt = set(), {}
+        if missing:
+            # A period with no site roll-up stored yet (a new week) has none of ours either: nothing to read.
+            # Ours are only written by us while we own the sites, and what is held is dropped when that changes.
+            new_periods = {p for p in {wanted[i][2] for i in missing} if self.period_is_new(p, store)}
+            stored = store.read_site_rollups([i for i in missing if wanted[i][2] not in new_periods])
+            legacy = {wanted[i] for i in missing if i in stored and "fact_ids" not in stored[i]}
+            for doc in store.site_rollups_from_facts(legacy):  # stored before fact_ids were kept
+                rebuilt[doc["_id"]] = stored[doc["_id"]]["checks"]
+                stored[doc["_id"]] = doc
+            for rollup_id in missing:
+                if rollup_id not in stored:
+                    stored[rollup_id] = rollup_rules.empty_site_rollup(*wanted[rollup_id])
+                    fresh.add(rollup_id)
+                batch[rollup_id] = stored[rollup_id]
+                self.hold_site(stored[rollup_id])
+        return batch, fresh, rebuilt
+
+    def quarters_for(self, facts: list[dict], sites: dict[str, dict], store) -> dict[str, dict]:
+        """The site quarters these facts fall in, each the sum of its months before the facts are counted in
+        them: held, or summed from the months (``sites``, the batch's; held; or read by ``_id``)."""
+        wanted = {f"site:{f['site_id']}:{f['periods']['quarter']}": f for f in facts}
+        quarters = {i: doc for i in wanted if (doc := self.site_quarter(i)) is not None}
+        months = {
+            i: [f"site:{f['site_id']}:{m}" for m in periods.months_of(f["periods"]["quarter"])]
+            for i, f in wanted.items()
+        }
+        found = {m: sites.get(m) or self.sites.get(m) for i in wanted if i not in quarters for m in months[i]}
+        # A month with no site roll-up stored yet (the quarter's months to come) has none of this site's either.
+        unread = [m for m, doc in found.items() if doc is None and not self.period_is_new(m.rsplit(":", 1)[1], store)]
+        found.update(store.read_site_rollups(unread))
+        for rollup_id, fact in wanted.items():
+            if rollup_id not in quarters:
+                parts = [found[m] for m in months[rollup_id] if found.get(m)]
+                region = parts[-1]["region_id"] if parts else fact["region_id"]
+                doc = rollup_rules.site_sum(fact["site_id"], region, fact["periods"]["quarter"], parts)
+                quarters[rollup_id] = self.hold_site_quarter(doc)
+        return quarters
