@@ -107,26 +107,32 @@ class AggregateHandler(Handler):
                 self.actions.apply(event["data"])
             elif event["type"] == "org.qc.questions.changed":
                 self.questions.apply(event["data"])
+        self.open.note_new_weeks({fact["periods"]["week"] for fact in facts}, self.store)  # before they are stored
         new_ids = self.store.save_facts(facts)
         self.answerers.record(validated)
         self.voices.record(voices)
-        rollups = self.roll_up(facts)
+        rollups = self.roll_up(facts, new_ids)
         _observe_latency([f for f in facts if f["_id"] in new_ids])  # replays would distort the figures
         if facts:
             log.info("roll-ups updated", extra={"facts": len(facts), "new": len(new_ids), "rollups": len(rollups)})
 
-    def roll_up(self, facts: list[dict]) -> list[dict]:
-        """Count the facts into their site roll-ups (held in memory), store them, then the sums; announce each."""
+    def roll_up(self, facts: list[dict], new_ids=frozenset()) -> list[dict]:
+        """Count the facts into their site roll-ups (held in memory), store them, then the sums; announce each.
+
+        ``new_ids``: the facts stored just now, for the first time (the others were stored before).
+        """
         if not facts:
             return []
         now = events.now()
-        keys = rollup_rules.affected_keys(facts)  # the stored kinds: week and month
+        keys = rollup_rules.affected_keys(facts)  # the stored kind: their months
         sites, fresh, rebuilt = self.open.for_batch(keys, self.store)
-        quarters = self.open.quarters_for(facts, sites, self.store)  # before the facts are counted: added below
+        # Their quarters (summed from months) and weeks (counted from facts), before the facts are counted in them.
+        quarters = self.open.quarters_for(facts, sites, self.store)
+        weeks = self.open.weeks_for(facts, new_ids, self.store)
         # A site roll-up counts in the region it was made in (as the stored sums read it), also for a site
         # moved to another region during the period; a site's quarter in its months' regions.
-        region_keys = {(doc["region_id"], doc["period"]) for doc in sites.values()}
-        region_keys |= {(d["region_id"], periods.quarter_of(d["period"])) for d in sites.values() if _is_month(d)}
+        region_keys = {(doc["region_id"], doc["period"]) for doc in [*sites.values(), *weeks.values()]}
+        region_keys |= {(d["region_id"], periods.quarter_of(d["period"])) for d in sites.values()}
         # Sums held before these facts are counted take them by addition; the others are read after the sites' write.
         held = self._held_sums(region_keys) if self.sole_writer else None
         # What each counts as stored now: the guard of its write (a recounted one's stored figure).
@@ -134,17 +140,23 @@ class AggregateHandler(Handler):
         dirty = set(rebuilt)
         newly = []  # (region, period, fact, whether it is its site's first check in the period): what sums add
         for fact in facts:
-            for period in (fact["periods"][kind] for kind in rollup_rules.STORED_KINDS):
-                rollup_id = f"site:{fact['site_id']}:{period}"
-                first = sites[rollup_id]["checks"] == 0
-                if rollup_rules.add_fact(sites[rollup_id], fact):
-                    dirty.add(rollup_id)
-                    newly.append((sites[rollup_id]["region_id"], period, fact, first))
-                    if _is_month(sites[rollup_id]):  # the quarter counts what its month newly counts
-                        quarter = quarters[f"site:{fact['site_id']}:{fact['periods']['quarter']}"]
-                        newly.append((sites[rollup_id]["region_id"], quarter["period"], fact, quarter["checks"] == 0))
-                        rollup_rules.add_to_site_sum(quarter, fact)
-        for doc in [sites[i] for i in dirty] + list(quarters.values()):
+            month_id = f"site:{fact['site_id']}:{fact['periods']['month']}"
+            month, week, quarter = (
+                sites[month_id],
+                weeks[f"site:{fact['site_id']}:{fact['periods']['week']}"],
+                quarters[f"site:{fact['site_id']}:{fact['periods']['quarter']}"],
+            )
+            firsts = [doc["checks"] == 0 for doc in (month, week, quarter)]
+            # A week counts the stored facts but the new ones (as the region's week sums read them); its month,
+            # quarter and their sums the facts its month has counted.
+            if rollup_rules.add_fact(week, fact):
+                newly.append((week["region_id"], week["period"], fact, firsts[1]))
+            if rollup_rules.add_fact(month, fact):
+                dirty.add(month_id)
+                rollup_rules.add_to_site_sum(quarter, fact)
+                newly.append((month["region_id"], month["period"], fact, firsts[0]))
+                newly.append((month["region_id"], quarter["period"], fact, firsts[2]))
+        for doc in [sites[i] for i in dirty] + list(quarters.values()) + list(weeks.values()):
             doc["updated_at"] = now
         conflicts = self.store.write_sites(
             [sites[i] for i in sorted(dirty & fresh)], [(sites[i], counted[i]) for i in sorted(dirty - fresh)]
@@ -157,7 +169,7 @@ class AggregateHandler(Handler):
             self.store.rewrite_sites({k for k in keys if f"site:{k[0]}:{k[2]}" in conflicts}, now)
             sites.update(self.store.read_site_rollups(sorted(conflicts)))
             quarters.update(self.store.rollups_by_id(sorted(quarters)))  # summed again from the months stored
-        site_rollups = [sites[i] for i in sorted(sites)] + [quarters[i] for i in sorted(quarters)]
+        site_rollups = [group[i] for group in (sites, weeks, quarters) for i in sorted(group)]
         self._announce(site_rollups)  # a site's own figures need not wait for its region's
         if rebuilt and held is not None:
             # A recount changed figures no added fact accounts for: read those regions' sums again.

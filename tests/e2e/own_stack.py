@@ -180,14 +180,18 @@ def recount(sent: list[dict]) -> dict[str, dict]:
 
 def stored_rollups(db) -> dict[str, dict]:
     """aggregate's roll-ups as its readers see them, in the shape of ``recount``: those stored, and each site's
-    quarters, which are not stored but summed from its months (read through ``RollupStore``, as the pages do)."""
+    weeks and quarters, which are not stored but counted from its facts and summed from its months (read
+    through ``RollupStore``, as the pages do)."""
     docs = list(db["agg_rollups"].find())
-    quarters = {
+    unstored = {
         f"site:{d['site_id']}:{periods.quarter_of(d['period'])}"
         for d in docs
         if d["scope"] == "site" and d["period_kind"] == "month"
     }
-    docs += RollupStore(db).rollups_by_id(sorted(quarters)).values()
+    unstored |= {
+        f"site:{f['site_id']}:{f['periods']['week']}" for f in db["agg_facts"].find({}, {"site_id": 1, "periods": 1})
+    }
+    docs += RollupStore(db).rollups_by_id(sorted(unstored)).values()
     stored = {}
     for doc in docs:
         bands = Counter()

@@ -73,15 +73,54 @@ def test_a_site_quarter_is_the_sum_of_its_stored_months_for_the_worker_and_the_r
     assert store.rollup("region", "R01", "2026-Q4")["checks"] == 3
 
 
-def test_site_quarters_stored_before_they_were_summed_are_removed_once(db):
+def test_site_weeks_and_quarters_stored_before_they_were_counted_are_removed_once(db):
     store = RollupStore(db)
-    old = rollup_rules.site_rollup("S0001", "R01", "2026-Q3", [])
-    store.rollups.insert_many([old, rollup_rules.site_rollup("S0001", "R01", "2026-09", [])])
+    old = [rollup_rules.site_rollup("S0001", "R01", p, []) for p in ("2026-Q3", "2026-W36")]
+    store.rollups.insert_many([*old, rollup_rules.site_rollup("S0001", "R01", "2026-09", [])])
     store.ensure_indexes()
     assert [d["_id"] for d in store.rollups.find()] == ["site:S0001:2026-09"]
-    store.rollups.insert_one(old)  # once: the next start does not look again
+    store.rollups.insert_many(old)  # once: the next start does not look again
     store.ensure_indexes()
-    assert store.rollups.count_documents({}) == 2
+    assert store.rollups.count_documents({}) == 3
+
+
+def test_a_site_week_is_counted_from_its_facts_for_the_worker_and_the_readers(db):
+    """Not stored: announced from the week the worker holds (counted from the stored facts after a restart, a
+    redelivery not counted twice), counted by the readers, and the region's week sum agrees."""
+    store = RollupStore(db)
+    store.ensure_indexes()
+    announced = {}
+
+    class Watching(AggregateHandler):
+        def _announce(self, rollups):
+            announced.update((r["_id"], r) for r in rollups)
+
+    week = "2026-W46"  # builders.validated(): 2026-11-12
+    a, b = builders.validated(), builders.validated(site="S0002", visited_on="2026-11-10")
+    first = Watching(store, SiteDirectory(db), publisher=None, sole_writer=True)
+    first.handle(builders.deliveries(a, b))
+    assert announced[f"site:S0001:{week}"]["checks"] == 1
+    c = builders.validated(visited_on="2026-11-13", scores=(3, 3, 3))
+    first.handle(builders.deliveries(c))  # the week held
+    assert announced[f"site:S0001:{week}"]["checks"] == 2
+    d = builders.validated(visited_on="2026-11-11", scores=(1, 1, 1))
+    Watching(store, SiteDirectory(db), publisher=None, sole_writer=True).handle(builders.deliveries(a, d))  # restarted
+    recount = store.site_rollups_from_facts({("S0001", "R01", week)})[0]
+    figures = ("checks", "score", "share_good", "questions", "answered_by", "latest_received_at")
+    assert recount["checks"] == 3
+    assert {k: announced[f"site:S0001:{week}"][k] for k in figures} == {k: recount[k] for k in figures}
+    assert {k: store.rollup("site", "S0001", week)[k] for k in figures} == {k: recount[k] for k in figures}
+    assert sorted((m["site_id"], m["checks"]) for m in store.region_members("R01", week)) == [
+        ("S0001", 3),
+        ("S0002", 1),
+    ]
+    assert store.rollups.find_one({"scope": "site", "period_kind": "week"}) is None
+    region = store.rollup("region", "R01", week)
+    assert (region["checks"], region["sites_checked"]) == (4, 2)
+    assert region == {
+        **rollup_rules.region_rollup("R01", week, store.region_members("R01", week)),
+        **{k: region[k] for k in ("_id", "updated_at", "ticket") if k in region},
+    }
 
 
 def test_rollups_are_the_same_whichever_way_the_facts_are_read(db):
@@ -281,11 +320,11 @@ def test_a_period_with_nothing_stored_needs_no_reads_and_a_stored_one_is_read(db
     read = store.read_site_rollups
     store.read_site_rollups = lambda ids: asked.extend(ids) or read(ids)
     AggregateHandler(store, SiteDirectory(db), publisher=None).handle(builders.deliveries(builders.validated()))
-    assert asked == []  # week and month both new (a quarter is their sum, never stored)
+    assert asked == []  # a new month (its week and quarter are counted and summed, never stored)
     restarted = AggregateHandler(store, SiteDirectory(db), publisher=None)
     restarted.handle(builders.deliveries(builders.validated(scores=(1, 1, 1))))
-    # The quarter's other months have nothing stored: only the check's own week and month are read.
-    assert sorted(asked) == ["site:S0001:2026-11", "site:S0001:2026-W46"]
+    # The quarter's other months have nothing stored: only the check's own month is read.
+    assert asked == ["site:S0001:2026-11"]
     assert store.rollup("site", "S0001", "2026-11")["checks"] == 2
 
 

@@ -20,9 +20,10 @@ BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
 # the same whatever files this process has, and a replay of old events (which never had it) is unchanged.
 CONFIDENCE_QUESTIONS = frozenset({"things-will-get-better"})
 CONFIDENCE_BANDS = {3: "sure", 2: "a_bit", 1: "not_sure", None: "skipped"}
-# A site's week and month roll-ups are stored; its quarter is the sum of its three months (``site_sum``),
-# kept as a sum by the worker and summed by the readers: a check costs one stored roll-up fewer.
-STORED_KINDS = ("week", "month")
+# Only a site's month roll-ups are stored. Its week is counted from its facts (one to three a week) and its
+# quarter is the sum of its three months (``site_sum``): the worker holds both, the readers count and sum them,
+# and a check costs one stored roll-up (its month's) rather than three.
+STORED_KINDS = ("month",)
 
 
 def fact_from_validated(data: dict) -> dict:

@@ -12,7 +12,7 @@ from qc.mongo import find_in, write_unordered
 from services.aggregate.rules import rollups as rollup_rules
 
 # What rollup_rules.site_rollup reads of a fact.
-_ROLLUP_FIELDS = {"scores": 1, "site_id": 1, "received_at": 1, "answered_by": 1, "confidence": 1}
+_ROLLUP_FIELDS = {"scores": 1, "site_id": 1, "region_id": 1, "received_at": 1, "answered_by": 1, "confidence": 1}
 # Readers of roll-ups never need the ids of the checks they count (only the worker does).
 _WITHOUT_FACT_IDS = {"fact_ids": 0}
 
@@ -45,13 +45,15 @@ class RollupStore:
         self.rollups.create_index([("scope", ASCENDING), ("period", ASCENDING), ("region_id", ASCENDING)])
         for name in _OBSOLETE_ROLLUP_INDEXES & set(self.rollups.index_information()):
             self.rollups.drop_index(name)
-        self._drop_stored_site_quarters()
+        self._drop_unstored_site_rollups()
 
-    def _drop_stored_site_quarters(self) -> None:
-        """Site quarters were stored until they were summed from their months: those left are removed, once."""
-        done = {"_id": "site_quarters_summed"}
+    def _drop_unstored_site_rollups(self) -> None:
+        """Site weeks and quarters were stored until they were counted from facts and summed from months: those
+        left are removed, once."""
+        done = {"_id": "site_months_only"}
         if self.sequence.find_one(done) is None:
-            self.rollups.delete_many({"scope": "site", "period_kind": "quarter"})  # a scan, once per database
+            unstored = [k for k in periods.KINDS if k not in rollup_rules.STORED_KINDS]
+            self.rollups.delete_many({"scope": "site", "period_kind": {"$in": unstored}})  # a scan, once
             self.sequence.replace_one(done, done, upsert=True)
 
     def save_facts(self, facts: list[dict]) -> set[str]:
@@ -70,15 +72,23 @@ class RollupStore:
         """Stored site roll-ups among ``ids`` (with the facts they count), by id, in short ``_id $in`` lists."""
         return {d["_id"]: d for d in find_in(self.rollups, "_id", ids)}
 
+    def facts_stored_in(self, period: str) -> bool:
+        """True when a fact of ``period`` is stored (one indexed look-up)."""
+        return self.facts.find_one(facts_in(period), {"_id": 1}) is not None
+
     def period_is_empty(self, period: str) -> bool:
         """True when no site roll-up of ``period`` is stored (one indexed look-up)."""
         return self.rollups.find_one({"scope": "site", "period": period}, {"_id": 1}) is None
 
-    def site_rollups_from_facts(self, keys: set[tuple[str, str, str]]) -> list[dict]:
-        """Site roll-ups for (site, region, period) counted from the stored facts (not written)."""
+    def site_rollups_from_facts(self, keys: set[tuple[str, str, str]], without=frozenset()) -> list[dict]:
+        """Site roll-ups for (site, region, period) counted from the stored facts but those ``without`` (not
+        written)."""
         grouped = self._facts_by_site(keys)
         return [
-            rollup_rules.site_rollup(site, region, period, grouped[(site, period)]) for site, region, period in keys
+            rollup_rules.site_rollup(
+                site, region, period, [f for f in grouped[(site, period)] if f["_id"] not in without]
+            )
+            for site, region, period in keys
         ]
 
     def write_sites(self, inserts: list[dict], replaces: list[tuple[dict, int]]) -> set[str]:
@@ -103,8 +113,14 @@ class RollupStore:
         return self._write_newer(docs, ticket)
 
     def region_members(self, region_id: str, period: str) -> list[dict]:
-        """Every site roll-up of a region and period (one indexed query; a quarter's summed from three)."""
-        if is_summed(period):
+        """Every site roll-up of a region and period: stored (a month), counted from the facts (a week: one
+        indexed query), or summed from the months (a quarter)."""
+        if periods.kind_of(period) == "week":
+            by_site = defaultdict(list)
+            for fact in self.facts.find({"region_id": region_id, **facts_in(period)}, _ROLLUP_FIELDS):
+                by_site[fact["site_id"]].append(fact)
+            return [_counted(site, period, facts) for site, facts in sorted(by_site.items())]
+        if periods.kind_of(period) == "quarter":
             by_site = defaultdict(list)
             for month in periods.months_of(period):
                 for doc in self.region_members(region_id, month):
@@ -212,10 +228,17 @@ class RollupStore:
         return self.rollups_by_id([f"{scope}:{entity_id}:{period}"]).get(f"{scope}:{entity_id}:{period}")
 
     def rollups_by_id(self, ids: list[str]) -> dict[str, dict]:
-        """Roll-ups among ``ids`` that count a check, by id (a site's quarter summed from its stored months)."""
-        summed = [i for i in ids if i.startswith("site:") and is_summed(i.rsplit(":", 1)[1])]
-        stored = [i for i in ids if i not in set(summed)]
+        """Roll-ups among ``ids`` that count a check, by id: stored, or a site's week counted from its facts and
+        its quarter summed from its stored months."""
+        kinds = {i: periods.kind_of(i.rsplit(":", 1)[1]) if i.startswith("site:") else None for i in ids}
+        stored = [i for i in ids if kinds[i] in (None, *rollup_rules.STORED_KINDS)]
         found = {d["_id"]: d for d in find_in(self.rollups, "_id", stored, projection=_WITHOUT_FACT_IDS)}
+        weeks = {(i.split(":", 1)[1].rsplit(":", 1)[0], None, i.rsplit(":", 1)[1]) for i in ids if kinds[i] == "week"}
+        grouped = self._facts_by_site(weeks)
+        for site, _region, week in weeks:
+            if grouped[(site, week)]:
+                found[f"site:{site}:{week}"] = _counted(site, week, grouped[(site, week)])
+        summed = [i for i in ids if kinds[i] == "quarter"]
         months = {i: [f"{i.rsplit(':', 1)[0]}:{m}" for m in periods.months_of(i.rsplit(":", 1)[1])] for i in summed}
         parts = {
             d["_id"]: d
@@ -232,9 +255,12 @@ class RollupStore:
         return found
 
 
-def is_summed(period: str) -> bool:
-    """True for a period whose site roll-ups are not stored but summed from stored ones (a quarter)."""
-    return periods.kind_of(period) not in rollup_rules.STORED_KINDS
+def _counted(site_id: str, period: str, facts: list[dict]) -> dict:
+    """A site's roll-up counted from its facts, as readers see it (in the region of its latest fact)."""
+    latest = max(facts, key=lambda fact: fact["received_at"])
+    doc = rollup_rules.site_rollup(site_id, latest["region_id"], period, facts)
+    del doc["fact_ids"]
+    return doc
 
 
 def facts_in(period: str) -> dict:

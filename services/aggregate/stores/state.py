@@ -22,10 +22,13 @@ Everything here is a cache of what is stored: dropped on a rebalance or a
 replay switch-over, bounded (least recently used first out), and rebuilt
 from the database on demand, so losing it costs time, never figures.
 
-A site's quarter is not stored: it is the sum of its three month roll-ups
-(``rollup_rules.site_sum``), held here as a sum (``quarters``) and grown by
-the facts its months newly count, so only the months need the ids of the
-facts they count. Readers sum the stored months (``RollupStore``).
+Only a site's months are stored. Its quarter is the sum of its three
+months (``rollup_rules.site_sum``), held here as a sum (``quarters``) and
+grown by the facts its months newly count. Its week is counted from its
+facts (``weeks``, with their ids, in memory only): from the stored facts
+when first needed, except for a week with no fact stored when first asked
+(``new_weeks``), whose facts since have all been counted here. Readers
+count and sum the same way (``RollupStore``).
 """
 
 from __future__ import annotations
@@ -37,10 +40,12 @@ from services.aggregate.rules import rollups as rollup_rules
 
 # Bounds measured against the 150 MiB a worker may use (docs/benchmarks.md): a site roll-up held
 # costs about 5 KiB of Python objects, a sum about 2 KiB. The working set is the current week, month
-# and quarter of 1,500 sites (4,500) and their regions' (12 x 3), with room for the periods just
-# ended; a replay of a year walks through its periods in order.
-SITE_ROLLUPS_HELD = 6_000
+# and quarter of 1,500 sites and their regions' (12 x 3), with room for the periods just ended (a
+# quarter not held is summed from its three months: those of 1,500 sites are held); a replay of a
+# year walks through its periods in order.
+SITE_ROLLUPS_HELD = 4_500  # months
 SITE_QUARTERS_HELD = 2_000  # sums, without the ids of the facts they count (their months hold those)
+SITE_WEEKS_HELD = 3_000  # every site's week and the one before (a round of checks spans two ISO weeks)
 REGION_PERIODS_HELD = 400
 ORG_PERIODS_HELD = 40
 
@@ -71,6 +76,9 @@ class OpenRollups:
         # A site roll-up let go makes its period no longer "all held" (``period_is_new``).
         self.sites: _Lru = _Lru(SITE_ROLLUPS_HELD, on_evict=lambda _id, doc: self.new_periods.pop(doc["period"], None))
         self.quarters: _Lru = _Lru(SITE_QUARTERS_HELD)  # site quarter roll-up id -> its months' sum
+        # A site week let go makes its week no longer "all counted here" (``new_weeks``).
+        self.weeks: _Lru = _Lru(SITE_WEEKS_HELD, on_evict=lambda _id, doc: self.new_weeks.pop(doc["period"], None))
+        self.new_weeks: _Lru = _Lru(ORG_PERIODS_HELD)  # week -> True when no fact of it was stored at first look
         self.regions: _Lru = _Lru(REGION_PERIODS_HELD)  # (region, period) -> region roll-up
         self.org: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> organisation roll-up
         self.new_periods: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> True when no site roll-up was stored at first look
@@ -79,6 +87,8 @@ class OpenRollups:
         """Forget everything (partitions moved, or a replay replaced the stored roll-ups)."""
         self.sites.clear()
         self.quarters.clear()
+        self.weeks.clear()
+        self.new_weeks.clear()
         self.clear_sums()
         self.new_periods.clear()
 
@@ -182,3 +192,28 @@ class OpenRollups:
                 doc = rollup_rules.site_sum(fact["site_id"], region, fact["periods"]["quarter"], parts)
                 quarters[rollup_id] = self.hold_site_quarter(doc)
         return quarters
+
+    def note_new_weeks(self, weeks, store) -> None:
+        """Before a batch's facts are stored: whether each of its weeks has no fact stored yet (asked once; then
+        every fact of the week met here is counted in ``weeks`` while they are all held)."""
+        for week in weeks:
+            if week not in self.new_weeks:
+                self.new_weeks.touch(week, not store.facts_stored_in(week))
+
+    def weeks_for(self, facts: list[dict], new_ids, store) -> dict[str, dict]:
+        """The site weeks these facts fall in, before the new ones are counted in them: held, or counted from the
+        stored facts but ``new_ids`` (not read for a week that had none stored before: ``note_new_weeks``)."""
+        wanted = {
+            f"site:{f['site_id']}:{f['periods']['week']}": (f["site_id"], f["region_id"], f["periods"]["week"])
+            for f in facts
+        }
+        weeks = {i: self.weeks.touch(i) for i in wanted if i in self.weeks}
+        missing = {key for i, key in wanted.items() if i not in weeks}
+        unread = {key for key in missing if not self.new_weeks.get(key[2])}
+        counted = {d["_id"]: d for d in store.site_rollups_from_facts(unread, without=new_ids)}
+        for key in missing:
+            rollup_id = f"site:{key[0]}:{key[2]}"
+            weeks[rollup_id] = self.weeks.touch(
+                rollup_id, counted.get(rollup_id) or rollup_rules.empty_site_rollup(*key)
+            )
+        return weeks
