@@ -267,15 +267,9 @@ def _observe_latency(facts: list[dict]) -> None:
 
 
 def rebuilt_regions(sites: dict[str, dict], rebuilt: dict[str, int]) -> set[tuple[str, str]]:
-    """The (region, period) of site roll-ups recounted from their facts (and of a recounted month's quarter)."""
+    """The (region, month) of site months recounted from their facts, and their quarters'."""
     docs = [sites[i] for i in rebuilt if i in sites]
-    return {(d["region_id"], d["period"]) for d in docs} | {
-        (d["region_id"], periods.quarter_of(d["period"])) for d in docs if _is_month(d)
-    }
-
-
-def _is_month(rollup: dict) -> bool:
-    return rollup["period_kind"] == "month"
+    return {(d["region_id"], p) for d in docs for p in (d["period"], periods.quarter_of(d["period"]))}
 
 
 if __name__ == "__main__":  # python -m services.aggregate.worker: the process, wired by bootstrap.py

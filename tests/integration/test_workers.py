@@ -47,27 +47,44 @@ def test_redelivered_and_reordered_events_count_once(db, publisher):
     publisher.flush()
 
 
-def test_a_site_quarter_is_the_sum_of_its_stored_months_for_the_worker_and_the_readers(db):
-    """Not stored: announced from the sum the worker holds (rebuilt from the months after a restart, a
-    redelivery not counted) and summed by the readers; both what counting the quarter's checks gives."""
+# What a site roll-up's readers and announcements show, compared with a recount.
+FIGURES = ("checks", "score", "share_good", "questions", "answered_by", "latest_received_at")
+
+
+def _store(db) -> RollupStore:
     store = RollupStore(db)
     store.ensure_indexes()
-    announced = {}
+    return store
+
+
+def _announcing(announced: dict) -> type[AggregateHandler]:
+    """A handler class that keeps each roll-up it announces in ``announced``, by id."""
 
     class Watching(AggregateHandler):
         def _announce(self, rollups):
             announced.update((r["_id"], r) for r in rollups)
 
+    return Watching
+
+
+def _figures(doc: dict) -> dict:
+    return {k: doc[k] for k in FIGURES}
+
+
+def test_a_site_quarter_is_the_sum_of_its_stored_months_for_the_worker_and_the_readers(db):
+    """Not stored: announced from the sum the worker holds (rebuilt from the months after a restart, a
+    redelivery not counted) and summed by the readers; both what counting the quarter's checks gives."""
+    store, announced = _store(db), {}
+    Watching = _announcing(announced)
     a, b = builders.validated(), builders.validated(visited_on="2026-10-31", scores=(1, 1, 1))
     Watching(store, SiteDirectory(db), publisher=None).handle(builders.deliveries(a, b))
     assert announced["site:S0001:2026-Q4"]["checks"] == 2
     c = builders.validated(visited_on="2026-12-02", scores=(3, 3, 3))
     Watching(store, SiteDirectory(db), publisher=None).handle(builders.deliveries(a, c))  # restarted; a again
     recount = store.site_rollups_from_facts({("S0001", "R01", "2026-Q4")})[0]
-    figures = ("checks", "score", "share_good", "questions", "answered_by", "latest_received_at")
     assert recount["checks"] == 3
-    assert {k: announced["site:S0001:2026-Q4"][k] for k in figures} == {k: recount[k] for k in figures}
-    assert {k: store.rollup("site", "S0001", "2026-Q4")[k] for k in figures} == {k: recount[k] for k in figures}
+    assert _figures(announced["site:S0001:2026-Q4"]) == _figures(recount)
+    assert _figures(store.rollup("site", "S0001", "2026-Q4")) == _figures(recount)
     assert [m["checks"] for m in store.region_members("R01", "2026-Q4")] == [3]
     assert store.rollups.find_one({"_id": "site:S0001:2026-Q4"}) is None
     assert store.rollup("region", "R01", "2026-Q4")["checks"] == 3
@@ -87,14 +104,8 @@ def test_site_weeks_and_quarters_stored_before_they_were_counted_are_removed_onc
 def test_a_site_week_is_counted_from_its_facts_for_the_worker_and_the_readers(db):
     """Not stored: announced from the week the worker holds (counted from the stored facts after a restart, a
     redelivery not counted twice), counted by the readers, and the region's week sum agrees."""
-    store = RollupStore(db)
-    store.ensure_indexes()
-    announced = {}
-
-    class Watching(AggregateHandler):
-        def _announce(self, rollups):
-            announced.update((r["_id"], r) for r in rollups)
-
+    store, announced = _store(db), {}
+    Watching = _announcing(announced)
     week = "2026-W46"  # builders.validated(): 2026-11-12
     a, b = builders.validated(), builders.validated(site="S0002", visited_on="2026-11-10")
     first = Watching(store, SiteDirectory(db), publisher=None, sole_writer=True)
@@ -106,10 +117,9 @@ def test_a_site_week_is_counted_from_its_facts_for_the_worker_and_the_readers(db
     d = builders.validated(visited_on="2026-11-11", scores=(1, 1, 1))
     Watching(store, SiteDirectory(db), publisher=None, sole_writer=True).handle(builders.deliveries(a, d))  # restarted
     recount = store.site_rollups_from_facts({("S0001", "R01", week)})[0]
-    figures = ("checks", "score", "share_good", "questions", "answered_by", "latest_received_at")
     assert recount["checks"] == 3
-    assert {k: announced[f"site:S0001:{week}"][k] for k in figures} == {k: recount[k] for k in figures}
-    assert {k: store.rollup("site", "S0001", week)[k] for k in figures} == {k: recount[k] for k in figures}
+    assert _figures(announced[f"site:S0001:{week}"]) == _figures(recount)
+    assert _figures(store.rollup("site", "S0001", week)) == _figures(recount)
     assert sorted((m["site_id"], m["checks"]) for m in store.region_members("R01", week)) == [
         ("S0001", 3),
         ("S0002", 1),

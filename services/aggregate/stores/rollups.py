@@ -230,29 +230,36 @@ class RollupStore:
     def rollups_by_id(self, ids: list[str]) -> dict[str, dict]:
         """Roll-ups among ``ids`` that count a check, by id: stored, or a site's week counted from its facts and
         its quarter summed from its stored months."""
-        kinds = {i: periods.kind_of(i.rsplit(":", 1)[1]) if i.startswith("site:") else None for i in ids}
-        stored = [i for i in ids if kinds[i] in (None, *rollup_rules.STORED_KINDS)]
-        found = {d["_id"]: d for d in find_in(self.rollups, "_id", stored, projection=_WITHOUT_FACT_IDS)}
-        weeks = {(i.split(":", 1)[1].rsplit(":", 1)[0], None, i.rsplit(":", 1)[1]) for i in ids if kinds[i] == "week"}
+        unstored = {i: _site_and_period(i) for i in ids if i.startswith("site:")}
+        unstored = {i: sp for i, sp in unstored.items() if periods.kind_of(sp[1]) not in rollup_rules.STORED_KINDS}
+        found = {
+            d["_id"]: d
+            for d in find_in(self.rollups, "_id", [i for i in ids if i not in unstored], projection=_WITHOUT_FACT_IDS)
+        }
+        weeks = {(site, None, p) for site, p in unstored.values() if periods.kind_of(p) == "week"}
         grouped = self._facts_by_site(weeks)
         for site, _region, week in weeks:
             if grouped[(site, week)]:
                 found[f"site:{site}:{week}"] = _counted(site, week, grouped[(site, week)])
-        summed = [i for i in ids if kinds[i] == "quarter"]
-        months = {i: [f"{i.rsplit(':', 1)[0]}:{m}" for m in periods.months_of(i.rsplit(":", 1)[1])] for i in summed}
+        quarters = {i: sp for i, sp in unstored.items() if periods.kind_of(sp[1]) == "quarter"}
+        months = {i: [f"site:{site}:{m}" for m in periods.months_of(q)] for i, (site, q) in quarters.items()}
         parts = {
             d["_id"]: d
             for d in find_in(
                 self.rollups, "_id", [m for ms in months.values() for m in ms], projection=_WITHOUT_FACT_IDS
             )
         }
-        for rollup_id, month_ids in months.items():
-            found_parts = [parts[m] for m in month_ids if m in parts]
-            if found_parts:
-                # The region it counts in now: its latest month's.
-                site_id, period = rollup_id.split(":", 1)[1].rsplit(":", 1)
-                found[rollup_id] = rollup_rules.site_sum(site_id, found_parts[-1]["region_id"], period, found_parts)
+        for rollup_id, (site_id, quarter) in quarters.items():
+            found_parts = [parts[m] for m in months[rollup_id] if m in parts]
+            if found_parts:  # in the region it counts in now: its latest month's
+                found[rollup_id] = rollup_rules.site_sum(site_id, found_parts[-1]["region_id"], quarter, found_parts)
         return found
+
+
+def _site_and_period(rollup_id: str) -> tuple[str, str]:
+    """``site:<site>:<period>`` -> (site, period); a site id may hold a colon, a period never does."""
+    site, period = rollup_id.split(":", 1)[1].rsplit(":", 1)
+    return site, period
 
 
 def _counted(site_id: str, period: str, facts: list[dict]) -> dict:
