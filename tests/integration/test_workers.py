@@ -349,3 +349,31 @@ def test_a_batch_touching_more_roll_ups_than_are_held_is_counted_whole(db, monke
     )  # 4 sites x 3 periods
     assert [store.rollup("site", f"S000{n}", "2026-11")["checks"] for n in range(1, 5)] == [1, 1, 1, 1]
     assert store.rollup("org", "all", "2026-11")["checks"] == 4
+
+
+def test_a_site_week_let_go_is_counted_from_its_facts_again_and_no_other_week_of_that_week_is_read(db, monkeypatch):
+    """A partition behind the others brings checks of a week whose site weeks were let go (held: 2 here): only
+    the site whose week was let go is counted from the stored facts, a site new to the week is not read."""
+    monkeypatch.setattr(state, "SITE_WEEKS_HELD", 2)
+    store, announced = _store(db), {}
+    read = []
+    counted_from_facts = store.site_rollups_from_facts
+    store.site_rollups_from_facts = lambda keys, without=frozenset(): (
+        read.extend(sorted(keys)) or counted_from_facts(keys, without)
+    )
+    handler = _announcing(announced)(store, SiteDirectory(db), publisher=None, sole_writer=True)
+    week = "2026-W46"  # 2026-11-09 to 2026-11-15
+    handler.handle(builders.deliveries(builders.validated(site="S0001", visited_on="2026-11-10")))
+    handler.handle(
+        builders.deliveries(*[builders.validated(site=s, visited_on="2026-11-11") for s in ("S0002", "S0003")])
+    )
+    handler.handle(builders.deliveries(builders.validated(site="S0004", visited_on="2026-11-12")))
+    assert read == []  # S0001's week let go; S0004's week was never stored
+    handler.handle(builders.deliveries(builders.validated(site="S0001", visited_on="2026-11-13", scores=(1, 1, 1))))
+    assert read == [("S0001", "R01", week)]
+    recount = store.site_rollups_from_facts({("S0001", "R01", week)})[0]
+    assert recount["checks"] == 2
+    assert _figures(announced[f"site:S0001:{week}"]) == _figures(recount)
+    assert store.rollup("region", "R01", week)["checks"] == 5
+    handler.flush()
+    assert store.rollup("region", "R01", week)["checks"] == 5

@@ -27,7 +27,8 @@ months (``rollup_rules.site_sum``), held here as a sum (``quarters``) and
 grown by the facts its months newly count. Its week is counted from its
 facts (``weeks``, with their ids, in memory only): from the stored facts
 when first needed, except for a week with no fact stored when first asked
-(``new_weeks``), whose facts since have all been counted here. Readers
+(``new_weeks``), whose facts since have all been counted here (but for a
+site whose week was let go meanwhile: a partition lagging behind). Readers
 count and sum the same way (``RollupStore``).
 """
 
@@ -76,9 +77,10 @@ class OpenRollups:
         # A site roll-up let go makes its period no longer "all held" (``period_is_new``).
         self.sites: _Lru = _Lru(SITE_ROLLUPS_HELD, on_evict=lambda _id, doc: self.new_periods.pop(doc["period"], None))
         self.quarters: _Lru = _Lru(SITE_QUARTERS_HELD)  # site quarter roll-up id -> its months' sum
-        # A site week let go makes its week no longer "all counted here" (``new_weeks``).
-        self.weeks: _Lru = _Lru(SITE_WEEKS_HELD, on_evict=lambda _id, doc: self.new_weeks.pop(doc["period"], None))
-        self.new_weeks: _Lru = _Lru(ORG_PERIODS_HELD)  # week -> True when no fact of it was stored at first look
+        self.weeks: _Lru = _Lru(SITE_WEEKS_HELD, on_evict=self._let_go_week)
+        # week -> the sites whose week was let go, while every fact of the week met since it was first asked about
+        # (none stored then) has been counted here; False when facts were stored before (``note_new_weeks``).
+        self.new_weeks: _Lru = _Lru(ORG_PERIODS_HELD)
         self.regions: _Lru = _Lru(REGION_PERIODS_HELD)  # (region, period) -> region roll-up
         self.org: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> organisation roll-up
         self.new_periods: _Lru = _Lru(ORG_PERIODS_HELD)  # period -> True when no site roll-up was stored at first look
@@ -198,18 +200,29 @@ class OpenRollups:
         every fact of the week met here is counted in ``weeks`` while they are all held)."""
         for week in weeks:
             if week not in self.new_weeks:
-                self.new_weeks.touch(week, not store.facts_stored_in(week))
+                self.new_weeks.touch(week, False if store.facts_stored_in(week) else set())
+
+    def _all_counted_here(self, site_id: str, week: str) -> bool:
+        let_go = self.new_weeks.get(week, False)
+        return let_go is not False and site_id not in let_go
+
+    def _let_go_week(self, _rollup_id: str, doc: dict) -> None:
+        """A site week let go: its facts are counted from the store again if more of them come (a late partition)."""
+        let_go = self.new_weeks.get(doc["period"])
+        if isinstance(let_go, set):
+            let_go.add(doc["site_id"])
 
     def weeks_for(self, facts: list[dict], new_ids, store) -> dict[str, dict]:
         """The site weeks these facts fall in, before the new ones are counted in them: held, or counted from the
-        stored facts but ``new_ids`` (not read for a week that had none stored before: ``note_new_weeks``)."""
+        stored facts but ``new_ids``. Not read for a week that had none stored when first asked
+        (``note_new_weeks``), unless this site's week was let go since."""
         wanted = {
             f"site:{f['site_id']}:{f['periods']['week']}": (f["site_id"], f["region_id"], f["periods"]["week"])
             for f in facts
         }
         weeks = {i: self.weeks.touch(i) for i in wanted if i in self.weeks}
         missing = {key for i, key in wanted.items() if i not in weeks}
-        unread = {key for key in missing if not self.new_weeks.get(key[2])}
+        unread = {key for key in missing if not self._all_counted_here(key[0], key[2])}
         counted = {d["_id"]: d for d in store.site_rollups_from_facts(unread, without=new_ids)}
         for key in missing:
             rollup_id = f"site:{key[0]}:{key[2]}"
