@@ -84,8 +84,9 @@ def test_a_decision_made_elsewhere_meanwhile_stands(handler, db, settings, publi
 
 
 def test_an_unclaimed_check_gets_a_record_and_a_claimed_one_keeps_what_intake_wrote(handler, db, publisher):
-    """A replay of the log meets no claim: its record is inserted with the decision; a claimed record is never
-    rewritten (decisions.py). Either way a later decision for the same id does not replace the first."""
+    """A replay of the log meets no claim: its record is inserted with the decision in it; a claimed record is never
+    rewritten (decisions.py). Either way a later decision for the same id (another member's, racing) does not
+    replace the first."""
     unclaimed, claimed = builders.received(), builders.received(comment="claimed")
     claimed_at = dt.datetime(2026, 11, 10, 9, 30, tzinfo=dt.UTC)
     db["submissions"].insert_one({"_id": claimed["id"], "status": "sending", "kind": "check", "claimed_at": claimed_at})
@@ -97,11 +98,15 @@ def test_an_unclaimed_check_gets_a_record_and_a_claimed_one_keeps_what_intake_wr
     decided = records[claimed["id"]]
     assert decided["status"] == "validated" and decided["kind"] == "check" and decided["claimed_at"] == claimed_at
     assert db["submissions"].find_one({"_id": claimed["id"]})["status"] == "sending"  # the record as intake left it
+    # The unclaimed one's decision is in its record (one insert); the claimed one's beside it.
+    assert db["submissions"].find_one({"_id": unclaimed["id"]})["status"] == "validated"
+    assert [d["_id"] for d in db["decisions"].find()] == [claimed["id"]]
     records = Submissions(db).record_decisions(
         [(unclaimed["data"], "rejected", [], "R01"), (claimed["data"], "rejected", [], "R01")], stored=set()
     )
     assert {records[unclaimed["id"]]["status"], records[claimed["id"]]["status"]} == {"validated"}
     assert {d["status"] for d in checks_store.decided(db).values()} == {"validated"}
+    assert db["decisions"].count_documents({}) == 1  # the late decision on the replayed record was not written
 
 
 def test_only_a_validated_check_with_the_same_checker_site_visit_and_content_is_a_duplicate(handler, db, publisher):

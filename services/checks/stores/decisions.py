@@ -6,8 +6,9 @@ unique ``_id`` keeps "the first decision stands" and deciding is an insert
 (about 0.2 ms a check on SecantusDB, where a guarded update of the record was
 1.3-1.6 ms and the database's largest single cost at 100 checks/s:
 docs/benchmarks.md, ninth round). Readers see a record with its decision laid
-over it (``lay_over``); a record decided in place, before decisions had a
-collection of their own, keeps its own.
+over it (``lay_over``). A record decided in place keeps its own: one the
+validator made for a check nobody claimed (a replay of the log: one insert,
+not two), or one decided before decisions had a collection of their own.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """checks' record of every submission: claimed by intake before its event is sent, then validated or rejected.
 
 The validator's decision goes into a collection of its own (decisions.py);
-where nobody claimed the check (a replay of the log) it inserts its record
-too. Each writer sets only the fields it owns. The
+where nobody claimed the check (a replay of the log) it inserts the record
+with its decision in it. Each writer sets only the fields it owns. The
 event itself is kept by the outbox (outbox.py) and the broker's
 acknowledgement by acks.py, both beside the records; readers see a record
 with all of them laid over it (``settle``)."""
@@ -17,8 +17,9 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from qc import events, text_keys, themes
+from qc import events, themes
 from qc.mongo import GroupInsert, find_in, update_and_read, write_unordered
+from services.checks.rules.shown_back import shown_back
 from services.checks.stores import acks, decisions
 from services.checks.stores.acks import ACCEPTED, MARK_EVERY_SECONDS, SENDING, Acks
 from services.checks.stores.outbox import Outbox
@@ -174,19 +175,14 @@ class Submissions:
         """Store a batch of (received, status, reasons, region_id) with unordered inserts; the decisions by id.
 
         The first decision stands: one that lost a race (its insert hit the
-        unique _id of a decision made meanwhile) is read back and returned.
-        ``stored``: the ids known to have a record (intake's claim); for the
-        others (a replay of the log) the record is inserted too, as accepted.
-        None: looked up here.
+        unique _id of a decision, or of a record decided in it, made
+        meanwhile) is read back and returned. ``stored``: the ids known to
+        have a record not decided in it (intake's claim); for the others (a
+        replay of the log) the record is inserted with its decision in it (one
+        insert, not two). None: looked up here.
         """
         now = events.now()
         ids = [received["submission_id"] for received, *_rest in decided]
-        if stored is None:
-            stored = {d["_id"] for d in find_in(self.collection, "_id", ids, projection={"_id": 1})}
-        # A record made meanwhile (claimed, or replayed by another member) is kept as it is: only intake's fields.
-        fresh = [r for r, *_rest in decided if r["submission_id"] not in stored]
-        replayed = [_replayed_record(r, self.themes, self.text_secret) for r in fresh]
-        write_unordered(self.collection, replayed)
         records = {
             received["submission_id"]: {
                 "_id": received["submission_id"],
@@ -194,10 +190,26 @@ class Submissions:
             }
             for received, status, reasons, region_id in decided
         }
-        lost = write_unordered(self.decisions.collection, [records[i] for i in ids])
+        earlier = self._decided_in_record(ids) if stored is None else {}
+        stored = set(earlier) if stored is None else stored
+        fresh = [r for r, *_rest in decided if r["submission_id"] not in stored]
+        replayed = [_replayed_record(r, records[r["submission_id"]], self.themes, self.text_secret) for r in fresh]
+        made_meanwhile = [replayed[i]["_id"] for i in write_unordered(self.collection, replayed)]
+        if made_meanwhile:  # claimed meanwhile (decided below), or replayed by another member (decided in it)
+            earlier.update(self._decided_in_record(made_meanwhile))
+        decided_before = {i: d for i, d in earlier.items() if "decided_at" in d}
+        records.update(decided_before)
+        decided_in_records = {d["_id"] for d in replayed if d["_id"] not in made_meanwhile} | set(decided_before)
+        deciding = [i for i in ids if i not in decided_in_records]
+        lost = write_unordered(self.decisions.collection, [records[i] for i in deciding])
         if lost:
-            records.update(self.decisions.of([ids[i] for i in lost]))
+            records.update(self.decisions.of([deciding[i] for i in lost]))
         return records
+
+    def _decided_in_record(self, ids: list[str]) -> dict[str, dict]:
+        """The records among ``ids``, by id: their decision's fields where it was made in them."""
+        fields = {"status": 1, "reasons": 1, "region_id": 1, "decided_at": 1}
+        return {d["_id"]: d for d in find_in(self.collection, "_id", ids, projection=fields)}
 
     def validated_with_content(self, content_hashes: list[str]) -> dict[tuple, list[str]]:
         """Validated submissions with any of these content hashes (one query for a poll, and their decisions).
@@ -255,30 +267,11 @@ class Submissions:
         return self.settle(list(find_in(self.collection, "checker_id", checker_ids, query, {"event": 0})))
 
 
-def _replayed_record(received: dict, known_themes, text_secret: str | None) -> dict:
-    """The record of a check read from the log that intake did not claim (a replay): accepted, to be decided."""
+def _replayed_record(received: dict, decision: dict, known_themes, text_secret: str | None) -> dict:
+    """The record of a check read from the log that intake did not claim (a replay), with its decision."""
     record = {"_id": received["submission_id"], **{f: received[f] for f in _INTAKE_FIELDS}}
     record.update(shown_back(received, known_themes, text_secret))
-    return {**record, "status": ACCEPTED, "reasons": [], "responses": []}
-
-
-def shown_back(received: dict, known_themes, text_secret: str | None = None) -> dict:
-    """What a record keeps of a check beyond its key fields, never its free text: how it was answered and
-    whether it was a worry alone ("You answered with a supporter helping"), the answers' scores in the words
-    of its question set (My checks), and what it said is not working, as theme ids and as the texts' keys
-    (qc/text_keys.py): an action about a theme or about one text finds the checks that said it
-    (action_news.py)."""
-    kept = {
-        "answered_by": received.get("answered_by"),
-        "kind": received.get("kind", events.CHECK),
-        "answers": [{"question_id": a["question_id"], "score": a["score"]} for a in received.get("answers", [])],
-    }
-    if known_themes and received.get("not_working"):
-        found = {theme for text in received["not_working"] for theme in themes.classify(text, known_themes)}
-        kept["not_working_themes"] = sorted(found)
-    if text_secret and received.get("not_working"):
-        kept["not_working_keys"] = sorted({text_keys.text_key(text, text_secret) for text in received["not_working"]})
-    return kept
+    return {**record, "responses": [], **decision}
 
 
 def settled(db: Database, records: list[dict]) -> list[dict]:
