@@ -25,11 +25,11 @@ GROUP = "qc-aggregate"
 
 
 class AggregateHandler(Handler):
-    """Stores facts once, recomputes the roll-ups they touch, announces them."""
+    """Stores facts once, counts them into the roll-ups they touch (held in memory), announces them."""
 
     topics = [TOPICS[t] for t in ("validated", "directory", "feedback", "actions", "questions")]
-    # Larger polls than the other workers': a site's month and quarter roll-ups met several times in one
-    # poll are written once, and rewriting roll-ups is most of what this worker costs the database
+    # Larger polls than the other workers': a poll costs the database a few round trips whatever its size
+    # (its facts in one insert, the answerers', the sums at the commit), so a backlog drains in fewer of them
     # (docs/benchmarks.md, eighth round). Under everyday load a poll holds what has come, not more.
     poll_records = 1500
 
@@ -47,7 +47,7 @@ class AggregateHandler(Handler):
         self.directory = directory
         self.publisher = publisher  # None during a replay: rebuilt figures are not news
         self.control = control
-        # The roll-ups this member writes, held in memory (state.py); the region and
+        # The site roll-ups this member counts, held in memory (state.py); the region and
         # organisation sums too while it is the only member (set from the assignment).
         self.open = OpenRollups()
         self.sole_writer = sole_writer
@@ -83,7 +83,7 @@ class AggregateHandler(Handler):
         try:
             self._handle(batch)
         except BaseException:
-            # What is held may count facts whose roll-ups were not written: read them again on the retry.
+            # What is held may count facts whose sums were not counted: count them again on the retry.
             self.open.clear()
             raise
 
@@ -107,7 +107,7 @@ class AggregateHandler(Handler):
                 self.actions.apply(event["data"])
             elif event["type"] == "org.qc.questions.changed":
                 self.questions.apply(event["data"])
-        self.open.note_new_weeks({fact["periods"]["week"] for fact in facts}, self.store)  # before they are stored
+        self.open.note_new_periods(facts, self.store)  # before they are stored
         new_ids = self.store.save_facts(facts)
         self.answerers.record(validated)
         self.voices.record(voices)
@@ -117,66 +117,42 @@ class AggregateHandler(Handler):
             log.info("roll-ups updated", extra={"facts": len(facts), "new": len(new_ids), "rollups": len(rollups)})
 
     def roll_up(self, facts: list[dict], new_ids=frozenset()) -> list[dict]:
-        """Count the facts into their site roll-ups (held in memory), store them, then the sums; announce each.
+        """Count the facts into their site roll-ups (held in memory) and into the sums; announce each.
 
         ``new_ids``: the facts stored just now, for the first time (the others were stored before).
         """
         if not facts:
             return []
         now = events.now()
-        keys = rollup_rules.affected_keys(facts)  # the stored kind: their months
-        sites, fresh, rebuilt = self.open.for_batch(keys, self.store)
-        # Their quarters (summed from months) and weeks (counted from facts), before the facts are counted in them.
-        quarters = self.open.quarters_for(facts, sites, self.store)
+        # Each site roll-up as counted before these facts: its month and week counted from the stored facts but
+        # the new ones (or held), its quarter summed from its months.
+        months = self.open.months_for(facts, new_ids, self.store)
+        quarters = self.open.quarters_for(facts, months, self.store)
         weeks = self.open.weeks_for(facts, new_ids, self.store)
-        # A site roll-up counts in the region it was made in (as the stored sums read it), also for a site
-        # moved to another region during the period; a site's quarter in its months' regions.
-        region_keys = {(doc["region_id"], doc["period"]) for doc in [*sites.values(), *weeks.values()]}
-        region_keys |= {(d["region_id"], periods.quarter_of(d["period"])) for d in sites.values()}
-        # Sums held before these facts are counted take them by addition; the others are read after the sites' write.
+        # Each check counts in the region it was made in (as the readers count the facts), also for a site moved
+        # to another region during a period.
+        region_keys = {(f["region_id"], f["periods"][kind]) for f in facts for kind in periods.KINDS}
+        # Sums held before these facts are counted take them by addition; the others are counted from the facts.
         held = self._held_sums(region_keys) if self.sole_writer else None
-        # What each counts as stored now: the guard of its write (a recounted one's stored figure).
-        counted = {rollup_id: rebuilt.get(rollup_id, doc["checks"]) for rollup_id, doc in sites.items()}
-        dirty = set(rebuilt)
-        newly = []  # (region, period, fact, whether it is its site's first check in the period): what sums add
+        newly = []  # (region, period, fact, whether it is its site's first check there): what the sums add
         for fact in facts:
-            month_id = f"site:{fact['site_id']}:{fact['periods']['month']}"
             month, week, quarter = (
-                sites[month_id],
+                months[f"site:{fact['site_id']}:{fact['periods']['month']}"],
                 weeks[f"site:{fact['site_id']}:{fact['periods']['week']}"],
                 quarters[f"site:{fact['site_id']}:{fact['periods']['quarter']}"],
             )
-            firsts = [doc["checks"] == 0 for doc in (month, week, quarter)]
-            # A week counts the stored facts but the new ones (as the region's week sums read them); its month,
-            # quarter and their sums the facts its month has counted.
+            firsts = [rollup_rules.first_in_region(doc, fact) for doc in (month, week, quarter)]
             if rollup_rules.add_fact(week, fact):
-                newly.append((week["region_id"], week["period"], fact, firsts[1]))
+                newly.append((fact["region_id"], week["period"], fact, firsts[1]))
             if rollup_rules.add_fact(month, fact):
-                dirty.add(month_id)
                 rollup_rules.add_to_site_sum(quarter, fact)
-                newly.append((month["region_id"], month["period"], fact, firsts[0]))
-                newly.append((month["region_id"], quarter["period"], fact, firsts[2]))
-        for doc in [sites[i] for i in dirty] + list(quarters.values()) + list(weeks.values()):
+                newly.append((fact["region_id"], month["period"], fact, firsts[0]))
+                newly.append((fact["region_id"], quarter["period"], fact, firsts[2]))
+        site_rollups = [group[i] for group in (months, weeks, quarters) for i in sorted(group)]
+        for doc in site_rollups:
             doc["updated_at"] = now
-        conflicts = self.store.write_sites(
-            [sites[i] for i in sorted(dirty & fresh)], [(sites[i], counted[i]) for i in sorted(dirty - fresh)]
-        )
-        if conflicts:
-            # Written meanwhile by a member that owned these sites before: recount them from the facts.
-            for rollup_id in conflicts:
-                self.open.forget_site(rollup_id)
-                del sites[rollup_id]
-            self.store.rewrite_sites({k for k in keys if f"site:{k[0]}:{k[2]}" in conflicts}, now)
-            sites.update(self.store.read_site_rollups(sorted(conflicts)))
-            quarters.update(self.store.rollups_by_id(sorted(quarters)))  # summed again from the months stored
-        site_rollups = [group[i] for group in (sites, weeks, quarters) for i in sorted(group)]
         self._announce(site_rollups)  # a site's own figures need not wait for its region's
-        if rebuilt and held is not None:
-            # A recount changed figures no added fact accounts for: read those regions' sums again.
-            for region, period in rebuilt_regions(sites, rebuilt):
-                held[0].pop((region, period), None)
-                held[1].pop(period, None)
-        sums = self._sums_held(region_keys, held, newly, now) if held is not None and not conflicts else None
+        sums = self._sums_held(region_keys, held, newly, now) if held is not None else None
         if sums is None:
             self.open.clear_sums()
             self.unwritten -= region_keys
@@ -210,10 +186,10 @@ class AggregateHandler(Handler):
         return regions, orgs
 
     def _sums_held(self, region_keys, held: tuple[dict, dict], newly: list[tuple], now) -> list[dict] | None:
-        """Region and organisation roll-ups kept here as sums (this member writes every site); those stored.
+        """Region and organisation roll-ups kept here as sums (this member counts every site); those stored.
 
         A sum held before this batch adds the facts its sites newly counted; one
-        not held is summed from the stored roll-ups, which include them by now.
+        not held is counted from the stored facts, which include them by now.
         """
         held_regions, held_orgs = held
         by_region, by_period = defaultdict(list), defaultdict(list)
@@ -264,12 +240,6 @@ def _observe_latency(facts: list[dict]) -> None:
     for fact in facts:
         received = dt.datetime.fromisoformat(fact["received_at"])
         metrics.PIPELINE_LATENCY.labels("rollup_updated").observe(max((now - received).total_seconds(), 0))
-
-
-def rebuilt_regions(sites: dict[str, dict], rebuilt: dict[str, int]) -> set[tuple[str, str]]:
-    """The (region, month) of site months recounted from their facts, and their quarters'."""
-    docs = [sites[i] for i in rebuilt if i in sites]
-    return {(d["region_id"], p) for d in docs for p in (d["period"], periods.quarter_of(d["period"]))}
 
 
 if __name__ == "__main__":  # python -m services.aggregate.worker: the process, wired by bootstrap.py

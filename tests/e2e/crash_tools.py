@@ -274,3 +274,9 @@ def facts_handled_again(stack: Stack) -> int:
 def reap(procs: dict[str, subprocess.Popen]) -> list[str]:
     """Names of processes that exited on their own (a worker that crashed by itself is a finding)."""
     return [name for name, proc in procs.items() if proc.poll() is not None]
+
+
+def checks_in_month_sums(db) -> int:
+    """The checks the organisation's stored month roll-ups count: what the aggregation worker counted (a site's
+    roll-ups are counted from its facts, so the sums it keeps are where counting twice or missing would show)."""
+    return sum(d["checks"] for d in db["agg_rollups"].find({"scope": "org", "period_kind": "month"}, {"checks": 1}))

@@ -179,19 +179,15 @@ def recount(sent: list[dict]) -> dict[str, dict]:
 
 
 def stored_rollups(db) -> dict[str, dict]:
-    """aggregate's roll-ups as its readers see them, in the shape of ``recount``: those stored, and each site's
-    weeks and quarters, which are not stored but counted from its facts and summed from its months (read
-    through ``RollupStore``, as the pages do)."""
+    """aggregate's roll-ups as its readers see them, in the shape of ``recount``: the region and organisation
+    ones stored, and each site's, counted from its facts (read through ``RollupStore``, as the pages do)."""
     docs = list(db["agg_rollups"].find())
-    unstored = {
-        f"site:{d['site_id']}:{periods.quarter_of(d['period'])}"
-        for d in docs
-        if d["scope"] == "site" and d["period_kind"] == "month"
+    counted = {
+        f"site:{f['site_id']}:{period}"
+        for f in db["agg_facts"].find({}, {"site_id": 1, "periods": 1})
+        for period in f["periods"].values()
     }
-    unstored |= {
-        f"site:{f['site_id']}:{f['periods']['week']}" for f in db["agg_facts"].find({}, {"site_id": 1, "periods": 1})
-    }
-    docs += RollupStore(db).rollups_by_id(sorted(unstored)).values()
+    docs += RollupStore(db).rollups_by_id(sorted(counted)).values()
     stored = {}
     for doc in docs:
         bands = Counter()
@@ -199,7 +195,7 @@ def stored_rollups(db) -> dict[str, dict]:
             for band, n in counts.items():
                 if n:
                     bands[(question, band)] += n
-        assert doc["_id"] not in stored, f"{doc['_id']} is stored, yet summed from its months"
+        assert doc["_id"] not in stored, f"{doc['_id']} is stored, yet counted from its facts"
         stored[doc["_id"]] = {"checks": doc["checks"], "bands": bands}
     return stored
 

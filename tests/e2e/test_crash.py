@@ -224,9 +224,7 @@ def _figures(run: Run) -> dict:
     decided = checks_store.decided(db)
     validated = {sid for sid, d in decided.items() if d["status"] == "validated"}
     facts = {d["_id"] for d in db["agg_facts"].find({}, {"_id": 1})}
-    site_checks = sum(
-        d["checks"] for d in db["agg_rollups"].find({"scope": "site", "period_kind": "month"}, {"checks": 1})
-    )
+    site_checks = crash_tools.checks_in_month_sums(db)
     alerts = list(db["alerts"].find())
     per_key = Counter(a["key"] for a in alerts)
     open_per_key = Counter(a["key"] for a in alerts if a["status"] in ("open", "acknowledged"))
@@ -311,7 +309,7 @@ def _print(report, run: Run, errors: list[str]) -> None:
         f"quiet {run.quiet_seconds:.1f} s after the load",
         f"  processed {f['processed']} (validated {f['validated']}, rejected {f['rejected']}); "
         f"lost {lost}; duplicated {duplicated}",
-        f"  roll-ups: {f['rollup_checks']} checks in site/month roll-ups for {f['validated']} validated",
+        f"  roll-ups: {f['rollup_checks']} checks in the organisation's month roll-ups for {f['validated']} validated",
         f"  alerts: {f['alerts']} ({f['urgent_alerts']} urgent for {f['concerns']} concerns, "
         f"{f['safety_alerts']} safety for {f['safety_submissions']} 'not good' submissions); "
         f"duplicate keys {len(f['duplicate_alert_keys'])}",

@@ -111,8 +111,7 @@ def test_a_broker_of_three_killed_mid_stream_loses_no_check_and_counts_none_twic
                     return None
                 validated = {sid for sid, status in decided.items() if status == "validated"}
                 facts = {d["_id"] for d in db["agg_facts"].find({}, {"_id": 1})}
-                monthly = db["agg_rollups"].find({"scope": "site", "period_kind": "month"}, {"checks": 1})
-                site_checks = sum(d["checks"] for d in monthly)
+                site_checks = crash_tools.checks_in_month_sums(db)
                 seen.update(validated=len(validated), facts=len(facts), month_rollup_checks=site_checks)
                 return (validated, site_checks) if facts == validated and site_checks == len(validated) else None
 

@@ -327,9 +327,7 @@ def _figures(run: Outage) -> dict:
         "received_twice": sorted({sid for sid in received_ids if received_ids.count(sid) > 1}),
         "received_not_accepted": sorted(set(received_ids) - accepted),
         "wrong_rollups": wrong_rollups,
-        "rollup_checks": sum(
-            d["checks"] for d in db["agg_rollups"].find({"scope": "site", "period_kind": "month"}, {"checks": 1})
-        ),
+        "rollup_checks": crash_tools.checks_in_month_sums(db),
         "dead_letters": crash_tools.read_all(run.stack.settings, TOPICS["deadletter"]),
     }
 
@@ -344,7 +342,7 @@ def _print(report, run: Outage) -> None:
         f"processed {f['processed']} (validated {f['validated']}); lost {len(f['lost'])}; duplicated {duplicated}"
     )
     report(
-        f"  facts {f['facts']}, roll-ups counting them {f['rollup_checks']} (site/month), "
+        f"  facts {f['facts']}, roll-ups counting them {f['rollup_checks']} (organisation months), "
         f"roll-ups off {len(f['wrong_rollups'])}; dead letters {len(f['dead_letters'])}; "
         f"quiet {run.quiet_seconds:.1f} s after the database returned"
     )

@@ -34,10 +34,17 @@ def test_redelivered_and_reordered_events_count_once(db, publisher):
         builders.validated(visited_on="2026-10-31", scores=(1, 1, 1)),
     )
     handler.handle(builders.deliveries(a, b, c))
-    first = {d["_id"]: (d["checks"], d["score"], d["questions"]) for d in store.rollups.find()}
+    ids = [
+        f"{scope}:{p}" for scope in ("site:S0001", "region:R01", "org:all") for p in ("2026-11", "2026-10", "2026-Q4")
+    ]
+
+    def figures():
+        return {i: (d["checks"], d["score"], d["questions"]) for i, d in store.rollups_by_id(ids).items()}
+
+    first = figures()
     handler.handle(builders.deliveries(c, a))  # redelivery, in another order
     handler.handle(builders.deliveries(b))
-    again = {d["_id"]: (d["checks"], d["score"], d["questions"]) for d in store.rollups.find()}
+    again = figures()
     assert first == again
     assert first["site:S0001:2026-11"][0] == 2 and first["site:S0001:2026-10"][0] == 1
     assert first["region:R01:2026-Q4"][0] == 3
@@ -90,15 +97,16 @@ def test_a_site_quarter_is_the_sum_of_its_stored_months_for_the_worker_and_the_r
     assert store.rollup("region", "R01", "2026-Q4")["checks"] == 3
 
 
-def test_site_weeks_and_quarters_stored_before_they_were_counted_are_removed_once(db):
+def test_site_rollups_stored_before_they_were_counted_are_removed_once(db):
     store = RollupStore(db)
-    old = [rollup_rules.site_rollup("S0001", "R01", p, []) for p in ("2026-Q3", "2026-W36")]
-    store.rollups.insert_many([*old, rollup_rules.site_rollup("S0001", "R01", "2026-09", [])])
+    old = [rollup_rules.site_rollup("S0001", "R01", p, []) for p in ("2026-Q3", "2026-W36", "2026-09")]
+    region = rollup_rules.region_rollup("R01", "2026-09", [])
+    store.rollups.insert_many([*old, region])
     store.ensure_indexes()
-    assert [d["_id"] for d in store.rollups.find()] == ["site:S0001:2026-09"]
+    assert [d["_id"] for d in store.rollups.find()] == [region["_id"]]
     store.rollups.insert_many(old)  # once: the next start does not look again
     store.ensure_indexes()
-    assert store.rollups.count_documents({}) == 3
+    assert store.rollups.count_documents({}) == 4
 
 
 def test_a_site_week_is_counted_from_its_facts_for_the_worker_and_the_readers(db):
@@ -166,12 +174,13 @@ def test_rollups_held_in_memory_equal_a_recount_from_the_facts(db, sole_writer):
         )
         for n in range(24)
     ]
-    handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)
+    announced = {}  # the site roll-ups as the worker holds them (with the ids of the facts they count)
+    handler = _announcing(announced)(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)
     handler.handle(builders.deliveries(*checks[:10]))
     handler.handle(builders.deliveries(*checks[5:15]))  # half of it met again
-    handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)  # a restart
+    handler = _announcing(announced)(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)  # a restart
     handler.handle(builders.deliveries(*checks[12:24], checks[0]))
-    stored = {d["_id"]: d for d in store.rollups.find()}
+    stored = {**{d["_id"]: d for d in store.rollups.find()}, **announced}
     facts = [rollup_rules.fact_from_validated(e["data"]) for e in checks]
     sites = {d["_id"]: d for d in store.site_rollups_from_facts(rollup_rules.affected_keys(facts))}
     figures = ("checks", "score", "questions", "answered_by", "latest_received_at")
@@ -233,9 +242,9 @@ def test_sums_held_between_commits_are_written_by_flush_and_summed_again_after_a
 
 
 @pytest.mark.parametrize("sole_writer", [True, False], ids=["sums-held-in-memory", "sums-from-the-database"])
-def test_a_site_moved_to_another_region_mid_month_counts_in_one_region_whichever_way_sums_are_kept(db, sole_writer):
-    """The month's site roll-up was made in R01; a check sent after the site moved to R02 joins it there, so
-    the sums kept by addition say what summing the stored site roll-ups says, and nothing counts twice."""
+def test_a_site_moved_to_another_region_mid_month_counts_each_check_in_its_own_region(db, sole_writer):
+    """A check sent after its site moved to R02 counts in R02's sums, the one before in R01's, as counting the
+    stored facts by region says; the site's own roll-up counts both, in the region it is in now."""
     store = RollupStore(db)
     store.ensure_indexes()
     handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=sole_writer)
@@ -244,25 +253,31 @@ def test_a_site_moved_to_another_region_mid_month_counts_in_one_region_whichever
             builders.validated(site="S0001", region="R01"), builders.validated(site="S0002", region="R02")
         )
     )
-    handler.handle(builders.deliveries(builders.validated(site="S0001", region="R02", visited_on="2026-11-12")))
+    moved = builders.validated(site="S0001", region="R02", visited_on="2026-11-13", received_at="2026-11-13T09:00:00Z")
+    handler.handle(builders.deliveries(moved))
     for region in ("R01", "R02"):
-        summed = rollup_rules.region_rollup(region, "2026-11", store.region_members(region, "2026-11"))
-        stored = store.rollup("region", region, "2026-11")
-        assert (stored["checks"], stored["sites_checked"]) == (summed["checks"], summed["sites_checked"])
-    assert store.rollup("region", "R01", "2026-11")["checks"] == 2
+        for period in ("2026-11", "2026-W46", "2026-Q4"):
+            summed = rollup_rules.region_rollup(region, period, store.region_members(region, period))
+            stored = store.rollup("region", region, period)
+            assert (stored["checks"], stored["sites_checked"]) == (summed["checks"], summed["sites_checked"])
+    assert [store.rollup("region", r, "2026-11")["sites_checked"] for r in ("R01", "R02")] == [1, 2]
+    assert store.rollup("region", "R02", "2026-11")["checks"] == 2
     assert store.rollup("org", "all", "2026-11")["checks"] == 3
+    site = store.rollup("site", "S0001", "2026-11")
+    assert (site["checks"], site["region_id"]) == (2, "R02")
 
 
-def test_a_site_rollup_written_by_the_member_before_is_recounted_not_overwritten(db):
-    """After a rebalance, a stored roll-up counting more than this member holds is recounted from the facts."""
-    store = RollupStore(db)
-    store.ensure_indexes()
+def test_a_member_given_a_site_back_counts_what_the_member_before_stored(db):
+    """After a rebalance, a member holds nothing it held before: the site's facts stored by the member that
+    owned it meanwhile are counted."""
+    store, announced = _store(db), {}
     a, b = builders.validated(), builders.validated(scores=(1, 1, 1))
-    mine = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True)
+    mine = _announcing(announced)(store, SiteDirectory(db), publisher=None, sole_writer=True)
     mine.handle(builders.deliveries(a))  # holds S0001's roll-ups counting a
-    before = AggregateHandler(store, SiteDirectory(db), publisher=None)
-    before.handle(builders.deliveries(b))  # another member counts b (it owned the site)
-    mine.handle(builders.deliveries(builders.validated(scores=(2, 2, 2))))  # held copy counts a; stored one a and b
+    AggregateHandler(store, SiteDirectory(db), publisher=None).handle(builders.deliveries(b))  # the owner meanwhile
+    mine.partitions_changed(owns_all=True)
+    mine.handle(builders.deliveries(builders.validated(scores=(2, 2, 2))))
+    assert announced["site:S0001:2026-11"]["checks"] == 3
     assert store.rollup("site", "S0001", "2026-11")["checks"] == 3
     assert store.rollup("region", "R01", "2026-11")["checks"] == 3
 
@@ -323,24 +338,25 @@ def test_poison_events_go_to_the_dead_letter_topic_and_the_loop_goes_on(settings
 
 
 def test_a_period_with_nothing_stored_needs_no_reads_and_a_stored_one_is_read(db):
-    """A new week's roll-ups cannot be stored yet: they are made, not looked for; a stored period's are read."""
+    """A new period's site roll-ups count nothing stored before: they are made, not counted from the facts;
+    after a restart, a period with facts stored is counted from them."""
     store = RollupStore(db)
     store.ensure_indexes()
     asked = []
-    read = store.read_site_rollups
-    store.read_site_rollups = lambda ids: asked.extend(ids) or read(ids)
+    count = store.site_rollups_from_facts
+    store.site_rollups_from_facts = lambda keys, without=frozenset(): asked.extend(sorted(keys)) or count(keys, without)
     AggregateHandler(store, SiteDirectory(db), publisher=None).handle(builders.deliveries(builders.validated()))
-    assert asked == []  # a new month (its week and quarter are counted and summed, never stored)
+    assert asked == []
     restarted = AggregateHandler(store, SiteDirectory(db), publisher=None)
     restarted.handle(builders.deliveries(builders.validated(scores=(1, 1, 1))))
-    # The quarter's other months have nothing stored: only the check's own month is read.
-    assert asked == ["site:S0001:2026-11"]
+    # Its week and month (the quarter's other months have nothing stored: not read).
+    assert asked == [("S0001", "R01", "2026-11"), ("S0001", "R01", "2026-W46")]
     assert store.rollup("site", "S0001", "2026-11")["checks"] == 2
 
 
 def test_a_batch_touching_more_roll_ups_than_are_held_is_counted_whole(db, monkeypatch):
     """More site roll-ups in one poll than the worker may hold: each is still counted and stored."""
-    monkeypatch.setattr(state, "SITE_ROLLUPS_HELD", 4)
+    monkeypatch.setattr(state, "SITE_MONTHS_HELD", 4)
     store = RollupStore(db)
     store.ensure_indexes()
     handler = AggregateHandler(store, SiteDirectory(db), publisher=None, sole_writer=True)

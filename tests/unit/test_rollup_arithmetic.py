@@ -109,7 +109,10 @@ def test_a_region_counts_site_rollups_from_before_the_split_as_alone():
     old = {**rollup_rules.site_rollup("S0001", "R01", "2026-11", []), "checks": 4}
     del old["answered_by"]
     new = rollup_rules.site_rollup(
-        "S0002", "R01", "2026-11", [{"_id": "f1", "scores": {}, "received_at": "x", "answered_by": "with_supporter"}]
+        "S0002",
+        "R01",
+        "2026-11",
+        [{"_id": "f1", "region_id": "R01", "scores": {}, "received_at": "x", "answered_by": "with_supporter"}],
     )
     region = rollup_rules.region_rollup("R01", "2026-11", [old, new])
     assert region["answered_by"] == {"alone": 4, "with_supporter": 1, "supporter_wrote": 0}

@@ -20,10 +20,6 @@ BANDS = {3: "good", 2: "ok", 1: "not_good", None: "skipped"}
 # the same whatever files this process has, and a replay of old events (which never had it) is unchanged.
 CONFIDENCE_QUESTIONS = frozenset({"things-will-get-better"})
 CONFIDENCE_BANDS = {3: "sure", 2: "a_bit", 1: "not_sure", None: "skipped"}
-# Only a site's month roll-ups are stored. Its week is counted from its facts (one to three a week) and its
-# quarter is the sum of its three months (``site_sum``): the worker holds both, the readers count and sum them,
-# and a check costs one stored roll-up (its month's) rather than three.
-STORED_KINDS = ("month",)
 
 
 def fact_from_validated(data: dict) -> dict:
@@ -127,8 +123,10 @@ def empty_site_rollup(site_id: str, region_id: str, period: str) -> dict:
             "score_sum": 0,
             "answered": 0,
             "latest_received_at": None,
-            # The checks it counts, so a fact met again (a redelivery, a replay) is never counted twice.
+            # The checks it counts, so a fact met again (a redelivery, a replay) is never counted twice, and the
+            # regions they were made in (a site may move): each check counts in its own region's sums.
             "fact_ids": [],
+            "regions": [],
         }
     )
 
@@ -143,8 +141,14 @@ def add_fact(doc: dict, fact: dict) -> bool:
     if fact["_id"] in doc["fact_ids"]:
         return False
     doc["fact_ids"].append(fact["_id"])
-    _count(doc, fact)
+    add_to_site_sum(doc, fact)
     return True
+
+
+def first_in_region(doc: dict, fact: dict) -> bool:
+    """True when a site roll-up has counted no check made in this fact's region yet (its region's
+    ``sites_checked`` grows by one when it counts it)."""
+    return fact["region_id"] not in doc["regions"]
 
 
 def add_to_sum(doc: dict, fact: dict, *, first_of_site: bool) -> None:
@@ -166,11 +170,17 @@ def site_sum(site_id: str, region_id: str | None, period: str, parts: list[dict]
     del doc["sites_checked"]
     doc.update(_id=f"site:{site_id}:{period}", scope="site", site_id=site_id, region_id=region_id)
     doc["updated_at"] = max((p["updated_at"] for p in parts if p.get("updated_at")), default=None)
+    doc["regions"] = sorted({region for part in parts for region in part.get("regions", [])})
     return doc
 
 
 def add_to_site_sum(doc: dict, fact: dict) -> None:
-    """Count into a site's summed roll-up (``site_sum``) a fact one of its parts has just counted."""
+    """Count a fact into a site's roll-up (a summed one, ``site_sum``: a fact one of its parts has just counted);
+    the site counts in the region of its latest check."""
+    if doc["latest_received_at"] is None or fact["received_at"] >= doc["latest_received_at"]:
+        doc["region_id"] = fact["region_id"]
+    if fact["region_id"] not in doc["regions"]:
+        doc["regions"].append(fact["region_id"])
     _count(doc, fact)
 
 
@@ -258,7 +268,7 @@ def change(current: dict, previous: dict | None) -> dict:
     }
 
 
-def affected_keys(facts: list[dict], kinds=STORED_KINDS) -> set[tuple[str, str, str]]:
+def affected_keys(facts: list[dict], kinds=("month",)) -> set[tuple[str, str, str]]:
     """(site_id, region_id, period) for every period of these kinds the facts fall in."""
     return {(f["site_id"], f["region_id"], f["periods"][kind]) for f in facts for kind in kinds}
 

@@ -1,7 +1,14 @@
-"""aggregate's facts (one per validated submission) and the roll-ups recomputed from them."""
+"""aggregate's facts (one per validated submission) and the roll-ups counted from them.
+
+Only region and organisation roll-ups are stored. A site's roll-ups are
+counted from its facts (one to three a week; the worker holds the ones it
+counts, state.py): readers count them here, through the facts' indexes by
+site and by region, so a check costs the database one insert (its fact) and
+no rewritten roll-up."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument
@@ -13,8 +20,6 @@ from services.aggregate.rules import rollups as rollup_rules
 
 # What rollup_rules.site_rollup reads of a fact.
 _ROLLUP_FIELDS = {"scores": 1, "site_id": 1, "region_id": 1, "received_at": 1, "answered_by": 1, "confidence": 1}
-# Readers of roll-ups never need the ids of the checks they count (only the worker does).
-_WITHOUT_FACT_IDS = {"fact_ids": 0}
 
 
 class RollupStore:
@@ -40,20 +45,18 @@ class RollupStore:
         # that facts had are gone, as a visit-day range reads the same facts (docs/benchmarks.md).
         for name in _OBSOLETE_FACT_INDEXES & set(self.facts.index_information()):
             self.facts.drop_index(name)
-        # One index serves a region's site roll-ups of a period and a period's region roll-ups: each
-        # secondary index doubles what rewriting a roll-up costs on SecantusDB (0.25 -> 0.45 ms; benchmarks.md).
+        # A period's region roll-ups (``org_members``); one index only: each secondary index nearly doubles
+        # what rewriting a roll-up costs on SecantusDB (0.25 -> 0.45 ms; benchmarks.md).
         self.rollups.create_index([("scope", ASCENDING), ("period", ASCENDING), ("region_id", ASCENDING)])
         for name in _OBSOLETE_ROLLUP_INDEXES & set(self.rollups.index_information()):
             self.rollups.drop_index(name)
         self._drop_unstored_site_rollups()
 
     def _drop_unstored_site_rollups(self) -> None:
-        """Site weeks and quarters were stored until they were counted from facts and summed from months: those
-        left are removed, once."""
-        done = {"_id": "site_months_only"}
+        """Site roll-ups were stored until they were counted from facts: those left are removed, once."""
+        done = {"_id": "site_rollups_counted"}
         if self.sequence.find_one(done) is None:
-            unstored = [k for k in periods.KINDS if k not in rollup_rules.STORED_KINDS]
-            self.rollups.delete_many({"scope": "site", "period_kind": {"$in": unstored}})  # a scan, once
+            self.rollups.delete_many({"scope": "site"})  # a scan, once
             self.sequence.replace_one(done, done, upsert=True)
 
     def save_facts(self, facts: list[dict]) -> set[str]:
@@ -68,17 +71,9 @@ class RollupStore:
         met = write_unordered(self.facts, facts)
         return {fact["_id"] for i, fact in enumerate(facts) if i not in met}
 
-    def read_site_rollups(self, ids: list[str]) -> dict[str, dict]:
-        """Stored site roll-ups among ``ids`` (with the facts they count), by id, in short ``_id $in`` lists."""
-        return {d["_id"]: d for d in find_in(self.rollups, "_id", ids)}
-
     def facts_stored_in(self, period: str) -> bool:
         """True when a fact of ``period`` is stored (one indexed look-up)."""
         return self.facts.find_one(facts_in(period), {"_id": 1}) is not None
-
-    def period_is_empty(self, period: str) -> bool:
-        """True when no site roll-up of ``period`` is stored (one indexed look-up)."""
-        return self.rollups.find_one({"scope": "site", "period": period}, {"_id": 1}) is None
 
     def site_rollups_from_facts(self, keys: set[tuple[str, str, str]], without=frozenset()) -> list[dict]:
         """Site roll-ups for (site, region, period) counted from the stored facts but those ``without`` (not
@@ -91,43 +86,12 @@ class RollupStore:
             for site, region, period in keys
         ]
 
-    def write_sites(self, inserts: list[dict], replaces: list[tuple[dict, int]]) -> set[str]:
-        """Store site roll-ups by ``_id``; the ids that could not be, as someone else changed them (a conflict).
-
-        ``inserts`` were not stored when read. ``replaces`` are (roll-up, the checks it
-        counted when read or last written): each replaces what is stored only while that
-        still counts as many, so a roll-up changed meanwhile by another member (one that
-        owned the site before a rebalance) is never overwritten. The caller recounts those.
-        """
-        conflicts = {inserts[i]["_id"] for i in write_unordered(self.rollups, inserts)}
-        # An upsert that matches nothing collides with the stored _id: that is how a conflict shows.
-        ops = [ReplaceOne({"_id": d["_id"], "checks": base}, d, upsert=True) for d, base in replaces]
-        return conflicts | {replaces[i][0]["_id"] for i in write_unordered(self.rollups, ops)}
-
-    def rewrite_sites(self, keys: set[tuple[str, str, str]], now) -> list[dict]:
-        """Recount these site roll-ups from the facts and store them unless a later recount is stored."""
-        ticket = self._ticket()
-        docs = self.site_rollups_from_facts(keys)
-        for doc in docs:
-            doc["updated_at"] = now
-        return self._write_newer(docs, ticket)
-
     def region_members(self, region_id: str, period: str) -> list[dict]:
-        """Every site roll-up of a region and period: stored (a month), counted from the facts (a week: one
-        indexed query), or summed from the months (a quarter)."""
-        if periods.kind_of(period) == "week":
-            by_site = defaultdict(list)
-            for fact in self.facts.find({"region_id": region_id, **facts_in(period)}, _ROLLUP_FIELDS):
-                by_site[fact["site_id"]].append(fact)
-            return [_counted(site, period, facts) for site, facts in sorted(by_site.items())]
-        if periods.kind_of(period) == "quarter":
-            by_site = defaultdict(list)
-            for month in periods.months_of(period):
-                for doc in self.region_members(region_id, month):
-                    by_site[doc["site_id"]].append(doc)
-            return [rollup_rules.site_sum(site, region_id, period, parts) for site, parts in sorted(by_site.items())]
-        query = {"scope": "site", "region_id": region_id, "period": period}
-        return list(self.rollups.find(query, _WITHOUT_FACT_IDS))
+        """Every site roll-up of a region and period, counted from the region's facts (one indexed query)."""
+        by_site = defaultdict(list)
+        for fact in self.facts.find({"region_id": region_id, **facts_in(period)}, _ROLLUP_FIELDS):
+            by_site[fact["site_id"]].append(fact)
+        return [_counted(site, period, facts) for site, facts in sorted(by_site.items())]
 
     def org_members(self, period: str) -> list[dict]:
         """Every stored region roll-up of a period."""
@@ -228,31 +192,14 @@ class RollupStore:
         return self.rollups_by_id([f"{scope}:{entity_id}:{period}"]).get(f"{scope}:{entity_id}:{period}")
 
     def rollups_by_id(self, ids: list[str]) -> dict[str, dict]:
-        """Roll-ups among ``ids`` that count a check, by id: stored, or a site's week counted from its facts and
-        its quarter summed from its stored months."""
-        unstored = {i: _site_and_period(i) for i in ids if i.startswith("site:")}
-        unstored = {i: sp for i, sp in unstored.items() if periods.kind_of(sp[1]) not in rollup_rules.STORED_KINDS}
-        found = {
-            d["_id"]: d
-            for d in find_in(self.rollups, "_id", [i for i in ids if i not in unstored], projection=_WITHOUT_FACT_IDS)
-        }
-        weeks = {(site, None, p) for site, p in unstored.values() if periods.kind_of(p) == "week"}
-        grouped = self._facts_by_site(weeks)
-        for site, _region, week in weeks:
-            if grouped[(site, week)]:
-                found[f"site:{site}:{week}"] = _counted(site, week, grouped[(site, week)])
-        quarters = {i: sp for i, sp in unstored.items() if periods.kind_of(sp[1]) == "quarter"}
-        months = {i: [f"site:{site}:{m}" for m in periods.months_of(q)] for i, (site, q) in quarters.items()}
-        parts = {
-            d["_id"]: d
-            for d in find_in(
-                self.rollups, "_id", [m for ms in months.values() for m in ms], projection=_WITHOUT_FACT_IDS
-            )
-        }
-        for rollup_id, (site_id, quarter) in quarters.items():
-            found_parts = [parts[m] for m in months[rollup_id] if m in parts]
-            if found_parts:  # in the region it counts in now: its latest month's
-                found[rollup_id] = rollup_rules.site_sum(site_id, found_parts[-1]["region_id"], quarter, found_parts)
+        """Roll-ups among ``ids`` that count a check, by id: a region's or the organisation's as stored, a site's
+        counted from its facts."""
+        sites = {(*_site_and_period(i), i) for i in ids if i.startswith("site:")}
+        found = {d["_id"]: d for d in find_in(self.rollups, "_id", [i for i in ids if not i.startswith("site:")])}
+        grouped = self._facts_by_site({(site, None, period) for site, period, _id in sites})
+        for site, period, rollup_id in sites:
+            if grouped[(site, period)]:
+                found[rollup_id] = _counted(site, period, grouped[(site, period)])
         return found
 
 
@@ -263,10 +210,12 @@ def _site_and_period(rollup_id: str) -> tuple[str, str]:
 
 
 def _counted(site_id: str, period: str, facts: list[dict]) -> dict:
-    """A site's roll-up counted from its facts, as readers see it (in the region of its latest fact)."""
+    """A site's roll-up counted from its facts, as readers see it (in the region of its latest fact, changed
+    when that came in)."""
     latest = max(facts, key=lambda fact: fact["received_at"])
     doc = rollup_rules.site_rollup(site_id, latest["region_id"], period, facts)
-    del doc["fact_ids"]
+    del doc["fact_ids"], doc["regions"]  # what the worker keeps to count each fact once, in its own region
+    doc["updated_at"] = dt.datetime.fromisoformat(latest["received_at"])
     return doc
 
 
