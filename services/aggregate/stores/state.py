@@ -111,10 +111,13 @@ class OpenRollups:
     def hold_org_sum(self, doc: dict) -> dict:
         return self.org.touch(doc["period"], doc)
 
-    def note_new_periods(self, facts: list[dict], store, also=()) -> None:
-        """Before a batch's facts are stored: whether each of its weeks and months (and ``also`` these) has no
-        fact stored yet (asked once; then every fact of the period met here is counted here)."""
-        for period in sorted({f["periods"][kind] for f in facts for kind in ("week", "month")} | set(also)):
+    def note_new_periods(self, facts: list[dict], store) -> None:
+        """Before a batch's facts are stored: whether each of its weeks and months has no fact stored yet."""
+        self._ask_counted_here({f["periods"][kind] for f in facts for kind in ("week", "month")}, store)
+
+    def _ask_counted_here(self, periods_asked, store) -> None:
+        """Asked once per period: with no fact stored, every fact of it met from now on is counted here."""
+        for period in sorted(periods_asked):
             if period not in self.counted_here:
                 self.counted_here.touch(period, False if store.facts_stored_in(period) else set())
 
@@ -163,21 +166,18 @@ class OpenRollups:
             for i, f in wanted.items()
             if i not in quarters
         }
-        found = {}
-        for site, _region, month in {key for keys in parts.values() for key in keys}:
+        month_keys = {key for keys in parts.values() for key in keys}
+        # The batch's facts are in its own months (``months``): the quarter's other months are counted from the
+        # stored facts, but not one with none of this site's stored (the quarter's months to come).
+        self._ask_counted_here({month for _site, _region, month in month_keys}, store)
+        found, unread = {}, set()
+        for site, region, month in month_keys:
             rollup_id = f"site:{site}:{month}"
             found[rollup_id] = months.get(rollup_id) or (
                 self.months.touch(rollup_id) if rollup_id in self.months else None
             )
-        # The batch's facts are in its own months (``months``): the quarter's other months are counted from the
-        # stored facts, but not one with none of this site's stored (the quarter's months to come).
-        self.note_new_periods([], store, [p for _s, _r, p in {k for keys in parts.values() for k in keys}])
-        unread = {
-            key
-            for keys in parts.values()
-            for key in keys
-            if found[f"site:{key[0]}:{key[2]}"] is None and not self._all_counted_here(key[0], key[2])
-        }
+            if found[rollup_id] is None and not self._all_counted_here(site, month):
+                unread.add((site, region, month))
         found.update((d["_id"], d) for d in store.site_rollups_from_facts(unread) if d["checks"])
         for rollup_id, keys in parts.items():
             fact = wanted[rollup_id]
