@@ -1,9 +1,15 @@
-"""The two baselines the intake API is read against, run under the same gunicorn settings.
+"""The baselines the intake API is read against, run under the same gunicorn settings.
 
 ``hello``: the least a Flask app under gunicorn can do. ``skeleton``: parse the
 JSON body, validate it with the intake's marshmallow schema and hand it to a
 Kafka producer (``producer.send`` without waiting for the acknowledgement):
 the intake minus auth, idempotency, the acknowledgement wait and the record.
+``floor``: the skeleton plus the two things no correct intake can leave out,
+a claim of the submission id (one unique ``_id`` insert, shared with the
+requests in flight, as the intake's) and the wait for the broker's
+acknowledgement (acks=all, linger 0, as the intake's) before the 202. What the
+intake costs beyond the floor is its own; what the floor costs beyond the
+skeleton is the machine's price for not losing or doubling a check.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 from flask import Flask, request
 from marshmallow import ValidationError
 
+from qc import events, mongo, web_app
 from qc.kafka import make_producer
 from qc.settings import TOPICS, Settings
 from services.checks.web.schemas import SubmissionSchema
@@ -56,4 +63,41 @@ def create_skeleton_app() -> Flask:
         producer.close(timeout=10)
 
     app.extensions["qc.close"] = close  # qc_tools/gunicorn_conf.py's worker_exit flushes it
+    return app
+
+
+def create_floor_app() -> Flask:
+    """POST /api/v1/submissions: parse, validate, claim the id, send and wait for acks=all, 202 (409 if claimed)."""
+    settings = Settings.from_env()
+    publisher = web_app.publisher(settings, "bench-floor", source="bench/floor")
+    db = mongo.connect(settings, "bench-floor")
+    claims, collection = mongo.GroupInsert(db.client), db["bench_floor_claims"]
+    schema = SubmissionSchema()
+    app = Flask(__name__)
+
+    @app.route("/healthz")
+    def healthz():
+        return "ok"
+
+    @app.post("/api/v1/submissions")
+    def submit():
+        body = json.loads(request.get_data())
+        try:
+            data = schema.load(body)
+        except ValidationError as e:
+            return {"errors": e.messages}, 422
+        submission_id = str(data["submission_id"])
+        if not claims.insert((collection, {"_id": submission_id, "site_id": data["site_id"]}))[0]:
+            return {"submission_id": submission_id, "status": "conflict"}, 409
+        event = events.make_event(
+            "org.qc.submission.received", source="bench/floor", subject=submission_id, data=body, event_id=submission_id
+        )
+        publisher.publish_sync(TOPICS["received"], data["site_id"], event)
+        return {"submission_id": submission_id, "status": "accepted"}, 202
+
+    def close():
+        publisher.close()
+        db.client.close()
+
+    app.extensions["qc.close"] = close
     return app

@@ -73,7 +73,7 @@ def database_ceiling(uri: str) -> dict:
 
 
 def measure(s, work: Path, credentials: dict, seconds: int, fixed_seconds: int) -> dict:
-    """hello, skeleton and the real intake: full-load req/s and latency, then p99 at 300 req/s."""
+    """hello, skeleton, floor and the real intake: full-load req/s and latency, then p99 at 300 req/s."""
     today = dt.date.today()
     creds, template = work / "wrk-credentials.txt", work / "wrk-body.json"
     creds.write_text(data.wrk_credentials(credentials))
@@ -83,6 +83,7 @@ def measure(s, work: Path, credentials: dict, seconds: int, fixed_seconds: int) 
     urls = {
         "hello": stack.start_web(s, "hello-web", "bench.baselines:create_hello_app()", stack.free_port()),
         "skeleton": stack.start_web(s, "skeleton-web", "bench.baselines:create_skeleton_app()", stack.free_port()),
+        "floor": stack.start_web(s, "floor-web", "bench.baselines:create_floor_app()", stack.free_port()),
         "intake": stack.start_service_web(s, "checks"),
     }
     for run, (name, url) in enumerate(urls.items(), start=1):
@@ -95,7 +96,7 @@ def measure(s, work: Path, credentials: dict, seconds: int, fixed_seconds: int) 
         print(f"  {name}: {out[name]['rps']:,.0f} req/s, p99 {out[name]['p99']:.1f} ms", flush=True)
     rate = 300
     count = rate * fixed_seconds
-    for name, seed in (("skeleton", 301), ("intake", 302)):
+    for name, seed in (("skeleton", 301), ("floor", 303), ("intake", 302)):
         items = data.e2e_requests(credentials, count, today, urgent_share=0, seed=seed)
         out[f"{name}_fixed"] = fixed_rate(urls[name], items, rate, work, f"{name}-fixed")
         print(f"  {name} at {rate} req/s: p99 {out[f'{name}_fixed']['p99']:.1f} ms", flush=True)

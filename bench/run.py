@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _intake(root: Path, credentials: dict, args, results: dict) -> None:
-    print("intake: hello, skeleton, intake under gunicorn (wrk, then 300 req/s) …", flush=True)
+    print("intake: hello, skeleton, floor, intake under gunicorn (wrk, then 300 req/s) …", flush=True)
     s = stack.make_stack(root, "intake")
     try:
         stack.start(s, root)

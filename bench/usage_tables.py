@@ -8,7 +8,7 @@ from bench.report import E2E_RATE
 def cpu_windows(results: dict) -> dict[str, dict[str, float]]:
     """The CPU each process used while a phase was measured, in cores, per phase (in the table's order)."""
     windows = {}
-    for app in ("skeleton", "intake"):
+    for app in ("skeleton", "floor", "intake"):
         if app in results.get("intake", {}).get("cpu", {}):
             windows[f"{app} (wrk)"] = results["intake"]["cpu"][app]
     for run in results.get("pipeline", []):
@@ -28,7 +28,7 @@ def format_cpu(results: dict) -> str:
     windows = cpu_windows(results)
     if not windows:
         return ""
-    order = ["broker", "database", "smtp", "hello-web", "skeleton-web"]
+    order = ["broker", "database", "smtp", "hello-web", "skeleton-web", "floor-web"]
     order += [f"{s}-{k}" for s in ("checks", "aggregate", "notify") for k in ("web", "worker")]
     names = [n for n in order if any(n in w for w in windows.values())]
     names += sorted({n for w in windows.values() for n in w} - set(names))

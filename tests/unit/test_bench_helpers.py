@@ -154,3 +154,24 @@ def test_intake_is_read_against_what_the_database_allows_it():
     allowed = rows["intake vs. what the database allows it"]
     assert allowed.baseline == pytest.approx(300.0)  # 1,200 writes/s at 4 requests per submission
     assert allowed.ratio == pytest.approx(0.5) and "4.0 requests each" in allowed.baseline_name
+
+
+def test_intake_is_read_against_the_floor_when_it_was_measured():
+    run = {"rps": 300.0, "p50": 20.0, "p99": 60.0, "failed": 0, "ok": 3000}
+    results = {
+        "intake": {
+            "hello": {"rps": 5000.0, "p50": 1.0, "p99": 5.0, "failed": 0},
+            "skeleton": {"rps": 2000.0, "p50": 5.0, "p99": 30.0, "failed": 0},
+            "floor": {"rps": 600.0, "p50": 12.0, "p99": 40.0, "failed": 2},
+            "intake": run,
+            "intake_fixed": {"p99": 40.0, "failed": 0},
+            "skeleton_fixed": {"p99": 3.0, "failed": 0},
+            "floor_fixed": {"p99": 20.0, "failed": 0},
+            "memory": {},
+        }
+    }
+    rows = {f.name: f for f in figures(results)}
+    assert rows["  floor: skeleton + claim + wait for acks=all"].ratio == pytest.approx(0.3)
+    assert rows["intake vs. the floor"].ratio == pytest.approx(0.5)
+    assert rows["  floor: p99 latency at 300 req/s"].value == 20.0
+    assert "[2 non-2xx in all runs]" in rows["  skeleton: parse + marshmallow + send"].note
