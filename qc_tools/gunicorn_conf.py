@@ -11,6 +11,7 @@ or ``docker stop``):
 3. ``worker_exit`` flushes the producer and closes the database client.
 """
 
+import gc
 import logging
 import os
 import signal
@@ -67,6 +68,10 @@ def post_worker_init(worker):
         timer.start()
 
     signal.signal(signal.SIGTERM, handle_term)
+    # Everything loaded so far (modules, the app, its clients) lives as long as the worker: frozen, the
+    # collector stops walking it. Unfrozen, a full collection walked ~80,000 objects and held every
+    # request thread for ~50 ms, the intake's p99 at 300 req/s (docs/benchmarks.md, fourteenth round).
+    gc.freeze()
     # From here a SIGTERM drains; one that comes earlier (the app still loading) stops the worker at once.
     log.info("web worker ready", extra={"pid": os.getpid()})
 
