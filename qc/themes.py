@@ -62,18 +62,35 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
-def _matches(keyword: str, words: list[str], text: str) -> bool:
-    if " " in keyword:
-        return f" {keyword} " in f" {text} "
-    return any(w.startswith(keyword) and w[len(keyword) :] in _ENDINGS for w in words)
+@functools.lru_cache(maxsize=8)
+def _index(themes: tuple[Theme, ...]) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
+    """The themes of each one-word keyword, and the (theme, phrase) of each keyword of several words.
+
+    A word matches a one-word keyword when it is the keyword plus one of ``_ENDINGS``: looked up by each
+    of its few possible stems, not by trying every keyword (classify runs on each check sent)."""
+    words: dict[str, set[str]] = {}
+    phrases = []
+    for theme in themes:
+        for keyword in theme.keywords:
+            if " " in keyword:
+                phrases.append((theme.id, f" {keyword} "))
+            else:
+                words.setdefault(keyword, set()).add(theme.id)
+    return words, phrases
 
 
 def classify(text: str, themes: list[Theme]) -> list[str]:
-    """The ids of every theme a text belongs to, or ``[OTHER]``."""
+    """The ids of every theme a text belongs to (in the themes' order), or ``[OTHER]``."""
+    by_word, phrases = _index(tuple(themes))
     clean = normalise(text)
-    words = clean.split()
-    found = [t.id for t in themes if any(_matches(k, words, clean) for k in t.keywords)]
-    return found or [OTHER]
+    found: set[str] = set()
+    for word in clean.split():
+        for ending in _ENDINGS:
+            if word.endswith(ending):
+                found |= by_word.get(word[: len(word) - len(ending)], set())
+    padded = f" {clean} "
+    found |= {theme_id for theme_id, phrase in phrases if phrase in padded}
+    return [t.id for t in themes if t.id in found] or [OTHER]
 
 
 def group(facts: list[dict], themes: list[Theme]) -> dict[str, list[dict]]:
