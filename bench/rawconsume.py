@@ -14,6 +14,7 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.usage import vm_hwm_mb
+from qc.kafka import PARTITION_FETCH_BYTES
 
 
 def main() -> int:
@@ -24,7 +25,11 @@ def main() -> int:
     parser.add_argument("--count", type=int, required=True)
     args = parser.parse_args()
     consumer = KafkaConsumer(
-        bootstrap_servers=args.bootstrap, api_version=(3, 9), enable_auto_commit=False, max_poll_records=500
+        bootstrap_servers=args.bootstrap,
+        api_version=(3, 9),
+        enable_auto_commit=False,
+        max_poll_records=500,
+        max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
     )
     partitions = [TopicPartition(args.topic, p) for p in sorted(consumer.partitions_for_topic(args.topic) or [])]
     consumer.assign(partitions)

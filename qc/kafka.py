@@ -96,6 +96,14 @@ def make_producer(settings: Settings, client_id: str, linger_ms: int | None = No
     )
 
 
+# What a worker fetches ahead from each partition (kafka-python's default is 1 MiB). A worker that lags
+# (a replay) got full fetches of all its partitions, held decoded: 18 MiB more in the aggregation worker
+# (154 MiB, over the 150 MiB target). 128 KiB still holds a poll's 500 events, and the throughput stayed
+# within the runs' spread (docs/benchmarks.md, fourteenth round). A batch larger than this is still
+# fetched whole, alone (Kafka's KIP-74; the embedded broker does the same).
+PARTITION_FETCH_BYTES = 128 * 1024
+
+
 def make_consumer(settings: Settings, group_id: str) -> KafkaConsumer:
     """A consumer that commits by hand, after the effect is durable."""
     session_ms = settings.kafka_session_timeout_ms
@@ -110,6 +118,7 @@ def make_consumer(settings: Settings, group_id: str) -> KafkaConsumer:
         heartbeat_interval_ms=max(session_ms // 3, 100),
         max_poll_records=settings.consumer_max_records,
         fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
+        max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
     )
 
 
