@@ -98,9 +98,9 @@ def make_producer(settings: Settings, client_id: str, linger_ms: int | None = No
 
 # What a worker fetches ahead from each partition (kafka-python's default is 1 MiB). A worker that lags
 # (a replay) got full fetches of all its partitions, held decoded: 18 MiB more in the aggregation worker
-# (154 MiB, over the 150 MiB target). 128 KiB still holds a poll's 500 events, and the throughput stayed
-# within the runs' spread (docs/benchmarks.md, fourteenth round). A batch larger than this is still
-# fetched whole, alone (Kafka's KIP-74; the embedded broker does the same).
+# (154 MiB, over the 150 MiB target); at 128 KiB 140 MiB, and the replay's throughput stayed within the
+# runs' spread (docs/benchmarks.md, fourteenth round). A batch larger than this is still fetched whole,
+# alone (Kafka's KIP-74; the embedded broker does the same: tests/integration/test_consumer_fetch.py).
 PARTITION_FETCH_BYTES = 128 * 1024
 
 

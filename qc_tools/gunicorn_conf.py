@@ -70,7 +70,7 @@ def post_worker_init(worker):
     signal.signal(signal.SIGTERM, handle_term)
     # Everything loaded so far (modules, the app, its clients) lives as long as the worker: frozen, the
     # collector stops walking it. Unfrozen, a full collection walked ~80,000 objects and held every
-    # request thread for ~50 ms, the intake's p99 at 300 req/s (docs/benchmarks.md, fourteenth round).
+    # request thread of the process for ~50 ms; frozen, ~2 ms (docs/benchmarks.md, fourteenth round).
     gc.freeze()
     # From here a SIGTERM drains; one that comes earlier (the app still loading) stops the worker at once.
     log.info("web worker ready", extra={"pid": os.getpid()})
