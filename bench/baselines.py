@@ -37,10 +37,9 @@ def create_hello_app() -> Flask:
     return app
 
 
-def create_skeleton_app() -> Flask:
-    """POST /api/v1/submissions: parse, validate, ``producer.send``, 202."""
-    settings = Settings.from_env()
-    producer = make_producer(settings, "bench-skeleton")
+def _submissions_app(accept, close) -> Flask:
+    """A baseline app: ``/healthz``, and POST /api/v1/submissions parsed and validated with the intake's schema,
+    then answered by ``accept(body, data)``; ``close`` runs at worker exit (qc_tools/gunicorn_conf.py)."""
     schema = SubmissionSchema()
     app = Flask(__name__)
 
@@ -55,6 +54,17 @@ def create_skeleton_app() -> Flask:
             data = schema.load(body)
         except ValidationError as e:
             return {"errors": e.messages}, 422
+        return accept(body, data)
+
+    app.extensions["qc.close"] = close
+    return app
+
+
+def create_skeleton_app() -> Flask:
+    """POST /api/v1/submissions: parse, validate, ``producer.send``, 202."""
+    producer = make_producer(Settings.from_env(), "bench-skeleton")
+
+    def accept(body: dict, data: dict):
         producer.send(TOPICS["received"], key=data["site_id"].encode(), value=json.dumps(body).encode())
         return {"submission_id": str(data["submission_id"]), "status": "accepted"}, 202
 
@@ -62,8 +72,7 @@ def create_skeleton_app() -> Flask:
         producer.flush(timeout=10)
         producer.close(timeout=10)
 
-    app.extensions["qc.close"] = close  # qc_tools/gunicorn_conf.py's worker_exit flushes it
-    return app
+    return _submissions_app(accept, close)
 
 
 def create_floor_app() -> Flask:
@@ -72,20 +81,8 @@ def create_floor_app() -> Flask:
     publisher = web_app.publisher(settings, "bench-floor", source="bench/floor")
     db = mongo.connect(settings, "bench-floor")
     claims, collection = mongo.GroupInsert(db.client), db["bench_floor_claims"]
-    schema = SubmissionSchema()
-    app = Flask(__name__)
 
-    @app.route("/healthz")
-    def healthz():
-        return "ok"
-
-    @app.post("/api/v1/submissions")
-    def submit():
-        body = json.loads(request.get_data())
-        try:
-            data = schema.load(body)
-        except ValidationError as e:
-            return {"errors": e.messages}, 422
+    def accept(body: dict, data: dict):
         submission_id = str(data["submission_id"])
         if not claims.insert((collection, {"_id": submission_id, "site_id": data["site_id"]}))[0]:
             return {"submission_id": submission_id, "status": "conflict"}, 409
@@ -99,5 +96,4 @@ def create_floor_app() -> Flask:
         publisher.close()
         db.client.close()
 
-    app.extensions["qc.close"] = close
-    return app
+    return _submissions_app(accept, close)
